@@ -1,0 +1,40 @@
+# cppblog::warnings — the warning set every target of ours compiles with.
+add_library(cppblog_warnings INTERFACE)
+add_library(cppblog::warnings ALIAS cppblog_warnings)
+target_compile_options(cppblog_warnings INTERFACE
+  -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wno-sign-conversion
+  $<$<BOOL:${CPPBLOG_WERROR}>:-Werror>)
+
+# cppblog::third_party — the libraries linked once, the way the build asks for
+# (static or shared), so targets name them without repeating that choice.
+add_library(cppblog_lmdb INTERFACE)
+add_library(cppblog::lmdb ALIAS cppblog_lmdb)
+target_include_directories(cppblog_lmdb SYSTEM INTERFACE ${LMDB_INCLUDE_DIR})
+target_link_libraries(cppblog_lmdb INTERFACE ${LMDB_LIBRARY} Threads::Threads)
+
+add_library(cppblog_spdlog INTERFACE)
+add_library(cppblog::spdlog ALIAS cppblog_spdlog)
+add_library(cppblog_rabbitmq INTERFACE)
+add_library(cppblog::rabbitmq ALIAS cppblog_rabbitmq)
+if(CPPBLOG_STATIC)
+  # Debian ships no static spdlog/fmt; the header-only forms avoid two shared objects.
+  target_link_libraries(cppblog_spdlog INTERFACE spdlog::spdlog_header_only fmt::fmt-header-only)
+  target_link_libraries(cppblog_rabbitmq INTERFACE rabbitmq::rabbitmq-static)
+  add_link_options(-static-libstdc++ -static-libgcc -Wl,--gc-sections)
+  add_compile_options(-ffunction-sections -fdata-sections)
+else()
+  target_link_libraries(cppblog_spdlog INTERFACE spdlog::spdlog)
+  target_link_libraries(cppblog_rabbitmq INTERFACE rabbitmq::rabbitmq)
+endif()
+
+# cppblog_add_test(NAME LABEL unit|integration|e2e SOURCES ... LINK ... [PROPERTIES ...])
+# One test executable, linked with gmock_main, its tests discovered and labelled.
+function(cppblog_add_test name)
+  cmake_parse_arguments(ARG "" "LABEL" "SOURCES;LINK;PROPERTIES" ${ARGN})
+  add_executable(${name} ${ARG_SOURCES})
+  target_link_libraries(${name} PRIVATE ${ARG_LINK} GTest::gmock_main cppblog::warnings)
+  set(labels ${ARG_LABEL})
+  gtest_discover_tests(${name}
+    DISCOVERY_TIMEOUT 30
+    PROPERTIES LABELS "${labels}" ${ARG_PROPERTIES})
+endfunction()

@@ -1,0 +1,56 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace cppblog::config {
+
+/// One value and where it came from ("default", "config/accountservice-test.yml",
+/// "environment SERVER_PORT", "flag --set", "configserver <source name>").
+struct PropertyValue {
+  std::string text;
+  std::string source;
+
+  friend bool operator==(const PropertyValue&, const PropertyValue&) = default;
+};
+
+/// Flat configuration: keys as in the config repository ("server_port"), nested
+/// YAML maps flattened to dotted keys ("a.b"), list items to "key[0]", "key[1]" (as Spring).
+/// A value object: copy it, compare it. Typed getters throw ConfigError naming
+/// key, value and source when a value does not parse.
+class Properties {
+ public:
+  /// Sets or overrides a key.
+  void Set(std::string key, std::string text, std::string source);
+  /// Overrides this with every key of `higher`. A list in `higher` replaces the whole
+  /// list here (Spring semantics), it is not merged item by item.
+  void OverrideWith(const Properties& higher);
+
+  [[nodiscard]] bool Has(std::string_view key) const;
+  [[nodiscard]] const PropertyValue* Find(std::string_view key) const;
+  [[nodiscard]] const std::map<std::string, PropertyValue, std::less<>>& All() const { return values_; }
+
+  /// Throws ConfigError "<key> is not set" when missing.
+  [[nodiscard]] std::string GetString(std::string_view key) const;
+  /// 1..65535.
+  [[nodiscard]] std::uint16_t GetPort(std::string_view key) const;
+  [[nodiscard]] std::int64_t GetInt(std::string_view key, std::int64_t min, std::int64_t max) const;
+  /// true/false (also yes/no, on/off, 1/0), case-insensitive.
+  [[nodiscard]] bool GetBool(std::string_view key) const;
+  /// "250ms", "10s", "5m", "24h", "1d", or a bare integer of seconds; negative values rejected.
+  [[nodiscard]] std::chrono::milliseconds GetDuration(std::string_view key) const;
+  /// A YAML list (key[0], key[1], …) or a comma-separated scalar ("10000,10001").
+  [[nodiscard]] std::vector<std::string> GetList(std::string_view key) const;
+
+  friend bool operator==(const Properties&, const Properties&) = default;
+
+ private:
+  std::map<std::string, PropertyValue, std::less<>> values_;
+};
+
+}  // namespace cppblog::config

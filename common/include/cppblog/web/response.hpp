@@ -1,0 +1,26 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace cppblog::web {
+
+/// An HTTP response as handlers build it. The server adds Date-free framing
+/// (Content-Length, Connection) itself.
+struct Response {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;  // extra headers, e.g. Allow
+
+  /// A JSON body that is already serialised.
+  [[nodiscard]] static Response Json(int status, std::string body);
+  /// A text/plain body.
+  [[nodiscard]] static Response Text(int status, std::string body);
+  /// {"error":"<message>"} with the message JSON-escaped.
+  [[nodiscard]] static Response Error(int status, std::string_view message);
+};
+
+}  // namespace cppblog::web
