@@ -1,0 +1,67 @@
+#include "account.hpp"
+
+namespace cppblog::account {
+namespace {
+
+constexpr char kHex[] = "0123456789abcdef";
+
+bool NeedsEscape(char c) { return c == '"' || c == '\\' || static_cast<unsigned char>(c) < 0x20; }
+
+}  // namespace
+
+void AppendJsonString(std::string& out, std::string_view text) {
+  out.push_back('"');
+  std::size_t run_start = 0;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (!NeedsEscape(c)) continue;
+    // Copy the plain run in one go; ids and names almost never need escaping.
+    out.append(text.substr(run_start, i - run_start));
+    run_start = i + 1;
+    switch (c) {
+      case '"':
+        out.append("\\\"");
+        break;
+      case '\\':
+        out.append("\\\\");
+        break;
+      case '\n':
+        out.append("\\n");
+        break;
+      case '\r':
+        out.append("\\r");
+        break;
+      case '\t':
+        out.append("\\t");
+        break;
+      case '\b':
+        out.append("\\b");
+        break;
+      case '\f':
+        out.append("\\f");
+        break;
+      default: {
+        const auto byte = static_cast<unsigned char>(c);
+        const char escape[] = {'\\', 'u', '0', '0', kHex[byte >> 4], kHex[byte & 0xF]};
+        out.append(escape, sizeof escape);
+      }
+    }
+  }
+  out.append(text.substr(run_start));
+  out.push_back('"');
+}
+
+std::string ToJson(const Account& account, std::string_view served_by) {
+  std::string json;
+  json.reserve(36 + account.id.size() + account.name.size() + served_by.size());
+  json.append(R"({"id":)");
+  AppendJsonString(json, account.id);
+  json.append(R"(,"name":)");
+  AppendJsonString(json, account.name);
+  json.append(R"(,"servedBy":)");
+  AppendJsonString(json, served_by);
+  json.push_back('}');
+  return json;
+}
+
+}  // namespace cppblog::account

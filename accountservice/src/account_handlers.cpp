@@ -1,0 +1,68 @@
+#include "account_handlers.hpp"
+
+#include <memory>
+#include <string_view>
+
+#include <spdlog/spdlog.h>
+
+#include "cppblog/web/http_error.hpp"
+
+namespace cppblog::account {
+namespace {
+
+constexpr std::size_t kMaxIdDigits = 32;
+
+bool IsAccountId(std::string_view id) {
+  return !id.empty() && id.size() <= kMaxIdDigits &&
+         id.find_first_not_of("0123456789") == std::string_view::npos;
+}
+
+}  // namespace
+
+void AddHealthChecks(health::HealthRegistry& health, const AccountStore& accounts,
+                     const health::HealthSwitch& health_switch) {
+  health.Add("accounts", std::function<bool()>{[&accounts] { return accounts.IsOpen(); }});
+  health.Add("healthy_switch",
+             std::function<bool()>{[&health_switch] { return health_switch.IsHealthy(); }});
+}
+
+web::Router MakeRouter(HandlerDeps deps) {
+  // Shared by the handlers; the router lives as long as the server.
+  const auto shared = std::make_shared<const HandlerDeps>(std::move(deps));
+  web::Router router;
+
+  router.Get("/accounts/{accountId}", [shared](const web::Request& request) {
+    const std::string_view id = request.PathParam("accountId");
+    if (!IsAccountId(id)) {
+      throw web::BadRequest("account id must be 1 to 32 digits");
+    }
+    const auto account = shared->accounts.FindAccount(id);
+    if (!account) throw web::NotFound("no account with id " + std::string(id));
+    return web::Response::Json(200, ToJson(*account, shared->served_by));
+  });
+
+  router.Get("/health", [shared](const web::Request&) {
+    const health::HealthReport report = shared->health.Run();
+    if (report.healthy) return web::Response::Json(200, R"({"status":"UP"})");
+    for (const auto& [name, result] : report.checks) {
+      if (!result.healthy)
+        spdlog::debug("health check failed: check={} detail={}", name, result.detail);
+    }
+    return web::Response::Json(503, R"({"status":"Database unaccessible"})");
+  });
+
+  router.Get("/testability/healthy/{state}", [shared](const web::Request& request) {
+    const std::string_view state = request.PathParam("state");
+    if (state != "true" && state != "false") {
+      throw web::BadRequest("state must be true or false");
+    }
+    const bool healthy = state == "true";
+    shared->health_switch.Set(healthy);
+    spdlog::info("health switch set: healthy={}", healthy);
+    return web::Response::Json(200, healthy ? R"({"healthy":true})" : R"({"healthy":false})");
+  });
+
+  return router;
+}
+
+}  // namespace cppblog::account

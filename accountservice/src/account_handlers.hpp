@@ -1,0 +1,32 @@
+#pragma once
+
+#include <string>
+
+#include "cppblog/health/health_registry.hpp"
+#include "cppblog/web/router.hpp"
+
+#include "account_store.hpp"
+
+namespace cppblog::account {
+
+/// What the accountservice's handlers use. Everything is owned by main and must
+/// outlive the router.
+struct HandlerDeps {
+  const AccountStore& accounts;
+  const health::HealthRegistry& health;
+  health::HealthSwitch& health_switch;
+  std::string served_by;  // the contract's servedBy: this host's first non-loopback IPv4
+};
+
+/// Registers the service's health checks: the store is readable, and the
+/// testability switch says healthy.
+void AddHealthChecks(health::HealthRegistry& health, const AccountStore& accounts,
+                     const health::HealthSwitch& health_switch);
+
+/// The accountservice's routes:
+///   GET /accounts/{accountId}       200 account JSON, 404 unknown, 400 not 1-32 digits
+///   GET /health                     200 {"status":"UP"} or 503 {"status":"Database unaccessible"}
+///   GET /testability/healthy/{state} true|false sets the health switch (200), else 400
+[[nodiscard]] web::Router MakeRouter(HandlerDeps deps);
+
+}  // namespace cppblog::account

@@ -1,0 +1,31 @@
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "cppblog/config/properties.hpp"
+
+namespace cppblog::account {
+
+inline constexpr const char* kServiceName = "accountservice";
+
+/// The accountservice's typed configuration. Built once from the loaded
+/// properties; nothing else in the service reads raw keys.
+struct Settings {
+  std::uint16_t server_port = 6767;
+  std::string server_name = kServiceName;
+  std::filesystem::path data_dir;
+  std::string amqp_server_url;
+  std::string log_level;
+  std::string config_event_bus;
+  std::vector<std::string> vip_accounts;
+
+  /// Every key the service knows, with its built-in default (the lowest layer).
+  [[nodiscard]] static config::Properties Defaults();
+  /// Throws config::ConfigError naming the key, value and source of a bad setting.
+  [[nodiscard]] static Settings From(const config::Properties& properties);
+};
+
+}  // namespace cppblog::account

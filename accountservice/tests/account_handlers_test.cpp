@@ -1,0 +1,112 @@
+#include "account_handlers.hpp"
+
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "cppblog/web/request.hpp"
+
+#include "temp_dir.hpp"
+
+namespace cppblog::account {
+namespace {
+
+constexpr const char* kServedBy = "10.0.0.7";
+
+// Everything the router needs, built the way main builds it.
+struct Service {
+  TempDir dir;
+  AccountStore accounts{dir.path()};
+  health::HealthRegistry health;
+  health::HealthSwitch health_switch;
+  web::Router router = MakeRouterFor(*this);
+
+  static web::Router MakeRouterFor(Service& s) {
+    AddHealthChecks(s.health, s.accounts, s.health_switch);
+    return MakeRouter({.accounts = s.accounts,
+                       .health = s.health,
+                       .health_switch = s.health_switch,
+                       .served_by = kServedBy});
+  }
+};
+
+TEST(AccountHandlers, KnownAccountReturnsContractJson) {
+  const Service service;
+
+  const web::Response response = service.router.Dispatch(web::Get("/accounts/10000"));
+
+  EXPECT_EQ(response.status, 200);
+  EXPECT_EQ(response.content_type, "application/json");
+  EXPECT_EQ(response.body, R"({"id":"10000","name":"Person_0","servedBy":"10.0.0.7"})");
+}
+
+TEST(AccountHandlers, UnknownAccountReturnsNotFoundWithJsonError) {
+  const Service service;
+
+  const web::Response response = service.router.Dispatch(web::Get("/accounts/99999"));
+
+  EXPECT_EQ(response.status, 404);
+  EXPECT_NE(response.body.find("\"error\""), std::string::npos) << response.body;
+}
+
+TEST(AccountHandlers, NonDigitIdIsBadRequest) {
+  const Service service;
+
+  EXPECT_EQ(service.router.Dispatch(web::Get("/accounts/abc")).status, 400);
+  EXPECT_EQ(service.router.Dispatch(web::Get("/accounts/10000x")).status, 400);
+}
+
+TEST(AccountHandlers, IdLongerThan32DigitsIsBadRequest) {
+  const Service service;
+
+  EXPECT_EQ(service.router.Dispatch(web::Get("/accounts/" + std::string(33, '1'))).status, 400);
+  EXPECT_EQ(service.router.Dispatch(web::Get("/accounts/" + std::string(32, '1'))).status, 404);
+}
+
+TEST(AccountHandlers, HealthIsUpByDefault) {
+  const Service service;
+
+  const web::Response response = service.router.Dispatch(web::Get("/health"));
+
+  EXPECT_EQ(response.status, 200);
+  EXPECT_EQ(response.body, R"({"status":"UP"})");
+}
+
+TEST(AccountHandlers, SwitchingHealthyOffMakesHealthUnavailable) {
+  const Service service;
+
+  const web::Response flip = service.router.Dispatch(web::Get("/testability/healthy/false"));
+  const web::Response health = service.router.Dispatch(web::Get("/health"));
+
+  EXPECT_EQ(flip.status, 200);
+  EXPECT_EQ(health.status, 503);
+  EXPECT_EQ(health.body, R"({"status":"Database unaccessible"})");
+}
+
+TEST(AccountHandlers, SwitchingHealthyBackOnRestoresHealth) {
+  const Service service;
+
+  static_cast<void>(service.router.Dispatch(web::Get("/testability/healthy/false")));
+  static_cast<void>(service.router.Dispatch(web::Get("/testability/healthy/true")));
+
+  EXPECT_EQ(service.router.Dispatch(web::Get("/health")).status, 200);
+  EXPECT_TRUE(service.health_switch.IsHealthy());
+}
+
+TEST(AccountHandlers, HealthySwitchRejectsAnythingButTrueOrFalse) {
+  const Service service;
+
+  const web::Response response = service.router.Dispatch(web::Get("/testability/healthy/maybe"));
+
+  EXPECT_EQ(response.status, 400);
+  EXPECT_TRUE(service.health_switch.IsHealthy());
+}
+
+TEST(AccountHandlers, PostToAccountIsMethodNotAllowed) {
+  const Service service;
+
+  EXPECT_EQ(service.router.Dispatch(web::Post("/accounts/10000", "{}")).status, 405);
+}
+
+}  // namespace
+}  // namespace cppblog::account

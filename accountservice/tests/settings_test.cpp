@@ -1,0 +1,69 @@
+#include "settings.hpp"
+
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "cppblog/config/config_error.hpp"
+
+namespace cppblog::account {
+namespace {
+
+TEST(Settings, DefaultsMatchTheContract) {
+  const Settings settings = Settings::From(Settings::Defaults());
+
+  EXPECT_EQ(settings.server_port, 6767);
+  EXPECT_EQ(settings.server_name, "accountservice");
+  EXPECT_EQ(settings.data_dir, "./data/accountservice");
+  EXPECT_EQ(settings.amqp_server_url, "amqp://guest:guest@127.0.0.1:5672/%2F");
+  EXPECT_EQ(settings.log_level, "info");
+  EXPECT_EQ(settings.config_event_bus, "springCloudBus");
+  EXPECT_EQ(settings.vip_accounts, std::vector<std::string>{"10000"});
+}
+
+TEST(Settings, HigherLayerOverridesDefaults) {
+  config::Properties properties = Settings::Defaults();
+  config::Properties higher;
+  higher.Set("server_port", "7000", "flag --set");
+  higher.Set("data_dir", "/var/lib/accounts", "environment DATA_DIR");
+  properties.OverrideWith(higher);
+
+  const Settings settings = Settings::From(properties);
+
+  EXPECT_EQ(settings.server_port, 7000);
+  EXPECT_EQ(settings.data_dir, "/var/lib/accounts");
+}
+
+TEST(Settings, BadPortNamesKeyAndSource) {
+  config::Properties properties = Settings::Defaults();
+  properties.Set("server_port", "abc", "environment SERVER_PORT");
+
+  try {
+    static_cast<void>(Settings::From(properties));
+    FAIL() << "expected ConfigError";
+  } catch (const config::ConfigError& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("server_port"), std::string::npos) << message;
+    EXPECT_NE(message.find("SERVER_PORT"), std::string::npos) << message;
+  }
+}
+
+TEST(Settings, EmptyDataDirIsRejected) {
+  config::Properties properties = Settings::Defaults();
+  properties.Set("data_dir", "", "flag --set");
+
+  EXPECT_THROW(static_cast<void>(Settings::From(properties)), config::ConfigError);
+}
+
+TEST(Settings, VipAccountThatIsNoIdIsRejected) {
+  config::Properties properties = Settings::Defaults();
+  config::Properties higher;
+  higher.Set("vip_accounts[0]", "abc", "config/accountservice.yml");
+  properties.OverrideWith(higher);
+
+  EXPECT_THROW(static_cast<void>(Settings::From(properties)), config::ConfigError);
+}
+
+}  // namespace
+}  // namespace cppblog::account
