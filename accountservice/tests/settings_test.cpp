@@ -65,5 +65,17 @@ TEST(Settings, VipAccountThatIsNoIdIsRejected) {
   EXPECT_THROW(static_cast<void>(Settings::From(properties)), config::ConfigError);
 }
 
+TEST(Settings, UnknownLogLevelNamesKeyAndSource) {
+  config::Properties properties = Settings::Defaults();
+  properties.Set("log_level", "verbose", "environment LOG_LEVEL");
+
+  try {
+    static_cast<void>(Settings::From(properties));
+    FAIL() << "expected ConfigError";
+  } catch (const config::ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("LOG_LEVEL"), std::string::npos) << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace cppblog::account
