@@ -1,1 +1,509 @@
-// placeholder: implemented by the foundation issue
+#include "cppblog/web/server.hpp"
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <charconv>
+#include <condition_variable>
+#include <csignal>
+#include <cstdint>
+#include <cstdio>
+#include <ctime>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/status.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <spdlog/spdlog.h>
+
+#include "target.hpp"
+
+namespace cppblog::web {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using Parser = http::request_parser<http::string_body>;
+
+// After an error response the peer may still be sending; reading what it sends
+// for a moment before closing keeps the kernel from resetting the connection and
+// destroying the response (a "lingering close").
+constexpr std::chrono::seconds kLingerTime{1};
+constexpr std::size_t kLingerBytes = 8 * 1024 * 1024;
+constexpr std::chrono::milliseconds kAcceptRetryDelay{50};
+constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+
+Method ToMethod(http::verb verb) {
+  switch (verb) {
+    case http::verb::get:
+      return Method::kGet;
+    case http::verb::head:
+      return Method::kHead;
+    case http::verb::post:
+      return Method::kPost;
+    case http::verb::put:
+      return Method::kPut;
+    case http::verb::delete_:
+      return Method::kDelete;
+    case http::verb::patch:
+      return Method::kPatch;
+    case http::verb::options:
+      return Method::kOptions;
+    default:
+      return Method::kOther;
+  }
+}
+
+void AppendNumber(std::string& out, std::size_t value) {
+  std::array<char, 24> digits{};
+  const auto result = std::to_chars(digits.data(), digits.data() + digits.size(), value);
+  out.append(digits.data(), result.ptr);
+}
+
+// "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n", formatted at most once a second per thread.
+std::string_view DateHeader() {
+  struct Cache {
+    std::time_t second = -1;
+    std::array<char, 64> text{};
+    std::size_t size = 0;
+  };
+  thread_local Cache cache;
+  const std::time_t now = std::time(nullptr);
+  if (now != cache.second) {
+    static constexpr std::array<const char*, 7> kDays = {"Sun", "Mon", "Tue", "Wed",
+                                                         "Thu", "Fri", "Sat"};
+    static constexpr std::array<const char*, 12> kMonths = {
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    std::tm utc{};
+    gmtime_r(&now, &utc);
+    const int written = std::snprintf(cache.text.data(), cache.text.size(),
+                                      "Date: %s, %02d %s %04d %02d:%02d:%02d GMT\r\n",
+                                      kDays[static_cast<std::size_t>(utc.tm_wday)], utc.tm_mday,
+                                      kMonths[static_cast<std::size_t>(utc.tm_mon)],
+                                      utc.tm_year + 1900, utc.tm_hour, utc.tm_min, utc.tm_sec);
+    cache.size = written > 0 ? static_cast<std::size_t>(written) : 0;
+    cache.second = now;
+  }
+  return {cache.text.data(), cache.size};
+}
+
+bool HasLineBreak(std::string_view text) {
+  return text.find_first_of("\r\n") != std::string_view::npos;
+}
+
+bool BodyAllowed(int status) { return status >= 200 && status != 204 && status != 304; }
+
+class Session;
+
+// What the acceptor and all sessions share; outlives every session.
+struct Shared {
+  Shared(ServerOptions server_options, Router server_router)
+      : options(std::move(server_options)), router(std::move(server_router)) {}
+
+  const ServerOptions options;
+  const Router router;
+  std::atomic<bool> stopping{false};
+  std::mutex sessions_mutex;
+  std::unordered_map<Session*, std::weak_ptr<Session>> sessions;
+};
+
+/// One connection. All its handlers run on its strand, one at a time.
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, Shared& shared) : stream_(std::move(socket)), shared_(shared) {}
+
+  ~Session() {
+    const std::lock_guard lock(shared_.sessions_mutex);
+    shared_.sessions.erase(this);
+  }
+
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  void Start() {
+    {
+      const std::lock_guard lock(shared_.sessions_mutex);
+      shared_.sessions.emplace(this, weak_from_this());
+    }
+    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->ReadHeader(); });
+  }
+
+  /// Called on the strand when the server stops: a connection waiting for a request's
+  /// header closes now, a busy one after its response is written (Write() sees `stopping`).
+  void OnStop() {
+    if (reading_) stream_.cancel();
+  }
+
+  [[nodiscard]] asio::any_io_executor Executor() { return stream_.get_executor(); }
+
+ private:
+  void ReadHeader() {
+    if (shared_.stopping.load(std::memory_order_relaxed)) return Close();
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(
+        std::min<std::size_t>(shared_.options.header_limit, UINT32_MAX)));
+    parser_->body_limit(shared_.options.body_limit);
+    reading_ = true;
+    stream_.expires_after(shared_.options.idle_timeout);
+    http::async_read_header(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->OnHeader(ec); });
+  }
+
+  void OnHeader(beast::error_code ec) {
+    // From here on the request is in flight: Stop() lets it finish.
+    reading_ = false;
+    if (ec) return OnReadError(ec);
+    if (parser_->is_done()) return Handle();
+    const auto expect = parser_->get()[http::field::expect];
+    if (beast::iequals(expect, "100-continue")) {
+      stream_.expires_after(shared_.options.idle_timeout);
+      asio::async_write(stream_, asio::const_buffer(kContinue.data(), kContinue.size()),
+                        [self = shared_from_this()](beast::error_code write_ec, std::size_t) {
+                          if (write_ec) return self->Close();
+                          self->ReadBody();
+                        });
+      return;
+    }
+    ReadBody();
+  }
+
+  void ReadBody() {
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                       if (ec) return self->OnReadError(ec);
+                       self->Handle();
+                     });
+  }
+
+  void OnReadError(beast::error_code ec) {
+    reading_ = false;
+    if (ec == http::error::header_limit) {
+      return WriteError(431, "request header fields are larger than " +
+                                 std::to_string(shared_.options.header_limit) + " bytes");
+    }
+    if (ec == http::error::body_limit) {
+      return WriteError(413, "request body is larger than " +
+                                 std::to_string(shared_.options.body_limit) + " bytes");
+    }
+    if (ec.category() == http::make_error_code(http::error::bad_target).category() &&
+        ec != http::error::end_of_stream && ec != http::error::partial_message) {
+      return WriteError(400, "malformed HTTP request: " + ec.message());
+    }
+    // End of stream, idle timeout, stop, or a broken connection: nothing to answer.
+    if (ec != http::error::end_of_stream && ec != beast::error::timeout &&
+        ec != asio::error::operation_aborted) {
+      spdlog::debug("http connection closed: {}", ec.message());
+    }
+    Close();
+  }
+
+  void Handle() {
+    reading_ = false;
+    try {
+      auto& message = parser_->get();
+      Request request;
+      request.method = ToMethod(message.method());
+      if (!detail::ParseTarget(message.target(), request.path, request.query)) {
+        return WriteError(400, "malformed request target");
+      }
+      for (const auto& field : message) {
+        request.headers.emplace_back(field.name_string(), field.value());
+      }
+      request.body = std::move(message.body());
+      const bool keep_alive = message.keep_alive();
+      const bool http10 = message.version() < 11;
+      head_only_ = request.method == Method::kHead;
+      response_ = shared_.router.Dispatch(std::move(request));
+      Write(keep_alive, http10);
+    } catch (const std::exception& e) {
+      spdlog::error("http request failed outside the router: {}", e.what());
+      Close();
+    }
+  }
+
+  void WriteError(int status, std::string_view message) {
+    response_ = Response::Error(status, message);
+    head_only_ = false;
+    linger_ = true;
+    Write(/*keep_alive=*/false, /*http10=*/false);
+  }
+
+  void Write(bool keep_alive, bool http10) {
+    close_after_write_ = !keep_alive || shared_.stopping.load(std::memory_order_relaxed);
+    const bool with_body = BodyAllowed(response_.status);
+    FormatHead(with_body, http10);
+    stream_.expires_after(shared_.options.idle_timeout);
+    auto on_write = [self = shared_from_this()](beast::error_code ec, std::size_t) {
+      self->OnWrite(ec);
+    };
+    if (!with_body || head_only_ || response_.body.empty()) {
+      asio::async_write(stream_, asio::buffer(head_), std::move(on_write));
+      return;
+    }
+    const std::array buffers = {asio::const_buffer(head_.data(), head_.size()),
+                                asio::const_buffer(response_.body.data(), response_.body.size())};
+    asio::async_write(stream_, buffers, std::move(on_write));
+  }
+
+  void FormatHead(bool with_body, bool http10) {
+    const int status = response_.status >= 100 && response_.status <= 999 ? response_.status : 500;
+    head_.clear();
+    head_ += "HTTP/1.1 ";
+    AppendNumber(head_, static_cast<std::size_t>(status));
+    head_ += ' ';
+    const auto known = http::int_to_status(static_cast<unsigned>(status));
+    head_ += known == http::status::unknown ? std::string_view("Unknown")
+                                            : std::string_view(http::obsolete_reason(known));
+    head_ += "\r\n";
+    if (with_body) {
+      if (!response_.content_type.empty() && !HasLineBreak(response_.content_type)) {
+        head_ += "Content-Type: ";
+        head_ += response_.content_type;
+        head_ += "\r\n";
+      }
+      head_ += "Content-Length: ";
+      AppendNumber(head_, response_.body.size());
+      head_ += "\r\n";
+    }
+    head_ += DateHeader();
+    for (const auto& [name, value] : response_.headers) {
+      if (name.empty() || HasLineBreak(name) || HasLineBreak(value)) continue;
+      head_ += name;
+      head_ += ": ";
+      head_ += value;
+      head_ += "\r\n";
+    }
+    if (close_after_write_) {
+      head_ += "Connection: close\r\n";
+    } else if (http10) {
+      head_ += "Connection: keep-alive\r\n";
+    }
+    head_ += "\r\n";
+  }
+
+  void OnWrite(beast::error_code ec) {
+    if (ec) return Close();
+    if (!close_after_write_) return ReadHeader();
+    if (!linger_) return Close();
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream_.expires_after(kLingerTime);
+    buffer_.clear();
+    Linger(0);
+  }
+
+  void Linger(std::size_t discarded) {
+    if (discarded > kLingerBytes) return Close();
+    stream_.async_read_some(
+        buffer_.prepare(64 * 1024),
+        [self = shared_from_this(), discarded](beast::error_code ec, std::size_t bytes) {
+          if (ec) return self->Close();
+          self->Linger(discarded + bytes);
+        });
+  }
+
+  void Close() {
+    reading_ = false;
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    stream_.close();
+  }
+
+  beast::tcp_stream stream_;
+  Shared& shared_;
+  beast::flat_buffer buffer_;
+  std::optional<Parser> parser_;
+  Response response_;  // kept alive while it is written
+  std::string head_;   // the response's status line and headers, reused
+  bool reading_ = false;
+  bool head_only_ = false;
+  bool close_after_write_ = false;
+  bool linger_ = false;
+};
+
+std::string ListenError(const ServerOptions& options, const beast::error_code& ec) {
+  std::string message = "cannot listen on " + options.address + ":" + std::to_string(options.port) +
+                        ": " + ec.message();
+  if (ec == asio::error::address_in_use) {
+    message += "; is another instance running? set server_port";
+  } else if (ec == asio::error::access_denied) {
+    message += "; ports below 1024 need privileges, set server_port";
+  } else if (ec == boost::system::errc::address_not_available) {
+    message += "; the address is not one of this host's, set the server address";
+  }
+  return message;
+}
+
+}  // namespace
+
+struct Server::Impl {
+  Impl(ServerOptions options, Router router)
+      : shared(std::move(options), std::move(router)), acceptor(asio::make_strand(io)) {}
+
+  void StartAccepting() {
+    if (shared.stopping.load()) return;
+    acceptor.async_accept(asio::make_strand(io), [this](beast::error_code ec, tcp::socket socket) {
+      OnAccept(ec, std::move(socket));
+    });
+  }
+
+  void OnAccept(beast::error_code ec, tcp::socket socket) {
+    if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
+    if (ec) {
+      // Out of descriptors, most likely: wait a moment instead of spinning.
+      spdlog::warn("http accept failed: {}; retrying", ec.message());
+      accept_retry.expires_after(kAcceptRetryDelay);
+      accept_retry.async_wait([this](beast::error_code wait_ec) {
+        if (!wait_ec) StartAccepting();
+      });
+      return;
+    }
+    beast::error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
+    std::make_shared<Session>(std::move(socket), shared)->Start();
+    StartAccepting();
+  }
+
+  // Runs on the acceptor's strand.
+  void BeginServing() {
+    if (shared.stopping.load()) return;
+    StartAccepting();
+    if (handle_signals) {
+      signals.emplace(acceptor.get_executor(), SIGINT, SIGTERM);
+      signals->async_wait([this](beast::error_code ec, int signal) {
+        if (ec) return;
+        spdlog::info("received signal {}, stopping the HTTP server", signal);
+        StopNow();
+      });
+    }
+  }
+
+  // Runs on the acceptor's strand.
+  void StopNow() {
+    shared.stopping.store(true);
+    beast::error_code ignored;
+    acceptor.close(ignored);
+    accept_retry.cancel();
+    if (signals) {
+      // Unregistering restores the default action, so a second Ctrl+C ends the process.
+      signals->clear(ignored);
+      signals->cancel(ignored);
+    }
+    std::vector<std::shared_ptr<Session>> sessions;
+    {
+      const std::lock_guard lock(shared.sessions_mutex);
+      sessions.reserve(shared.sessions.size());
+      for (const auto& [raw, weak] : shared.sessions) {
+        if (auto session = weak.lock()) sessions.push_back(std::move(session));
+      }
+    }
+    for (auto& session : sessions) {
+      asio::post(session->Executor(), [session] { session->OnStop(); });
+    }
+  }
+
+  // Declared first so it is destroyed last: sessions still queued in `io` refer to it.
+  Shared shared;
+  asio::io_context io;
+  tcp::acceptor acceptor;
+  asio::steady_timer accept_retry{acceptor.get_executor()};
+  std::optional<asio::signal_set> signals;
+  std::uint16_t port = 0;
+  bool handle_signals = false;
+
+  std::mutex run_mutex;
+  std::condition_variable run_finished;
+  bool running = false;
+};
+
+Server::Server(ServerOptions options, Router router) {
+  beast::error_code ec;
+  const auto address = asio::ip::make_address(options.address, ec);
+  if (ec) {
+    throw std::runtime_error("cannot listen on '" + options.address +
+                             "': not an IP address; set the server address to one like 0.0.0.0");
+  }
+  impl_ = std::make_unique<Impl>(options, std::move(router));
+  auto& acceptor = impl_->acceptor;
+  const tcp::endpoint endpoint{address, options.port};
+  if (acceptor.open(endpoint.protocol(), ec); !ec) {
+    acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  }
+  if (!ec) acceptor.bind(endpoint, ec);
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) throw std::runtime_error(ListenError(options, ec));
+  impl_->port = acceptor.local_endpoint().port();
+}
+
+Server::~Server() {
+  Stop();
+  std::unique_lock lock(impl_->run_mutex);
+  impl_->run_finished.wait(lock, [this] { return !impl_->running; });
+}
+
+std::uint16_t Server::Port() const { return impl_->port; }
+
+void Server::Run() {
+  {
+    const std::lock_guard lock(impl_->run_mutex);
+    if (impl_->running) throw std::logic_error("web::Server::Run called while already running");
+    impl_->running = true;
+  }
+  const auto& options = impl_->shared.options;
+  const unsigned threads =
+      options.threads != 0 ? options.threads : std::max(1U, std::thread::hardware_concurrency());
+  spdlog::info("serving HTTP on {}:{} with {} thread(s)", options.address, impl_->port, threads);
+
+  asio::post(impl_->acceptor.get_executor(), [impl = impl_.get()] { impl->BeginServing(); });
+  const auto run = [impl = impl_.get()] {
+    try {
+      impl->io.run();
+    } catch (const std::exception& e) {
+      // Handlers catch what they throw; reaching here is a bug, but the server must not die.
+      spdlog::critical("http I/O thread stopped: {}", e.what());
+    }
+  };
+  std::vector<std::thread> pool;
+  pool.reserve(threads - 1);
+  for (unsigned i = 1; i < threads; ++i) pool.emplace_back(run);
+  run();
+  for (auto& thread : pool) thread.join();
+  spdlog::info("HTTP server on port {} stopped", impl_->port);
+
+  const std::lock_guard lock(impl_->run_mutex);
+  impl_->running = false;
+  impl_->run_finished.notify_all();
+}
+
+void Server::RunUntilSignal() {
+  impl_->handle_signals = true;
+  Run();
+}
+
+void Server::Stop() {
+  if (impl_->shared.stopping.exchange(true)) return;
+  asio::post(impl_->acceptor.get_executor(), [impl = impl_.get()] { impl->StopNow(); });
+}
+
+}  // namespace cppblog::web

@@ -4,6 +4,7 @@
 #include <functional>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace cppblog::health {
@@ -19,8 +20,10 @@ struct HealthReport {
   std::vector<std::pair<std::string, CheckResult>> checks;  // in registration order
 };
 
-/// Named health checks behind /health. Add checks while wiring; Check() is
-/// thread-safe and may run concurrently with Add().
+/// Named health checks behind /health. Add checks while wiring; Run() is
+/// thread-safe and may run concurrently with Add(). Checks run on the caller's
+/// thread, without the registry's lock held, so a check may be slow or re-enter.
+/// Independent of web: each service maps a HealthReport to its own HTTP body.
 class HealthRegistry {
  public:
   using Check = std::function<CheckResult()>;

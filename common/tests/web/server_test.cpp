@@ -1,0 +1,5 @@
+#include "cppblog/web/server.hpp"
+
+#include <gtest/gtest.h>
+
+TEST(Server, Placeholder) { SUCCEED(); }
