@@ -1,1 +1,225 @@
-// placeholder: implemented by the foundation issue
+#include "cppblog/config/loader.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <yaml-cpp/yaml.h>
+
+#include "cppblog/config/config_error.hpp"
+
+namespace cppblog::config {
+namespace {
+
+std::string Position(const YAML::Mark& mark) {
+  if (mark.is_null()) {
+    return "";
+  }
+  return fmt::format(" at line {}, column {}", mark.line + 1, mark.column + 1);
+}
+
+// Spring's YamlProcessor.buildFlattenedMap, one node at a time.
+void Flatten(const YAML::Node& node, const std::string& path, const std::string& source,
+             Properties& out) {
+  switch (node.Type()) {
+    case YAML::NodeType::Map:
+      for (const auto& entry : node) {
+        if (!entry.first.IsScalar()) {
+          throw ConfigError(fmt::format("{}{}: a key must be a plain value, not a map or list",
+                                        source, Position(entry.first.Mark())));
+        }
+        const std::string& key = entry.first.Scalar();
+        Flatten(entry.second, path.empty() ? key : path + "." + key, source, out);
+      }
+      break;
+    case YAML::NodeType::Sequence:
+      if (node.size() == 0) {
+        out.Set(path, "", source);
+      }
+      for (std::size_t i = 0; i < node.size(); ++i) {
+        Flatten(node[i], fmt::format("{}[{}]", path, i), source, out);
+      }
+      break;
+    case YAML::NodeType::Scalar:
+      out.Set(path, node.Scalar(), source);
+      break;
+    case YAML::NodeType::Null:
+    case YAML::NodeType::Undefined:
+      out.Set(path, "", source);
+      break;
+  }
+}
+
+// A profile is part of a file name: no path separators, no "..".
+void CheckProfile(std::string_view profile) {
+  const bool plain = !profile.empty() && std::all_of(profile.begin(), profile.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' || c == '_' || c == '.';
+  });
+  if (!plain || profile.find("..") != std::string_view::npos) {
+    throw ConfigError(fmt::format(
+        "profile: '{}' is not a profile name (letters, digits, '-', '_' and '.'; several "
+        "separated by ',')",
+        profile));
+  }
+}
+
+std::vector<std::string> SplitProfiles(std::string_view profiles) {
+  std::vector<std::string> names;
+  while (!profiles.empty()) {
+    const auto comma = profiles.find(',');
+    std::string_view name = profiles.substr(0, comma);
+    while (!name.empty() && name.front() == ' ') {
+      name.remove_prefix(1);
+    }
+    while (!name.empty() && name.back() == ' ') {
+      name.remove_suffix(1);
+    }
+    CheckProfile(name);
+    names.emplace_back(name);
+    profiles = comma == std::string_view::npos ? std::string_view{} : profiles.substr(comma + 1);
+  }
+  return names;
+}
+
+// The properties of {dir}/{stem}.yml, else {dir}/{stem}.yaml; none when neither exists.
+Properties LoadFile(const std::filesystem::path& dir, const std::string& stem) {
+  for (const char* extension : {".yml", ".yaml"}) {
+    const std::filesystem::path path = dir / (stem + extension);
+    std::error_code error;
+    const auto status = std::filesystem::status(path, error);
+    if (status.type() == std::filesystem::file_type::not_found) {
+      spdlog::debug("configuration: no file {}", path.string());
+      continue;
+    }
+    if (error) {
+      throw ConfigError(fmt::format("{}: cannot read it: {}", path.string(), error.message()));
+    }
+    if (!std::filesystem::is_regular_file(status)) {
+      throw ConfigError(fmt::format("{}: cannot read it: not a regular file", path.string()));
+    }
+    std::ifstream file(path, std::ios::binary);
+    if (!file) {
+      throw ConfigError(fmt::format("{}: cannot read it: {}", path.string(), std::strerror(errno)));
+    }
+    std::ostringstream text;
+    text << file.rdbuf();
+    if (file.bad()) {
+      throw ConfigError(fmt::format("{}: cannot read it: read error", path.string()));
+    }
+    spdlog::debug("configuration: reading {}", path.string());
+    return ParseYaml(text.str(), path.string());
+  }
+  return {};
+}
+
+// Environment variables for every key the layers below know; list keys by base name.
+Properties EnvironmentLayer(const Properties& below, const EnvironmentLookup& environment) {
+  Properties layer;
+  std::set<std::string> bases;
+  for (const auto& [key, value] : below.All()) {
+    bases.insert(key.substr(0, key.find('[')));
+  }
+  for (const std::string& base : bases) {
+    const std::string name = EnvironmentVariableName(base);
+    if (auto text = environment(name)) {
+      layer.Set(base, std::move(*text), "environment " + name);
+    }
+  }
+  return layer;
+}
+
+}  // namespace
+
+EnvironmentLookup ProcessEnvironment() {
+  return [](std::string_view name) -> std::optional<std::string> {
+    // getenv needs a terminated string; names are short.
+    const char* value = std::getenv(std::string(name).c_str());  // NOLINT(concurrency-mt-unsafe)
+    if (value == nullptr) {
+      return std::nullopt;
+    }
+    return std::string(value);
+  };
+}
+
+std::string EnvironmentVariableName(std::string_view key) {
+  std::string name;
+  name.reserve(key.size());
+  for (const char c : key) {
+    if (c == '.' || c == '-' || c == '[') {
+      name += '_';
+    } else if (c != ']') {
+      name += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    }
+  }
+  return name;
+}
+
+Properties ParseYaml(std::string_view yaml, const std::string& source) {
+  std::vector<YAML::Node> documents;
+  try {
+    documents = YAML::LoadAll(std::string(yaml));
+  } catch (const YAML::Exception& e) {
+    throw ConfigError(fmt::format("{}: not valid YAML{}: {}", source, Position(e.mark), e.msg));
+  }
+  Properties properties;
+  if (documents.empty()) {
+    return properties;
+  }
+  if (documents.size() > 1) {
+    throw ConfigError(
+        fmt::format("{}{}: holds {} YAML documents ('---'); a configuration file must hold one",
+                    source, Position(documents[1].Mark()), documents.size()));
+  }
+  const YAML::Node& root = documents.front();
+  if (root.IsNull()) {
+    return properties;
+  }
+  if (!root.IsMap()) {
+    throw ConfigError(fmt::format("{}{}: expected a map of keys (key: value) at the top level",
+                                  source, Position(root.Mark())));
+  }
+  Flatten(root, "", source, properties);
+  return properties;
+}
+
+Properties Load(const LoadOptions& options) {
+  const CommandLine& command_line = options.command_line;
+  Properties merged = options.defaults;
+
+  merged.OverrideWith(LoadFile(command_line.config_dir, options.app));
+  for (const std::string& profile : SplitProfiles(command_line.profile)) {
+    merged.OverrideWith(LoadFile(command_line.config_dir, options.app + "-" + profile));
+  }
+  if (options.remote != nullptr) {
+    merged.OverrideWith(*options.remote);
+  }
+  if (options.environment) {
+    merged.OverrideWith(EnvironmentLayer(merged, options.environment));
+  }
+  Properties flags;
+  for (const auto& [key, value] : command_line.overrides) {
+    flags.Set(key, value, "flag --set");
+  }
+  merged.OverrideWith(flags);
+
+  for (const auto& [key, value] : merged.All()) {
+    if (!options.defaults.Has(key.substr(0, key.find('[')))) {
+      spdlog::debug("configuration: {} (from {}) is not a key {} knows", key, value.source,
+                    options.app);
+    }
+  }
+  return merged;
+}
+
+}  // namespace cppblog::config
