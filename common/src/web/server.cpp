@@ -26,10 +26,8 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/string.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/read.hpp>
 #include <boost/beast/http/status.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <spdlog/spdlog.h>
@@ -115,6 +113,11 @@ bool BodyAllowed(int status) { return status >= 200 && status != 204 && status !
 
 class Session;
 
+using Executor = asio::strand<asio::io_context::executor_type>;
+using Socket = asio::basic_stream_socket<tcp, Executor>;
+using Clock = std::chrono::steady_clock;
+using Timer = asio::basic_waitable_timer<Clock, asio::wait_traits<Clock>, Executor>;
+
 // What the acceptor and all sessions share; outlives every session.
 struct Shared {
   Shared(ServerOptions server_options, Router server_router)
@@ -128,9 +131,16 @@ struct Shared {
 };
 
 /// One connection. All its handlers run on its strand, one at a time.
+///
+/// The hot path is kept lean on purpose: the socket is read directly into a reused
+/// flat_buffer and fed to Beast's parser (no composed read operations), the response
+/// head is formatted into a reused string and written with the body in one gather
+/// write, and the idle timeout is one timer per connection that is re-armed lazily
+/// from a deadline, instead of a timer started and cancelled for every operation.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, Shared& shared) : stream_(std::move(socket)), shared_(shared) {}
+  Session(Socket socket, Shared& shared)
+      : socket_(std::move(socket)), timer_(socket_.get_executor()), shared_(shared) {}
 
   ~Session() {
     const std::lock_guard lock(shared_.sessions_mutex);
@@ -145,59 +155,103 @@ class Session : public std::enable_shared_from_this<Session> {
       const std::lock_guard lock(shared_.sessions_mutex);
       shared_.sessions.emplace(this, weak_from_this());
     }
-    asio::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->ReadHeader(); });
+    asio::dispatch(socket_.get_executor(), [self = shared_from_this()] {
+      self->deadline_ = Clock::now() + self->shared_.options.idle_timeout;
+      self->ArmTimer();
+      self->StartRequest();
+    });
   }
 
   /// Called on the strand when the server stops: a connection waiting for a request's
   /// header closes now, a busy one after its response is written (Write() sees `stopping`).
   void OnStop() {
-    if (reading_) stream_.cancel();
+    if (phase_ == Phase::kHeader) Close();
   }
 
-  [[nodiscard]] asio::any_io_executor Executor() { return stream_.get_executor(); }
+  [[nodiscard]] Executor GetExecutor() { return socket_.get_executor(); }
 
  private:
-  void ReadHeader() {
+  enum class Phase { kHeader, kBody, kBusy, kWriting, kLinger, kClosed };
+
+  void ArmTimer() {
+    timer_.expires_at(deadline_);
+    timer_.async_wait([self = shared_from_this()](beast::error_code ec) { self->OnTimer(ec); });
+  }
+
+  void OnTimer(beast::error_code ec) {
+    if (ec || phase_ == Phase::kClosed) return;
+    if (phase_ != Phase::kBusy && Clock::now() >= deadline_) {
+      if (phase_ == Phase::kHeader && buffer_.size() == 0) {
+        spdlog::debug("http connection idle for {} ms, closing",
+                      shared_.options.idle_timeout.count());
+      }
+      return Close();
+    }
+    ArmTimer();
+  }
+
+  void StartRequest() {
     if (shared_.stopping.load(std::memory_order_relaxed)) return Close();
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(
         std::min<std::size_t>(shared_.options.header_limit, UINT32_MAX)));
     parser_->body_limit(shared_.options.body_limit);
-    reading_ = true;
-    stream_.expires_after(shared_.options.idle_timeout);
-    http::async_read_header(
-        stream_, buffer_, *parser_,
-        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->OnHeader(ec); });
+    parser_->eager(true);
+    continue_sent_ = false;
+    phase_ = Phase::kHeader;
+    Parse();
   }
 
-  void OnHeader(beast::error_code ec) {
-    // From here on the request is in flight: Stop() lets it finish.
-    reading_ = false;
-    if (ec) return OnReadError(ec);
-    if (parser_->is_done()) return Handle();
-    const auto expect = parser_->get()[http::field::expect];
-    if (beast::iequals(expect, "100-continue")) {
-      stream_.expires_after(shared_.options.idle_timeout);
-      asio::async_write(stream_, asio::const_buffer(kContinue.data(), kContinue.size()),
-                        [self = shared_from_this()](beast::error_code write_ec, std::size_t) {
-                          if (write_ec) return self->Close();
-                          self->ReadBody();
-                        });
-      return;
+  // Feeds what is buffered to the parser; reads more when it needs more.
+  void Parse() {
+    while (buffer_.size() != 0) {
+      beast::error_code ec;
+      const std::size_t used = parser_->put(buffer_.data(), ec);
+      buffer_.consume(used);
+      if (ec == http::error::need_more) break;
+      if (ec) return OnParseError(ec);
+      if (parser_->is_done()) return Handle();
+      if (parser_->is_header_done() && !continue_sent_ &&
+          beast::iequals(parser_->get()[http::field::expect], "100-continue")) {
+        return SendContinue();
+      }
+      if (used == 0) break;
     }
-    ReadBody();
+    if (parser_->is_header_done()) phase_ = Phase::kBody;
+    deadline_ = Clock::now() + shared_.options.idle_timeout;
+    socket_.async_read_some(buffer_.prepare(kReadSize),
+                            [self = shared_from_this()](beast::error_code ec, std::size_t bytes) {
+                              self->OnRead(ec, bytes);
+                            });
   }
 
-  void ReadBody() {
-    http::async_read(stream_, buffer_, *parser_,
-                     [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                       if (ec) return self->OnReadError(ec);
-                       self->Handle();
-                     });
+  void OnRead(beast::error_code ec, std::size_t bytes) {
+    if (phase_ == Phase::kClosed) return;
+    if (ec) {
+      // A clean end between requests, a dropped connection, or a request cut short:
+      // nothing to answer in any case.
+      if (ec != asio::error::eof && ec != asio::error::operation_aborted) {
+        spdlog::debug("http connection closed: {}", ec.message());
+      }
+      return Close();
+    }
+    buffer_.commit(bytes);
+    Parse();
   }
 
-  void OnReadError(beast::error_code ec) {
-    reading_ = false;
+  void SendContinue() {
+    continue_sent_ = true;
+    phase_ = Phase::kWriting;
+    asio::async_write(socket_, asio::const_buffer(kContinue.data(), kContinue.size()),
+                      [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                        if (self->phase_ == Phase::kClosed) return;
+                        if (ec) return self->Close();
+                        self->phase_ = Phase::kBody;
+                        self->Parse();
+                      });
+  }
+
+  void OnParseError(beast::error_code ec) {
     if (ec == http::error::header_limit) {
       return WriteError(431, "request header fields are larger than " +
                                  std::to_string(shared_.options.header_limit) + " bytes");
@@ -206,20 +260,11 @@ class Session : public std::enable_shared_from_this<Session> {
       return WriteError(413, "request body is larger than " +
                                  std::to_string(shared_.options.body_limit) + " bytes");
     }
-    if (ec.category() == http::make_error_code(http::error::bad_target).category() &&
-        ec != http::error::end_of_stream && ec != http::error::partial_message) {
-      return WriteError(400, "malformed HTTP request: " + ec.message());
-    }
-    // End of stream, idle timeout, stop, or a broken connection: nothing to answer.
-    if (ec != http::error::end_of_stream && ec != beast::error::timeout &&
-        ec != asio::error::operation_aborted) {
-      spdlog::debug("http connection closed: {}", ec.message());
-    }
-    Close();
+    WriteError(400, "malformed HTTP request: " + ec.message());
   }
 
   void Handle() {
-    reading_ = false;
+    phase_ = Phase::kBusy;
     try {
       auto& message = parser_->get();
       Request request;
@@ -253,17 +298,18 @@ class Session : public std::enable_shared_from_this<Session> {
     close_after_write_ = !keep_alive || shared_.stopping.load(std::memory_order_relaxed);
     const bool with_body = BodyAllowed(response_.status);
     FormatHead(with_body, http10);
-    stream_.expires_after(shared_.options.idle_timeout);
+    phase_ = Phase::kWriting;
+    deadline_ = Clock::now() + shared_.options.idle_timeout;
     auto on_write = [self = shared_from_this()](beast::error_code ec, std::size_t) {
       self->OnWrite(ec);
     };
     if (!with_body || head_only_ || response_.body.empty()) {
-      asio::async_write(stream_, asio::buffer(head_), std::move(on_write));
+      asio::async_write(socket_, asio::buffer(head_), std::move(on_write));
       return;
     }
     const std::array buffers = {asio::const_buffer(head_.data(), head_.size()),
                                 asio::const_buffer(response_.body.data(), response_.body.size())};
-    asio::async_write(stream_, buffers, std::move(on_write));
+    asio::async_write(socket_, buffers, std::move(on_write));
   }
 
   void FormatHead(bool with_body, bool http10) {
@@ -303,40 +349,50 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void OnWrite(beast::error_code ec) {
+    if (phase_ == Phase::kClosed) return;
     if (ec) return Close();
-    if (!close_after_write_) return ReadHeader();
+    if (!close_after_write_) return StartRequest();
     if (!linger_) return Close();
     beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-    stream_.expires_after(kLingerTime);
+    socket_.shutdown(tcp::socket::shutdown_send, ignored);
+    phase_ = Phase::kLinger;
+    deadline_ = Clock::now() + kLingerTime;
     buffer_.clear();
     Linger(0);
   }
 
   void Linger(std::size_t discarded) {
     if (discarded > kLingerBytes) return Close();
-    stream_.async_read_some(
-        buffer_.prepare(64 * 1024),
+    socket_.async_read_some(
+        buffer_.prepare(kReadSize),
         [self = shared_from_this(), discarded](beast::error_code ec, std::size_t bytes) {
+          if (self->phase_ == Phase::kClosed) return;
           if (ec) return self->Close();
           self->Linger(discarded + bytes);
         });
   }
 
   void Close() {
-    reading_ = false;
+    if (phase_ == Phase::kClosed) return;
+    phase_ = Phase::kClosed;
     beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
-    stream_.close();
+    socket_.shutdown(tcp::socket::shutdown_both, ignored);
+    socket_.close(ignored);
+    timer_.cancel();
   }
 
-  beast::tcp_stream stream_;
+  static constexpr std::size_t kReadSize = 16 * 1024;
+
+  Socket socket_;
+  Timer timer_;
   Shared& shared_;
+  Clock::time_point deadline_;
   beast::flat_buffer buffer_;
   std::optional<Parser> parser_;
   Response response_;  // kept alive while it is written
   std::string head_;   // the response's status line and headers, reused
-  bool reading_ = false;
+  Phase phase_ = Phase::kHeader;
+  bool continue_sent_ = false;
   bool head_only_ = false;
   bool close_after_write_ = false;
   bool linger_ = false;
@@ -358,17 +414,22 @@ std::string ListenError(const ServerOptions& options, const beast::error_code& e
 }  // namespace
 
 struct Server::Impl {
-  Impl(ServerOptions options, Router router)
-      : shared(std::move(options), std::move(router)), acceptor(asio::make_strand(io)) {}
+  Impl(ServerOptions options, Router router, unsigned thread_count)
+      : shared(std::move(options), std::move(router)),
+        threads(thread_count),
+        io(static_cast<int>(thread_count)),
+        acceptor(asio::make_strand(io)) {}
 
   void StartAccepting() {
     if (shared.stopping.load()) return;
-    acceptor.async_accept(asio::make_strand(io), [this](beast::error_code ec, tcp::socket socket) {
-      OnAccept(ec, std::move(socket));
+    auto socket = std::make_unique<Socket>(asio::make_strand(io.get_executor()));
+    Socket& target = *socket;
+    acceptor.async_accept(target, [this, socket = std::move(socket)](beast::error_code ec) mutable {
+      OnAccept(ec, std::move(*socket));
     });
   }
 
-  void OnAccept(beast::error_code ec, tcp::socket socket) {
+  void OnAccept(beast::error_code ec, Socket socket) {
     if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
     if (ec) {
       // Out of descriptors, most likely: wait a moment instead of spinning.
@@ -419,12 +480,13 @@ struct Server::Impl {
       }
     }
     for (auto& session : sessions) {
-      asio::post(session->Executor(), [session] { session->OnStop(); });
+      asio::post(session->GetExecutor(), [session] { session->OnStop(); });
     }
   }
 
   // Declared first so it is destroyed last: sessions still queued in `io` refer to it.
   Shared shared;
+  unsigned threads;
   asio::io_context io;
   tcp::acceptor acceptor;
   asio::steady_timer accept_retry{acceptor.get_executor()};
@@ -444,7 +506,9 @@ Server::Server(ServerOptions options, Router router) {
     throw std::runtime_error("cannot listen on '" + options.address +
                              "': not an IP address; set the server address to one like 0.0.0.0");
   }
-  impl_ = std::make_unique<Impl>(options, std::move(router));
+  const unsigned threads =
+      options.threads != 0 ? options.threads : std::max(1U, std::thread::hardware_concurrency());
+  impl_ = std::make_unique<Impl>(options, std::move(router), threads);
   auto& acceptor = impl_->acceptor;
   const tcp::endpoint endpoint{address, options.port};
   if (acceptor.open(endpoint.protocol(), ec); !ec) {
@@ -471,8 +535,7 @@ void Server::Run() {
     impl_->running = true;
   }
   const auto& options = impl_->shared.options;
-  const unsigned threads =
-      options.threads != 0 ? options.threads : std::max(1U, std::thread::hardware_concurrency());
+  const unsigned threads = impl_->threads;
   spdlog::info("serving HTTP on {}:{} with {} thread(s)", options.address, impl_->port, threads);
 
   asio::post(impl_->acceptor.get_executor(), [impl = impl_.get()] { impl->BeginServing(); });

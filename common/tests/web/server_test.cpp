@@ -1,5 +1,467 @@
 #include "cppblog/web/server.hpp"
 
-#include <gtest/gtest.h>
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <future>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
 
-TEST(Server, Placeholder) { SUCCEED(); }
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace cppblog::web {
+namespace {
+
+using namespace std::chrono_literals;
+
+// How long a test waits for anything before it fails.
+constexpr auto kMaxWait = 5s;
+
+struct Reply {
+  int status = 0;
+  std::map<std::string, std::string> headers;  // names lower-cased
+  std::string body;
+
+  [[nodiscard]] std::string HeaderValue(const std::string& name) const {
+    const auto it = headers.find(name);
+    return it == headers.end() ? std::string{} : it->second;
+  }
+};
+
+/// A blocking HTTP/1.1 client on a POSIX socket; every receive gives up after kMaxWait.
+class Client {
+ public:
+  explicit Client(std::uint16_t port) : fd_(::socket(AF_INET, SOCK_STREAM, 0)) {
+    if (fd_ < 0) throw std::runtime_error("socket() failed");
+    timeval timeout{.tv_sec = std::chrono::seconds(kMaxWait).count(), .tv_usec = 0};
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+    ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(port);
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
+      ::close(fd_);
+      throw std::runtime_error("connect() failed");
+    }
+  }
+  ~Client() { ::close(fd_); }
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  /// Sends everything; false when the peer no longer accepts data.
+  bool Send(std::string_view data) {
+    while (!data.empty()) {
+      const ssize_t sent = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
+      if (sent <= 0) return false;
+      data.remove_prefix(static_cast<std::size_t>(sent));
+    }
+    return true;
+  }
+
+  /// Reads one response; nullopt on end of stream or timeout. `head` means no body follows.
+  std::optional<Reply> Read(bool head = false) {
+    std::size_t header_end;
+    while ((header_end = pending_.find("\r\n\r\n")) == std::string::npos) {
+      if (!Fill()) return std::nullopt;
+    }
+    Reply reply;
+    const std::string head_text = pending_.substr(0, header_end);
+    pending_.erase(0, header_end + 4);
+    std::size_t line_end = head_text.find("\r\n");
+    const std::string status_line = head_text.substr(0, line_end);
+    reply.status = std::stoi(status_line.substr(9, 3));
+    while (line_end != std::string::npos) {
+      const std::size_t start = line_end + 2;
+      line_end = head_text.find("\r\n", start);
+      const std::string line = head_text.substr(start, line_end - start);
+      const auto colon = line.find(':');
+      std::string name = line.substr(0, colon);
+      std::transform(name.begin(), name.end(), name.begin(),
+                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      reply.headers[name] = line.substr(line.find_first_not_of(' ', colon + 1));
+    }
+    const std::string length_text = reply.HeaderValue("content-length");
+    const std::size_t length = head || length_text.empty() ? 0 : std::stoul(length_text);
+    while (pending_.size() < length) {
+      if (!Fill()) return std::nullopt;
+    }
+    reply.body = pending_.substr(0, length);
+    pending_.erase(0, length);
+    return reply;
+  }
+
+  /// True when the server closes the connection within kMaxWait (unread data is dropped).
+  bool WaitClosed() {
+    pending_.clear();
+    while (Fill()) pending_.clear();
+    return closed_;
+  }
+
+  [[nodiscard]] const std::string& Unread() const { return pending_; }
+
+ private:
+  bool Fill() {
+    char chunk[16 * 1024];
+    const ssize_t got = ::recv(fd_, chunk, sizeof(chunk), 0);
+    if (got == 0 || (got < 0 && errno == ECONNRESET)) closed_ = true;
+    if (got <= 0) return false;
+    pending_.append(chunk, static_cast<std::size_t>(got));
+    return true;
+  }
+
+  int fd_;
+  std::string pending_;
+  bool closed_ = false;
+};
+
+ServerOptions TestOptions() { return {.address = "127.0.0.1", .port = 0, .threads = 2}; }
+
+/// A server running Run() on another thread; stopped and joined on destruction.
+class RunningServer {
+ public:
+  RunningServer(ServerOptions options, Router router)
+      : server_(std::move(options), std::move(router)),
+        run_(std::async(std::launch::async, [this] { server_.Run(); })) {}
+  ~RunningServer() {
+    server_.Stop();
+    run_.wait();
+  }
+  RunningServer(const RunningServer&) = delete;
+  RunningServer& operator=(const RunningServer&) = delete;
+
+  [[nodiscard]] std::uint16_t Port() const { return server_.Port(); }
+  Server& Get() { return server_; }
+  std::future<void>& RunResult() { return run_; }
+
+ private:
+  Server server_;
+  std::future<void> run_;
+};
+
+Router EchoRouter() {
+  Router router;
+  router.Get("/accounts/{accountId}", [](const Request& request) {
+    return Response::Json(200, "{\"id\":\"" + std::string(request.PathParam("accountId")) + "\"}");
+  });
+  router.Post("/echo", [](const Request& request) { return Response::Text(200, request.body); });
+  return router;
+}
+
+std::string GetRequest(std::string_view target, std::string_view extra_headers = {}) {
+  return "GET " + std::string(target) + " HTTP/1.1\r\nHost: test\r\n" + std::string(extra_headers) +
+         "\r\n";
+}
+
+TEST(Server, PortIsTheBoundEphemeralPort) {
+  RunningServer server(TestOptions(), EchoRouter());
+
+  EXPECT_NE(server.Port(), 0);
+}
+
+TEST(Server, KeepAliveServesManyRequestsOnOneConnection) {
+  RunningServer server(TestOptions(), EchoRouter());
+  Client client(server.Port());
+
+  for (int i = 0; i < 200; ++i) {
+    const std::string id = std::to_string(10000 + i);
+    ASSERT_TRUE(client.Send(GetRequest("/accounts/" + id)));
+    const auto reply = client.Read();
+    ASSERT_TRUE(reply.has_value()) << "request " << i;
+    EXPECT_EQ(reply->status, 200);
+    EXPECT_EQ(reply->body, "{\"id\":\"" + id + "\"}");
+    EXPECT_EQ(reply->HeaderValue("content-type"), "application/json");
+    EXPECT_EQ(reply->HeaderValue("connection"), "");
+  }
+}
+
+TEST(Server, PipelinedRequestsAreAnsweredInOrder) {
+  RunningServer server(TestOptions(), EchoRouter());
+  Client client(server.Port());
+
+  ASSERT_TRUE(client.Send(GetRequest("/accounts/1") + GetRequest("/accounts/2") +
+                          GetRequest("/accounts/3")));
+
+  for (const char* id : {"1", "2", "3"}) {
+    const auto reply = client.Read();
+    ASSERT_TRUE(reply.has_value());
+    EXPECT_EQ(reply->body, std::string("{\"id\":\"") + id + "\"}");
+  }
+}
+
+TEST(Server, RouterErrorsReachTheClient) {
+  RunningServer server(TestOptions(), EchoRouter());
+  Client client(server.Port());
+
+  ASSERT_TRUE(client.Send(GetRequest("/nothing") + "DELETE /echo HTTP/1.1\r\nHost: t\r\n\r\n"));
+
+  const auto not_found = client.Read();
+  ASSERT_TRUE(not_found.has_value());
+  EXPECT_EQ(not_found->status, 404);
+  const auto not_allowed = client.Read();
+  ASSERT_TRUE(not_allowed.has_value());
+  EXPECT_EQ(not_allowed->status, 405);
+  EXPECT_EQ(not_allowed->HeaderValue("allow"), "POST");
+}
+
+TEST(Server, PostBodyReachesHandler) {
+  RunningServer server(TestOptions(), EchoRouter());
+  Client client(server.Port());
+
+  ASSERT_TRUE(client.Send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello"));
+
+  const auto reply = client.Read();
+  ASSERT_TRUE(reply.has_value());
+  EXPECT_EQ(reply->body, "hello");
+  EXPECT_EQ(reply->HeaderValue("content-type"), "text/plain");
+}
+
+TEST(Server, ChunkedBodyReachesHandler) {
+  RunningServer server(TestOptions(), EchoRouter());
+  Client client(server.Port());
+
+  ASSERT_TRUE(
+      client.Send("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+                  "3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"));
+
+  const auto reply = client.Read();
+  ASSERT_TRUE(reply.has_value());
+  EXPECT_EQ(reply->body, "abcde");
+}
+
+TEST(Server, ExpectContinueGetsInterimResponse) {
+  RunningServer server(TestOptions(), EchoRouter());
+  Client client(server.Port());
+
+  ASSERT_TRUE(client.Send(
+      "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n"));
+  const auto interim = client.Read(/*head=*/true);
+  ASSERT_TRUE(interim.has_value());
+  EXPECT_EQ(interim->status, 100);
+  ASSERT_TRUE(client.Send("abc"));
+
+  const auto reply = client.Read();
+  ASSERT_TRUE(reply.has_value());
+  EXPECT_EQ(reply->status, 200);
+  EXPECT_EQ(reply->body, "abc");
+}
+
+TEST(Server, HeadSendsLengthWithoutBody) {
+  RunningServer server(TestOptions(), EchoRouter());
+  Client client(server.Port());
+
+  ASSERT_TRUE(
+      client.Send("HEAD /accounts/7 HTTP/1.1\r\nHost: t\r\n\r\n" + GetRequest("/accounts/8")));
+
+  const auto head = client.Read(/*head=*/true);
+  ASSERT_TRUE(head.has_value());
+  EXPECT_EQ(head->status, 200);
+  EXPECT_EQ(head->HeaderValue("content-length"), "10");
+  // Had the server sent the HEAD body, this would read it instead of the next response.
+  const auto next = client.Read();
+  ASSERT_TRUE(next.has_value());
+  EXPECT_EQ(next->body, "{\"id\":\"8\"}");
+}
+
+TEST(Server, ConnectionCloseIsHonoured) {
+  RunningServer server(TestOptions(), EchoRouter());
+  Client client(server.Port());
+
+  ASSERT_TRUE(client.Send(GetRequest("/accounts/1", "Connection: close\r\n")));
+
+  const auto reply = client.Read();
+  ASSERT_TRUE(reply.has_value());
+  EXPECT_EQ(reply->HeaderValue("connection"), "close");
+  EXPECT_TRUE(client.WaitClosed());
+}
+
+TEST(Server, Http10KeepAliveIsAnswered) {
+  RunningServer server(TestOptions(), EchoRouter());
+  Client client(server.Port());
+
+  ASSERT_TRUE(client.Send("GET /accounts/1 HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"));
+
+  const auto reply = client.Read();
+  ASSERT_TRUE(reply.has_value());
+  EXPECT_EQ(reply->HeaderValue("connection"), "keep-alive");
+}
+
+TEST(Server, OversizedHeadersGet431AndClose) {
+  RunningServer server(TestOptions(), EchoRouter());
+  Client client(server.Port());
+
+  ASSERT_TRUE(client.Send(
+      "GET /accounts/1 HTTP/1.1\r\nHost: t\r\nX-Big: " + std::string(9 * 1024, 'a') + "\r\n\r\n"));
+
+  const auto reply = client.Read();
+  ASSERT_TRUE(reply.has_value());
+  EXPECT_EQ(reply->status, 431);
+  EXPECT_EQ(reply->HeaderValue("connection"), "close");
+  EXPECT_TRUE(client.WaitClosed());
+}
+
+TEST(Server, OversizedBodyGets413AndClose) {
+  RunningServer server(TestOptions(), EchoRouter());
+  Client client(server.Port());
+
+  ASSERT_TRUE(client.Send(
+      "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: " + std::to_string(1024 * 1024 + 1) +
+      "\r\n\r\n" + std::string(64 * 1024, 'b')));
+
+  const auto reply = client.Read();
+  ASSERT_TRUE(reply.has_value());
+  EXPECT_EQ(reply->status, 413);
+  EXPECT_TRUE(client.WaitClosed());
+}
+
+TEST(Server, OversizedChunkedBodyGets413) {
+  RunningServer server(TestOptions(), EchoRouter());
+  Client client(server.Port());
+  const std::string chunk(256 * 1024, 'c');
+  std::string request = "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n";
+  for (int i = 0; i < 5; ++i) request += "40000\r\n" + chunk + "\r\n";
+
+  client.Send(request);  // the server may stop reading before all of it is sent
+
+  const auto reply = client.Read();
+  ASSERT_TRUE(reply.has_value());
+  EXPECT_EQ(reply->status, 413);
+}
+
+TEST(Server, GarbageGets400AndClose) {
+  RunningServer server(TestOptions(), EchoRouter());
+  Client client(server.Port());
+
+  ASSERT_TRUE(client.Send("this is not HTTP\r\n\r\n"));
+
+  const auto reply = client.Read();
+  ASSERT_TRUE(reply.has_value());
+  EXPECT_EQ(reply->status, 400);
+  EXPECT_EQ(reply->HeaderValue("content-type"), "application/json");
+  EXPECT_TRUE(client.WaitClosed());
+}
+
+TEST(Server, MalformedPercentEscapeGets400) {
+  RunningServer server(TestOptions(), EchoRouter());
+  Client client(server.Port());
+
+  ASSERT_TRUE(client.Send(GetRequest("/accounts/%zz")));
+
+  const auto reply = client.Read();
+  ASSERT_TRUE(reply.has_value());
+  EXPECT_EQ(reply->status, 400);
+}
+
+TEST(Server, IdleConnectionIsClosedAfterTimeout) {
+  ServerOptions options = TestOptions();
+  options.idle_timeout = 200ms;
+  RunningServer server(options, EchoRouter());
+  Client client(server.Port());
+  ASSERT_TRUE(client.Send(GetRequest("/accounts/1")));
+  ASSERT_TRUE(client.Read().has_value());
+  const auto idle_since = std::chrono::steady_clock::now();
+
+  EXPECT_TRUE(client.WaitClosed());  // gives up after kMaxWait
+
+  EXPECT_GE(std::chrono::steady_clock::now() - idle_since, 150ms);
+}
+
+TEST(Server, ActiveConnectionOutlivesIdleTimeout) {
+  ServerOptions options = TestOptions();
+  options.idle_timeout = 300ms;
+  RunningServer server(options, EchoRouter());
+  Client client(server.Port());
+  const auto deadline = std::chrono::steady_clock::now() + 900ms;
+
+  // Requests keep coming, back to back, for three timeouts' worth of time.
+  while (std::chrono::steady_clock::now() < deadline) {
+    ASSERT_TRUE(client.Send(GetRequest("/accounts/1")));
+    ASSERT_TRUE(client.Read().has_value());
+  }
+}
+
+TEST(Server, StopLetsInFlightRequestFinish) {
+  std::promise<void> entered;
+  std::promise<void> release;
+  auto released = release.get_future().share();
+  Router router;
+  router.Get("/slow", [&entered, released](const Request&) {
+    entered.set_value();
+    released.wait_for(kMaxWait);
+    return Response::Text(200, "finished");
+  });
+  RunningServer server(TestOptions(), std::move(router));
+  Client slow_client(server.Port());
+  Client idle_client(server.Port());
+  ASSERT_TRUE(idle_client.Send(GetRequest("/nothing")));
+  ASSERT_TRUE(idle_client.Read().has_value());
+  ASSERT_TRUE(slow_client.Send(GetRequest("/slow")));
+  ASSERT_EQ(entered.get_future().wait_for(kMaxWait), std::future_status::ready);
+
+  server.Get().Stop();
+  EXPECT_TRUE(idle_client.WaitClosed());  // idle keep-alive connections close at once
+  release.set_value();
+
+  const auto reply = slow_client.Read();
+  ASSERT_TRUE(reply.has_value());
+  EXPECT_EQ(reply->status, 200);
+  EXPECT_EQ(reply->body, "finished");
+  EXPECT_EQ(reply->HeaderValue("connection"), "close");
+  EXPECT_EQ(server.RunResult().wait_for(kMaxWait), std::future_status::ready);
+}
+
+TEST(Server, StopWithoutConnectionsEndsRun) {
+  RunningServer server(TestOptions(), EchoRouter());
+  {
+    Client client(server.Port());  // make sure Run() is serving
+    ASSERT_TRUE(client.Send(GetRequest("/accounts/1")));
+    ASSERT_TRUE(client.Read().has_value());
+  }
+
+  server.Get().Stop();
+
+  EXPECT_EQ(server.RunResult().wait_for(kMaxWait), std::future_status::ready);
+  EXPECT_THROW(Client{server.Port()}, std::runtime_error);  // no longer listening
+}
+
+TEST(Server, StopBeforeRunMakesRunReturn) {
+  Server server(TestOptions(), EchoRouter());
+  server.Stop();
+
+  auto run = std::async(std::launch::async, [&server] { server.Run(); });
+
+  EXPECT_EQ(run.wait_for(kMaxWait), std::future_status::ready);
+}
+
+TEST(Server, PortInUseIsReportedWithAHint) {
+  RunningServer first(TestOptions(), EchoRouter());
+  ServerOptions options = TestOptions();
+  options.port = first.Port();
+
+  try {
+    Server second(options, EchoRouter());
+    FAIL() << "a second server bound the same port";
+  } catch (const std::runtime_error& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("127.0.0.1:" + std::to_string(first.Port())), std::string::npos)
+        << message;
+    EXPECT_NE(message.find("server_port"), std::string::npos) << message;
+  }
+}
+
+TEST(Server, InvalidAddressIsReported) {
+  ServerOptions options = TestOptions();
+  options.address = "not-an-address";
+
+  EXPECT_THROW(Server(options, EchoRouter()), std::runtime_error);
+}
+
+}  // namespace
+}  // namespace cppblog::web
