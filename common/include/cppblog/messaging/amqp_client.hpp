@@ -1,0 +1,128 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <future>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cppblog/messaging/message_publisher.hpp"
+#include "cppblog/messaging/message_subscriber.hpp"
+
+namespace cppblog::messaging {
+
+/// The client's connection state, for /health and metrics.
+enum class ConnectionState {
+  kRecovering,  // not (yet) connected: connecting, or reconnecting with backoff
+  kConnected,
+  kBlocked,  // connected, but the broker blocked publishing (connection.blocked, e.g. low memory)
+  kClosed,   // Close() ran or the client is being destroyed
+};
+
+[[nodiscard]] const char* ToString(ConnectionState state) noexcept;
+
+struct TlsOptions {
+  /// PEM CA bundle that signs the broker's certificate; empty: the system trust store.
+  std::string ca_file{};
+  /// Optional client certificate and its key (PEM).
+  std::string cert_file{};
+  std::string key_file{};
+  bool verify_peer = true;
+  bool verify_hostname = true;
+};
+
+struct AmqpClientOptions {
+  /// amqp://user:password@host:port/vhost?heartbeat=10&connection_timeout=5000 (see
+  /// ParseAmqpUrl); amqps:// for TLS.
+  std::string url = "amqp://guest:guest@localhost:5672/%2F";
+  /// Password sources, strongest first: `password`, the file `password_file`, then (only with
+  /// password_from_environment) $AMQP_PASSWORD or the file named by $AMQP_PASSWORD_FILE, then
+  /// the URL.
+  std::optional<std::string> password{};
+  std::string password_file{};
+  bool password_from_environment = false;
+  /// Used for amqps://; the URL's cacertfile/certfile/keyfile/verify override these.
+  TlsOptions tls{};
+
+  /// Heartbeat interval and socket/login timeout unless the URL says otherwise.
+  std::chrono::seconds heartbeat{10};
+  std::chrono::milliseconds connection_timeout{5'000};
+  /// Reconnect delay: starts at min, doubles up to max, each with +-25 % jitter.
+  std::chrono::milliseconds reconnect_min{100};
+  std::chrono::milliseconds reconnect_max{10'000};
+
+  /// Publishes sent but not confirmed at any time (the pipelined confirm window).
+  std::size_t confirm_window = 1000;
+  /// Publishes accepted but not yet confirmed (waiting while disconnected or in flight); one
+  /// more fails at once with kBufferFull.
+  std::size_t max_outstanding_publishes = 100'000;
+  /// A publish not confirmed within this time fails with kTimeout.
+  std::chrono::milliseconds publish_timeout{60'000};
+
+  /// Threads that run handlers.
+  std::size_t handler_threads = 4;
+  /// Shown in the management UI.
+  std::string connection_name = "cppblog";
+  /// Called on the I/O threads at every change of State(); keep it short, do not call back
+  /// into the client.
+  std::function<void(ConnectionState)> on_state_change{};
+};
+
+/// Queue counts from a passive declare.
+struct QueueInfo {
+  std::uint32_t messages = 0;   // ready messages
+  std::uint32_t consumers = 0;  // active consumers
+};
+
+/// MessagePublisher and MessageSubscriber over rabbitmq-c, with at-least-once delivery and
+/// recovery from broker faults. Thread-safe.
+///
+/// Two connections (publishing, consuming), each owned by one I/O thread; the consuming
+/// connection opens on the first subscription. Handlers run on a pool of
+/// `handler_threads` threads. The constructor never blocks on the broker: it throws
+/// MessagingError (kInvalidOptions) only for invalid options and otherwise connects, and
+/// keeps reconnecting, in the background. See docs/decisions/0002.
+class AmqpClient final : public MessagePublisher, public MessageSubscriber {
+ public:
+  explicit AmqpClient(AmqpClientOptions options);
+  /// Close(5 s).
+  ~AmqpClient() override;
+  AmqpClient(const AmqpClient&) = delete;
+  AmqpClient& operator=(const AmqpClient&) = delete;
+
+  [[nodiscard]] std::future<void> Publish(const ExchangeSpec& exchange, std::string routing_key,
+                                          Message message) override;
+  [[nodiscard]] std::future<void> PublishToQueue(const QueueSpec& queue, Message message) override;
+  [[nodiscard]] std::future<void> Subscribe(const ExchangeSpec& exchange,
+                                            std::vector<std::string> binding_keys,
+                                            const QueueSpec& queue, Handler handler,
+                                            const ConsumerOptions& options) override;
+  [[nodiscard]] std::future<void> SubscribeToQueue(const QueueSpec& queue, Handler handler,
+                                                   const ConsumerOptions& options) override;
+
+  /// Passive declare on the publishing connection: counts of an existing queue; fails with
+  /// MessagingError (kNotFound) when it does not exist.
+  [[nodiscard]] std::future<QueueInfo> InspectQueue(std::string queue);
+
+  /// Drains and closes, waiting at most `deadline` in all: stops consuming, lets handlers
+  /// in flight finish and acks them, waits for outstanding confirms; publishes still
+  /// unconfirmed then fail with kClosed. Later calls to any method fail with kClosed.
+  /// Idempotent; blocks.
+  void Close(std::chrono::milliseconds deadline = std::chrono::seconds{5});
+
+  /// The worse of the two connections' states (the consuming one counts once opened).
+  [[nodiscard]] ConnectionState State() const;
+
+  /// The URL with the password masked, for logs.
+  [[nodiscard]] const std::string& DisplayUrl() const noexcept;
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace cppblog::messaging

@@ -1,0 +1,263 @@
+#include "cppblog/messaging/amqp_client.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+
+#include <spdlog/spdlog.h>
+
+#include "cppblog/messaging/amqp_url.hpp"
+#include "cppblog/messaging/messaging_error.hpp"
+
+#include "consumer_connection.hpp"
+#include "publisher_connection.hpp"
+#include "worker_pool.hpp"
+
+namespace cppblog::messaging {
+namespace {
+
+std::string ReadSecretFile(const std::string& path, std::string_view source) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream content;
+  if (!in || !(content << in.rdbuf())) {
+    throw MessagingError(MessagingErrorKind::kInvalidOptions,
+                         "cannot read the AMQP password file '" + path + "' (named by " +
+                             std::string(source) + "): check that it exists and is readable");
+  }
+  std::string secret = content.str();
+  while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
+  return secret;
+}
+
+std::string ResolvePassword(const AmqpClientOptions& options, const AmqpUrl& url) {
+  if (options.password) return *options.password;
+  if (!options.password_file.empty()) return ReadSecretFile(options.password_file, "password_file");
+  if (options.password_from_environment) {
+    if (const char* password = std::getenv("AMQP_PASSWORD"); password && *password) {
+      return password;
+    }
+    if (const char* file = std::getenv("AMQP_PASSWORD_FILE"); file && *file) {
+      return ReadSecretFile(file, "AMQP_PASSWORD_FILE");
+    }
+  }
+  return url.password;
+}
+
+ConnectionSettings MakeSettings(const AmqpClientOptions& options) {
+  ConnectionSettings settings;
+  settings.display_url = MaskPassword(options.url);
+  settings.url = ParseAmqpUrl(options.url);
+  settings.url.password = ResolvePassword(options, settings.url);
+  settings.tls = options.tls;
+  if (settings.url.ca_file) settings.tls.ca_file = *settings.url.ca_file;
+  if (settings.url.cert_file) settings.tls.cert_file = *settings.url.cert_file;
+  if (settings.url.key_file) settings.tls.key_file = *settings.url.key_file;
+  if (settings.url.verify_peer) settings.tls.verify_peer = *settings.url.verify_peer;
+  if (settings.tls.cert_file.empty() != settings.tls.key_file.empty()) {
+    throw MessagingError(MessagingErrorKind::kInvalidOptions,
+                         "TLS client authentication needs both a certificate and a key file");
+  }
+  settings.heartbeat = settings.url.heartbeat.value_or(options.heartbeat);
+  settings.connection_timeout =
+      settings.url.connection_timeout.value_or(options.connection_timeout);
+  if (settings.connection_timeout.count() <= 0)
+    settings.connection_timeout = std::chrono::seconds{5};
+  settings.reconnect_min = std::max(options.reconnect_min, std::chrono::milliseconds{1});
+  settings.reconnect_max = std::max(options.reconnect_max, settings.reconnect_min);
+  settings.connection_name = options.connection_name;
+  return settings;
+}
+
+int Rank(ConnectionState state) {
+  switch (state) {
+    case ConnectionState::kConnected:
+      return 0;
+    case ConnectionState::kBlocked:
+      return 1;
+    case ConnectionState::kRecovering:
+      return 2;
+    case ConnectionState::kClosed:
+      return 3;
+  }
+  return 3;
+}
+
+template <typename T>
+std::future<T> Failed(MessagingErrorKind kind, const std::string& what) {
+  std::promise<T> promise;
+  promise.set_exception(std::make_exception_ptr(MessagingError(kind, what)));
+  return promise.get_future();
+}
+
+}  // namespace
+
+const char* ToString(ConnectionState state) noexcept {
+  switch (state) {
+    case ConnectionState::kRecovering:
+      return "recovering";
+    case ConnectionState::kConnected:
+      return "connected";
+    case ConnectionState::kBlocked:
+      return "blocked";
+    case ConnectionState::kClosed:
+      return "closed";
+  }
+  return "unknown";
+}
+
+class AmqpClient::Impl {
+ public:
+  explicit Impl(AmqpClientOptions options)
+      : options_(std::move(options)), settings_(MakeSettings(options_)) {
+    publisher_ =
+        std::make_unique<PublisherConnection>(settings_, options_, [this] { NotifyState(); });
+    publisher_->Start();
+  }
+
+  ~Impl() { Close(std::chrono::seconds{5}); }
+
+  std::future<void> Publish(const ExchangeSpec& exchange, std::string routing_key,
+                            Message message) {
+    return publisher_->Publish(exchange, std::move(routing_key), std::move(message));
+  }
+
+  std::future<void> PublishToQueue(const QueueSpec& queue, Message message) {
+    if (queue.name.empty()) {
+      return Failed<void>(MessagingErrorKind::kInvalidOptions,
+                          "publish to a queue: the queue name is empty");
+    }
+    return publisher_->Publish(queue, std::move(message));
+  }
+
+  std::future<QueueInfo> InspectQueue(std::string queue) {
+    return publisher_->InspectQueue(std::move(queue));
+  }
+
+  std::future<void> Subscribe(std::optional<ExchangeSpec> exchange,
+                              std::vector<std::string> binding_keys, const QueueSpec& queue,
+                              Handler handler, const ConsumerOptions& options) {
+    if (!handler) {
+      return Failed<void>(MessagingErrorKind::kInvalidOptions, "subscribe: the handler is empty");
+    }
+    std::lock_guard lock(mutex_);
+    if (closed_) {
+      return Failed<void>(MessagingErrorKind::kClosed, "subscribe: the AMQP client is closed");
+    }
+    if (!consumer_) {
+      pool_ = std::make_unique<WorkerPool>(options_.handler_threads);
+      consumer_ =
+          std::make_unique<ConsumerConnection>(settings_, *pool_, [this] { NotifyState(); });
+      consumer_view_ = consumer_.get();
+      consumer_->Start();
+    }
+    auto config = std::make_shared<SubscriptionConfig>();
+    config->id = next_subscription_id_++;
+    config->exchange = std::move(exchange);
+    config->binding_keys = std::move(binding_keys);
+    config->queue = queue;
+    config->handler = std::move(handler);
+    config->options = options;
+    return consumer_->Subscribe(std::move(config));
+  }
+
+  void Close(std::chrono::milliseconds deadline) {
+    std::lock_guard lock(mutex_);
+    if (closed_) return;
+    closed_ = true;
+    const auto end = Clock::now() + deadline;
+    publisher_->BeginClose();
+    if (consumer_) {
+      // Order matters: no new deliveries, then the handlers in flight finish, then their acks
+      // (and dead-letter republishes) reach the broker before the connection closes.
+      const bool drained =
+          consumer_->StopConsuming(end) && pool_->WaitIdle(end) && consumer_->WaitFlushed(end);
+      if (!drained)
+        spdlog::warn("amqp: handlers still busy at close; their messages are redelivered");
+      pool_->Stop();
+      consumer_->Stop();
+    }
+    if (!publisher_->WaitSettled(end)) {
+      spdlog::warn("amqp: publishes still unconfirmed at close; they fail with 'closed'");
+    }
+    publisher_->Stop();
+  }
+
+  ConnectionState State() const {
+    ConnectionState state = publisher_->State();
+    if (const ConsumerConnection* consumer = consumer_view_.load()) {
+      if (Rank(consumer->State()) > Rank(state)) state = consumer->State();
+    }
+    return state;
+  }
+
+  const std::string& DisplayUrl() const noexcept { return settings_.display_url; }
+
+ private:
+  void NotifyState() {
+    if (!publisher_) return;  // during construction
+    const ConnectionState state = State();
+    std::lock_guard lock(state_mutex_);
+    if (state == reported_) return;
+    reported_ = state;
+    if (options_.on_state_change) options_.on_state_change(state);
+  }
+
+  const AmqpClientOptions options_;
+  const ConnectionSettings settings_;
+  std::unique_ptr<PublisherConnection> publisher_;
+
+  std::mutex mutex_;  // guards what follows, except consumer_view_
+  bool closed_ = false;
+  std::uint32_t next_subscription_id_ = 1;
+  std::unique_ptr<WorkerPool> pool_;
+  std::unique_ptr<ConsumerConnection> consumer_;
+  std::atomic<const ConsumerConnection*> consumer_view_{nullptr};  // for State() off the lock
+
+  std::mutex state_mutex_;
+  ConnectionState reported_ = ConnectionState::kRecovering;
+};
+
+AmqpClient::AmqpClient(AmqpClientOptions options)
+    : impl_(std::make_unique<Impl>(std::move(options))) {}
+
+AmqpClient::~AmqpClient() = default;
+
+std::future<void> AmqpClient::Publish(const ExchangeSpec& exchange, std::string routing_key,
+                                      Message message) {
+  return impl_->Publish(exchange, std::move(routing_key), std::move(message));
+}
+
+std::future<void> AmqpClient::PublishToQueue(const QueueSpec& queue, Message message) {
+  return impl_->PublishToQueue(queue, std::move(message));
+}
+
+std::future<void> AmqpClient::Subscribe(const ExchangeSpec& exchange,
+                                        std::vector<std::string> binding_keys,
+                                        const QueueSpec& queue, Handler handler,
+                                        const ConsumerOptions& options) {
+  return impl_->Subscribe(exchange, std::move(binding_keys), queue, std::move(handler), options);
+}
+
+std::future<void> AmqpClient::SubscribeToQueue(const QueueSpec& queue, Handler handler,
+                                               const ConsumerOptions& options) {
+  if (queue.name.empty()) {
+    return Failed<void>(MessagingErrorKind::kInvalidOptions,
+                        "subscribe to a queue: the queue name is empty");
+  }
+  return impl_->Subscribe(std::nullopt, {}, queue, std::move(handler), options);
+}
+
+std::future<QueueInfo> AmqpClient::InspectQueue(std::string queue) {
+  return impl_->InspectQueue(std::move(queue));
+}
+
+void AmqpClient::Close(std::chrono::milliseconds deadline) { impl_->Close(deadline); }
+
+ConnectionState AmqpClient::State() const { return impl_->State(); }
+
+const std::string& AmqpClient::DisplayUrl() const noexcept { return impl_->DisplayUrl(); }
+
+}  // namespace cppblog::messaging

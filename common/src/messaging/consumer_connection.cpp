@@ -1,0 +1,487 @@
+#include "consumer_connection.hpp"
+
+#include <algorithm>
+
+#include <spdlog/spdlog.h>
+
+#include "amqp_message.hpp"
+#include "amqp_status.hpp"
+#include "declare.hpp"
+
+namespace cppblog::messaging {
+namespace {
+
+constexpr amqp_channel_t kRepublishChannel = 2;
+constexpr amqp_channel_t kFirstSubscriptionChannel = 3;
+// A subscription the broker refused after it had worked once is tried again this often.
+constexpr auto kSetupRetry = std::chrono::seconds{5};
+
+constexpr const char* kRetryCountHeader = "x-retry-count";
+constexpr const char* kOriginalExchangeHeader = "x-original-exchange";
+constexpr const char* kOriginalRoutingKeyHeader = "x-original-routing-key";
+constexpr const char* kOriginalQueueHeader = "x-original-queue";
+constexpr const char* kLastErrorHeader = "x-last-error";
+constexpr const char* kDeathReasonHeader = "x-death-reason";
+
+std::string Truncated(const std::string& body) {
+  constexpr std::size_t kMax = 200;
+  return body.size() <= kMax ? body : body.substr(0, kMax) + "...";
+}
+
+const std::string* StringHeader(const Headers& headers, std::string_view key) {
+  const auto it = headers.find(key);
+  return it == headers.end() ? nullptr : std::get_if<std::string>(&it->second);
+}
+
+// A retried message carries its first routing in headers; handlers see that one.
+void ApplyRetryHeaders(Message& message) {
+  if (const auto it = message.headers.find(kRetryCountHeader); it != message.headers.end()) {
+    if (const auto* count = std::get_if<std::int64_t>(&it->second); count && *count > 0) {
+      message.retry_count = static_cast<std::uint32_t>(*count);
+    }
+  }
+  if (const auto* exchange = StringHeader(message.headers, kOriginalExchangeHeader)) {
+    message.exchange = *exchange;
+  }
+  if (const auto* key = StringHeader(message.headers, kOriginalRoutingKeyHeader)) {
+    message.routing_key = *key;
+  }
+}
+
+}  // namespace
+
+ConsumerConnection::ConsumerConnection(ConnectionSettings settings, WorkerPool& pool,
+                                       std::function<void()> on_state_change)
+    : IoConnection(std::move(settings), "consumer", std::move(on_state_change)), pool_(pool) {}
+
+ConsumerConnection::~ConsumerConnection() { Stop(); }
+
+std::future<void> ConsumerConnection::Subscribe(std::shared_ptr<const SubscriptionConfig> config) {
+  std::promise<void> ready;
+  auto future = ready.get_future();
+  Post([&] { new_.emplace_back(std::move(config), std::move(ready)); });
+  return future;
+}
+
+bool ConsumerConnection::StopConsuming(Clock::time_point deadline) {
+  std::promise<void> done;
+  auto future = done.get_future();
+  Post([&] { cancel_requests_.push_back(std::move(done)); });
+  return future.wait_until(deadline) == std::future_status::ready;
+}
+
+bool ConsumerConnection::WaitFlushed(Clock::time_point deadline) {
+  std::promise<void> done;
+  auto future = done.get_future();
+  Post([&] { flush_requests_.push_back(std::move(done)); });
+  return future.wait_until(deadline) == std::future_status::ready;
+}
+
+ConsumerConnection::Subscription* ConsumerConnection::FindByChannel(amqp_channel_t channel) {
+  if (channel < kFirstSubscriptionChannel) return nullptr;
+  const auto it = subscriptions_.find(channel - kFirstSubscriptionChannel + 1);
+  return it == subscriptions_.end() ? nullptr : &it->second;
+}
+
+void ConsumerConnection::Setup(amqp_connection_state_t conn, Subscription& sub) {
+  const SubscriptionConfig& config = *sub.config;
+  sub.setup_at = Clock::time_point::max();
+  try {
+    if (!sub.channel_open) {
+      OpenChannel(conn, sub.channel);
+      sub.channel_open = true;
+    }
+    if (config.exchange) amqp::DeclareExchange(conn, sub.channel, *config.exchange);
+    const std::string queue = amqp::DeclareQueue(conn, sub.channel, config.queue);
+    if (!config.queue.name.empty()) {
+      (void)amqp::DeclareQueue(conn, sub.channel,
+                               QueueSpec{.name = queue + ".dlq", .arguments = {}});
+    }
+    if (config.exchange) {
+      const std::vector<std::string> empty_key{std::string{}};
+      const auto& keys = config.binding_keys.empty() ? empty_key : config.binding_keys;
+      for (const std::string& key : keys) {
+        amqp::BindQueue(conn, sub.channel, queue, config.exchange->name, key,
+                        config.options.binding_arguments);
+      }
+    }
+    amqp_basic_qos(conn, sub.channel, 0, config.options.prefetch, 0);
+    amqp::CheckReply(amqp_get_rpc_reply(conn), "set prefetch on queue '" + queue + "'");
+    const amqp_basic_consume_ok_t* ok =
+        amqp_basic_consume(conn, sub.channel, amqp::Bytes(queue),
+                           amqp::Bytes(config.options.consumer_tag), 0, 0, 0, amqp_empty_table);
+    amqp::CheckReply(amqp_get_rpc_reply(conn), "consume from queue '" + queue + "'");
+    sub.consumer_tag = amqp::ToString(ok->consumer_tag);
+    sub.queue_name = queue;
+    sub.active = true;
+    sub.generation = next_generation_++;
+    spdlog::info("amqp consumer: consuming queue={} prefetch={}", queue, config.options.prefetch);
+    if (sub.ready) {
+      sub.ready->set_value();
+      sub.ready.reset();
+    }
+  } catch (const MessagingError& e) {
+    if (!amqp::IsChannelError(e)) throw;
+    SendChannelCloseOk(conn, sub.channel);
+    sub.channel_open = false;
+    sub.active = false;
+    if (sub.ready) {
+      sub.ready->set_exception(std::current_exception());
+      sub.ready.reset();
+      sub.config = nullptr;  // dropped; erased by Work
+    } else {
+      spdlog::error("amqp consumer: {}; trying again in {} s", e.what(), kSetupRetry.count());
+      sub.setup_at = Clock::now() + kSetupRetry;
+    }
+  }
+}
+
+void ConsumerConnection::OnDeliver(amqp_connection_state_t conn, amqp_channel_t channel,
+                                   const amqp_method_t& method) {
+  const auto* deliver = static_cast<const amqp_basic_deliver_t*>(method.decoded);
+  const std::uint64_t tag = deliver->delivery_tag;
+  Message message;
+  message.exchange = amqp::ToString(deliver->exchange);
+  message.routing_key = amqp::ToString(deliver->routing_key);
+  message.redelivered = deliver->redelivered != 0;
+  amqp_message_t content{};
+  amqp::CheckReply(amqp_read_message(conn, channel, &content, 0), "read a delivery");
+  amqp::ReadMessage(content, message);
+  amqp_destroy_message(&content);
+
+  Subscription* sub = FindByChannel(channel);
+  // Not dispatched (closing, or a consumer we gave up): unacked, so the broker requeues it.
+  if (sub == nullptr || !sub->active || sub->config == nullptr || !consuming_) return;
+  ApplyRetryHeaders(message);
+  tasks_.push_back([this, config = sub->config, generation = sub->generation, tag,
+                    message = std::move(message)]() mutable {
+    RunHandler(*config, generation, tag, std::move(message));
+  });
+}
+
+void ConsumerConnection::RunHandler(const SubscriptionConfig& config, std::uint64_t generation,
+                                    std::uint64_t delivery_tag, Message message) {
+  Result result{config.id, generation, delivery_tag, Outcome::kRetry, {}, {}};
+  try {
+    result.outcome = config.handler(message);
+    if (result.outcome == Outcome::kRetry) result.reason = "the handler asked for a retry";
+    if (result.outcome == Outcome::kDeadLetter) result.reason = "the handler rejected the message";
+  } catch (const PoisonMessage& e) {
+    result.outcome = Outcome::kDeadLetter;
+    result.reason = e.what();
+  } catch (const std::exception& e) {
+    result.outcome = Outcome::kRetry;
+    result.reason = e.what();
+  } catch (...) {
+    result.outcome = Outcome::kRetry;
+    result.reason = "the handler threw a non-standard exception";
+  }
+  if (result.outcome != Outcome::kAck) result.message = std::move(message);
+  Post([&] { results_.push_back(std::move(result)); });
+}
+
+void ConsumerConnection::HandleResult(amqp_connection_state_t conn, Result& result,
+                                      Clock::time_point now) {
+  const auto it = subscriptions_.find(result.subscription);
+  // A delivery of a channel or connection that is gone: the broker redelivers it.
+  if (conn == nullptr || it == subscriptions_.end() || !it->second.active ||
+      it->second.generation != result.generation) {
+    return;
+  }
+  Subscription& sub = it->second;
+  switch (result.outcome) {
+    case Outcome::kAck:
+      amqp::CheckStatus(amqp_basic_ack(conn, sub.channel, result.delivery_tag, 0), "ack");
+      return;
+    case Outcome::kRetry: {
+      const ConsumerOptions& options = sub.config->options;
+      const std::uint32_t attempt = result.message.retry_count;
+      if (attempt >= options.max_retries) {
+        DeadLetter(sub, result,
+                   "gave up after " + std::to_string(attempt + 1) + " attempts: " + result.reason,
+                   now);
+        return;
+      }
+      const auto delay = std::min<std::chrono::milliseconds>(
+          options.retry_backoff * (std::int64_t{1} << std::min<std::uint32_t>(attempt, 30)),
+          options.max_retry_backoff);
+      spdlog::warn("amqp consumer: retry {} of {} in {} ms queue={} message_id={} reason={}",
+                   attempt + 1, options.max_retries, delay.count(), sub.queue_name,
+                   result.message.message_id, result.reason);
+      Message& m = result.message;
+      m.headers.insert_or_assign(kRetryCountHeader, std::int64_t{attempt + 1});
+      m.headers.insert_or_assign(kLastErrorHeader, result.reason);
+      m.headers.try_emplace(kOriginalExchangeHeader, m.exchange);
+      m.headers.try_emplace(kOriginalRoutingKeyHeader, m.routing_key);
+      delayed_.push_back(Republish{result.subscription, result.generation, result.delivery_tag,
+                                   sub.queue_name, std::move(m), now + delay, false});
+      return;
+    }
+    case Outcome::kDeadLetter:
+      DeadLetter(sub, result, result.reason, now);
+      return;
+  }
+}
+
+void ConsumerConnection::DeadLetter(Subscription& sub, Result& result, const std::string& reason,
+                                    Clock::time_point now) {
+  Message& m = result.message;
+  spdlog::warn("amqp consumer: dead-lettering queue={} message_id={} reason={} body={}",
+               sub.queue_name, m.message_id, reason, Truncated(m.body));
+  if (sub.config->queue.name.empty()) {
+    // A server-named queue has no dead-letter queue: the message is dropped (logged above).
+    delayed_.push_back(
+        Republish{result.subscription, result.generation, result.delivery_tag, {}, {}, now});
+    return;
+  }
+  m.headers.insert_or_assign(kDeathReasonHeader, reason);
+  m.headers.insert_or_assign(kRetryCountHeader, std::int64_t{m.retry_count});
+  m.headers.try_emplace(kOriginalExchangeHeader, m.exchange);
+  m.headers.try_emplace(kOriginalRoutingKeyHeader, m.routing_key);
+  m.headers.insert_or_assign(kOriginalQueueHeader, sub.queue_name);
+  delayed_.push_back(Republish{result.subscription, result.generation, result.delivery_tag,
+                               sub.queue_name + ".dlq", std::move(m), now, false});
+}
+
+void ConsumerConnection::SendRepublish(amqp_connection_state_t conn, Republish republish) {
+  if (republish.routing_key.empty()) {  // nothing to publish, just ack (see DeadLetter)
+    SettleOriginal(conn, republish, true);
+    return;
+  }
+  republish.message.persistent = true;
+  const amqp_basic_properties_t props = amqp::PropertiesOf(republish.message, header_entries_);
+  amqp::CheckStatus(amqp_basic_publish(conn, kRepublishChannel, amqp::Bytes(""),
+                                       amqp::Bytes(republish.routing_key), 1, 0, &props,
+                                       amqp::Bytes(republish.message.body)),
+                    "republish to queue '" + republish.routing_key + "'");
+  republish_in_flight_.push_back(std::move(republish));
+}
+
+void ConsumerConnection::SettleOriginal(amqp_connection_state_t conn, const Republish& republish,
+                                        bool ok) {
+  const auto it = subscriptions_.find(republish.subscription);
+  if (it == subscriptions_.end() || !it->second.active ||
+      it->second.generation != republish.generation) {
+    return;
+  }
+  if (ok) {
+    amqp::CheckStatus(amqp_basic_ack(conn, it->second.channel, republish.delivery_tag, 0), "ack");
+  } else {
+    spdlog::error(
+        "amqp consumer: could not republish to queue '{}'; the message goes back to "
+        "queue '{}'",
+        republish.routing_key, it->second.queue_name);
+    amqp::CheckStatus(amqp_basic_reject(conn, it->second.channel, republish.delivery_tag, 1),
+                      "requeue");
+  }
+}
+
+void ConsumerConnection::ConfirmRepublish(amqp_connection_state_t conn, std::uint64_t tag,
+                                          bool multiple, bool ack) {
+  while (!republish_in_flight_.empty() && republish_first_tag_ <= tag) {
+    const bool this_one = republish_first_tag_ == tag;
+    if (!multiple && !this_one) break;  // never happens: republishes are few and in order
+    const Republish& r = republish_in_flight_.front();
+    SettleOriginal(conn, r, ack && !r.returned);
+    republish_in_flight_.pop_front();
+    ++republish_first_tag_;
+  }
+}
+
+void ConsumerConnection::ResetRepublishChannel(amqp_connection_state_t conn) {
+  republish_first_tag_ = 1;
+  OpenChannel(conn, kRepublishChannel);
+  amqp_confirm_select(conn, kRepublishChannel);
+  amqp::CheckReply(amqp_get_rpc_reply(conn), "enable publisher confirms");
+}
+
+void ConsumerConnection::CancelConsumers(amqp_connection_state_t conn) {
+  consuming_ = false;
+  if (conn == nullptr) return;
+  for (auto& [id, sub] : subscriptions_) {
+    if (!sub.active) continue;
+    try {
+      amqp_basic_cancel(conn, sub.channel, amqp::Bytes(sub.consumer_tag));
+      amqp::CheckReply(amqp_get_rpc_reply(conn), "cancel consumer on '" + sub.queue_name + "'");
+    } catch (const MessagingError& e) {
+      if (!amqp::IsChannelError(e)) throw;
+      SendChannelCloseOk(conn, sub.channel);
+      sub.channel_open = false;
+      sub.active = false;
+    }
+  }
+}
+
+void ConsumerConnection::OnConnected(amqp_connection_state_t conn) {
+  connected_ = true;
+  ResetRepublishChannel(conn);
+  // Replay, in subscription order: exchange, queue, dead-letter queue, bindings, consumer.
+  for (auto& [id, sub] : subscriptions_) {
+    sub.channel_open = false;
+    if (sub.config != nullptr && consuming_) Setup(conn, sub);
+  }
+}
+
+void ConsumerConnection::OnConnectionLost() {
+  connected_ = false;
+  for (auto& [id, sub] : subscriptions_) {
+    sub.active = false;
+    sub.channel_open = false;
+  }
+  // Deliveries of the dead connection come again; their acks and republishes are void.
+  delayed_.clear();
+  republish_in_flight_.clear();
+  republish_first_tag_ = 1;
+}
+
+void ConsumerConnection::OnMethod(amqp_connection_state_t conn, amqp_channel_t channel,
+                                  const amqp_method_t& method) {
+  switch (method.id) {
+    case AMQP_BASIC_DELIVER_METHOD:
+      OnDeliver(conn, channel, method);
+      return;
+    case AMQP_BASIC_ACK_METHOD:
+      if (channel == kRepublishChannel) {
+        const auto* ack = static_cast<const amqp_basic_ack_t*>(method.decoded);
+        ConfirmRepublish(conn, ack->delivery_tag, ack->multiple != 0, true);
+      }
+      return;
+    case AMQP_BASIC_NACK_METHOD:
+      if (channel == kRepublishChannel) {
+        const auto* nack = static_cast<const amqp_basic_nack_t*>(method.decoded);
+        ConfirmRepublish(conn, nack->delivery_tag, nack->multiple != 0, false);
+      }
+      return;
+    case AMQP_BASIC_RETURN_METHOD: {
+      const auto* ret = static_cast<const amqp_basic_return_t*>(method.decoded);
+      const std::string key = amqp::ToString(ret->routing_key);
+      amqp_message_t content{};
+      amqp::CheckReply(amqp_read_message(conn, channel, &content, 0), "read a returned message");
+      amqp_destroy_message(&content);
+      for (Republish& r : republish_in_flight_) {
+        if (!r.returned && r.routing_key == key) {
+          r.returned = true;
+          break;
+        }
+      }
+      return;
+    }
+    case AMQP_BASIC_CANCEL_METHOD:
+      // The broker cancelled a consumer (its queue was deleted): set it up again.
+      if (Subscription* sub = FindByChannel(channel)) {
+        spdlog::warn("amqp consumer: the broker cancelled the consumer of queue '{}'",
+                     sub->queue_name);
+        sub->active = false;
+        sub->setup_at = Clock::now();
+      }
+      return;
+    default:
+      return;
+  }
+}
+
+void ConsumerConnection::OnChannelClosed(amqp_connection_state_t conn, amqp_channel_t channel,
+                                         const MessagingError& error) {
+  spdlog::error("amqp consumer: {}", error.what());
+  if (channel == kRepublishChannel) {
+    // Republishes in flight are lost with the channel: their originals go back to the queue.
+    for (const Republish& r : republish_in_flight_) SettleOriginal(conn, r, false);
+    republish_in_flight_.clear();
+    ResetRepublishChannel(conn);
+  } else if (Subscription* sub = FindByChannel(channel)) {
+    sub->channel_open = false;
+    sub->active = false;
+    sub->setup_at = Clock::now() + kSetupRetry;
+  }
+}
+
+void ConsumerConnection::Work(amqp_connection_state_t conn, Clock::time_point now) {
+  std::vector<std::pair<std::shared_ptr<const SubscriptionConfig>, std::promise<void>>> added;
+  std::vector<std::promise<void>> cancels;
+  {
+    std::lock_guard lock(queue_mutex_);
+    added.swap(new_);
+    results_batch_.swap(results_);
+    cancels.swap(cancel_requests_);
+    for (auto& f : flush_requests_) flush_waiters_.push_back(std::move(f));
+    flush_requests_.clear();
+  }
+  for (auto& [config, ready] : added) {
+    if (!consuming_) {
+      ready.set_exception(std::make_exception_ptr(
+          MessagingError(MessagingErrorKind::kClosed, "subscribe: the AMQP client is closing")));
+      continue;
+    }
+    Subscription& sub = subscriptions_[config->id];
+    sub.config = config;
+    sub.channel = static_cast<amqp_channel_t>(kFirstSubscriptionChannel + config->id - 1);
+    sub.ready = std::move(ready);
+    if (conn != nullptr) Setup(conn, sub);
+  }
+  std::erase_if(subscriptions_, [](const auto& entry) { return entry.second.config == nullptr; });
+
+  for (Result& result : results_batch_) HandleResult(conn, result, now);
+  results_batch_.clear();
+
+  if (!cancels.empty()) {
+    if (consuming_) CancelConsumers(conn);
+    for (auto& done : cancels) done.set_value();
+  }
+
+  if (conn != nullptr) {
+    for (auto& [id, sub] : subscriptions_) {
+      if (consuming_ && sub.setup_at <= now) Setup(conn, sub);
+    }
+    if (!IsBlocked()) {
+      // Due retries and dead letters, oldest first.
+      std::vector<Republish> due;
+      std::erase_if(delayed_, [&](Republish& r) {
+        if (r.due > now) return false;
+        due.push_back(std::move(r));
+        return true;
+      });
+      for (Republish& r : due) SendRepublish(conn, std::move(r));
+    }
+  }
+  if (!flush_waiters_.empty() && republish_in_flight_.empty() &&
+      std::none_of(delayed_.begin(), delayed_.end(),
+                   [now](const Republish& r) { return r.due <= now; })) {
+    for (auto& waiter : flush_waiters_) waiter.set_value();
+    flush_waiters_.clear();
+  }
+}
+
+Clock::time_point ConsumerConnection::NextTimer() {
+  auto next = Clock::time_point::max();
+  for (const Republish& r : delayed_) next = std::min(next, r.due);
+  for (const auto& [id, sub] : subscriptions_) next = std::min(next, sub.setup_at);
+  return next;
+}
+
+bool ConsumerConnection::HasWorkLocked() {
+  return !new_.empty() || !results_.empty() || !cancel_requests_.empty() ||
+         !flush_requests_.empty() || !tasks_.empty();
+}
+
+void ConsumerConnection::AfterRead() { pool_.Submit(tasks_); }
+
+void ConsumerConnection::OnStopping(amqp_connection_state_t /*conn*/) {
+  tasks_.clear();
+  std::lock_guard lock(queue_mutex_);
+  const auto closed = std::make_exception_ptr(
+      MessagingError(MessagingErrorKind::kClosed, "subscribe: the AMQP client closed"));
+  for (auto& [config, ready] : new_) ready.set_exception(closed);
+  new_.clear();
+  for (auto& [id, sub] : subscriptions_) {
+    if (sub.ready) sub.ready->set_exception(closed);
+    sub.ready.reset();
+  }
+  for (auto& p : cancel_requests_) p.set_value();
+  for (auto& p : flush_requests_) p.set_value();
+  for (auto& p : flush_waiters_) p.set_value();
+  cancel_requests_.clear();
+  flush_requests_.clear();
+  flush_waiters_.clear();
+}
+
+}  // namespace cppblog::messaging

@@ -1,0 +1,123 @@
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <future>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "io_connection.hpp"
+#include "worker_pool.hpp"
+
+namespace cppblog::messaging {
+
+/// A subscription as the caller asked for it; immutable, shared with the workers.
+struct SubscriptionConfig {
+  std::uint32_t id = 0;
+  std::optional<ExchangeSpec> exchange;
+  std::vector<std::string> binding_keys;
+  QueueSpec queue;
+  Handler handler;
+  ConsumerOptions options;
+};
+
+/// The consuming connection. Each subscription has its own channel (3, 4, ...) on which it
+/// declares its exchange, queue and `<queue>.dlq`, binds, sets its prefetch and consumes;
+/// channel 2 republishes (retries, dead letters) with confirms, and the original delivery is
+/// acked only after the republish is confirmed. Deliveries run on the worker pool; their
+/// outcome comes back here. Acks are tied to the channel generation they were delivered on:
+/// after a reconnect, late acks of the dead connection are dropped (the broker redelivers).
+class ConsumerConnection final : public IoConnection {
+ public:
+  ConsumerConnection(ConnectionSettings settings, WorkerPool& pool,
+                     std::function<void()> on_state_change);
+  ~ConsumerConnection() override;
+
+  [[nodiscard]] std::future<void> Subscribe(std::shared_ptr<const SubscriptionConfig> config);
+  /// Cancels every consumer (no more deliveries reach handlers); false at the deadline.
+  bool StopConsuming(Clock::time_point deadline);
+  /// Waits until the outcomes of finished handlers are sent (acks, confirmed republishes).
+  bool WaitFlushed(Clock::time_point deadline);
+
+ private:
+  struct Subscription {
+    std::shared_ptr<const SubscriptionConfig> config;
+    std::optional<std::promise<void>> ready;  // until the first consume-ok
+    amqp_channel_t channel = 0;
+    bool channel_open = false;
+    bool active = false;
+    std::uint64_t generation = 0;  // changes with every (re)opened consumer
+    std::string queue_name;
+    std::string consumer_tag;
+    Clock::time_point setup_at = Clock::time_point::max();  // pending (re)setup
+  };
+  struct Result {
+    std::uint32_t subscription = 0;
+    std::uint64_t generation = 0;
+    std::uint64_t delivery_tag = 0;
+    Outcome outcome = Outcome::kAck;
+    std::string reason;
+    Message message;  // kept for retries and dead letters
+  };
+  struct Republish {
+    std::uint32_t subscription = 0;
+    std::uint64_t generation = 0;
+    std::uint64_t delivery_tag = 0;  // of the original, acked on confirm
+    std::string routing_key;         // queue, through the default exchange
+    Message message;
+    Clock::time_point due;
+    bool returned = false;
+  };
+
+  void Setup(amqp_connection_state_t conn, Subscription& sub);
+  void OnDeliver(amqp_connection_state_t conn, amqp_channel_t channel, const amqp_method_t& method);
+  void RunHandler(const SubscriptionConfig& config, std::uint64_t generation,
+                  std::uint64_t delivery_tag, Message message);
+  void HandleResult(amqp_connection_state_t conn, Result& result, Clock::time_point now);
+  void DeadLetter(Subscription& sub, Result& result, const std::string& reason,
+                  Clock::time_point now);
+  void SendRepublish(amqp_connection_state_t conn, Republish republish);
+  void ConfirmRepublish(amqp_connection_state_t conn, std::uint64_t tag, bool multiple, bool ack);
+  void SettleOriginal(amqp_connection_state_t conn, const Republish& republish, bool ok);
+  void ResetRepublishChannel(amqp_connection_state_t conn);
+  void CancelConsumers(amqp_connection_state_t conn);
+  Subscription* FindByChannel(amqp_channel_t channel);
+
+  void OnConnected(amqp_connection_state_t conn) override;
+  void OnConnectionLost() override;
+  void OnMethod(amqp_connection_state_t conn, amqp_channel_t channel,
+                const amqp_method_t& method) override;
+  void OnChannelClosed(amqp_connection_state_t conn, amqp_channel_t channel,
+                       const MessagingError& error) override;
+  void Work(amqp_connection_state_t conn, Clock::time_point now) override;
+  Clock::time_point NextTimer() override;
+  bool HasWorkLocked() override;
+  void AfterRead() override;
+  void OnStopping(amqp_connection_state_t conn) override;
+
+  WorkerPool& pool_;
+
+  // Guarded by queue_mutex_.
+  std::vector<std::pair<std::shared_ptr<const SubscriptionConfig>, std::promise<void>>> new_;
+  std::vector<Result> results_;
+  std::vector<std::promise<void>> cancel_requests_;
+  std::vector<std::promise<void>> flush_requests_;
+
+  // I/O thread only.
+  bool connected_ = false;
+  bool consuming_ = true;
+  std::uint64_t next_generation_ = 1;
+  std::map<std::uint32_t, Subscription> subscriptions_;
+  std::vector<Result> results_batch_;
+  std::vector<WorkerPool::Task> tasks_;
+  std::vector<Republish> delayed_;             // retries waiting for their backoff
+  std::deque<Republish> republish_in_flight_;  // tags republish_first_tag_, ...
+  std::uint64_t republish_first_tag_ = 1;
+  std::vector<std::promise<void>> flush_waiters_;
+  std::vector<amqp_table_entry_t> header_entries_;
+};
+
+}  // namespace cppblog::messaging

@@ -1,0 +1,130 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <mutex>
+#include <random>
+#include <string>
+#include <thread>
+
+#include "cppblog/messaging/amqp_client.hpp"
+#include "cppblog/messaging/amqp_url.hpp"
+#include "cppblog/messaging/messaging_error.hpp"
+
+#include "rabbitmq_c.hpp"
+
+namespace cppblog::messaging {
+
+using Clock = std::chrono::steady_clock;
+
+/// Everything needed to open one connection; the password is resolved already.
+struct ConnectionSettings {
+  AmqpUrl url;
+  TlsOptions tls;
+  std::chrono::seconds heartbeat{10};
+  std::chrono::milliseconds connection_timeout{5'000};
+  std::chrono::milliseconds reconnect_min{100};
+  std::chrono::milliseconds reconnect_max{10'000};
+  std::string connection_name;
+  std::string display_url;  // password masked
+};
+
+/// One rabbitmq-c connection owned by one I/O thread (rabbitmq-c is not thread-safe).
+///
+/// The thread connects, reconnects with jittered exponential backoff, services heartbeats
+/// (it never sleeps longer than heartbeat/2 without reading), and waits in poll() on the
+/// socket and an eventfd. Other threads never touch the connection: they append to a
+/// derived class's command queue under queue_mutex_ through Post(), which wakes the thread
+/// only when it sleeps (one eventfd write per batch, not per message).
+///
+/// Derived classes implement the hooks, all called on the I/O thread, and must call Stop()
+/// in their destructor.
+class IoConnection {
+ public:
+  IoConnection(ConnectionSettings settings, std::string role,
+               std::function<void()> on_state_change);
+  virtual ~IoConnection();
+  IoConnection(const IoConnection&) = delete;
+  IoConnection& operator=(const IoConnection&) = delete;
+
+  void Start();
+  /// Ends the thread: the hooks' last call is OnStopping(); then the connection is closed
+  /// cleanly. Idempotent.
+  void Stop();
+
+  [[nodiscard]] ConnectionState State() const noexcept { return state_.load(); }
+
+ protected:
+  /// Runs `push` under queue_mutex_ and wakes the I/O thread if it sleeps.
+  template <typename F>
+  void Post(F&& push) {
+    bool wake = false;
+    {
+      std::lock_guard lock(queue_mutex_);
+      push();
+      wake = io_idle_;
+      io_idle_ = false;
+    }
+    if (wake) Wake();
+  }
+  void Wake() noexcept;
+
+  /// A live connection: open channels, replay topology. Throwing MessagingError drops it.
+  virtual void OnConnected(amqp_connection_state_t conn) = 0;
+  /// The connection is gone (or failed to come up): forget its channels and tags.
+  virtual void OnConnectionLost() = 0;
+  /// A method frame that is not connection-level; content (if any) is still unread.
+  virtual void OnMethod(amqp_connection_state_t conn, amqp_channel_t channel,
+                        const amqp_method_t& method) = 0;
+  /// The broker closed `channel` (close-ok is sent already).
+  virtual void OnChannelClosed(amqp_connection_state_t conn, amqp_channel_t channel,
+                               const MessagingError& error) = 0;
+  /// Take commands, send, handle timers. `conn` is null while disconnected.
+  virtual void Work(amqp_connection_state_t conn, Clock::time_point now) = 0;
+  /// Earliest timer of the derived class (Clock::time_point::max() for none).
+  virtual Clock::time_point NextTimer() = 0;
+  /// Under queue_mutex_: true when there is work now (commands, sendable messages): do not sleep.
+  virtual bool HasWorkLocked() = 0;
+  /// After each read of the socket (e.g. to hand a batch of deliveries on).
+  virtual void AfterRead() {}
+  /// Last call on the I/O thread, connection still open (or null).
+  virtual void OnStopping(amqp_connection_state_t conn) = 0;
+
+  [[nodiscard]] bool IsBlocked() const noexcept { return blocked_; }
+  [[nodiscard]] const std::string& Role() const noexcept { return role_; }
+  [[nodiscard]] const ConnectionSettings& Settings() const noexcept { return settings_; }
+
+  /// Opens `channel` (after a channel error too: the broker closed it).
+  static void OpenChannel(amqp_connection_state_t conn, amqp_channel_t channel);
+  /// After a failed RPC closed `channel`: tell the broker we saw it.
+  static void SendChannelCloseOk(amqp_connection_state_t conn, amqp_channel_t channel) noexcept;
+
+  std::mutex queue_mutex_;
+
+ private:
+  void Run();
+  void Connect();
+  void DropConnection(const std::string& why);
+  void ReadAvailable();
+  void Dispatch(const amqp_frame_t& frame);
+  void Sleep(Clock::time_point until);
+  void SetState(ConnectionState state);
+
+  ConnectionSettings settings_;
+  std::string role_;
+  std::function<void()> on_state_change_;
+  int event_fd_ = -1;
+  bool io_idle_ = false;  // guarded by queue_mutex_
+  std::atomic<bool> stop_requested_{false};
+  std::atomic<ConnectionState> state_{ConnectionState::kRecovering};
+  std::thread thread_;
+
+  // I/O thread only.
+  amqp_connection_state_t conn_ = nullptr;
+  bool blocked_ = false;
+  bool reported_loss_ = false;
+  std::mt19937 random_{std::random_device{}()};
+};
+
+}  // namespace cppblog::messaging

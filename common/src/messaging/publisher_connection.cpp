@@ -1,0 +1,393 @@
+#include "publisher_connection.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "amqp_message.hpp"
+#include "amqp_status.hpp"
+#include "declare.hpp"
+
+namespace cppblog::messaging {
+namespace {
+
+constexpr amqp_channel_t kPublishChannel = 1;
+constexpr amqp_channel_t kDeclareChannel = 2;
+
+std::exception_ptr Error(MessagingErrorKind kind, const std::string& what) {
+  return std::make_exception_ptr(MessagingError(kind, what));
+}
+
+std::string Destination(const std::string& exchange, const std::string& routing_key) {
+  return exchange.empty() ? "queue '" + routing_key + "'"
+                          : "exchange '" + exchange + "' with routing key '" + routing_key + "'";
+}
+
+}  // namespace
+
+PublisherConnection::PublisherConnection(ConnectionSettings settings,
+                                         const AmqpClientOptions& options,
+                                         std::function<void()> on_state_change)
+    : IoConnection(std::move(settings), "publisher", std::move(on_state_change)),
+      window_(std::max<std::size_t>(1, options.confirm_window)),
+      max_outstanding_(std::max<std::size_t>(1, options.max_outstanding_publishes)),
+      timeout_(options.publish_timeout) {}
+
+PublisherConnection::~PublisherConnection() { Stop(); }
+
+std::future<void> PublisherConnection::Publish(const ExchangeSpec& exchange,
+                                               std::string routing_key, Message message) {
+  return Enqueue(exchange, exchange.name, std::move(routing_key), std::move(message));
+}
+
+std::future<void> PublisherConnection::Publish(const QueueSpec& queue, Message message) {
+  return Enqueue(queue, std::string{}, queue.name, std::move(message));
+}
+
+std::uint32_t PublisherConnection::TargetIdLocked(const Target& target) {
+  auto& ids = std::holds_alternative<ExchangeSpec>(target) ? exchange_ids_ : queue_ids_;
+  const std::string& name =
+      std::visit([](const auto& t) -> const std::string& { return t.name; }, target);
+  if (name.empty()) return 0;  // the default exchange is never declared
+  const auto it = ids.find(name);
+  const auto same = [&](std::uint32_t id) {
+    const Target& known = targets_[id - 1];
+    if (const auto* e = std::get_if<ExchangeSpec>(&target)) {
+      const auto& k = std::get<ExchangeSpec>(known);
+      return k.type == e->type && k.durable == e->durable && k.auto_delete == e->auto_delete;
+    }
+    const auto& q = std::get<QueueSpec>(target);
+    const auto& k = std::get<QueueSpec>(known);
+    return k.durable == q.durable && k.exclusive == q.exclusive && k.auto_delete == q.auto_delete &&
+           k.arguments == q.arguments;
+  };
+  if (it != ids.end() && same(it->second)) return it->second;
+  targets_.push_back(target);
+  const auto id = static_cast<std::uint32_t>(targets_.size());
+  ids.insert_or_assign(name, id);
+  return id;
+}
+
+std::future<void> PublisherConnection::Enqueue(const Target& target, std::string exchange,
+                                               std::string routing_key, Message message) {
+  Outgoing out;
+  out.exchange = std::move(exchange);
+  out.routing_key = std::move(routing_key);
+  out.message = std::move(message);
+  out.deadline = Clock::now() + timeout_;
+  std::future<void> future = out.promise.get_future();
+  std::exception_ptr refused;
+  Post([&] {
+    if (closing_) {
+      refused = Error(MessagingErrorKind::kClosed, "publish to " +
+                                                       Destination(out.exchange, out.routing_key) +
+                                                       ": the AMQP client is closed");
+      return;
+    }
+    if (outstanding_.load() >= max_outstanding_) {
+      refused = Error(MessagingErrorKind::kBufferFull,
+                      "publish to " + Destination(out.exchange, out.routing_key) + ": " +
+                          std::to_string(max_outstanding_) +
+                          " publishes already wait for a confirm (broker " + ToString(State()) +
+                          "); try again later");
+      return;
+    }
+    ++outstanding_;
+    out.target = TargetIdLocked(target);
+    incoming_.push_back(std::move(out));
+  });
+  if (refused) {
+    std::promise<void> failed;
+    failed.set_exception(refused);
+    return failed.get_future();
+  }
+  return future;
+}
+
+std::future<QueueInfo> PublisherConnection::InspectQueue(std::string queue) {
+  Inspect inspect{std::move(queue), {}};
+  auto future = inspect.promise.get_future();
+  Post([&] { inspects_.push_back(std::move(inspect)); });
+  return future;
+}
+
+void PublisherConnection::BeginClose() {
+  std::lock_guard lock(queue_mutex_);
+  closing_ = true;
+}
+
+bool PublisherConnection::WaitSettled(Clock::time_point deadline) {
+  draining_ = true;
+  std::unique_lock lock(drain_mutex_);
+  return drain_cv_.wait_until(lock, deadline, [this] { return outstanding_.load() == 0; });
+}
+
+void PublisherConnection::Settle(Outgoing& message, std::exception_ptr error) {
+  if (message.settled) return;
+  message.settled = true;
+  if (error) {
+    message.promise.set_exception(std::move(error));
+  } else {
+    message.promise.set_value();
+  }
+  if (outstanding_.fetch_sub(1) == 1 && draining_) {
+    std::lock_guard lock(drain_mutex_);
+    drain_cv_.notify_all();
+  }
+}
+
+void PublisherConnection::Confirm(std::uint64_t tag, bool multiple, bool ack) {
+  const auto settle = [&](Outgoing& m) {
+    m.confirmed = true;
+    if (!ack) {
+      Settle(m, Error(MessagingErrorKind::kNacked, "publish to " +
+                                                       Destination(m.exchange, m.routing_key) +
+                                                       ": the broker refused the message (nack)"));
+    } else if (m.returned) {
+      Settle(m, Error(MessagingErrorKind::kUnroutable,
+                      "publish to " + Destination(m.exchange, m.routing_key) +
+                          ": no queue is bound for it (" + m.return_text + ")"));
+    } else {
+      Settle(m, nullptr);
+    }
+  };
+  if (tag < first_tag_) return;
+  if (multiple) {
+    while (!in_flight_.empty() && first_tag_ <= tag) {
+      if (!in_flight_.front().confirmed) settle(in_flight_.front());
+      in_flight_.pop_front();
+      ++first_tag_;
+    }
+  } else if (tag - first_tag_ < in_flight_.size()) {
+    settle(in_flight_[tag - first_tag_]);
+  }
+  while (!in_flight_.empty() && in_flight_.front().confirmed) {
+    in_flight_.pop_front();
+    ++first_tag_;
+  }
+}
+
+void PublisherConnection::OnReturn(amqp_connection_state_t conn, amqp_channel_t channel,
+                                   const amqp_method_t& method) {
+  const auto* ret = static_cast<const amqp_basic_return_t*>(method.decoded);
+  const std::string exchange = amqp::ToString(ret->exchange);
+  const std::string routing_key = amqp::ToString(ret->routing_key);
+  const std::string text = amqp::ToString(ret->reply_text);
+  amqp_message_t content{};
+  amqp::CheckReply(amqp_read_message(conn, channel, &content, 0), "read a returned message");
+  const std::string body = amqp::ToString(content.body);
+  amqp_destroy_message(&content);
+  // A return carries no delivery tag; it precedes the ack of its message, and returns come
+  // in publish order: the oldest unacked match is the one.
+  for (Outgoing& m : in_flight_) {
+    if (!m.confirmed && !m.returned && m.exchange == exchange && m.routing_key == routing_key &&
+        m.message.body == body) {
+      m.returned = true;
+      m.return_text = text;
+      return;
+    }
+  }
+}
+
+bool PublisherConnection::EnsureDeclared(amqp_connection_state_t conn, Outgoing& message) {
+  if (message.target == 0) return true;
+  if (declared_.size() < message.target) declared_.resize(message.target, 0);
+  if (declared_[message.target - 1] != 0) return true;
+  Target target;
+  {
+    std::lock_guard lock(queue_mutex_);
+    target = targets_[message.target - 1];
+  }
+  try {
+    if (const auto* exchange = std::get_if<ExchangeSpec>(&target)) {
+      amqp::DeclareExchange(conn, kDeclareChannel, *exchange);
+    } else {
+      (void)amqp::DeclareQueue(conn, kDeclareChannel, std::get<QueueSpec>(target));
+    }
+    declared_[message.target - 1] = 1;
+    return true;
+  } catch (const MessagingError& e) {
+    if (!amqp::IsChannelError(e)) throw;
+    SendChannelCloseOk(conn, kDeclareChannel);
+    OpenChannel(conn, kDeclareChannel);
+    spdlog::error("amqp publisher: {}", e.what());
+    Settle(message, std::make_exception_ptr(e));
+    return false;
+  }
+}
+
+bool PublisherConnection::CanSend() const noexcept {
+  return connected_ && !IsBlocked() && !pending_.empty() && in_flight_.size() < window_;
+}
+
+void PublisherConnection::SendPending(amqp_connection_state_t conn) {
+  while (CanSend()) {
+    Outgoing& m = pending_.front();
+    if (m.settled || !EnsureDeclared(conn, m)) {
+      pending_.pop_front();
+      continue;
+    }
+    const amqp_basic_properties_t props = amqp::PropertiesOf(m.message, header_entries_);
+    const int status = amqp_basic_publish(conn, kPublishChannel, amqp::Bytes(m.exchange),
+                                          amqp::Bytes(m.routing_key), m.message.mandatory ? 1 : 0,
+                                          0, &props, amqp::Bytes(m.message.body));
+    amqp::CheckStatus(status, "publish to " + Destination(m.exchange, m.routing_key));
+    in_flight_.push_back(std::move(m));
+    pending_.pop_front();
+  }
+}
+
+void PublisherConnection::ExpireTimeouts(Clock::time_point now) {
+  const auto expire = [&](Outgoing& m) {
+    Settle(m, Error(MessagingErrorKind::kTimeout,
+                    "publish to " + Destination(m.exchange, m.routing_key) +
+                        ": no confirm from the broker within " + std::to_string(timeout_.count()) +
+                        " ms (broker " + ToString(State()) + ")"));
+  };
+  for (Outgoing& m : in_flight_) {
+    if (m.deadline > now) break;
+    expire(m);
+  }
+  while (!pending_.empty() && pending_.front().deadline <= now) {
+    expire(pending_.front());
+    pending_.pop_front();
+  }
+}
+
+void PublisherConnection::RunInspects(amqp_connection_state_t conn,
+                                      std::vector<Inspect>& inspects) {
+  for (Inspect& inspect : inspects) {
+    if (conn == nullptr) {
+      inspect.promise.set_exception(
+          Error(MessagingErrorKind::kConnectionLost,
+                "inspect queue '" + inspect.queue + "': not connected to the broker"));
+      continue;
+    }
+    try {
+      const amqp_queue_declare_ok_t* ok = amqp_queue_declare(
+          conn, kDeclareChannel, amqp::Bytes(inspect.queue), 1, 0, 0, 0, amqp_empty_table);
+      amqp::CheckReply(amqp_get_rpc_reply(conn), "inspect queue '" + inspect.queue + "'");
+      inspect.promise.set_value(QueueInfo{ok->message_count, ok->consumer_count});
+    } catch (const MessagingError& e) {
+      if (!amqp::IsChannelError(e)) {
+        inspect.promise.set_exception(std::current_exception());
+        throw;
+      }
+      SendChannelCloseOk(conn, kDeclareChannel);
+      OpenChannel(conn, kDeclareChannel);
+      inspect.promise.set_exception(std::current_exception());
+    }
+  }
+  inspects.clear();
+}
+
+void PublisherConnection::ResetPublishChannel(amqp_connection_state_t conn) {
+  first_tag_ = 1;
+  OpenChannel(conn, kPublishChannel);
+  amqp_confirm_select(conn, kPublishChannel);
+  amqp::CheckReply(amqp_get_rpc_reply(conn), "enable publisher confirms");
+}
+
+void PublisherConnection::OnConnected(amqp_connection_state_t conn) {
+  declared_.assign(declared_.size(), 0);
+  ResetPublishChannel(conn);
+  OpenChannel(conn, kDeclareChannel);
+  connected_ = true;
+}
+
+void PublisherConnection::OnConnectionLost() {
+  connected_ = false;
+  // Unconfirmed publishes go out again, first and in their order, after the reconnect.
+  while (!in_flight_.empty()) {
+    if (!in_flight_.back().settled) pending_.push_front(std::move(in_flight_.back()));
+    in_flight_.pop_back();
+  }
+  first_tag_ = 1;
+  declared_.assign(declared_.size(), 0);
+}
+
+void PublisherConnection::OnMethod(amqp_connection_state_t conn, amqp_channel_t channel,
+                                   const amqp_method_t& method) {
+  if (channel != kPublishChannel) return;
+  switch (method.id) {
+    case AMQP_BASIC_ACK_METHOD: {
+      const auto* ack = static_cast<const amqp_basic_ack_t*>(method.decoded);
+      Confirm(ack->delivery_tag, ack->multiple != 0, true);
+      break;
+    }
+    case AMQP_BASIC_NACK_METHOD: {
+      const auto* nack = static_cast<const amqp_basic_nack_t*>(method.decoded);
+      Confirm(nack->delivery_tag, nack->multiple != 0, false);
+      break;
+    }
+    case AMQP_BASIC_RETURN_METHOD:
+      OnReturn(conn, channel, method);
+      break;
+    default:
+      break;
+  }
+}
+
+void PublisherConnection::OnChannelClosed(amqp_connection_state_t conn, amqp_channel_t channel,
+                                          const MessagingError& error) {
+  spdlog::error("amqp publisher: {}", error.what());
+  if (channel == kPublishChannel) {
+    // The broker dropped whatever was in flight on the channel; the caller decides.
+    for (Outgoing& m : in_flight_) Settle(m, std::make_exception_ptr(error));
+    in_flight_.clear();
+    declared_.assign(declared_.size(), 0);
+    ResetPublishChannel(conn);
+  } else {
+    OpenChannel(conn, channel);
+  }
+}
+
+void PublisherConnection::Work(amqp_connection_state_t conn, Clock::time_point now) {
+  std::vector<Inspect> inspects;
+  {
+    std::lock_guard lock(queue_mutex_);
+    batch_.swap(incoming_);
+    inspects.swap(inspects_);
+  }
+  for (Outgoing& m : batch_) pending_.push_back(std::move(m));
+  batch_.clear();
+  RunInspects(conn, inspects);
+  ExpireTimeouts(now);
+  if (conn != nullptr) SendPending(conn);
+}
+
+Clock::time_point PublisherConnection::NextTimer() {
+  for (const Outgoing& m : in_flight_) {
+    if (!m.settled) return m.deadline;
+  }
+  return pending_.empty() ? Clock::time_point::max() : pending_.front().deadline;
+}
+
+bool PublisherConnection::HasWorkLocked() {
+  return !incoming_.empty() || !inspects_.empty() || CanSend();
+}
+
+void PublisherConnection::OnStopping(amqp_connection_state_t /*conn*/) {
+  {
+    std::lock_guard lock(queue_mutex_);
+    closing_ = true;
+    batch_.swap(incoming_);
+  }
+  const auto closed = [](Outgoing& m) {
+    return Error(MessagingErrorKind::kClosed,
+                 "publish to " + Destination(m.exchange, m.routing_key) +
+                     ": the AMQP client closed before the broker confirmed it");
+  };
+  for (auto* queue : {&in_flight_, &pending_}) {
+    for (Outgoing& m : *queue) Settle(m, closed(m));
+    queue->clear();
+  }
+  for (Outgoing& m : batch_) Settle(m, closed(m));
+  batch_.clear();
+  std::vector<Inspect> inspects;
+  {
+    std::lock_guard lock(queue_mutex_);
+    inspects.swap(inspects_);
+  }
+  RunInspects(nullptr, inspects);
+}
+
+}  // namespace cppblog::messaging

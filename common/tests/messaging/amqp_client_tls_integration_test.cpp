@@ -1,0 +1,1 @@
+#include "broker_test_env.hpp"

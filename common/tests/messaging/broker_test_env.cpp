@@ -1,0 +1,51 @@
+#include "broker_test_env.hpp"
+
+#include <atomic>
+#include <cstdlib>
+#include <stdexcept>
+#include <thread>
+
+#include <unistd.h>
+
+namespace cppblog::messaging {
+
+std::string RequiredEnv(const char* name) {
+  const char* value = std::getenv(name);
+  if (value == nullptr || *value == '\0') {
+    throw std::runtime_error(std::string(name) +
+                             " is not set: run the integration tests through `./dev test`, "
+                             "which starts a RabbitMQ node and sets it");
+  }
+  return value;
+}
+
+std::string TestAmqpUrl() { return RequiredEnv("CPPBLOG_TEST_AMQP_URL"); }
+
+int Shell(const std::string& command) {
+  const int status = std::system(command.c_str());
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+void RabbitCtl(const std::string& args) {
+  const std::string command = "RABBIT_DIR='" + RequiredEnv("CPPBLOG_TEST_RABBIT_DIR") + "' '" +
+                              RequiredEnv("CPPBLOG_DEV") + "' rabbit ctl " + args + " >/dev/null";
+  if (Shell(command) != 0) throw std::runtime_error("failed: rabbit ctl " + args);
+}
+
+std::string UniqueName(std::string_view prefix) {
+  static std::atomic<int> counter{0};
+  return std::string(prefix) + "-" + std::to_string(getpid()) + "-" + std::to_string(counter++) +
+         "-" +
+         std::to_string(std::chrono::steady_clock::now().time_since_epoch().count() % 1'000'000);
+}
+
+bool WaitUntil(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() >= deadline) return condition();
+    std::this_thread::sleep_for(std::chrono::milliseconds{10});  // a poll interval, not a wait
+  }
+  return true;
+}
+
+}  // namespace cppblog::messaging
