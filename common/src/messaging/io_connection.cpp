@@ -176,7 +176,7 @@ void IoConnection::Dispatch(const amqp_frame_t& frame) {
       amqp_connection_close_ok_t ok{};
       amqp_send_method(conn_, 0, AMQP_CONNECTION_CLOSE_OK_METHOD, &ok);
       throw amqp::ConnectionCloseError(*static_cast<amqp_connection_close_t*>(method.decoded),
-                                       role_);
+                                       "read from the broker");
     }
     case AMQP_CONNECTION_BLOCKED_METHOD: {
       const auto* blocked = static_cast<amqp_connection_blocked_t*>(method.decoded);
@@ -213,7 +213,7 @@ void IoConnection::ReadAvailable() {
     // or detects a missed one when due.
     const int status = amqp_simple_wait_frame_noblock(conn_, &frame, &zero);
     if (status == AMQP_STATUS_TIMEOUT) break;
-    amqp::CheckStatus(status, role_ + ": read from the broker");
+    amqp::CheckStatus(status, "read from the broker");
     Dispatch(frame);
   }
   if (amqp_frames_enqueued(conn_) == 0 && amqp_data_in_buffer(conn_) == 0) {

@@ -1,1 +1,201 @@
+// Broker faults in the middle of a confirmed stream. These tests disrupt the shared test
+// broker, so CTest runs them alone (RUN_SERIAL).
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <future>
+#include <iostream>
+#include <mutex>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "cppblog/messaging/amqp_client.hpp"
+#include "cppblog/messaging/messaging_error.hpp"
+
 #include "broker_test_env.hpp"
+
+namespace cppblog::messaging {
+namespace {
+
+constexpr auto kWait = std::chrono::seconds{60};
+
+// Counts state changes of one client so a test can wait for "lost" and "back".
+class StateLog {
+ public:
+  std::function<void(ConnectionState)> Callback() {
+    return [this](ConnectionState state) {
+      std::lock_guard lock(mutex_);
+      if (state == ConnectionState::kRecovering) ++losses_;
+      current_ = state;
+      cv_.notify_all();
+    };
+  }
+  bool WaitForLosses(int count) {
+    std::unique_lock lock(mutex_);
+    return cv_.wait_for(lock, kWait, [&] { return losses_ >= count; });
+  }
+  bool WaitConnected() {
+    std::unique_lock lock(mutex_);
+    return cv_.wait_for(lock, kWait, [&] { return current_ == ConnectionState::kConnected; });
+  }
+  int Losses() {
+    std::lock_guard lock(mutex_);
+    return losses_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  int losses_ = 0;
+  ConnectionState current_ = ConnectionState::kRecovering;
+};
+
+// Every id the consumer saw, and how often.
+class Tally {
+ public:
+  Outcome Record(const Message& m) {
+    const auto id = static_cast<std::size_t>(std::stoul(m.body));
+    std::lock_guard lock(mutex_);
+    if (id >= seen_.size()) seen_.resize(id + 1, 0);
+    if (seen_[id]++ > 0) ++duplicates_;
+    cv_.notify_all();
+    return Outcome::kAck;
+  }
+  // True once every id below `count` was seen.
+  bool WaitForAll(std::size_t count) {
+    std::unique_lock lock(mutex_);
+    return cv_.wait_for(lock, kWait, [&] { return MissingLocked(count) == 0; });
+  }
+  std::size_t Missing(std::size_t count) {
+    std::lock_guard lock(mutex_);
+    return MissingLocked(count);
+  }
+  std::size_t Duplicates() {
+    std::lock_guard lock(mutex_);
+    return duplicates_;
+  }
+
+ private:
+  std::size_t MissingLocked(std::size_t count) const {
+    std::size_t missing = 0;
+    for (std::size_t i = 0; i < count; ++i) missing += (i >= seen_.size() || seen_[i] == 0);
+    return missing;
+  }
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::vector<int> seen_;
+  std::size_t duplicates_ = 0;
+};
+
+// Publishes ids 0, 1, ... with confirms, at most 1000 unconfirmed, until at least `minimum`
+// are published and `disrupt` has returned (so every fault lands mid-stream). Returns how
+// many were published; every one must be confirmed.
+std::size_t StreamThrough(AmqpClient& publisher, const std::string& queue, std::size_t minimum,
+                          const std::function<void()>& disrupt) {
+  std::atomic<bool> disrupted{false};
+  auto faults = std::async(std::launch::async, [&] {
+    disrupt();
+    disrupted = true;
+  });
+  std::deque<std::future<void>> window;
+  std::size_t published = 0;
+  std::size_t failures = 0;
+  const auto settle_oldest = [&] {
+    auto& oldest = window.front();
+    if (oldest.wait_for(kWait) != std::future_status::ready) {
+      ++failures;
+    } else {
+      try {
+        oldest.get();
+      } catch (const MessagingError& e) {
+        if (failures++ == 0) ADD_FAILURE() << "publish failed: " << e.what();
+      }
+    }
+    window.pop_front();
+  };
+  constexpr std::size_t kCap = 400'000;  // a runaway guard, far above what a run needs
+  while ((published < minimum || !disrupted) && published < kCap) {
+    if (window.size() >= 1000) settle_oldest();
+    window.push_back(
+        publisher.PublishToQueue({.name = queue}, {.body = std::to_string(published)}));
+    ++published;
+  }
+  while (!window.empty()) settle_oldest();
+  faults.get();
+  EXPECT_EQ(failures, 0u) << "confirmed publishes are the contract; none may fail";
+  return published;
+}
+
+void ExpectEveryMessageConsumed(Tally& tally, std::size_t published, const char* fault) {
+  const bool all = tally.WaitForAll(published);
+  const std::size_t duplicates = tally.Duplicates();
+  std::cout << fault << ": published and confirmed " << published << ", missing "
+            << tally.Missing(published) << ", duplicates " << duplicates << "\n";
+  ::testing::Test::RecordProperty("published", static_cast<int>(published));
+  ::testing::Test::RecordProperty("duplicates", static_cast<int>(duplicates));
+  EXPECT_TRUE(all) << tally.Missing(published) << " confirmed messages were lost";
+}
+
+AmqpClientOptions Options(StateLog& log) {
+  return {.url = TestAmqpUrl(),
+          .reconnect_min = std::chrono::milliseconds{50},
+          .reconnect_max = std::chrono::milliseconds{500},
+          .on_state_change = log.Callback()};
+}
+
+TEST(AmqpClientRecovery, ConfirmedMessagesSurviveTwoForcedConnectionClosures) {
+  const std::string queue = UniqueName("recovery-close");
+  StateLog consumer_log;
+  StateLog publisher_log;
+  AmqpClient consumer{Options(consumer_log)};
+  Tally tally;
+  auto subscribed = consumer.SubscribeToQueue(
+      {.name = queue}, [&](const Message& m) { return tally.Record(m); }, {.prefetch = 500});
+  ASSERT_EQ(subscribed.wait_for(kWait), std::future_status::ready);
+  subscribed.get();
+  AmqpClient publisher{Options(publisher_log)};
+  ASSERT_TRUE(publisher_log.WaitConnected());
+
+  const std::size_t published = StreamThrough(publisher, queue, 10'000, [&] {
+    for (int round = 1; round <= 2; ++round) {
+      RabbitCtl("close_all_connections 'cppblog recovery test'");
+      ASSERT_TRUE(publisher_log.WaitForLosses(round));
+      ASSERT_TRUE(publisher_log.WaitConnected());
+    }
+  });
+
+  EXPECT_GE(publisher_log.Losses(), 2);
+  EXPECT_GE(consumer_log.Losses(), 2);
+  ExpectEveryMessageConsumed(tally, published, "close_all_connections x2");
+}
+
+TEST(AmqpClientRecovery, ConfirmedMessagesSurviveABrokerRestartAndTheConsumerResumes) {
+  const std::string queue = UniqueName("recovery-restart");
+  StateLog consumer_log;
+  StateLog publisher_log;
+  AmqpClient consumer{Options(consumer_log)};
+  Tally tally;
+  auto subscribed = consumer.SubscribeToQueue(
+      {.name = queue}, [&](const Message& m) { return tally.Record(m); }, {.prefetch = 500});
+  ASSERT_EQ(subscribed.wait_for(kWait), std::future_status::ready);
+  subscribed.get();
+  AmqpClient publisher{Options(publisher_log)};
+  ASSERT_TRUE(publisher_log.WaitConnected());
+
+  const std::size_t published = StreamThrough(publisher, queue, 10'000, [&] {
+    RabbitCtl("stop_app");
+    ASSERT_TRUE(publisher_log.WaitForLosses(1));
+    EXPECT_EQ(publisher.State(), ConnectionState::kRecovering);
+    RabbitCtl("start_app");
+    ASSERT_TRUE(publisher_log.WaitConnected());
+  });
+
+  EXPECT_GE(consumer_log.Losses(), 1);
+  ExpectEveryMessageConsumed(tally, published, "stop_app/start_app");
+  EXPECT_TRUE(consumer_log.WaitConnected());
+}
+
+}  // namespace
+}  // namespace cppblog::messaging
