@@ -1,0 +1,232 @@
+#!/usr/bin/env bash
+# AMQP throughput of cppblog's AmqpClient against the raw rabbitmq-c loop, in one run.
+#
+#   bench/amqp_throughput.sh            (run by ./dev bench)
+#
+# Builds amqp_raw_bench and amqp_client_bench (preset `bench`, build/bench), starts a private
+# RabbitMQ node (.run/bench-rabbitmq, no management plugin) and, ROUNDS times, interleaved
+# (the order raw/AmqpClient alternates between rounds):
+#   - publish COUNT persistent ~120-byte messages with confirms (window 1000) to a durable queue;
+#   - consume COUNT messages with manual acks at prefetch 100 and at prefetch 1000, the queue
+#     filled beforehand by the raw publisher;
+# deleting the queue before and after each step. Writes the medians and the ratios
+# AmqpClient / raw into the "## AMQP throughput" section of docs/benchmarks.md and stops the
+# broker on exit. Figures that could not be measured are reported as missing, never guessed.
+#
+# Environment: COUNT (100000), ROUNDS (3), BENCH_DOC (docs/benchmarks.md),
+# AMQP_BENCH_BUILD_DIR (build/bench; configured with `cmake --preset bench` when absent).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+COUNT=${COUNT:-100000}
+ROUNDS=${ROUNDS:-3}
+DOC=${BENCH_DOC:-$ROOT/docs/benchmarks.md}
+BUILD_DIR=${AMQP_BENCH_BUILD_DIR:-$ROOT/build/bench}
+RABBIT_DIR_BENCH=$ROOT/.run/bench-rabbitmq
+QUEUE=cppblog.bench.amqp
+WINDOW=1000
+PREFETCHES=(100 1000)
+
+say() { printf 'bench: %s\n' "$*" >&2; }
+die() { say "$*"; exit 1; }
+
+# --- build ----------------------------------------------------------------------------------
+export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache}
+if [ ! -f "$BUILD_DIR/build.ninja" ]; then
+  if [ "$BUILD_DIR" = "$ROOT/build/bench" ]; then
+    cmake --preset bench -S "$ROOT" >&2 || die "cmake --preset bench failed"
+  else
+    die "$BUILD_DIR is not a configured build directory"
+  fi
+fi
+RAW_BIN=$BUILD_DIR/bin/amqp_raw_bench
+CLIENT_BIN=$BUILD_DIR/bin/amqp_client_bench
+say "building amqp_raw_bench in $BUILD_DIR"
+cmake --build "$BUILD_DIR" --target amqp_raw_bench >&2 || die "amqp_raw_bench did not build"
+
+CLIENT_MISSING=""  # why the AmqpClient figures are missing, if they are
+BUILD_LOG=$(mktemp /tmp/cppblog-amqp-bench-build.XXXXXX)
+if ! grep -q 'amqp_client_bench' "$BUILD_DIR/build.ninja"; then
+  CLIENT_MISSING="this tree has no cppblog::messaging library (AmqpClient), so amqp_client_bench is not defined"
+else
+  say "building amqp_client_bench (links cppblog::messaging)"
+  if ! cmake --build "$BUILD_DIR" --target amqp_client_bench >"$BUILD_LOG" 2>&1; then
+    grep -m 5 -E 'error|FAILED' "$BUILD_LOG" >&2 || true
+    CLIENT_MISSING="amqp_client_bench (cppblog::messaging) failed to build in $BUILD_DIR"
+  fi
+fi
+rm -f "$BUILD_LOG"
+[ -z "$CLIENT_MISSING" ] || say "MISSING: AmqpClient figures: $CLIENT_MISSING"
+
+# --- broker ---------------------------------------------------------------------------------
+stop_broker() { RABBIT_DIR=$RABBIT_DIR_BENCH "$ROOT/dev" rabbit stop >/dev/null 2>&1 || true; }
+trap stop_broker EXIT
+RABBIT_DIR=$RABBIT_DIR_BENCH RABBIT_MANAGEMENT=0 "$ROOT/dev" rabbit start >/dev/null ||
+  die "the private RabbitMQ node did not start; see $RABBIT_DIR_BENCH/log/"
+# shellcheck disable=SC1091
+URL=$(. "$RABBIT_DIR_BENCH/node.env" && echo "$AMQP_URL")
+RABBIT_VERSION=$(RABBIT_DIR=$RABBIT_DIR_BENCH "$ROOT/dev" rabbit ctl -q version 2>/dev/null ||
+  dpkg-query -W -f='${Version}' rabbitmq-server 2>/dev/null || echo unknown)
+ERLANG_VERSION=$(erl -noshell -eval 'io:format("~s", [erlang:system_info(otp_release)]), halt().' \
+  2>/dev/null || echo unknown)
+say "RabbitMQ $RABBIT_VERSION (Erlang/OTP $ERLANG_VERSION) at ${URL/guest:guest@/}"
+
+# --- the steps ------------------------------------------------------------------------------
+delete_queue() {
+  "$RAW_BIN" delete --url "$URL" --queue "$QUEUE" >/dev/null || die "could not delete the queue $QUEUE"
+}
+
+fill_queue() {
+  delete_queue
+  "$RAW_BIN" publish --url "$URL" --queue "$QUEUE" --count "$COUNT" >/dev/null ||
+    die "could not fill the queue with $COUNT messages"
+}
+
+# run_step LABEL CMD...: runs one measurement; prints its msg/s (or "failed") on stdout.
+run_step() {
+  local label=$1 out rate
+  shift
+  if out=$("$@" 2>&1); then
+    rate=$(printf '%s\n' "$out" | awk '$NF == "msg/s" { r = $(NF - 1) } END { if (r != "") print r }')
+  fi
+  if [ -z "${rate:-}" ]; then
+    say "  $label: FAILED: $(printf '%s\n' "$out" | tail -n 1)"
+    echo failed
+    return 0
+  fi
+  say "  $(printf '%s\n' "$out" | grep 'msg/s' | tail -n 1)"
+  echo "$rate"
+}
+
+declare -A results  # key "<client>:<workload>" -> space-separated rates of the rounds
+record() { results[$1:$2]="${results[$1:$2]:-} $3"; }
+
+measure_publish() {  # CLIENT
+  local bin=$RAW_BIN
+  [ "$1" = amqpclient ] && bin=$CLIENT_BIN
+  delete_queue
+  record "$1" publish "$(run_step "$1 publish" "$bin" publish --url "$URL" --queue "$QUEUE" \
+    --count "$COUNT" --window "$WINDOW")"
+  delete_queue
+}
+
+measure_consume() {  # CLIENT PREFETCH
+  local bin=$RAW_BIN
+  [ "$1" = amqpclient ] && bin=$CLIENT_BIN
+  fill_queue
+  record "$1" "consume$2" "$(run_step "$1 consume prefetch $2" "$bin" consume --url "$URL" \
+    --queue "$QUEUE" --count "$COUNT" --prefetch "$2")"
+  delete_queue
+}
+
+clients() {  # ROUND: both clients, the order alternating per round
+  if [ -n "$CLIENT_MISSING" ]; then echo raw
+  elif [ $(($1 % 2)) = 1 ]; then echo raw amqpclient
+  else echo amqpclient raw; fi
+}
+
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+START=$SECONDS
+for round in $(seq 1 "$ROUNDS"); do
+  say "round $round/$ROUNDS: publish $COUNT persistent messages with confirms"
+  for c in $(clients "$round"); do measure_publish "$c"; done
+  for p in "${PREFETCHES[@]}"; do
+    say "round $round/$ROUNDS: consume $COUNT messages, manual ack, prefetch $p"
+    for c in $(clients "$round"); do measure_consume "$c" "$p"; done
+  done
+done
+LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
+say "done in $((SECONDS - START)) s"
+
+# --- medians and ratios -----------------------------------------------------------------------
+median() {  # rates (and "failed"s) -> median of the numbers, or empty
+  printf '%s\n' "$@" | grep -E '^[0-9.]+$' | sort -n |
+    awk '{ v[NR] = $1 } END { if (NR == 0) exit; print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+ratio() { [ -n "$1" ] && [ -n "$2" ] && awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+verdict() {
+  [ -n "$1" ] || { echo "not measured"; return; }
+  awk -v r="$1" 'BEGIN { print (r >= 0.9) ? "met" : "**missed**" }'
+}
+fmt() { [ -n "$1" ] && awk -v r="$1" 'BEGIN { printf "%.0f", r }' || echo "—"; }
+rounds_of() {  # KEY: the per-round rates, for the record
+  local v out=""
+  for v in ${results[$1]:-}; do
+    if [ "$v" = failed ]; then out+="failed, "; else out+="$(fmt "$v"), "; fi
+  done
+  echo "${out%, }"
+}
+
+WORKLOADS=(publish consume100 consume1000)
+declare -A title=(
+  [publish]="publish, persistent, confirms (window $WINDOW)"
+  [consume100]="consume, manual ack, prefetch 100"
+  [consume1000]="consume, manual ack, prefetch 1000")
+rows=""
+summary=""
+for w in "${WORKLOADS[@]}"; do
+  # shellcheck disable=SC2086  # the rates are words
+  raw_m=$(median ${results[raw:$w]:-})
+  cli_m=""
+  # shellcheck disable=SC2086
+  [ -n "$CLIENT_MISSING" ] || cli_m=$(median ${results[amqpclient:$w]:-})
+  r=$(ratio "$cli_m" "$raw_m" || true)
+  rows+="| ${title[$w]} | $(fmt "$raw_m") | $(fmt "$cli_m") | ${r:-—} | $(verdict "$r") |"$'\n'
+  rows+="| &nbsp;&nbsp;rounds (msg/s) | $(rounds_of "raw:$w") | $(rounds_of "amqpclient:$w") | | |"$'\n'
+  summary+="$w: raw $(fmt "$raw_m") msg/s, AmqpClient $(fmt "$cli_m") msg/s, ratio ${r:-—}; "
+done
+say "medians: ${summary%; }"
+[ -z "$CLIENT_MISSING" ] || say "MISSING: the AmqpClient column and the ratios ($CLIENT_MISSING)"
+
+# --- docs/benchmarks.md: replace the AMQP section -----------------------------------------------
+CPU=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
+COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+DIRTY=$(git -C "$ROOT" status --porcelain -- common/src/messaging common/include/cppblog/messaging \
+  bench 2>/dev/null | head -n 1)
+missing_note=""
+if [ -n "$CLIENT_MISSING" ]; then
+  missing_note="
+
+**Missing: the AmqpClient figures and the ratios were not measured in this run** ($CLIENT_MISSING).
+Only the raw reference is shown; run \`./dev bench\` again once AmqpClient builds."
+fi
+section=$(cat <<EOF
+<!-- amqp_throughput:begin (written by bench/amqp_throughput.sh; edits here are overwritten) -->
+## AMQP throughput
+
+Measured $(date -u '+%Y-%m-%d %H:%M UTC') on $(nproc) cores ($CPU), RabbitMQ $RABBIT_VERSION
+(Erlang/OTP $ERLANG_VERSION, a private node without plugins), commit $COMMIT${DIRTY:+ (with uncommitted changes in messaging or bench)},
+by \`./dev bench\` (\`bench/amqp_throughput.sh\`, COUNT=$COUNT ROUNDS=$ROUNDS). Load average
+before / after: $LOAD_BEFORE / $LOAD_AFTER (the broker, the client and anything else running
+share the cores, so absolute figures move with the load; the raw and AmqpClient runs are
+interleaved so that their ratio is fair).
+
+Workloads, $COUNT messages of 120 bytes of JSON each, one durable classic queue, deleted
+before and after every step: **publish** persistent messages (delivery mode 2) through the
+default exchange with publisher confirms, at most $WINDOW unconfirmed, timed from the first
+publish to the last confirm; **consume** with \`basic.qos\` prefetch and one manual ack per
+message from a queue filled beforehand, timed from the first delivery to the last ack.
+*raw* is \`amqp_raw_bench\` (bench/amqp_raw_bench.cpp: the plainest rabbitmq-c 0.11 loop, no
+cppblog code); *AmqpClient* is \`amqp_client_bench\` (\`PublishToQueue\` futures,
+\`SubscribeToQueue\` with a handler returning \`Outcome::kAck\`). Rounds: $ROUNDS, the order
+alternating; medians.$missing_note
+
+| workload | raw msg/s | AmqpClient msg/s | AmqpClient / raw | target ≥ 0.9 |
+|---|---:|---:|---:|---|
+${rows%$'\n'}
+<!-- amqp_throughput:end -->
+EOF
+)
+mkdir -p "$(dirname "$DOC")"
+# shellcheck disable=SC2016  # backquotes are Markdown
+[ -f "$DOC" ] || printf '# cppblog benchmarks\n\nFigures written by the scripts in `bench/` (`./dev bench`). Only measured numbers.\n\n' >"$DOC"
+if grep -q '<!-- amqp_throughput:begin' "$DOC"; then
+  tmp=$(mktemp "$DOC.XXXXXX")
+  SECTION=$section awk '
+    /<!-- amqp_throughput:begin/ { print ENVIRON["SECTION"]; skip = 1; next }
+    /<!-- amqp_throughput:end/ { skip = 0; next }
+    !skip { print }' "$DOC" >"$tmp" && mv "$tmp" "$DOC"
+else
+  printf '\n%s\n' "$section" >>"$DOC"
+fi
+say "wrote the AMQP section of $DOC"
