@@ -1,0 +1,93 @@
+#include <cstdlib>
+#include <iostream>
+#include <memory>
+#include <optional>
+
+#include <spdlog/fmt/ranges.h>
+#include <spdlog/spdlog.h>
+
+#include "cppblog/config/command_line.hpp"
+#include "cppblog/config/loader.hpp"
+#include "cppblog/health/health_registry.hpp"
+#include "cppblog/logging/logging.hpp"
+#include "cppblog/web/server.hpp"
+
+#include "config_handlers.hpp"
+#include "config_repository.hpp"
+#include "file_watcher.hpp"
+#include "git_repository.hpp"
+#include "property_path.hpp"
+#include "settings.hpp"
+
+namespace cppblog::configserver {
+namespace {
+
+constexpr const char* kServiceName = "configserver";
+
+std::unique_ptr<ConfigRepository> MakeRepository(const Settings& settings) {
+  if (settings.backend == Backend::kGit) {
+    return std::make_unique<GitRepository>(
+        GitRepositoryOptions{.path = settings.repository,
+                             .uri = settings.repository_uri,
+                             .default_label = settings.default_label});
+  }
+  return std::make_unique<NativeRepository>(settings.repository);
+}
+
+int Run(int argc, char* argv[]) {
+  try {
+    const auto command_line = config::ParseCommandLine(argc, argv, kServiceName, std::cout);
+    if (!command_line) return EXIT_SUCCESS;
+    logging::Init(kServiceName, command_line->log_format);
+    const config::Properties defaults = Settings::Defaults();
+    const Settings settings = Settings::From(
+        config::Load({.app = kServiceName, .command_line = *command_line, .defaults = defaults}));
+    logging::SetLevel(settings.log_level);
+
+    const std::unique_ptr<ConfigRepository> repository = MakeRepository(settings);
+    health::HealthRegistry health;
+    // Spring's EnvironmentRepository health check: can the repository be read at all?
+    health.Add("repository", [&repository]() -> health::CheckResult {
+      try {
+        static_cast<void>(repository->FindOne("application", "default", std::nullopt));
+        return {.healthy = true, .detail = {}};
+      } catch (const std::exception& e) {
+        return {.healthy = false, .detail = e.what()};
+      }
+    });
+
+    // TODO(configserver): publish RefreshRemoteApplicationEvents once the messaging
+    // library lands (refresh_publisher); until then changes are only logged.
+    std::optional<FileWatcher> watcher;
+    if (settings.backend == Backend::kNative && settings.watch) {
+      watcher.emplace(FileWatcherOptions{
+          .directory = settings.repository,
+          .debounce = settings.watch_debounce,
+          .on_change = [](std::vector<std::string> files) {
+            for (const auto& file : files) {
+              spdlog::info("config file changed: {} (services: {}); no bus to announce it on", file,
+                           fmt::join(GuessServiceNames(file), ", "));
+            }
+          }});
+    }
+
+    web::Server server{{.port = settings.port},
+                       MakeRouter({.repository = *repository,
+                                   .health = health,
+                                   .accept_empty = settings.accept_empty,
+                                   .announcer = nullptr})};
+    spdlog::info("configserver serving {} repository {} on port {}",
+                 settings.backend == Backend::kGit ? "git" : "native", settings.repository.string(),
+                 server.Port());
+    server.RunUntilSignal();
+    return EXIT_SUCCESS;
+  } catch (const std::exception& e) {
+    spdlog::critical("{} stopped: {}", kServiceName, e.what());
+    return EXIT_FAILURE;
+  }
+}
+
+}  // namespace
+}  // namespace cppblog::configserver
+
+int main(int argc, char* argv[]) { return cppblog::configserver::Run(argc, argv); }

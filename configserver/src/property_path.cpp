@@ -1,0 +1,186 @@
+#include "property_path.hpp"
+
+#include <algorithm>
+
+#include <boost/json.hpp>
+
+#include "cppblog/web/http_error.hpp"
+
+namespace cppblog::configserver {
+namespace {
+
+namespace json = boost::json;
+
+bool HeaderIs(const web::Request& request, std::string_view name, std::string_view value) {
+  const auto header = request.Header(name);
+  return header && *header == value;
+}
+
+bool HeaderPresent(const web::Request& request, std::string_view name) {
+  const auto header = request.Header(name);
+  return header && !header->empty();
+}
+
+int HexDigit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::string FormDecode(std::string_view text) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '+') {
+      out += ' ';
+    } else if (text[i] == '%' && i + 2 < text.size() && HexDigit(text[i + 1]) >= 0 &&
+               HexDigit(text[i + 2]) >= 0) {
+      out += static_cast<char>(HexDigit(text[i + 1]) * 16 + HexDigit(text[i + 2]));
+      i += 2;
+    } else {
+      out += text[i];
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> FormPaths(std::string_view body) {
+  std::vector<std::string> paths;
+  std::size_t start = 0;
+  while (start <= body.size()) {
+    const std::size_t end = std::min(body.find('&', start), body.size());
+    const std::string_view pair = body.substr(start, end - start);
+    start = end + 1;
+    const std::size_t equals = pair.find('=');
+    if (equals == std::string_view::npos) continue;
+    if (FormDecode(pair.substr(0, equals)) != "path") continue;
+    // Spring binds a List<String> here, which also splits a comma-separated value.
+    const std::string value = FormDecode(pair.substr(equals + 1));
+    std::size_t from = 0;
+    while (from <= value.size()) {
+      const std::size_t comma = std::min(value.find(',', from), value.size());
+      if (comma > from) paths.push_back(value.substr(from, comma - from));
+      from = comma + 1;
+    }
+  }
+  return paths;
+}
+
+json::object ParseObject(const std::string& body) {
+  boost::system::error_code error;
+  json::value value = json::parse(body, error);
+  if (error || !value.is_object()) {
+    throw web::BadRequest("the /monitor body is not a JSON object (" +
+                          (error ? error.message() : std::string("another JSON value")) +
+                          "); send a push webhook or a form 'path=<file>'");
+  }
+  return std::move(value.as_object());
+}
+
+void AddStrings(std::vector<std::string>& out, const json::value* list) {
+  if (list == nullptr || !list->is_array()) return;
+  for (const auto& item : list->as_array()) {
+    if (item.is_string()) out.emplace_back(item.as_string().c_str());
+  }
+}
+
+std::vector<std::string> CommitPaths(const json::object& body) {
+  std::vector<std::string> paths;
+  const json::value* commits = body.if_contains("commits");
+  if (commits == nullptr || !commits->is_array()) return paths;
+  for (const auto& commit : commits->as_array()) {
+    if (!commit.is_object()) continue;
+    AddStrings(paths, commit.as_object().if_contains("added"));
+    AddStrings(paths, commit.as_object().if_contains("removed"));
+    AddStrings(paths, commit.as_object().if_contains("modified"));
+  }
+  std::sort(paths.begin(), paths.end());
+  paths.erase(std::unique(paths.begin(), paths.end()), paths.end());
+  return paths;
+}
+
+std::string Stem(std::string_view path) {
+  const std::size_t slash = path.find_last_of('/');
+  std::string_view file = slash == std::string_view::npos ? path : path.substr(slash + 1);
+  const std::size_t dot = file.find_last_of('.');
+  if (dot != std::string_view::npos) file = file.substr(0, dot);
+  return std::string(file);
+}
+
+void AddUnique(std::vector<std::string>& names, std::string name) {
+  if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(std::move(name));
+}
+
+// Spring's naming: "application" is everyone, other "application…" stems are skipped.
+void AddName(std::vector<std::string>& names, const std::string& name, const std::string& suffix) {
+  if (name == "application") {
+    AddUnique(names, suffix.empty() ? "*" : "*:" + suffix);
+  } else if (!name.starts_with("application")) {
+    AddUnique(names, suffix.empty() ? name : name + ":" + suffix);
+  }
+}
+
+}  // namespace
+
+std::vector<std::string> ExtractChangedPaths(const web::Request& request) {
+  const bool gitea = HeaderIs(request, "X-Gitea-Event", "push");
+  const bool bitbucket = ((HeaderIs(request, "X-Event-Key", "repo:push") ||
+                           HeaderIs(request, "X-Event-Key", "pullrequest:fulfilled")) &&
+                          HeaderPresent(request, "X-Hook-UUID")) ||
+                         ((HeaderIs(request, "X-Event-Key", "repo:refs_changed") ||
+                           HeaderIs(request, "X-Event-Key", "pr:merged")) &&
+                          HeaderPresent(request, "X-Request-Id"));
+  // These providers do not say which files changed: refresh everyone.
+  if (gitea || bitbucket) return {"application.yml"};
+
+  const bool push_webhook = HeaderIs(request, "X-Github-Event", "push") ||
+                            HeaderIs(request, "X-Gitlab-Event", "Push Hook") ||
+                            HeaderIs(request, "X-Gitee-Event", "Push Hook") ||
+                            HeaderIs(request, "X-Gogs-Event", "push");
+  const auto content_type = request.Header("Content-Type");
+  const bool form = content_type && content_type->starts_with("application/x-www-form-urlencoded");
+  if (form && !push_webhook) return FormPaths(request.body);
+
+  const json::object body = ParseObject(request.body);
+  if (push_webhook) return CommitPaths(body);
+  std::vector<std::string> paths;
+  if (const json::value* path = body.if_contains("path")) {
+    if (path->is_string()) {
+      paths.emplace_back(path->as_string().c_str());
+    } else {
+      AddStrings(paths, path);
+    }
+  }
+  return paths;
+}
+
+std::vector<std::string> GuessServiceNames(std::string_view path) {
+  std::vector<std::string> names;
+  const std::string stem = Stem(path);
+  if (stem.empty()) return names;
+  for (std::size_t dash = stem.find('-'); dash != std::string::npos;
+       dash = stem.find('-', dash + 1)) {
+    const std::string name = stem.substr(0, dash);
+    AddName(names, name, stem.substr(dash + 1));
+    AddName(names, name, "");
+  }
+  AddName(names, stem, "");
+  return names;
+}
+
+std::vector<std::string> GuessServiceNames(const std::vector<std::string>& paths) {
+  std::vector<std::string> names;
+  for (const auto& path : paths) {
+    for (auto& name : GuessServiceNames(path)) AddUnique(names, std::move(name));
+  }
+  return names;
+}
+
+std::string NormalizeDestination(std::string_view destination) {
+  if (destination.empty() || destination == "**") return "**";
+  const auto colons = std::count(destination.begin(), destination.end(), ':');
+  if (colons <= 1 && !destination.ends_with(":**")) return std::string(destination) + ":**";
+  return std::string(destination);
+}
+
+}  // namespace cppblog::configserver

@@ -1,0 +1,48 @@
+#include "settings.hpp"
+
+#include "cppblog/config/config_error.hpp"
+
+namespace cppblog::configserver {
+
+config::Properties Settings::Defaults() {
+  config::Properties defaults;
+  const auto set = [&defaults](std::string key, std::string value) {
+    defaults.Set(std::move(key), std::move(value), "default");
+  };
+  set("server_port", "8888");
+  set("config_backend", "native");
+  set("config_repo", "deploy/config-repo");
+  set("config_repo_uri", "");
+  set("config_default_label", "");
+  set("config_accept_empty", "true");
+  set("config_watch", "true");
+  set("config_watch_debounce", "300ms");
+  set("log_level", "info");
+  return defaults;
+}
+
+Settings Settings::From(const config::Properties& properties) {
+  Settings settings;
+  settings.port = properties.GetPort("server_port");
+  const std::string backend = properties.GetString("config_backend");
+  if (backend == "native") {
+    settings.backend = Backend::kNative;
+  } else if (backend == "git") {
+    settings.backend = Backend::kGit;
+  } else {
+    const auto* value = properties.Find("config_backend");
+    throw config::ConfigError("config_backend: '" + backend + "' (" +
+                              (value != nullptr ? value->source : std::string("unknown source")) +
+                              ") is not a backend; use native or git");
+  }
+  settings.repository = properties.GetString("config_repo");
+  settings.repository_uri = properties.GetString("config_repo_uri");
+  settings.default_label = properties.GetString("config_default_label");
+  settings.accept_empty = properties.GetBool("config_accept_empty");
+  settings.watch = properties.GetBool("config_watch");
+  settings.watch_debounce = properties.GetDuration("config_watch_debounce");
+  settings.log_level = properties.GetString("log_level");
+  return settings;
+}
+
+}  // namespace cppblog::configserver

@@ -1,0 +1,32 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+#include "cppblog/config/properties.hpp"
+
+namespace cppblog::configserver {
+
+enum class Backend { kNative, kGit };
+
+/// The configserver's own settings, parsed once from its configuration layers.
+struct Settings {
+  std::uint16_t port = 8888;                                // server_port
+  Backend backend = Backend::kNative;                       // config_backend: native | git
+  std::filesystem::path repository = "deploy/config-repo";  // config_repo (relative to cwd)
+  std::string repository_uri;  // config_repo_uri: git source-name prefix; empty → file://<path>
+  std::string default_label;   // config_default_label; empty → main, then master (git)
+  bool accept_empty = true;    // config_accept_empty: false → 404 when nothing matches
+  bool watch = true;           // config_watch: inotify on a native repository
+  std::chrono::milliseconds watch_debounce{300};  // config_watch_debounce
+  std::string log_level = "info";                 // log_level
+
+  /// Every key above with its default, as the lowest configuration layer.
+  [[nodiscard]] static config::Properties Defaults();
+  /// Throws config::ConfigError naming the key, the value and its source.
+  [[nodiscard]] static Settings From(const config::Properties& properties);
+};
+
+}  // namespace cppblog::configserver

@@ -1,0 +1,183 @@
+#include "git_repository.hpp"
+
+#include <array>
+#include <cstdio>
+
+#include <boost/json.hpp>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "test_dir.hpp"
+
+namespace cppblog::configserver {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::Pair;
+
+// Runs git in `dir` and returns its trimmed standard output; fails the test on error.
+std::string Git(const std::filesystem::path& dir, const std::string& args) {
+  const std::string command = "git -C '" + dir.string() +
+                              "' -c user.name=test -c user.email=test@example.com "
+                              "-c init.defaultBranch=master -c commit.gpgsign=false " +
+                              args + " 2>&1";
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) throw std::runtime_error("popen failed: " + command);
+  std::string output;
+  std::array<char, 256> buffer{};
+  while (fgets(buffer.data(), buffer.size(), pipe) != nullptr) output += buffer.data();
+  const int status = pclose(pipe);
+  if (status != 0) throw std::runtime_error(command + " failed: " + output);
+  while (!output.empty() && (output.back() == '\n' || output.back() == '\r')) output.pop_back();
+  return output;
+}
+
+struct SampleRepo {
+  TempDir dir;
+  std::string master_commit;
+  std::string p9_commit;
+};
+
+// master: accountservice-test.yml (port 6767) + application.yml, tagged v1;
+// branch P9: accountservice-test.yml (port 9999) + vipservice-test.yml.
+std::unique_ptr<SampleRepo> MakeSampleRepo() {
+  auto repo = std::make_unique<SampleRepo>();
+  const auto& path = repo->dir.path();
+  Git(path, "init -q");
+  repo->dir.Write("accountservice-test.yml", "server_port: 6767\n");
+  repo->dir.Write("application.yml", "config_event_bus: springCloudBus\n");
+  Git(path, "add -A");
+  Git(path, "commit -q -m master");
+  Git(path, "tag v1");
+  repo->master_commit = Git(path, "rev-parse HEAD");
+  Git(path, "checkout -q -b P9");
+  repo->dir.Write("accountservice-test.yml", "server_port: 9999\n");
+  repo->dir.Write("vipservice-test.yml", "server_port: 6868\n");
+  Git(path, "add -A");
+  Git(path, "commit -q -m p9");
+  repo->p9_commit = Git(path, "rev-parse HEAD");
+  Git(path, "checkout -q master");
+  return repo;
+}
+
+ScalarValue Port(const Environment& environment) {
+  return environment.property_sources.at(0).source.at(0).second;
+}
+
+TEST(GitRepository, BranchLabelServesTheBranchFilesAndItsCommitAsVersion) {
+  const auto repo = MakeSampleRepo();
+  const GitRepository repository{{.path = repo->dir.path(), .uri = "", .default_label = ""}};
+
+  const Environment environment = repository.FindOne("accountservice", "test", "P9");
+
+  EXPECT_EQ(environment.version, repo->p9_commit);
+  EXPECT_EQ(environment.label, "P9");
+  EXPECT_EQ(Port(environment), ScalarValue{std::int64_t{9999}});
+  // application.yml also exists on P9 (branched from master).
+  ASSERT_EQ(environment.property_sources.size(), 2U);
+  EXPECT_EQ(environment.property_sources[0].name,
+            "file://" + std::filesystem::weakly_canonical(repo->dir.path()).string() +
+                "/accountservice-test.yml");
+}
+
+TEST(GitRepository, DefaultLabelFallsBackFromMainToMaster) {
+  const auto repo = MakeSampleRepo();
+  const GitRepository repository{{.path = repo->dir.path(), .uri = "", .default_label = ""}};
+
+  const Environment environment = repository.FindOne("accountservice", "test", std::nullopt);
+
+  EXPECT_EQ(environment.version, repo->master_commit);
+  EXPECT_FALSE(environment.label.has_value());
+  EXPECT_EQ(Port(environment), ScalarValue{std::int64_t{6767}});
+}
+
+TEST(GitRepository, ConfiguredDefaultLabelIsUsed) {
+  const auto repo = MakeSampleRepo();
+  const GitRepository repository{{.path = repo->dir.path(), .uri = "", .default_label = "P9"}};
+  EXPECT_EQ(repository.FindOne("accountservice", "test", std::nullopt).version, repo->p9_commit);
+}
+
+TEST(GitRepository, TagAndCommitIdLabelsResolve) {
+  const auto repo = MakeSampleRepo();
+  const GitRepository repository{{.path = repo->dir.path(), .uri = "", .default_label = ""}};
+
+  EXPECT_EQ(repository.FindOne("accountservice", "test", "v1").version, repo->master_commit);
+  EXPECT_EQ(repository.FindOne("accountservice", "test", repo->p9_commit.substr(0, 10)).version,
+            repo->p9_commit);
+  EXPECT_EQ(repository.FindOne("accountservice", "test", repo->p9_commit).version, repo->p9_commit);
+}
+
+TEST(GitRepository, UnknownLabelIsNoSuchLabel) {
+  const auto repo = MakeSampleRepo();
+  const GitRepository repository{{.path = repo->dir.path(), .uri = "", .default_label = ""}};
+  EXPECT_THROW(static_cast<void>(repository.FindOne("accountservice", "test", "P10")),
+               NoSuchLabelError);
+  EXPECT_THROW(static_cast<void>(repository.FindOne("accountservice", "test", "../../x")),
+               NoSuchLabelError);
+}
+
+TEST(GitRepository, RemoteTrackingBranchOfACloneResolves) {
+  const auto repo = MakeSampleRepo();
+  TempDir clone;
+  Git(clone.path(), "clone -q '" + repo->dir.path().string() + "' work");
+  const GitRepository repository{{.path = clone.path() / "work", .uri = "", .default_label = ""}};
+
+  const Environment environment = repository.FindOne("vipservice", "test", "P9");
+
+  EXPECT_EQ(environment.version, repo->p9_commit);
+  EXPECT_EQ(Port(environment), ScalarValue{std::int64_t{6868}});
+}
+
+TEST(GitRepository, BareRepositoryIsReadWithoutAWorkTree) {
+  const auto repo = MakeSampleRepo();
+  TempDir bare;
+  Git(bare.path(), "clone -q --bare '" + repo->dir.path().string() + "' repo.git");
+  const GitRepository repository{
+      {.path = bare.path() / "repo.git", .uri = "", .default_label = ""}};
+  EXPECT_EQ(repository.FindOne("accountservice", "test", "P9").version, repo->p9_commit);
+}
+
+TEST(GitRepository, BranchWithSlashResolves) {
+  const auto repo = MakeSampleRepo();
+  Git(repo->dir.path(), "branch feature/x P9");
+  const GitRepository repository{{.path = repo->dir.path(), .uri = "", .default_label = ""}};
+  EXPECT_EQ(repository.FindOne("accountservice", "test", "feature/x").version, repo->p9_commit);
+}
+
+TEST(GitRepository, NotARepositoryFailsAtConstruction) {
+  TempDir dir;
+  EXPECT_THROW((GitRepository{{.path = dir.path(), .uri = "", .default_label = ""}}),
+               RepositoryError);
+}
+
+// Spring Cloud Config quickstart.adoc: `curl localhost:8888/foo/development` against
+// https://github.com/spring-cloud-samples/config-repo (the sources the docs show, in order).
+TEST(GitRepository, GoldenSpringQuickstartExample) {
+  TempDir dir;
+  Git(dir.path(), "init -q");
+  dir.Write("foo-development.properties", "bar: spam\nfoo: from foo development\n");
+  dir.Write("foo.properties", "foo: from foo props\ndemoconfigclient.message: hello spring io\n");
+  Git(dir.path(), "add -A");
+  Git(dir.path(), "commit -q -m init");
+  const std::string commit = Git(dir.path(), "rev-parse HEAD");
+  const GitRepository repository{{.path = dir.path(),
+                                  .uri = "https://github.com/spring-cloud-samples/config-repo",
+                                  .default_label = ""}};
+
+  const auto actual =
+      boost::json::parse(ToJson(repository.FindOne("foo", "development", std::nullopt)));
+
+  const auto expected = boost::json::parse(R"({
+    "name": "foo", "profiles": ["development"], "label": null, "version": ")" +
+                                           commit + R"(",
+    "state": null,
+    "propertySources": [
+      { "name": "https://github.com/spring-cloud-samples/config-repo/foo-development.properties",
+        "source": { "bar": "spam", "foo": "from foo development" } },
+      { "name": "https://github.com/spring-cloud-samples/config-repo/foo.properties",
+        "source": { "foo": "from foo props", "democonfigclient.message": "hello spring io" } } ] })");
+  EXPECT_EQ(actual, expected) << actual;
+}
+
+}  // namespace
+}  // namespace cppblog::configserver

@@ -1,0 +1,130 @@
+#include "property_file.hpp"
+
+#include <cmath>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+namespace cppblog::configserver {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::Pair;
+
+FlatProperties Flat(std::string_view yaml) {
+  auto documents = ParseYamlDocuments(yaml, "test.yml");
+  EXPECT_EQ(documents.size(), 1U);
+  return documents.empty() ? FlatProperties{} : documents.front().properties;
+}
+
+TEST(PropertyFile, NestedMapsBecomeDottedKeysInFileOrder) {
+  EXPECT_THAT(Flat("server:\n  port: 6767\n  name: acc\namqp:\n  url: x\n"),
+              ElementsAre(Pair("server.port", ScalarValue{std::int64_t{6767}}),
+                          Pair("server.name", ScalarValue{std::string("acc")}),
+                          Pair("amqp.url", ScalarValue{std::string("x")})));
+}
+
+TEST(PropertyFile, ListsBecomeIndexedKeys) {
+  EXPECT_THAT(
+      Flat("vip_accounts:\n  - 10000\n  - '10001'\nusers:\n  - name: a\n    roles: [x, y]\n"),
+      ElementsAre(Pair("vip_accounts[0]", ScalarValue{std::int64_t{10000}}),
+                  Pair("vip_accounts[1]", ScalarValue{std::string("10001")}),
+                  Pair("users[0].name", ScalarValue{std::string("a")}),
+                  Pair("users[0].roles[0]", ScalarValue{std::string("x")}),
+                  Pair("users[0].roles[1]", ScalarValue{std::string("y")})));
+}
+
+TEST(PropertyFile, ScalarsAreTypedLikeSnakeYaml) {
+  const FlatProperties flat = Flat(
+      "a: true\nb: yes\nc: Off\nd: 0x1F\ne: 0755\nf: 1_000\ng: 1.5\nh: .inf\ni: '42'\n"
+      "j: 2017-05-11\nk: \"true\"\nl: -7\nm: 1:30\nn: !!str 12\n");
+  ASSERT_EQ(flat.size(), 14U);
+  EXPECT_EQ(flat[0].second, ScalarValue{true});
+  EXPECT_EQ(flat[1].second, ScalarValue{true});
+  EXPECT_EQ(flat[2].second, ScalarValue{false});
+  EXPECT_EQ(flat[3].second, ScalarValue{std::int64_t{31}});
+  EXPECT_EQ(flat[4].second, ScalarValue{std::int64_t{493}});
+  EXPECT_EQ(flat[5].second, ScalarValue{std::int64_t{1000}});
+  EXPECT_EQ(flat[6].second, ScalarValue{1.5});
+  EXPECT_TRUE(std::isinf(std::get<double>(flat[7].second)));
+  EXPECT_EQ(flat[8].second, ScalarValue{std::string("42")});
+  EXPECT_EQ(flat[9].second, ScalarValue{std::string("2017-05-11")});  // no timestamps in Boot
+  EXPECT_EQ(flat[10].second, ScalarValue{std::string("true")});
+  EXPECT_EQ(flat[11].second, ScalarValue{std::int64_t{-7}});
+  EXPECT_EQ(flat[12].second, ScalarValue{std::int64_t{90}});
+  EXPECT_EQ(flat[13].second, ScalarValue{std::string("12")});
+}
+
+TEST(PropertyFile, NullAndEmptyListBecomeEmptyStringAndEmptyMapVanishes) {
+  EXPECT_THAT(
+      Flat("a: ~\nb:\nc: []\nd: {}\ne: x\n"),
+      ElementsAre(Pair("a", ScalarValue{std::string()}), Pair("b", ScalarValue{std::string()}),
+                  Pair("c", ScalarValue{std::string()}), Pair("e", ScalarValue{std::string("x")})));
+}
+
+TEST(PropertyFile, NonStringKeysAreBracketed) {
+  EXPECT_THAT(Flat("codes:\n  1: one\n"),
+              ElementsAre(Pair("codes[1]", ScalarValue{std::string("one")})));
+}
+
+TEST(PropertyFile, MergeKeysCopyEntriesWithoutOverriding) {
+  EXPECT_THAT(Flat("base: &base\n  a: 1\n  b: 2\nderived:\n  <<: *base\n  b: 3\n"),
+              ElementsAre(Pair("base.a", ScalarValue{std::int64_t{1}}),
+                          Pair("base.b", ScalarValue{std::int64_t{2}}),
+                          Pair("derived.b", ScalarValue{std::int64_t{3}}),
+                          Pair("derived.a", ScalarValue{std::int64_t{1}})));
+}
+
+TEST(PropertyFile, ScalarDocumentIsWrappedAsDocument) {
+  EXPECT_THAT(Flat("- a\n- b\n"), ElementsAre(Pair("document[0]", ScalarValue{std::string("a")}),
+                                              Pair("document[1]", ScalarValue{std::string("b")})));
+}
+
+TEST(PropertyFile, SyntaxErrorNamesFileLineAndColumn) {
+  try {
+    static_cast<void>(ParseYamlDocuments("a: 1\nb: [1, 2\nc: 3\n", "accountservice-test.yml"));
+    FAIL() << "expected PropertyFileError";
+  } catch (const PropertyFileError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("accountservice-test.yml: line "));
+    EXPECT_THAT(e.what(), HasSubstr("column"));
+  }
+}
+
+TEST(PropertyFile, DuplicateKeyIsAnError) {
+  EXPECT_THROW(static_cast<void>(ParseYamlDocuments("a: 1\na: 2\n", "x.yml")), PropertyFileError);
+}
+
+TEST(PropertyFile, DocumentsKeepTheirProfileActivation) {
+  const auto documents = ParseYamlDocuments(
+      "a: 1\n---\nspring:\n  config:\n    activate:\n      on-profile: dev\na: 2\n---\n", "x.yml");
+  ASSERT_EQ(documents.size(), 2U);
+  EXPECT_EQ(documents[0].activate_on_profile, "");
+  EXPECT_EQ(documents[1].activate_on_profile, "dev");
+}
+
+TEST(PropertyFile, PropertiesFollowJavaRules) {
+  const auto documents = ParsePropertiesDocument(
+      "# comment\n! also\nserver_port=6767\nname : a b \nlong = one \\\n    two\n"
+      "path=c:\\\\dir\nuni=\\u00e9\nbare\n");
+  ASSERT_EQ(documents.size(), 1U);
+  EXPECT_THAT(documents[0].properties,
+              ElementsAre(Pair("server_port", ScalarValue{std::string("6767")}),
+                          Pair("name", ScalarValue{std::string("a b ")}),
+                          Pair("long", ScalarValue{std::string("one two")}),
+                          Pair("path", ScalarValue{std::string("c:\\dir")}),
+                          Pair("uni", ScalarValue{std::string("\xc3\xa9")}),
+                          Pair("bare", ScalarValue{std::string()})));
+}
+
+TEST(PropertyFile, ToTextPrintsLikeJava) {
+  EXPECT_EQ(ToText(ScalarValue{1.5}), "1.5");
+  EXPECT_EQ(ToText(ScalarValue{1000.0}), "1000.0");
+  EXPECT_EQ(ToText(ScalarValue{1e7}), "1.0E7");
+  EXPECT_EQ(ToText(ScalarValue{0.0001}), "1.0E-4");
+  EXPECT_EQ(ToText(ScalarValue{std::int64_t{6767}}), "6767");
+  EXPECT_EQ(ToText(ScalarValue{false}), "false");
+}
+
+}  // namespace
+}  // namespace cppblog::configserver

@@ -1,0 +1,52 @@
+#include "settings.hpp"
+
+#include <gtest/gtest.h>
+
+#include "cppblog/config/config_error.hpp"
+
+namespace cppblog::configserver {
+namespace {
+
+TEST(Settings, DefaultsServeTheNativeRepositoryOnPort8888) {
+  const Settings settings = Settings::From(Settings::Defaults());
+  EXPECT_EQ(settings.port, 8888);
+  EXPECT_EQ(settings.backend, Backend::kNative);
+  EXPECT_EQ(settings.repository, "deploy/config-repo");
+  EXPECT_TRUE(settings.accept_empty);
+  EXPECT_TRUE(settings.watch);
+  EXPECT_EQ(settings.watch_debounce, std::chrono::milliseconds(300));
+  EXPECT_EQ(settings.default_label, "");
+}
+
+TEST(Settings, GitBackendAndLabelAreRead) {
+  config::Properties properties = Settings::Defaults();
+  properties.Set("config_backend", "git", "test");
+  properties.Set("config_default_label", "P9", "test");
+  properties.Set("config_accept_empty", "false", "test");
+  const Settings settings = Settings::From(properties);
+  EXPECT_EQ(settings.backend, Backend::kGit);
+  EXPECT_EQ(settings.default_label, "P9");
+  EXPECT_FALSE(settings.accept_empty);
+}
+
+TEST(Settings, UnknownBackendNamesKeyValueAndSource) {
+  config::Properties properties = Settings::Defaults();
+  properties.Set("config_backend", "svn", "environment CONFIG_BACKEND");
+  try {
+    static_cast<void>(Settings::From(properties));
+    FAIL() << "expected ConfigError";
+  } catch (const config::ConfigError& e) {
+    EXPECT_STREQ(
+        e.what(),
+        "config_backend: 'svn' (environment CONFIG_BACKEND) is not a backend; use native or git");
+  }
+}
+
+TEST(Settings, BadPortIsAConfigError) {
+  config::Properties properties = Settings::Defaults();
+  properties.Set("server_port", "99999", "test");
+  EXPECT_THROW(static_cast<void>(Settings::From(properties)), config::ConfigError);
+}
+
+}  // namespace
+}  // namespace cppblog::configserver
