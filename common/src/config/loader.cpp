@@ -40,7 +40,7 @@ void Flatten(const YAML::Node& node, const std::string& path, const std::string&
                                         source, Position(entry.first.Mark())));
         }
         const std::string& key = entry.first.Scalar();
-        Flatten(entry.second, path.empty() ? key : path + "." + key, source, out);
+        Flatten(entry.second, path.empty() ? key : fmt::format("{}.{}", path, key), source, out);
       }
       break;
     case YAML::NodeType::Sequence:

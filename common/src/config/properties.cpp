@@ -175,7 +175,7 @@ std::chrono::milliseconds Properties::GetDuration(std::string_view key) const {
                   "is not a duration (a number with a unit: 250ms, 10s, 5m, 24h, 1d; a bare "
                   "number means seconds; 0 or more)");
   };
-  const auto digits_end = std::find_if_not(text.begin(), text.end(), [](char c) {
+  const auto* const digits_end = std::find_if_not(text.begin(), text.end(), [](char c) {
     return std::isdigit(static_cast<unsigned char>(c)) != 0;
   });
   const auto digit_count = static_cast<std::size_t>(digits_end - text.begin());
@@ -191,11 +191,11 @@ std::chrono::milliseconds Properties::GetDuration(std::string_view key) const {
   } else if (unit.empty() || unit == "s") {
     factor = 1000;
   } else if (unit == "m") {
-    factor = 60 * 1000;
+    factor = 60ULL * 1000;
   } else if (unit == "h") {
-    factor = 60 * 60 * 1000;
+    factor = 60ULL * 60 * 1000;
   } else if (unit == "d") {
-    factor = 24 * 60 * 60 * 1000;
+    factor = 24ULL * 60 * 60 * 1000;
   } else {
     return fail();
   }

@@ -59,7 +59,7 @@ class Properties {
   friend bool operator==(const Properties&, const Properties&) = default;
 
  private:
-  const PropertyValue& Require(std::string_view key) const;
+  [[nodiscard]] const PropertyValue& Require(std::string_view key) const;
 
   std::map<std::string, PropertyValue, std::less<>> values_;
 };
