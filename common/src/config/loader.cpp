@@ -33,16 +33,23 @@ std::string Position(const YAML::Mark& mark) {
 void Flatten(const YAML::Node& node, const std::string& path, const std::string& source,
              Properties& out) {
   switch (node.Type()) {
-    case YAML::NodeType::Map:
+    case YAML::NodeType::Map: {
+      std::set<std::string> seen;
       for (const auto& entry : node) {
         if (!entry.first.IsScalar()) {
           throw ConfigError(fmt::format("{}{}: a key must be a plain value, not a map or list",
                                         source, Position(entry.first.Mark())));
         }
         const std::string& key = entry.first.Scalar();
+        // As Spring Boot's YAML loader: a repeated key is a mistake, not an override.
+        if (!seen.insert(key).second) {
+          throw ConfigError(
+              fmt::format("{}{}: duplicate key '{}'", source, Position(entry.first.Mark()), key));
+        }
         Flatten(entry.second, path.empty() ? key : fmt::format("{}.{}", path, key), source, out);
       }
       break;
+    }
     case YAML::NodeType::Sequence:
       if (node.size() == 0) {
         out.Set(path, "", source);

@@ -149,6 +149,11 @@ TEST(ParseYaml, SeveralDocumentsAreAnError) {
               HasSubstr("a.yml at line 3"));
 }
 
+TEST(ParseYaml, DuplicateKeyIsAnError) {
+  EXPECT_THAT(ErrorOf([] { (void)ParseYaml("a:\n  b: 1\n  b: 2\n", "a.yml"); }),
+              HasSubstr("a.yml at line 3, column 3: duplicate key 'b'"));
+}
+
 TEST(ParseYaml, ComplexKeyIsAnError) {
   EXPECT_THAT(ErrorOf([] { (void)ParseYaml("? [a, b]\n: 1\n", "a.yml"); }),
               HasSubstr("a key must be a plain value"));

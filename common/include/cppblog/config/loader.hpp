@@ -46,7 +46,7 @@ struct LoadOptions {
 /// as Spring flattens YAML: nested maps → "a.b", sequences → "a[0]", scalars as their
 /// text, null → "", an empty sequence → "", an empty map → nothing; an empty document
 /// → no properties. Pure function. Throws ConfigError naming `source` and the
-/// line/column of a syntax error, a non-map document, a non-scalar key, or a second
+/// line/column of a syntax error, a non-map document, a non-scalar or duplicate key, or a second
 /// document in the stream.
 [[nodiscard]] Properties ParseYaml(std::string_view yaml, const std::string& source);
 
