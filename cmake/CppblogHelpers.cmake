@@ -12,6 +12,19 @@ add_library(cppblog::lmdb ALIAS cppblog_lmdb)
 target_include_directories(cppblog_lmdb SYSTEM INTERFACE ${LMDB_INCLUDE_DIR})
 target_link_libraries(cppblog_lmdb INTERFACE ${LMDB_LIBRARY} Threads::Threads)
 
+# yaml-cpp's CMake package names only the shared object; a static build takes the .a
+# Debian ships (the shared one would pull libstdc++.so and libm back into the process).
+add_library(cppblog_yaml_cpp INTERFACE)
+add_library(cppblog::yaml_cpp ALIAS cppblog_yaml_cpp)
+if(CPPBLOG_STATIC)
+  find_library(YAML_CPP_STATIC_LIBRARY NAMES libyaml-cpp.a REQUIRED)
+  target_include_directories(cppblog_yaml_cpp SYSTEM INTERFACE
+    $<TARGET_PROPERTY:yaml-cpp,INTERFACE_INCLUDE_DIRECTORIES>)
+  target_link_libraries(cppblog_yaml_cpp INTERFACE ${YAML_CPP_STATIC_LIBRARY})
+else()
+  target_link_libraries(cppblog_yaml_cpp INTERFACE yaml-cpp)
+endif()
+
 add_library(cppblog_spdlog INTERFACE)
 add_library(cppblog::spdlog ALIAS cppblog_spdlog)
 add_library(cppblog_rabbitmq INTERFACE)
