@@ -278,8 +278,8 @@ EOF
 mkdir -p "$(dirname "$DOC")"
 [ -f "$DOC" ] || printf '# cppblog benchmarks\n\nFigures written by the scripts in `bench/` (`./dev bench`). Only measured numbers.\n\n' >"$DOC"
 if grep -q '<!-- http_accounts:begin' "$DOC"; then
-  awk -v section="$section" '
-    /<!-- http_accounts:begin/ { print section; skip = 1; next }
+  SECTION=$section awk '
+    /<!-- http_accounts:begin/ { print ENVIRON["SECTION"]; skip = 1; next }
     /<!-- http_accounts:end/ { skip = 0; next }
     !skip { print }' "$DOC" >"$DOC.tmp" && mv "$DOC.tmp" "$DOC"
 else
