@@ -124,7 +124,7 @@ Properties LoadFile(const std::filesystem::path& dir, const std::string& stem) {
     if (file.bad()) {
       throw ConfigError(fmt::format("{}: cannot read it: read error", path.string()));
     }
-    spdlog::debug("configuration: reading {}", path.string());
+    spdlog::info("configuration: reading {}", path.string());
     return ParseYaml(text.str(), path.string());
   }
   return {};

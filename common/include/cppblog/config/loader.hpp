@@ -34,12 +34,12 @@ struct LoadOptions {
 /// Builds the service's configuration from layers, lowest first:
 ///   defaults → {config_dir}/{app}.yml → {config_dir}/{app}-{profile}.yml (for each
 ///   profile of a comma-separated list, the last winning) → remote → environment → `--set`.
-/// A file is `.yml`, or `.yaml` when there is no `.yml`; missing files are skipped (logged
-/// at debug). The environment is consulted for every key known to the layers below, list
-/// keys by their base name only (VIP_ACCOUNTS="10000,10001" replaces vip_accounts[*]).
-/// Sources: "default", the file path, "environment NAME", "flag --set".
-/// Throws ConfigError naming the file for an unreadable or malformed file, and for a
-/// profile that is not a plain name.
+/// A file is `.yml`, or `.yaml` when there is no `.yml`; files read are logged at info, missing
+/// files are skipped (logged at debug). The environment is consulted for every key known to the
+/// layers below, list keys by their base name only (VIP_ACCOUNTS="10000,10001" replaces
+/// vip_accounts[*]). Sources: "default", the file path, "environment NAME", "flag --set". Throws
+/// ConfigError naming the file for an unreadable or malformed file, and for a profile that is not a
+/// plain name.
 [[nodiscard]] Properties Load(const LoadOptions& options);
 
 /// Parses one YAML document into flattened properties with `source` as their origin,
