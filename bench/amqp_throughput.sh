@@ -183,6 +183,8 @@ CPU=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
 COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
 DIRTY=$(git -C "$ROOT" status --porcelain -- common/src/messaging common/include/cppblog/messaging \
   bench 2>/dev/null | head -n 1)
+cache_value() { sed -n "s/^$1:[A-Z]*=//p" "$BUILD_DIR/CMakeCache.txt" | head -n 1; }
+BUILD_DESC="${BUILD_DIR#"$ROOT"/}: $(cache_value CMAKE_BUILD_TYPE), static=$(cache_value CPPBLOG_STATIC)"
 missing_note=""
 if [ -n "$CLIENT_MISSING" ]; then
   missing_note="
@@ -196,7 +198,7 @@ section=$(cat <<EOF
 
 Measured $(date -u '+%Y-%m-%d %H:%M UTC') on $(nproc) cores ($CPU), RabbitMQ $RABBIT_VERSION
 (Erlang/OTP $ERLANG_VERSION, a private node without plugins), commit $COMMIT${DIRTY:+ (with uncommitted changes in messaging or bench)},
-by \`./dev bench\` (\`bench/amqp_throughput.sh\`, COUNT=$COUNT ROUNDS=$ROUNDS). Load average
+by \`./dev bench\` (\`bench/amqp_throughput.sh\`, COUNT=$COUNT ROUNDS=$ROUNDS; binaries from $BUILD_DESC). Load average
 before / after: $LOAD_BEFORE / $LOAD_AFTER (the broker, the client and anything else running
 share the cores, so absolute figures move with the load; the raw and AmqpClient runs are
 interleaved so that their ratio is fair).
@@ -205,7 +207,9 @@ Workloads, $COUNT messages of 120 bytes of JSON each, one durable classic queue,
 before and after every step: **publish** persistent messages (delivery mode 2) through the
 default exchange with publisher confirms, at most $WINDOW unconfirmed, timed from the first
 publish to the last confirm; **consume** with \`basic.qos\` prefetch and one manual ack per
-message from a queue filled beforehand, timed from the first delivery to the last ack.
+message from a queue filled beforehand, timed from the first delivery to the last ack (raw:
+one \`basic.ack\` per message, as in the notes; AmqpClient: the handler's return, its acks
+coalesced with \`multiple\` over runs of finished deliveries).
 *raw* is \`amqp_raw_bench\` (bench/amqp_raw_bench.cpp: the plainest rabbitmq-c 0.11 loop, no
 cppblog code); *AmqpClient* is \`amqp_client_bench\` (\`PublishToQueue\` futures,
 \`SubscribeToQueue\` with a handler returning \`Outcome::kAck\`). Rounds: $ROUNDS, the order
