@@ -113,7 +113,7 @@ class Handlers {
     std::string body = "[";
     for (const auto& service : services) {
       spdlog::info("refresh for: {} (POST /monitor)", service);
-      deps_.announcer->Announce(NormalizeDestination(service));
+      Announce(NormalizeDestination(service));
       if (body.size() > 1) body += ',';
       body += JsonString(service);
     }
@@ -125,7 +125,7 @@ class Handlers {
     RequireBus("POST /actuator/busrefresh");
     const std::string normalised = NormalizeDestination(destination);
     spdlog::info("refresh for: {} (POST /actuator/busrefresh)", normalised);
-    deps_.announcer->Announce(normalised);
+    Announce(normalised);
     return web::Response{
         .status = 204, .content_type = "application/json", .body = {}, .headers = {}};
   }
@@ -136,6 +136,16 @@ class Handlers {
       throw web::HttpError(503, endpoint +
                                     " needs the message bus, which this configserver is not "
                                     "connected to; no refresh event was sent");
+    }
+  }
+
+  void Announce(const std::string& destination) const {
+    try {
+      deps_.announcer->Announce(destination);
+    } catch (const std::exception& e) {
+      spdlog::error("refresh event for {} not published: {}", destination, e.what());
+      throw web::HttpError(
+          503, "the refresh event for '" + destination + "' could not be published: " + e.what());
     }
   }
 

@@ -10,6 +10,7 @@
 #include "cppblog/config/loader.hpp"
 #include "cppblog/health/health_registry.hpp"
 #include "cppblog/logging/logging.hpp"
+#include "cppblog/messaging/amqp_client.hpp"
 #include "cppblog/web/server.hpp"
 
 #include "config_handlers.hpp"
@@ -17,6 +18,7 @@
 #include "file_watcher.hpp"
 #include "git_repository.hpp"
 #include "property_path.hpp"
+#include "refresh_publisher.hpp"
 #include "settings.hpp"
 
 namespace cppblog::configserver {
@@ -32,6 +34,24 @@ std::unique_ptr<ConfigRepository> MakeRepository(const Settings& settings) {
                              .default_label = settings.default_label});
   }
   return std::make_unique<NativeRepository>(settings.repository);
+}
+
+// A changed file announces itself, as Spring's FileMonitorConfiguration does through /monitor.
+void Announce(RefreshAnnouncer* announcer, const std::vector<std::string>& files) {
+  const std::vector<std::string> services = GuessServiceNames(files);
+  spdlog::info("config files changed: {} → services: {}", fmt::join(files, ", "),
+               fmt::join(services, ", "));
+  if (announcer == nullptr) {
+    spdlog::warn("no bus: the change is not announced; services pick it up on restart");
+    return;
+  }
+  for (const auto& service : services) {
+    try {
+      announcer->Announce(NormalizeDestination(service));
+    } catch (const std::exception& e) {
+      spdlog::error("refresh event for {} not published: {}", service, e.what());
+    }
+  }
 }
 
 int Run(int argc, char* argv[]) {
@@ -56,26 +76,38 @@ int Run(int argc, char* argv[]) {
       }
     });
 
-    // TODO(configserver): publish RefreshRemoteApplicationEvents once the messaging
-    // library lands (refresh_publisher); until then changes are only logged.
+    // The bus: optional, connects and reconnects in the background.
+    std::optional<messaging::AmqpClient> broker;
+    std::optional<RefreshPublisher> publisher;
+    if (!settings.amqp_server_url.empty()) {
+      broker.emplace(messaging::AmqpClientOptions{.url = settings.amqp_server_url,
+                                                  .password_from_environment = true,
+                                                  .connection_name = kServiceName});
+      publisher.emplace(*broker, RefreshPublisherOptions{
+                                     .bus = settings.config_event_bus,
+                                     .origin_service = MakeBusId(kServiceName, settings.port)});
+      spdlog::info("refresh events go to exchange {} on {}", settings.config_event_bus,
+                   broker->DisplayUrl());
+    } else {
+      spdlog::warn(
+          "amqp_server_url is empty: no bus; /monitor and /actuator/busrefresh answer 503");
+    }
+    RefreshAnnouncer* announcer = publisher ? &*publisher : nullptr;
+
     std::optional<FileWatcher> watcher;
     if (settings.backend == Backend::kNative && settings.watch) {
-      watcher.emplace(FileWatcherOptions{
-          .directory = settings.repository,
-          .debounce = settings.watch_debounce,
-          .on_change = [](std::vector<std::string> files) {
-            for (const auto& file : files) {
-              spdlog::info("config file changed: {} (services: {}); no bus to announce it on", file,
-                           fmt::join(GuessServiceNames(file), ", "));
-            }
-          }});
+      watcher.emplace(FileWatcherOptions{.directory = settings.repository,
+                                         .debounce = settings.watch_debounce,
+                                         .on_change = [announcer](std::vector<std::string> files) {
+                                           Announce(announcer, files);
+                                         }});
     }
 
     web::Server server{{.port = settings.port},
                        MakeRouter({.repository = *repository,
                                    .health = health,
                                    .accept_empty = settings.accept_empty,
-                                   .announcer = nullptr})};
+                                   .announcer = announcer})};
     spdlog::info("configserver serving {} repository {} on port {}",
                  settings.backend == Backend::kGit ? "git" : "native", settings.repository.string(),
                  server.Port());

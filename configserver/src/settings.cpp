@@ -18,6 +18,8 @@ config::Properties Settings::Defaults() {
   set("config_watch", "true");
   set("config_watch_debounce", "300ms");
   set("log_level", "info");
+  set("amqp_server_url", "amqp://guest:guest@127.0.0.1:5672/%2F");
+  set("config_event_bus", "springCloudBus");
   return defaults;
 }
 
@@ -42,6 +44,11 @@ Settings Settings::From(const config::Properties& properties) {
   settings.watch = properties.GetBool("config_watch");
   settings.watch_debounce = properties.GetDuration("config_watch_debounce");
   settings.log_level = properties.GetString("log_level");
+  settings.amqp_server_url = properties.GetString("amqp_server_url");
+  settings.config_event_bus = properties.GetString("config_event_bus");
+  if (settings.config_event_bus.empty()) {
+    throw config::ConfigError("config_event_bus is empty; name the bus exchange (springCloudBus)");
+  }
   return settings;
 }
 

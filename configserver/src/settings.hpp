@@ -22,6 +22,10 @@ struct Settings {
   bool watch = true;           // config_watch: inotify on a native repository
   std::chrono::milliseconds watch_debounce{300};  // config_watch_debounce
   std::string log_level = "info";                 // log_level
+  /// amqp_server_url: the broker of the Spring Cloud Bus; empty: no bus (/monitor and
+  /// /actuator/busrefresh answer 503, file changes are only logged).
+  std::string amqp_server_url = "amqp://guest:guest@127.0.0.1:5672/%2F";
+  std::string config_event_bus = "springCloudBus";  // config_event_bus: the bus exchange
 
   /// Every key above with its default, as the lowest configuration layer.
   [[nodiscard]] static config::Properties Defaults();

@@ -31,8 +31,12 @@ class RecordingRepository final : public ConfigRepository {
 
 class RecordingAnnouncer final : public RefreshAnnouncer {
  public:
-  void Announce(const std::string& destination) override { destinations.push_back(destination); }
+  void Announce(const std::string& destination) override {
+    if (fail) throw std::runtime_error("broker unreachable");
+    destinations.push_back(destination);
+  }
   std::vector<std::string> destinations;
+  bool fail = false;
 };
 
 struct Fixture {
@@ -246,6 +250,21 @@ TEST(ConfigHandlers, BusRefreshAnnouncesTheDestination) {
   EXPECT_EQ(router.Dispatch(web::Post("/actuator/busrefresh/vipservice", "")).status, 204);
 
   EXPECT_THAT(announcer.destinations, ElementsAre("**", "vipservice:**", "vipservice:**"));
+}
+
+TEST(ConfigHandlers, FailedPublishIsServiceUnavailableWithTheReason) {
+  RecordingRepository repository;
+  health::HealthRegistry health;
+  RecordingAnnouncer announcer;
+  announcer.fail = true;
+  const auto router =
+      MakeRouter({.repository = repository, .health = health, .announcer = &announcer});
+
+  const web::Response response = router.Dispatch(web::Post("/actuator/busrefresh/vipservice", ""));
+
+  EXPECT_EQ(response.status, 503);
+  EXPECT_THAT(response.body, HasSubstr("vipservice:**"));
+  EXPECT_THAT(response.body, HasSubstr("broker unreachable"));
 }
 
 }  // namespace
