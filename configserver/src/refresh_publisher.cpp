@@ -64,9 +64,11 @@ void RefreshPublisher::Announce(const std::string& destination) {
                                                     .auto_delete = false},
                                                    options_.bus, std::move(message));
   if (confirmed.wait_for(options_.confirm_timeout) != std::future_status::ready) {
-    throw std::runtime_error("the broker did not confirm the refresh event for '" + destination +
-                             "' within " + std::to_string(options_.confirm_timeout.count()) +
-                             " ms; it is sent when the broker is reachable again");
+    throw std::runtime_error(
+        "the broker did not confirm the refresh event for '" + destination + "' within " +
+        std::to_string(options_.confirm_timeout.count()) +
+        " ms (is the broker reachable?); the client keeps it and retries until its publish "
+        "timeout, so it may still arrive");
   }
   confirmed.get();
   spdlog::info("refresh event published: destination={} id={} exchange={}", destination, event.id,
