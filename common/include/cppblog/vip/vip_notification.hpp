@@ -1,0 +1,61 @@
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <string_view>
+
+#include "cppblog/messaging/message.hpp"
+#include "cppblog/messaging/topology.hpp"
+
+namespace cppblog::vip {
+
+/// The queue both services use, as the Go original names it.
+inline constexpr std::string_view kVipQueueName = "vip_queue";
+
+/// "An account marked VIP was read": what the accountservice sends and the vipservice
+/// consumes. On the wire (contract.md): {"accountId":"10000","readAt":"<Go time.String()>"}.
+struct VipNotification {
+  std::string account_id;
+  std::chrono::system_clock::time_point read_at;
+
+  friend bool operator==(const VipNotification&, const VipNotification&) = default;
+};
+
+/// The body exactly as the Go original writes it:
+/// {"accountId":"10000","readAt":"2017-02-15 20:06:27.033757223 +0000 UTC"}.
+/// The account id is JSON-escaped; nothing else varies. Never throws but std::bad_alloc.
+[[nodiscard]] std::string ToJson(const VipNotification& notification);
+
+/// A time as Go's time.Time.String() prints a UTC time (layout
+/// "2006-01-02 15:04:05.999999999 -0700 MST"): the fraction has trailing zeros trimmed and is
+/// left out with its dot when it is zero: "2017-02-15 20:06:27.0337 +0000 UTC",
+/// "2017-02-15 20:06:27 +0000 UTC". Nanosecond precision; years 0000..9999.
+[[nodiscard]] std::string FormatGoTime(std::chrono::system_clock::time_point time);
+
+/// Parses what FormatGoTime writes, any "+hhmm ABBR" offset (the abbreviation is ignored, the
+/// offset applied) and a trailing Go monotonic reading (" m=+0.000012"), and also RFC 3339
+/// ("2017-02-15T20:06:27.033757223Z", "…+01:00"). 0 to 9 fraction digits.
+/// Throws std::invalid_argument naming the text and the expected forms.
+[[nodiscard]] std::chrono::system_clock::time_point ParseGoTime(std::string_view text);
+
+/// Parses a notification body. Unknown fields are ignored (a newer producer may add some).
+/// Throws messaging::PoisonMessage naming the problem (not JSON, not an object, accountId
+/// missing, not a string, empty or longer than 128 bytes, readAt missing or not a time), so a
+/// consumer handler that lets it escape dead-letters the message with that reason.
+[[nodiscard]] VipNotification ParseVipNotification(std::string_view body);
+
+/// The message to publish: ToJson body, content type application/json, persistent, the given
+/// message id (it must be unique per notification: the vipservice deduplicates by it).
+[[nodiscard]] messaging::Message MakeVipMessage(const VipNotification& notification,
+                                                std::string message_id);
+
+/// How `vip_queue` (or `name`) is declared. Both services must agree, and so must any Go
+/// service sharing the broker, or the second declaration fails with PRECONDITION_FAILED.
+///  - ours (compat_goblog_p9 false): durable, not exclusive, not auto-delete, no arguments;
+///  - compat (true): exactly the Go original's QueueDeclare("vip_queue", false, false, false,
+///    false, nil): non-durable, not auto-delete, not exclusive, no arguments. The queue and the
+///    messages in it are lost when the broker restarts (docs/decisions/0003).
+[[nodiscard]] messaging::QueueSpec VipQueue(bool compat_goblog_p9,
+                                            std::string name = std::string(kVipQueueName));
+
+}  // namespace cppblog::vip
