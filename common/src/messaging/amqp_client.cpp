@@ -112,6 +112,10 @@ class AmqpClient::Impl {
  public:
   explicit Impl(AmqpClientOptions options)
       : options_(std::move(options)), settings_(MakeSettings(options_)) {
+    // spdlog builds its registry on first use; do it here, before our threads exist, so its
+    // initialisation is ordered before their logging (ThreadSanitizer cannot see the guard
+    // inside the uninstrumented shared spdlog).
+    (void)spdlog::default_logger_raw();
     publisher_ =
         std::make_unique<PublisherConnection>(settings_, options_, [this] { NotifyState(); });
     publisher_->Start();

@@ -16,6 +16,10 @@ constexpr amqp_channel_t kFirstSubscriptionChannel = 3;
 // A subscription the broker refused after it had worked once is tried again this often.
 constexpr auto kSetupRetry = std::chrono::seconds{5};
 
+constexpr std::uint8_t kUnsettled = 0;
+constexpr std::uint8_t kAckDue = 1;
+constexpr std::uint8_t kSettled = 2;
+
 constexpr const char* kRetryCountHeader = "x-retry-count";
 constexpr const char* kOriginalExchangeHeader = "x-original-exchange";
 constexpr const char* kOriginalRoutingKeyHeader = "x-original-routing-key";
@@ -115,6 +119,9 @@ void ConsumerConnection::Setup(amqp_connection_state_t conn, Subscription& sub) 
     sub.queue_name = queue;
     sub.active = true;
     sub.generation = next_generation_++;
+    sub.unacked.clear();
+    sub.first_unacked = 1;
+    sub.acks_due = false;
     spdlog::info("amqp consumer: consuming queue={} prefetch={}", queue, config.options.prefetch);
     if (sub.ready) {
       sub.ready->set_value();
@@ -126,7 +133,7 @@ void ConsumerConnection::Setup(amqp_connection_state_t conn, Subscription& sub) 
     sub.channel_open = false;
     sub.active = false;
     if (sub.ready) {
-      sub.ready->set_exception(std::current_exception());
+      sub.ready->set_exception(ErrorFor(e));
       sub.ready.reset();
       sub.config = nullptr;  // dropped; erased by Work
     } else {
@@ -151,7 +158,9 @@ void ConsumerConnection::OnDeliver(amqp_connection_state_t conn, amqp_channel_t 
 
   Subscription* sub = FindByChannel(channel);
   // Not dispatched (closing, or a consumer we gave up): unacked, so the broker requeues it.
-  if (sub == nullptr || !sub->active || sub->config == nullptr || !consuming_) return;
+  if (sub == nullptr || !sub->active || sub->config == nullptr) return;
+  Track(*sub, tag);
+  if (!consuming_) return;
   ApplyRetryHeaders(message);
   tasks_.push_back([this, config = sub->config, generation = sub->generation, tag,
                     message = std::move(message)]() mutable {
@@ -191,7 +200,7 @@ void ConsumerConnection::HandleResult(amqp_connection_state_t conn, Result& resu
   Subscription& sub = it->second;
   switch (result.outcome) {
     case Outcome::kAck:
-      amqp::CheckStatus(amqp_basic_ack(conn, sub.channel, result.delivery_tag, 0), "ack");
+      Mark(sub, result.delivery_tag, kAckDue);  // sent by SendDueAcks, coalesced
       return;
     case Outcome::kRetry: {
       const ConsumerOptions& options = sub.config->options;
@@ -264,6 +273,7 @@ void ConsumerConnection::SettleOriginal(amqp_connection_state_t conn, const Repu
       it->second.generation != republish.generation) {
     return;
   }
+  Mark(it->second, republish.delivery_tag, kSettled);
   if (ok) {
     amqp::CheckStatus(amqp_basic_ack(conn, it->second.channel, republish.delivery_tag, 0), "ack");
   } else {
@@ -285,6 +295,45 @@ void ConsumerConnection::ConfirmRepublish(amqp_connection_state_t conn, std::uin
     SettleOriginal(conn, r, ack && !r.returned);
     republish_in_flight_.pop_front();
     ++republish_first_tag_;
+  }
+}
+
+void ConsumerConnection::Track(Subscription& sub, std::uint64_t tag) {
+  if (sub.unacked.empty()) sub.first_unacked = tag;
+  while (sub.first_unacked + sub.unacked.size() < tag) sub.unacked.push_back(kSettled);
+  if (tag >= sub.first_unacked) sub.unacked.push_back(kUnsettled);
+}
+
+void ConsumerConnection::Mark(Subscription& sub, std::uint64_t tag, std::uint8_t state) {
+  if (tag < sub.first_unacked || tag - sub.first_unacked >= sub.unacked.size()) return;
+  sub.unacked[tag - sub.first_unacked] = state;
+  if (state == kAckDue) sub.acks_due = true;
+}
+
+void ConsumerConnection::SendDueAcks(amqp_connection_state_t conn) {
+  for (auto& [id, sub] : subscriptions_) {
+    if (!sub.acks_due || !sub.active) continue;
+    sub.acks_due = false;
+    // The settled prefix: one multiple-ack up to its last due tag.
+    std::uint64_t last = 0;
+    std::size_t due = 0;
+    while (!sub.unacked.empty() && sub.unacked.front() != kUnsettled) {
+      if (sub.unacked.front() == kAckDue) {
+        last = sub.first_unacked;
+        ++due;
+      }
+      sub.unacked.pop_front();
+      ++sub.first_unacked;
+    }
+    if (due > 0) {
+      amqp::CheckStatus(amqp_basic_ack(conn, sub.channel, last, due > 1 ? 1 : 0), "ack");
+    }
+    // Behind a message still in its handler or in retry backoff: one by one, now.
+    for (std::size_t i = 0; i < sub.unacked.size(); ++i) {
+      if (sub.unacked[i] != kAckDue) continue;
+      amqp::CheckStatus(amqp_basic_ack(conn, sub.channel, sub.first_unacked + i, 0), "ack");
+      sub.unacked[i] = kSettled;
+    }
   }
 }
 
@@ -422,6 +471,7 @@ void ConsumerConnection::Work(amqp_connection_state_t conn, Clock::time_point no
 
   for (Result& result : results_batch_) HandleResult(conn, result, now);
   results_batch_.clear();
+  if (conn != nullptr) SendDueAcks(conn);
 
   if (!cancels.empty()) {
     if (consuming_) CancelConsumers(conn);
@@ -468,12 +518,11 @@ void ConsumerConnection::AfterRead() { pool_.Submit(tasks_); }
 void ConsumerConnection::OnStopping(amqp_connection_state_t /*conn*/) {
   tasks_.clear();
   std::lock_guard lock(queue_mutex_);
-  const auto closed = std::make_exception_ptr(
-      MessagingError(MessagingErrorKind::kClosed, "subscribe: the AMQP client closed"));
-  for (auto& [config, ready] : new_) ready.set_exception(closed);
+  const MessagingError closed(MessagingErrorKind::kClosed, "subscribe: the AMQP client closed");
+  for (auto& [config, ready] : new_) ready.set_exception(ErrorFor(closed));
   new_.clear();
   for (auto& [id, sub] : subscriptions_) {
-    if (sub.ready) sub.ready->set_exception(closed);
+    if (sub.ready) sub.ready->set_exception(ErrorFor(closed));
     sub.ready.reset();
   }
   for (auto& p : cancel_requests_) p.set_value();

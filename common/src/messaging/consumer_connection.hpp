@@ -53,6 +53,11 @@ class ConsumerConnection final : public IoConnection {
     std::string queue_name;
     std::string consumer_tag;
     Clock::time_point setup_at = Clock::time_point::max();  // pending (re)setup
+    // Deliveries not yet acked on this channel, by tag from first_unacked: kUnsettled,
+    // kAckDue (handler done, ack not sent) or kSettled. Lets one multiple-ack cover a run.
+    std::uint64_t first_unacked = 1;
+    std::deque<std::uint8_t> unacked;
+    bool acks_due = false;
   };
   struct Result {
     std::uint32_t subscription = 0;
@@ -83,6 +88,9 @@ class ConsumerConnection final : public IoConnection {
   void ConfirmRepublish(amqp_connection_state_t conn, std::uint64_t tag, bool multiple, bool ack);
   void SettleOriginal(amqp_connection_state_t conn, const Republish& republish, bool ok);
   void ResetRepublishChannel(amqp_connection_state_t conn);
+  static void Track(Subscription& sub, std::uint64_t tag);
+  static void Mark(Subscription& sub, std::uint64_t tag, std::uint8_t state);
+  void SendDueAcks(amqp_connection_state_t conn);
   void CancelConsumers(amqp_connection_state_t conn);
   Subscription* FindByChannel(amqp_channel_t channel);
 

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <exception>
 #include <functional>
 #include <mutex>
 #include <random>
@@ -17,6 +18,12 @@
 namespace cppblog::messaging {
 
 using Clock = std::chrono::steady_clock;
+
+/// An exception for a promise, sharing no memory with `error` (whose string buffer another
+/// thread may free): futures are read on other threads.
+[[nodiscard]] inline std::exception_ptr ErrorFor(const MessagingError& error) {
+  return std::make_exception_ptr(MessagingError(error.kind(), std::string(error.what())));
+}
 
 /// Everything needed to open one connection; the password is resolved already.
 struct ConnectionSettings {

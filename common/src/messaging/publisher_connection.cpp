@@ -209,7 +209,7 @@ bool PublisherConnection::EnsureDeclared(amqp_connection_state_t conn, Outgoing&
     SendChannelCloseOk(conn, kDeclareChannel);
     OpenChannel(conn, kDeclareChannel);
     spdlog::error("amqp publisher: {}", e.what());
-    Settle(message, std::make_exception_ptr(e));
+    Settle(message, ErrorFor(e));
     return false;
   }
 }
@@ -267,13 +267,10 @@ void PublisherConnection::RunInspects(amqp_connection_state_t conn,
       amqp::CheckReply(amqp_get_rpc_reply(conn), "inspect queue '" + inspect.queue + "'");
       inspect.promise.set_value(QueueInfo{ok->message_count, ok->consumer_count});
     } catch (const MessagingError& e) {
-      if (!amqp::IsChannelError(e)) {
-        inspect.promise.set_exception(std::current_exception());
-        throw;
-      }
+      inspect.promise.set_exception(ErrorFor(e));
+      if (!amqp::IsChannelError(e)) throw;
       SendChannelCloseOk(conn, kDeclareChannel);
       OpenChannel(conn, kDeclareChannel);
-      inspect.promise.set_exception(std::current_exception());
     }
   }
   inspects.clear();
@@ -331,7 +328,7 @@ void PublisherConnection::OnChannelClosed(amqp_connection_state_t conn, amqp_cha
   spdlog::error("amqp publisher: {}", error.what());
   if (channel == kPublishChannel) {
     // The broker dropped whatever was in flight on the channel; the caller decides.
-    for (Outgoing& m : in_flight_) Settle(m, std::make_exception_ptr(error));
+    for (Outgoing& m : in_flight_) Settle(m, ErrorFor(error));
     in_flight_.clear();
     declared_.assign(declared_.size(), 0);
     ResetPublishChannel(conn);

@@ -52,9 +52,9 @@ std::string StringHeader(const Message& m, const std::string& key) {
 // --- (a) round trips ---------------------------------------------------------------------
 
 TEST(AmqpClientIntegration, PublishToQueueRoundTripKeepsProperties) {
-  AmqpClient client{TestOptions()};
   const std::string queue = UniqueName("roundtrip");
   Inbox inbox;
+  AmqpClient client{TestOptions()};
   auto subscribed = client.SubscribeToQueue({.name = queue}, inbox.Recorder(), {});
   Ready(subscribed);
 
@@ -80,9 +80,9 @@ TEST(AmqpClientIntegration, PublishToQueueRoundTripKeepsProperties) {
 }
 
 TEST(AmqpClientIntegration, DirectExchangeRoundTripWithServerNamedQueue) {
-  AmqpClient client{TestOptions()};
   const ExchangeSpec exchange{.name = UniqueName("direct"), .type = ExchangeType::kDirect};
   Inbox inbox;
+  AmqpClient client{TestOptions()};
   auto subscribed = client.Subscribe(exchange, {"green"}, {}, inbox.Recorder(), {});
   Ready(subscribed);
 
@@ -98,10 +98,10 @@ TEST(AmqpClientIntegration, DirectExchangeRoundTripWithServerNamedQueue) {
 }
 
 TEST(AmqpClientIntegration, FanoutExchangeReachesEverySubscriber) {
-  AmqpClient client{TestOptions()};
   const ExchangeSpec exchange{.name = UniqueName("fanout"), .type = ExchangeType::kFanout};
   Inbox first;
   Inbox second;
+  AmqpClient client{TestOptions()};
   auto s1 = client.Subscribe(exchange, {}, {}, first.Recorder(), {});
   auto s2 = client.Subscribe(exchange, {}, {}, second.Recorder(), {});
   Ready(s1);
@@ -117,9 +117,9 @@ TEST(AmqpClientIntegration, FanoutExchangeReachesEverySubscriber) {
 }
 
 TEST(AmqpClientIntegration, TopicExchangeMatchesWildcards) {
-  AmqpClient client{TestOptions()};
   const ExchangeSpec exchange{.name = UniqueName("topic"), .type = ExchangeType::kTopic};
   Inbox inbox;
+  AmqpClient client{TestOptions()};
   auto subscribed =
       client.Subscribe(exchange, {"account.*.vip", "audit.#"}, {}, inbox.Recorder(), {});
   Ready(subscribed);
@@ -142,11 +142,11 @@ TEST(AmqpClientIntegration, TopicExchangeMatchesWildcards) {
 }
 
 TEST(AmqpClientIntegration, HeadersExchangeMatchesBindingArguments) {
-  AmqpClient client{TestOptions()};
   const ExchangeSpec exchange{.name = UniqueName("headers"), .type = ExchangeType::kHeaders};
   Inbox inbox;
   ConsumerOptions options;
   options.binding_arguments = {{"x-match", std::string("all")}, {"kind", std::string("vip")}};
+  AmqpClient client{TestOptions()};
   auto subscribed = client.Subscribe(exchange, {}, {}, inbox.Recorder(), options);
   Ready(subscribed);
 
@@ -162,10 +162,10 @@ TEST(AmqpClientIntegration, HeadersExchangeMatchesBindingArguments) {
 }
 
 TEST(AmqpClientIntegration, NamedDurableQueueBoundToExchange) {
-  AmqpClient client{TestOptions()};
   const ExchangeSpec exchange{.name = UniqueName("bus"), .type = ExchangeType::kTopic};
   const std::string queue = UniqueName("bus-queue");
   Inbox inbox;
+  AmqpClient client{TestOptions()};
   auto subscribed = client.Subscribe(exchange, {"#"}, {.name = queue}, inbox.Recorder(), {});
   Ready(subscribed);
 
@@ -180,17 +180,17 @@ TEST(AmqpClientIntegration, NamedDurableQueueBoundToExchange) {
 }
 
 TEST(AmqpClientIntegration, PublishToExchangeWithoutQueuesIsUnroutable) {
-  AmqpClient client{TestOptions()};
   const ExchangeSpec exchange{.name = UniqueName("empty"), .type = ExchangeType::kFanout};
   std::string what;
+  AmqpClient client{TestOptions()};
   EXPECT_EQ(ErrorKindOf(client.Publish(exchange, "", {.body = "lost"}), &what),
             MessagingErrorKind::kUnroutable);
   EXPECT_NE(what.find(exchange.name), std::string::npos) << what;
 }
 
 TEST(AmqpClientIntegration, ThousandsOfPipelinedPublishesAllConfirm) {
-  AmqpClient client{TestOptions()};
   const std::string queue = UniqueName("pipelined");
+  AmqpClient client{TestOptions()};
   constexpr int kCount = 5000;
   std::vector<std::future<void>> confirms;
   confirms.reserve(kCount);
@@ -208,8 +208,6 @@ TEST(AmqpClientIntegration, ThousandsOfPipelinedPublishesAllConfirm) {
 
 TEST(AmqpClientIntegration, WorkQueueSplitsFourMessagesTwoAndTwo) {
   const std::string queue = UniqueName("work");
-  AmqpClient first{TestOptions()};
-  AmqpClient second{TestOptions()};
   std::mutex mutex;
   std::condition_variable cv;
   int arrivals = 0;
@@ -228,7 +226,9 @@ TEST(AmqpClientIntegration, WorkQueueSplitsFourMessagesTwoAndTwo) {
       return Outcome::kAck;
     };
   };
+  AmqpClient first{TestOptions()};
   auto s1 = first.SubscribeToQueue({.name = queue}, handler_for(1), {.prefetch = 1});
+  AmqpClient second{TestOptions()};
   auto s2 = second.SubscribeToQueue({.name = queue}, handler_for(2), {.prefetch = 1});
   Ready(s1);
   Ready(s2);
@@ -248,11 +248,12 @@ TEST(AmqpClientIntegration, WorkQueueSplitsFourMessagesTwoAndTwo) {
 // --- (e) retries and dead letters --------------------------------------------------------
 
 TEST(AmqpClientIntegration, FailingHandlerIsRetriedThenDeadLetteredWhileOthersFlow) {
-  AmqpClient client{TestOptions()};
+  Inbox dead;
   const std::string queue = UniqueName("orders");
   std::mutex mutex;
   std::map<std::string, int> attempts;
   Inbox done;
+  AmqpClient client{TestOptions()};
   auto subscribed =
       client.SubscribeToQueue({.name = queue},
                               [&](const Message& m) {
@@ -269,7 +270,6 @@ TEST(AmqpClientIntegration, FailingHandlerIsRetriedThenDeadLetteredWhileOthersFl
                               },
                               {.max_retries = 2, .retry_backoff = std::chrono::milliseconds{20}});
   Ready(subscribed);
-  Inbox dead;
   auto dlq = client.SubscribeToQueue({.name = queue + ".dlq"}, dead.Recorder(), {});
   Ready(dlq);
 
@@ -299,10 +299,10 @@ TEST(AmqpClientIntegration, FailingHandlerIsRetriedThenDeadLetteredWhileOthersFl
 }
 
 TEST(AmqpClientIntegration, RetriedMessageKeepsItsFirstRouting) {
-  AmqpClient client{TestOptions()};
   const ExchangeSpec exchange{.name = UniqueName("retry-x"), .type = ExchangeType::kDirect};
   const std::string queue = UniqueName("retry-q");
   Inbox seen;
+  AmqpClient client{TestOptions()};
   auto subscribed = client.Subscribe(exchange, {"k"}, {.name = queue},
                                      [&](const Message& m) {
                                        seen.Add(m);
@@ -324,8 +324,8 @@ TEST(AmqpClientIntegration, RetriedMessageKeepsItsFirstRouting) {
 // --- (f) conflicting declarations ---------------------------------------------------------
 
 TEST(AmqpClientIntegration, ConflictingQueueDeclarationNamesQueueAndArgument) {
-  AmqpClient client{TestOptions()};
   const std::string queue = UniqueName("vip_queue");
+  AmqpClient client{TestOptions()};
   auto first = client.PublishToQueue({.name = queue, .durable = true}, {.body = "1"});
   Ready(first);
 
@@ -356,10 +356,10 @@ TEST(AmqpClientIntegration, ConflictingQueueDeclarationNamesQueueAndArgument) {
 }
 
 TEST(AmqpClientIntegration, ConflictingExchangeTypeNamesExchangeAndType) {
-  AmqpClient client{TestOptions()};
   const std::string name = UniqueName("typed");
   const std::string queue = UniqueName("typed-q");
   Inbox inbox;
+  AmqpClient client{TestOptions()};
   auto subscribed = client.Subscribe({.name = name, .type = ExchangeType::kDirect}, {"k"},
                                      {.name = queue}, inbox.Recorder(), {});
   Ready(subscribed);
@@ -378,11 +378,11 @@ TEST(AmqpClientIntegration, ConflictingExchangeTypeNamesExchangeAndType) {
 TEST(AmqpClientIntegration, CloseLetsTheHandlerInFlightFinishAndAcksIt) {
   const std::string queue = UniqueName("drain");
   AmqpClient observer{TestOptions()};
-  auto consumer = std::make_unique<AmqpClient>(TestOptions());
   std::promise<void> entered;
   std::promise<void> release;
   auto released = release.get_future().share();
   std::atomic<bool> finished{false};
+  auto consumer = std::make_unique<AmqpClient>(TestOptions());
   auto subscribed = consumer->SubscribeToQueue({.name = queue},
                                                [&](const Message&) {
                                                  entered.set_value();

@@ -149,8 +149,8 @@ TEST(AmqpClientRecovery, ConfirmedMessagesSurviveTwoForcedConnectionClosures) {
   const std::string queue = UniqueName("recovery-close");
   StateLog consumer_log;
   StateLog publisher_log;
-  AmqpClient consumer{Options(consumer_log)};
   Tally tally;
+  AmqpClient consumer{Options(consumer_log)};
   auto subscribed = consumer.SubscribeToQueue(
       {.name = queue}, [&](const Message& m) { return tally.Record(m); }, {.prefetch = 500});
   ASSERT_EQ(subscribed.wait_for(kWait), std::future_status::ready);
@@ -175,8 +175,8 @@ TEST(AmqpClientRecovery, ConfirmedMessagesSurviveABrokerRestartAndTheConsumerRes
   const std::string queue = UniqueName("recovery-restart");
   StateLog consumer_log;
   StateLog publisher_log;
-  AmqpClient consumer{Options(consumer_log)};
   Tally tally;
+  AmqpClient consumer{Options(consumer_log)};
   auto subscribed = consumer.SubscribeToQueue(
       {.name = queue}, [&](const Message& m) { return tally.Record(m); }, {.prefetch = 500});
   ASSERT_EQ(subscribed.wait_for(kWait), std::future_status::ready);

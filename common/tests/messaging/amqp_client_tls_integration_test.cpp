@@ -121,12 +121,12 @@ TEST(AmqpClientTls, VerifiesTheBrokerAndRefusesAnUntrustedOne) {
   const TlsBroker broker;
 
   // Trusted CA and a client certificate: a full round trip over TLS.
+  Inbox inbox;
   AmqpClient client{{.url = broker.Url(),
                      .tls = {.ca_file = broker.File("ca.pem"),
                              .cert_file = broker.File("client.pem"),
                              .key_file = broker.File("client.key")}}};
   const std::string queue = UniqueName("tls");
-  Inbox inbox;
   auto subscribed = client.SubscribeToQueue({.name = queue}, inbox.Recorder(), {});
   ASSERT_EQ(subscribed.wait_for(kWait), std::future_status::ready);
   subscribed.get();
