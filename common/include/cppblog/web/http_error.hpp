@@ -9,7 +9,8 @@ namespace cppblog::web {
 /// The router catches it; any other exception becomes a 500 with a generic body.
 class HttpError : public std::runtime_error {
  public:
-  HttpError(int status, const std::string& message) : std::runtime_error(message), status_(status) {}
+  HttpError(int status, const std::string& message)
+      : std::runtime_error(message), status_(status) {}
   [[nodiscard]] int Status() const noexcept { return status_; }
 
  private:

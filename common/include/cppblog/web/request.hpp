@@ -24,7 +24,8 @@ struct Request {
   /// Filled by Router::Dispatch from the matched pattern ("/accounts/{accountId}").
   std::map<std::string, std::string, std::less<>> path_params;
 
-  /// The value of a path parameter of the matched route; empty when the route has none by that name.
+  /// The value of a path parameter of the matched route; empty when the route has none by that
+  /// name.
   [[nodiscard]] std::string_view PathParam(std::string_view name) const;
   /// The first header of that name, compared case-insensitively.
   [[nodiscard]] std::optional<std::string_view> Header(std::string_view name) const;
@@ -32,7 +33,9 @@ struct Request {
 
 /// Builds a request from a target such as "/accounts/10000?x=1"; for tests and clients.
 [[nodiscard]] Request MakeRequest(Method method, std::string_view target, std::string body = {});
-[[nodiscard]] inline Request Get(std::string_view target) { return MakeRequest(Method::kGet, target); }
+[[nodiscard]] inline Request Get(std::string_view target) {
+  return MakeRequest(Method::kGet, target);
+}
 [[nodiscard]] inline Request Post(std::string_view target, std::string body) {
   return MakeRequest(Method::kPost, target, std::move(body));
 }

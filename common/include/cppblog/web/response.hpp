@@ -7,8 +7,8 @@
 
 namespace cppblog::web {
 
-/// An HTTP response as handlers build it. The server adds Date-free framing
-/// (Content-Length, Connection) itself.
+/// An HTTP response as handlers build it. The server adds the framing itself
+/// (Content-Length, Date, Connection). Headers with CR or LF in them are dropped.
 struct Response {
   int status = 200;
   std::string content_type = "application/json";

@@ -39,7 +39,9 @@ class Router {
 
   /// Finds the route, fills path_params and calls the handler. Unknown path → 404,
   /// known path with another method → 405 with `Allow`, HttpError → its status,
-  /// any other exception → 500 (logged). HEAD is served by the GET handler. Never throws.
+  /// any other exception → 500 (logged, the client sees a generic message). HEAD is served
+  /// by the GET handler unless a HEAD route exists; the body stays in the response so the
+  /// server can send its length, and the server sends no body. Never throws.
   [[nodiscard]] Response Dispatch(Request request) const;
 
  private:

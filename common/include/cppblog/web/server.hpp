@@ -14,15 +14,22 @@ struct ServerOptions {
   std::string address = "0.0.0.0";
   std::uint16_t port = 0;  // 0: an ephemeral port, see Server::Port()
   unsigned threads = 0;    // 0: one per core
+  /// A connection that makes no progress this long (no request arriving, a request or a
+  /// response stalled) is closed.
   std::chrono::milliseconds idle_timeout{30'000};
-  std::size_t header_limit = 8 * 1024;  // larger headers: 431
-  std::size_t body_limit = 1024 * 1024;  // larger bodies: 413
+  std::size_t header_limit = 8 * 1024;   // larger request line + headers: 431, then close
+  std::size_t body_limit = 1024 * 1024;  // larger bodies: 413, then close
 };
 
 /// An HTTP/1.1 server (Boost.Beast, kept out of this header) on one io_context
 /// run by `threads` threads, with keep-alive and the limits above.
 /// The constructor binds and listens (throws std::runtime_error naming the
 /// address and port when it cannot); Run() serves. Not copyable or movable.
+///
+/// On the wire: keep-alive by default (HTTP/1.0 on request), pipelining, chunked request
+/// bodies, `Expect: 100-continue`; responses carry Content-Length and Date; HEAD gets the
+/// GET handler's headers and no body; malformed requests get 400 and the connection is
+/// closed. Handlers run on the I/O threads: a slow handler holds one of them.
 class Server {
  public:
   Server(ServerOptions options, Router router);
@@ -33,11 +40,15 @@ class Server {
   /// The port actually bound (useful with port 0).
   [[nodiscard]] std::uint16_t Port() const;
 
-  /// Serves until Stop(); returns after in-flight requests have finished.
+  /// Serves on the calling thread plus `threads - 1` more until Stop(); returns after
+  /// in-flight requests have been answered and every connection is closed. Call once.
   void Run();
-  /// Serves until SIGINT or SIGTERM, then stops gracefully and returns.
+  /// Serves until SIGINT or SIGTERM, then stops gracefully and returns. A second signal
+  /// while draining gets the default action (ends the process).
   void RunUntilSignal();
-  /// Stops accepting, lets in-flight requests finish, makes Run() return. Thread-safe.
+  /// Stops accepting, closes idle connections, lets in-flight requests finish (their
+  /// responses say `Connection: close`), makes Run() return. Thread-safe, idempotent,
+  /// and also valid before Run() (which then returns at once).
   void Stop();
 
  private:
