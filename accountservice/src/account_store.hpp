@@ -60,6 +60,7 @@ class AccountStore {
   class ReadTxn;
 
   void Seed();
+  void SeedAccounts();
   [[noreturn]] void Fail(std::string_view operation, int rc) const;
   MDB_txn* AcquireReadTxn() const;
   void ReleaseReadTxn(MDB_txn* txn) const noexcept;
