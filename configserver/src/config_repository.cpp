@@ -95,24 +95,48 @@ std::vector<std::string> CandidateFiles(const std::string& application,
   return files;
 }
 
+std::shared_ptr<const ParsedFile> ParsedFileCache::Parse(const std::string& file_name,
+                                                         std::string text) {
+  const std::string key = file_name + '\0' + std::to_string(std::hash<std::string>{}(text));
+  {
+    std::lock_guard lock{mutex_};
+    const auto [first, last] = entries_.equal_range(key);
+    for (auto it = first; it != last; ++it) {
+      if (it->second->text == text) return it->second;
+    }
+  }
+  // Parse outside the lock: a slow file must not stall other requests.
+  auto parsed = std::make_shared<ParsedFile>();
+  try {
+    parsed->documents = ParsePropertyFile(text, file_name);
+  } catch (const PropertyFileError& e) {
+    parsed->error = e.what();
+  }
+  parsed->text = std::move(text);
+  std::lock_guard lock{mutex_};
+  if (entries_.size() >= kMaxEntries) entries_.clear();
+  entries_.emplace(key, parsed);
+  return parsed;
+}
+
 Environment BuildEnvironment(const std::string& application, const std::string& profiles,
-                             const FileReader& read, const std::string& name_prefix) {
+                             const FileReader& read, const std::string& name_prefix,
+                             ParsedFileCache& cache) {
   Environment environment;
   environment.name = application;
   environment.profiles = SplitProfiles(profiles);
   for (const auto& file : CandidateFiles(application, environment.profiles)) {
-    const std::optional<std::string> text = read(file);
+    std::optional<std::string> text = read(file);
     if (!text) continue;
     const std::string name = name_prefix + file;
-    std::vector<PropertyDocument> documents;
-    try {
-      documents = ParsePropertyFile(*text, file);
-    } catch (const PropertyFileError& e) {
-      environment.problems.emplace_back(e.what());
+    const std::shared_ptr<const ParsedFile> parsed = cache.Parse(file, std::move(*text));
+    if (parsed->error) {
+      environment.problems.push_back(*parsed->error);
       environment.property_sources.push_back(
-          {.name = name, .source = {{kInvalidSourceKey, std::string(e.what())}}});
+          {.name = name, .source = {{kInvalidSourceKey, *parsed->error}}});
       continue;
     }
+    const std::vector<PropertyDocument>& documents = parsed->documents;
     // A later document overrides an earlier one, so it is listed first.
     for (std::size_t i = documents.size(); i-- > 0;) {
       const auto& document = documents[i];
@@ -150,7 +174,7 @@ Environment NativeRepository::FindOne(const std::string& application, const std:
     return content.str();
   };
   Environment environment =
-      BuildEnvironment(application, profiles, read, "file:" + directory_.string() + "/");
+      BuildEnvironment(application, profiles, read, "file:" + directory_.string() + "/", cache_);
   environment.label = label;
   return environment;
 }

@@ -2,9 +2,12 @@
 
 #include <filesystem>
 #include <functional>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "environment.hpp"
@@ -59,12 +62,33 @@ using FileReader = std::function<std::optional<std::string>(const std::string& r
 /// Splits "dev,db" into {"dev", "db"}; throws InvalidRequestError when empty or unsafe.
 [[nodiscard]] std::vector<std::string> SplitProfiles(const std::string& profiles);
 
+/// One file's parse result: its documents, or why it could not be parsed.
+struct ParsedFile {
+  std::string text;
+  std::vector<PropertyDocument> documents;
+  std::optional<std::string> error;  // PropertyFileError::what()
+};
+
+/// Parse results reused while a file's content is unchanged (compared byte for byte), so a
+/// request costs a read, not a YAML parse. Keeps several versions per name (git labels).
+/// Thread-safe.
+class ParsedFileCache {
+ public:
+  [[nodiscard]] std::shared_ptr<const ParsedFile> Parse(const std::string& file_name,
+                                                        std::string text);
+
+ private:
+  static constexpr std::size_t kMaxEntries = 1024;  // then start over; config repos are small
+  std::mutex mutex_;
+  std::unordered_multimap<std::string, std::shared_ptr<const ParsedFile>> entries_;
+};
+
 /// Builds the property sources from the candidate files `read` finds, naming each
 /// `name_prefix + relative path` (plus " (document #i)" for multi-document files).
 /// Sets name, profiles, property_sources and problems; label and version are the caller's.
 [[nodiscard]] Environment BuildEnvironment(const std::string& application,
                                            const std::string& profiles, const FileReader& read,
-                                           const std::string& name_prefix);
+                                           const std::string& name_prefix, ParsedFileCache& cache);
 
 /// Spring's native backend: a plain directory. Sources are named "file:<dir>/<file>";
 /// the label is echoed but selects nothing, version is null.
@@ -80,6 +104,7 @@ class NativeRepository final : public ConfigRepository {
 
  private:
   std::filesystem::path directory_;
+  mutable ParsedFileCache cache_;
 };
 
 }  // namespace cppblog::configserver

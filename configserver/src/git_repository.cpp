@@ -126,7 +126,8 @@ Environment GitRepository::FindOne(const std::string& application, const std::st
   const FileReader read = [&](const std::string& relative) {
     return ReadBlob(repo.get(), tree.get(), relative);
   };
-  Environment environment = BuildEnvironment(application, profiles, read, options_.uri + "/");
+  Environment environment =
+      BuildEnvironment(application, profiles, read, options_.uri + "/", cache_);
   environment.label = label;
   char id[GIT_OID_HEXSZ + 1];
   git_oid_tostr(id, sizeof id, git_object_id(commit.get()));

@@ -36,6 +36,7 @@ class GitRepository final : public ConfigRepository {
 
  private:
   GitRepositoryOptions options_;
+  mutable ParsedFileCache cache_;
 };
 
 }  // namespace cppblog::configserver

@@ -154,6 +154,32 @@ TEST(ConfigRepository, MissingDirectoryIsARepositoryError) {
   EXPECT_THROW(NativeRepository{"/nonexistent/config-repo"}, RepositoryError);
 }
 
+TEST(ConfigRepository, CacheReusesParsesOfUnchangedContentOnly) {
+  ParsedFileCache cache;
+  const auto first = cache.Parse("a.yml", "a: 1\n");
+  const auto same = cache.Parse("a.yml", "a: 1\n");
+  const auto changed = cache.Parse("a.yml", "a: 2\n");
+  const auto broken = cache.Parse("b.yml", "a: [\n");
+
+  EXPECT_EQ(first.get(), same.get());
+  EXPECT_NE(first.get(), changed.get());
+  EXPECT_EQ(changed->documents.at(0).properties.at(0).second, ScalarValue{std::int64_t{2}});
+  EXPECT_TRUE(broken->error.has_value());
+  EXPECT_EQ(cache.Parse("a.yml", "a: 1\n").get(), first.get());  // both versions kept
+}
+
+TEST(ConfigRepository, EditedFileIsServedAtOnce) {
+  TempDir dir;
+  dir.Write("foo.yml", "a: 1\n");
+  const NativeRepository repository{dir.path()};
+  static_cast<void>(repository.FindOne("foo", "default", std::nullopt));
+
+  dir.Write("foo.yml", "a: 2\n");
+
+  EXPECT_THAT(repository.FindOne("foo", "default", std::nullopt).property_sources.at(0).source,
+              ElementsAre(Pair("a", ScalarValue{std::int64_t{2}})));
+}
+
 // Spring Cloud Config docs, encryption-and-decryption.adoc (native backend): the
 // complete Environment of `GET /application/prd`.
 TEST(ConfigRepository, GoldenSpringNativeExample) {
