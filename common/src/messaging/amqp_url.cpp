@@ -161,8 +161,10 @@ AmqpUrl ParseAmqpUrl(std::string_view url) {
     if (path->find('/') != std::string_view::npos) {
       Invalid(url, "a '/' inside the vhost must be written %2F");
     }
-    out.vhost = PercentDecode(url, *path, "vhost");
-    if (out.vhost.empty()) out.vhost = "/";
+    // Empty means the default vhost, as in the Go client (kept as "/" from the defaults).
+    if (std::string vhost = PercentDecode(url, *path, "vhost"); !vhost.empty()) {
+      out.vhost = std::move(vhost);
+    }
   }
   ApplyQuery(url, query, out);
   return out;
