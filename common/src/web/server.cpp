@@ -156,6 +156,10 @@ class Session : public std::enable_shared_from_this<Session> {
       shared_.sessions.emplace(this, weak_from_this());
     }
     asio::dispatch(socket_.get_executor(), [self = shared_from_this()] {
+      // Writes are tried directly first (see Write()); they must not block.
+      beast::error_code ec;
+      self->socket_.non_blocking(true, ec);
+      if (ec) return self->Close();
       self->deadline_ = Clock::now() + self->shared_.options.idle_timeout;
       self->ArmTimer();
       self->StartRequest();
@@ -300,16 +304,33 @@ class Session : public std::enable_shared_from_this<Session> {
     FormatHead(with_body, http10);
     phase_ = Phase::kWriting;
     deadline_ = Clock::now() + shared_.options.idle_timeout;
-    auto on_write = [self = shared_from_this()](beast::error_code ec, std::size_t) {
-      self->OnWrite(ec);
-    };
-    if (!with_body || head_only_ || response_.body.empty()) {
-      asio::async_write(socket_, asio::buffer(head_), std::move(on_write));
+    const bool send_body = with_body && !head_only_ && !response_.body.empty();
+    std::array buffers = {
+        asio::const_buffer(head_.data(), head_.size()),
+        asio::const_buffer(response_.body.data(), send_body ? response_.body.size() : 0)};
+    // Usually the whole response fits in the socket's send buffer: write it now, and
+    // skip an asynchronous operation and its completion going through the scheduler.
+    beast::error_code ec;
+    const std::size_t total = buffers[0].size() + buffers[1].size();
+    const std::size_t written = socket_.write_some(buffers, ec);
+    if (!ec && written == total) {
+      // Pipelined requests already buffered are parsed from a fresh handler, so that a
+      // client sending many at once cannot make this recursion deep.
+      if (buffer_.size() == 0 || close_after_write_) return OnWrite({});
+      asio::post(socket_.get_executor(), [self = shared_from_this()] { self->OnWrite({}); });
       return;
     }
-    const std::array buffers = {asio::const_buffer(head_.data(), head_.size()),
-                                asio::const_buffer(response_.body.data(), response_.body.size())};
-    asio::async_write(socket_, buffers, std::move(on_write));
+    if (ec && ec != asio::error::would_block) return Close();
+    if (written < buffers[0].size()) {
+      buffers[0] += written;
+    } else {
+      buffers[1] += written - buffers[0].size();
+      buffers[0] = asio::const_buffer();
+    }
+    asio::async_write(socket_, buffers,
+                      [self = shared_from_this()](beast::error_code write_ec, std::size_t) {
+                        self->OnWrite(write_ec);
+                      });
   }
 
   void FormatHead(bool with_body, bool http10) {

@@ -270,6 +270,25 @@ TEST(Server, HeadSendsLengthWithoutBody) {
   EXPECT_EQ(next->body, "{\"id\":\"8\"}");
 }
 
+TEST(Server, LargeResponseIsWrittenCompletely) {
+  std::string big(16 * 1024 * 1024, 'x');
+  big.back() = 'y';
+  Router router;
+  router.Get("/big", [&big](const Request&) { return Response::Text(200, big); });
+  RunningServer server(TestOptions(), std::move(router));
+  Client client(server.Port());
+
+  // Larger than a socket's send buffer: the server must finish the write asynchronously.
+  ASSERT_TRUE(client.Send(GetRequest("/big") + GetRequest("/big")));
+
+  for (int i = 0; i < 2; ++i) {
+    const auto reply = client.Read();
+    ASSERT_TRUE(reply.has_value());
+    EXPECT_EQ(reply->body.size(), big.size());
+    EXPECT_TRUE(reply->body == big);
+  }
+}
+
 TEST(Server, ConnectionCloseIsHonoured) {
   RunningServer server(TestOptions(), EchoRouter());
   Client client(server.Port());
