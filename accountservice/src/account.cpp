@@ -1,5 +1,7 @@
 #include "account.hpp"
 
+#include <algorithm>
+
 namespace cppblog::account {
 namespace {
 
@@ -11,11 +13,17 @@ bool NeedsEscape(char c) { return c == '"' || c == '\\' || static_cast<unsigned 
 
 void AppendJsonString(std::string& out, std::string_view text) {
   out.push_back('"');
+  // Ids, names and addresses almost never need escaping: one scan, one copy.
+  const auto first = std::find_if(text.begin(), text.end(), NeedsEscape);
+  if (first == text.end()) {
+    out.append(text);
+    out.push_back('"');
+    return;
+  }
   std::size_t run_start = 0;
-  for (std::size_t i = 0; i < text.size(); ++i) {
+  for (std::size_t i = static_cast<std::size_t>(first - text.begin()); i < text.size(); ++i) {
     const char c = text[i];
     if (!NeedsEscape(c)) continue;
-    // Copy the plain run in one go; ids and names almost never need escaping.
     out.append(text.substr(run_start, i - run_start));
     run_start = i + 1;
     switch (c) {
@@ -52,13 +60,18 @@ void AppendJsonString(std::string& out, std::string_view text) {
 }
 
 std::string ToJson(const Account& account, std::string_view served_by) {
+  static constexpr std::string_view kIdKey = R"({"id":)";
+  static constexpr std::string_view kNameKey = R"(,"name":)";
+  static constexpr std::string_view kServedByKey = R"(,"servedBy":)";
   std::string json;
-  json.reserve(36 + account.id.size() + account.name.size() + served_by.size());
-  json.append(R"({"id":)");
+  // Six quotes and the closing brace besides the keys; escapes only ever grow it.
+  json.reserve(kIdKey.size() + kNameKey.size() + kServedByKey.size() + 7 + account.id.size() +
+               account.name.size() + served_by.size());
+  json.append(kIdKey);
   AppendJsonString(json, account.id);
-  json.append(R"(,"name":)");
+  json.append(kNameKey);
   AppendJsonString(json, account.name);
-  json.append(R"(,"servedBy":)");
+  json.append(kServedByKey);
   AppendJsonString(json, served_by);
   json.push_back('}');
   return json;

@@ -1,5 +1,6 @@
 #include "account_store.hpp"
 
+#include <atomic>
 #include <string>
 #include <system_error>
 #include <utility>
@@ -40,9 +41,20 @@ class WriteTxn {
   MDB_txn* txn_;
 };
 
+std::atomic<std::uint64_t> next_store_id{1};
+
+// This thread's read transaction for each store it has read from. Entries of closed
+// stores stay behind, harmless: ids are never reused and their txns are never touched.
+struct CachedReadTxn {
+  std::uint64_t store_id;
+  MDB_txn* txn;
+};
+thread_local std::vector<CachedReadTxn> t_read_txns;
+
 }  // namespace
 
-// A read transaction borrowed from the store's pool for one scope.
+// This thread's read transaction of the store, renewed for one scope and reset after it.
+// Not reentrant: a thread holds at most one ReadTxn of a store at a time.
 class AccountStore::ReadTxn {
  public:
   explicit ReadTxn(const AccountStore& store) : store_(store), txn_(store.AcquireReadTxn()) {}
@@ -56,7 +68,8 @@ class AccountStore::ReadTxn {
   MDB_txn* txn_;
 };
 
-AccountStore::AccountStore(std::filesystem::path data_dir) : path_(std::move(data_dir)) {
+AccountStore::AccountStore(std::filesystem::path data_dir)
+    : path_(std::move(data_dir)), id_(next_store_id.fetch_add(1, std::memory_order_relaxed)) {
   std::error_code ec;
   std::filesystem::create_directories(path_, ec);
   if (ec) {
@@ -86,7 +99,7 @@ AccountStore::AccountStore(std::filesystem::path data_dir) : path_(std::move(dat
 }
 
 AccountStore::~AccountStore() {
-  for (MDB_txn* txn : idle_read_txns_) mdb_txn_abort(txn);
+  for (MDB_txn* txn : read_txns_) mdb_txn_abort(txn);
   mdb_env_close(env_);
 }
 
@@ -132,36 +145,35 @@ void AccountStore::SeedAccounts() {
 }
 
 MDB_txn* AccountStore::AcquireReadTxn() const {
-  MDB_txn* txn = nullptr;
-  {
-    const std::lock_guard lock{idle_mutex_};
-    if (!idle_read_txns_.empty()) {
-      txn = idle_read_txns_.back();
-      idle_read_txns_.pop_back();
-    }
-  }
-  if (txn != nullptr) {
-    if (const int rc = mdb_txn_renew(txn); rc != MDB_SUCCESS) {
-      mdb_txn_abort(txn);
+  for (const CachedReadTxn& cached : t_read_txns) {
+    if (cached.store_id != id_) continue;
+    if (const int rc = mdb_txn_renew(cached.txn); rc != MDB_SUCCESS) {
       Fail("renew read transaction", rc);
     }
-    return txn;
+    return cached.txn;
   }
+  MDB_txn* txn = nullptr;
   if (const int rc = mdb_txn_begin(env_, nullptr, MDB_RDONLY, &txn); rc != MDB_SUCCESS) {
     Fail("begin read transaction", rc);
+  }
+  try {
+    {
+      const std::lock_guard lock{read_txns_mutex_};
+      read_txns_.push_back(txn);
+    }
+    t_read_txns.push_back({.store_id = id_, .txn = txn});
+  } catch (...) {  // out of memory: the transaction is not cached, so end it here
+    {
+      const std::lock_guard lock{read_txns_mutex_};
+      std::erase(read_txns_, txn);
+    }
+    mdb_txn_abort(txn);
+    throw;
   }
   return txn;
 }
 
-void AccountStore::ReleaseReadTxn(MDB_txn* txn) const noexcept {
-  mdb_txn_reset(txn);
-  try {
-    const std::lock_guard lock{idle_mutex_};
-    idle_read_txns_.push_back(txn);
-  } catch (...) {  // push_back could not grow: the transaction is simply not pooled
-    mdb_txn_abort(txn);
-  }
-}
+void AccountStore::ReleaseReadTxn(MDB_txn* txn) const noexcept { mdb_txn_reset(txn); }
 
 std::optional<Account> AccountStore::FindAccount(std::string_view id) const {
   const ReadTxn txn{*this};

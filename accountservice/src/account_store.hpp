@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <mutex>
 #include <optional>
@@ -32,7 +33,9 @@ class StoreError : public std::runtime_error {
 /// neither duplicates nor overwrites them.
 ///
 /// Thread-safe: FindAccount may be called from any number of threads at once
-/// (readers never block); writes are serialised by LMDB. Not copyable or movable.
+/// (readers never block, and take no lock); writes are serialised by LMDB. Each
+/// thread that reads keeps one LMDB reader slot until the store closes (at most 510
+/// threads). Not copyable or movable.
 class AccountStore {
  public:
   /// Opens (or creates) the store and seeds it. Throws StoreError.
@@ -66,12 +69,14 @@ class AccountStore {
   void ReleaseReadTxn(MDB_txn* txn) const noexcept;
 
   std::filesystem::path path_;
+  std::uint64_t id_;  // unique per store in this process: keys each thread's cached read txn
   MDB_env* env_ = nullptr;
   unsigned accounts_dbi_ = 0;
-  // Reset read transactions ready for mdb_txn_renew: a renew is far cheaper than
-  // a begin, and MDB_NOTLS lets any thread use any of them.
-  mutable std::mutex idle_mutex_;
-  mutable std::vector<MDB_txn*> idle_read_txns_;
+  // Every read transaction made for this store, one per thread that has read from it,
+  // aborted when the store closes. Between reads each sits reset in its thread's cache:
+  // a renew is far cheaper than a begin, and no lock is taken on the read path.
+  mutable std::mutex read_txns_mutex_;
+  mutable std::vector<MDB_txn*> read_txns_;
 };
 
 }  // namespace cppblog::account

@@ -91,6 +91,42 @@ TEST(AccountStore, ConcurrentReadersAllSeeTheAccounts) {
   for (int t = 0; t < kThreads; ++t) EXPECT_EQ(found[t], 1000) << "thread " << t;
 }
 
+TEST(AccountStore, OneThreadReadingTwoStoresSeesEachOnesData) {
+  const TempDir dir_a;
+  const TempDir dir_b;
+  AccountStore a{dir_a.path()};
+  AccountStore b{dir_b.path()};
+  a.PutAccount({.id = "10001", .name = "In A"});
+  b.PutAccount({.id = "10001", .name = "In B"});
+
+  EXPECT_EQ(a.FindAccount("10001")->name, "In A");
+  EXPECT_EQ(b.FindAccount("10001")->name, "In B");
+  EXPECT_EQ(a.FindAccount("10001")->name, "In A");
+}
+
+TEST(AccountStore, ReadAfterWriteSeesTheWrite) {
+  const TempDir dir;
+  AccountStore store{dir.path()};
+  ASSERT_EQ(store.FindAccount("10002")->name, "Person_2");
+
+  store.PutAccount({.id = "10002", .name = "Changed"});
+
+  EXPECT_EQ(store.FindAccount("10002")->name, "Changed");
+}
+
+TEST(AccountStore, StoreReopenedOnTheSameThreadReadsItsOwnData) {
+  const TempDir dir;
+  {
+    AccountStore first{dir.path()};
+    ASSERT_TRUE(first.FindAccount("10000"));
+    first.PutAccount({.id = "10003", .name = "Kept"});
+  }
+
+  const AccountStore second{dir.path()};
+
+  EXPECT_EQ(second.FindAccount("10003")->name, "Kept");
+}
+
 TEST(AccountStore, UnusableDirectoryThrowsNamingThePath) {
   const TempDir dir;
   const auto file = dir.path() / "not-a-dir";
