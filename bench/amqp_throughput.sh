@@ -14,7 +14,8 @@
 # broker on exit. Figures that could not be measured are reported as missing, never guessed.
 #
 # Environment: COUNT (100000), ROUNDS (3), BENCH_DOC (docs/benchmarks.md),
-# AMQP_BENCH_BUILD_DIR (build/bench; configured with `cmake --preset bench` when absent).
+# AMQP_BENCH_BUILD_DIR (build/bench; configured with `cmake --preset bench` when absent),
+# BUILD_JOBS (2).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -25,6 +26,7 @@ BUILD_DIR=${AMQP_BENCH_BUILD_DIR:-$ROOT/build/bench}
 RABBIT_DIR_BENCH=$ROOT/.run/bench-rabbitmq
 QUEUE=cppblog.bench.amqp
 WINDOW=1000
+JOBS=${BUILD_JOBS:-2}  # the machine is shared: at most two compilers
 PREFETCHES=(100 1000)
 
 say() { printf 'bench: %s\n' "$*" >&2; }
@@ -42,7 +44,7 @@ fi
 RAW_BIN=$BUILD_DIR/bin/amqp_raw_bench
 CLIENT_BIN=$BUILD_DIR/bin/amqp_client_bench
 say "building amqp_raw_bench in $BUILD_DIR"
-cmake --build "$BUILD_DIR" --target amqp_raw_bench >&2 || die "amqp_raw_bench did not build"
+cmake --build "$BUILD_DIR" --parallel "$JOBS" --target amqp_raw_bench >&2 || die "amqp_raw_bench did not build"
 
 CLIENT_MISSING=""  # why the AmqpClient figures are missing, if they are
 BUILD_LOG=$(mktemp /tmp/cppblog-amqp-bench-build.XXXXXX)
@@ -50,7 +52,7 @@ if ! grep -q 'amqp_client_bench' "$BUILD_DIR/build.ninja"; then
   CLIENT_MISSING="this tree has no cppblog::messaging library (AmqpClient), so amqp_client_bench is not defined"
 else
   say "building amqp_client_bench (links cppblog::messaging)"
-  if ! cmake --build "$BUILD_DIR" --target amqp_client_bench >"$BUILD_LOG" 2>&1; then
+  if ! cmake --build "$BUILD_DIR" --parallel "$JOBS" --target amqp_client_bench >"$BUILD_LOG" 2>&1; then
     grep -m 5 -E 'error|FAILED' "$BUILD_LOG" >&2 || true
     CLIENT_MISSING="amqp_client_bench (cppblog::messaging) failed to build in $BUILD_DIR"
   fi
