@@ -132,6 +132,8 @@ pss_kb() { awk '/^Pss:/ {print $2}' "/proc/$1/smaps_rollup"; }
 
 median() { sort -g | awk '{v[NR]=$1} END {if (NR%2) print v[(NR+1)/2]; else print (v[NR/2]+v[NR/2+1])/2}'; }
 
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+
 # --- time to healthy, cold (fresh data dir: creates and seeds the store) and warm --------
 say "time to healthy: 5 cold starts, 5 warm starts"
 cold=() warm=()
@@ -216,6 +218,7 @@ for round in $(seq 1 "$ROUNDS"); do
 done
 
 load_rss=$(rss_kb "$SERVICE_PID"); load_pss=$(pss_kb "$SERVICE_PID")
+LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 say "after load: RSS ${load_rss} kB, PSS ${load_pss} kB"
 
 m() { printf '%s\n' "$@" | median; }
@@ -237,12 +240,14 @@ section=$(cat <<EOF
 <!-- http_accounts:begin (written by bench/http_accounts.sh; edits here are overwritten) -->
 ## HTTP: accountservice vs nginx
 
-Measured $DATE on $NPROC cores ($CPU), commit $COMMIT, by \`./dev bench\`
+Measured $DATE $(date -u +%H:%M) UTC on $NPROC cores ($CPU), commit $COMMIT, by \`./dev bench\`
 (\`bench/http_accounts.sh\`): \`wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency\` on
 \`GET $TARGET\` against the release accountservice (statically linked, default threads =
 cores) and against $NGINX_VERSION (one worker, keep-alive, access_log off) returning the same
 ${#BODY}-byte body with \`return 200\`; wrk, the server and nginx share the machine. $ROUNDS rounds,
-each alternating service then nginx; medians.
+each alternating service then nginx; medians. Load average before / after: $LOAD_BEFORE /
+$LOAD_AFTER (anything else running shares the cores: absolute figures move with the load,
+the interleaved ratio less so).
 
 | | req/s | p50 | p99 |
 |---|---:|---:|---:|
