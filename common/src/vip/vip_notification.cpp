@@ -15,6 +15,8 @@ namespace json = boost::json;
 using std::chrono::system_clock;
 
 constexpr std::size_t kMaxAccountIdBytes = 128;
+constexpr int kMinYear = 1678;
+constexpr int kMaxYear = 2261;
 
 // A cursor over the time text; every Expect* throws the one error naming the text.
 class TimeText {
@@ -164,7 +166,10 @@ system_clock::time_point ParseGoTime(std::string_view text_in) {
   const year_month_day date{std::chrono::year{year},
                             std::chrono::month{static_cast<unsigned>(month)},
                             std::chrono::day{static_cast<unsigned>(day_of_month)}};
-  if (!date.ok() || hour > 23 || minute > 59 || second > 59) text.Fail();
+  // Nanoseconds since 1970 in 64 bits reach from 1677 to 2262: stay inside, never overflow.
+  if (!date.ok() || year < kMinYear || year > kMaxYear || hour > 23 || minute > 59 || second > 59) {
+    text.Fail();
+  }
   const auto utc = sys_days{date} + hours{hour} + minutes{minute} + seconds{second} +
                    nanoseconds{nanos} - minutes{offset_minutes};
   return time_point_cast<system_clock::duration>(utc);

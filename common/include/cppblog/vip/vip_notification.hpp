@@ -34,7 +34,8 @@ struct VipNotification {
 
 /// Parses what FormatGoTime writes, any "+hhmm ABBR" offset (the abbreviation is ignored, the
 /// offset applied) and a trailing Go monotonic reading (" m=+0.000012"), and also RFC 3339
-/// ("2017-02-15T20:06:27.033757223Z", "…+01:00"). 0 to 9 fraction digits.
+/// ("2017-02-15T20:06:27.033757223Z", "…+01:00"). 0 to 9 fraction digits; years 1678..2261
+/// (what nanoseconds since 1970 hold in 64 bits).
 /// Throws std::invalid_argument naming the text and the expected forms.
 [[nodiscard]] std::chrono::system_clock::time_point ParseGoTime(std::string_view text);
 

@@ -1,0 +1,111 @@
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <exception>
+#include <future>
+#include <iostream>
+#include <string>
+#include <thread>
+
+#include <spdlog/spdlog.h>
+
+#include "cppblog/config/command_line.hpp"
+#include "cppblog/config/loader.hpp"
+#include "cppblog/health/health_registry.hpp"
+#include "cppblog/logging/logging.hpp"
+#include "cppblog/messaging/amqp_client.hpp"
+#include "cppblog/vip/vip_notification.hpp"
+#include "cppblog/web/server.hpp"
+
+#include "offer_store.hpp"
+#include "settings.hpp"
+#include "vip_consumer.hpp"
+#include "vip_handlers.hpp"
+
+namespace cppblog::vip {
+namespace {
+
+// Waits for the broker to register the consumer. A refusal (PRECONDITION_FAILED: vip_queue
+// declared otherwise by a peer) is a configuration error: log it and stop the service.
+std::jthread WatchSubscription(std::future<void> subscribed, SubscriptionStatus& status,
+                               web::Server& server, std::atomic<bool>& refused, std::string queue) {
+  return std::jthread{[subscribed = std::move(subscribed), &status, &server, &refused,
+                       queue = std::move(queue)](const std::stop_token& stop) mutable {
+    while (!stop.stop_requested()) {
+      if (subscribed.wait_for(std::chrono::milliseconds{100}) != std::future_status::ready) {
+        continue;
+      }
+      try {
+        subscribed.get();
+        status.SetActive();
+        spdlog::info("consuming queue={} consumer_tag={}", queue, kServiceName);
+      } catch (const std::exception& e) {
+        spdlog::critical(
+            "cannot consume queue {}: {} (does compat_goblog_p9 match how the other services "
+            "declare it?)",
+            queue, e.what());
+        refused.store(true);
+        server.Stop();
+      }
+      return;
+    }
+  }};
+}
+
+}  // namespace
+
+int Run(int argc, char* argv[]) {
+  try {
+    const auto options = config::ParseCommandLine(argc, argv, kServiceName, std::cout);
+    if (!options) return EXIT_SUCCESS;  // --help or --version was printed
+    logging::Init(kServiceName, options->log_format);
+
+    const config::Properties defaults = Settings::Defaults();
+    const auto settings = Settings::From(
+        config::Load({.app = kServiceName, .command_line = *options, .defaults = defaults}));
+    logging::SetLevel(settings.log_level);
+
+    // Wiring in dependency order; destruction in reverse is the shutdown order.
+    OfferStore offers{settings.data_dir};
+    VipConsumer consumer{offers, settings.offer_cooldown};
+    messaging::AmqpClient broker{
+        {.url = settings.amqp_server_url,
+         .handler_threads = settings.handler_threads,
+         .connection_name = std::string(kServiceName) + ":" + std::to_string(settings.server_port),
+         .on_state_change = [](messaging::ConnectionState state) {
+           spdlog::info("broker connection: {}", messaging::ToString(state));
+         }}};
+    spdlog::info("broker {} (connecting in the background)", broker.DisplayUrl());
+    const messaging::QueueSpec queue = VipQueue(settings.compat_goblog_p9, settings.vip_queue);
+    auto subscribed = SubscribeVipQueue(broker, consumer, settings);
+
+    SubscriptionStatus subscription;
+    health::HealthRegistry health;
+    AddHealthChecks(
+        health, offers, [&broker] { return broker.State(); }, subscription);
+    web::Server server{{.port = settings.server_port},
+                       MakeRouter({.offers = offers, .health = health})};
+    std::atomic<bool> refused{false};
+    std::jthread watch =
+        WatchSubscription(std::move(subscribed), subscription, server, refused, queue.name);
+    spdlog::info("{} listening on :{} data_dir={} queue={} durable={} offer_cooldown={}ms",
+                 kServiceName, server.Port(), settings.data_dir.string(), queue.name, queue.durable,
+                 settings.offer_cooldown.count());
+
+    server.RunUntilSignal();
+    watch.request_stop();
+    watch.join();
+    // Drain: no new deliveries; handlers in flight finish and are acked.
+    broker.Close(settings.drain_timeout);
+    if (refused.load()) return EXIT_FAILURE;
+    spdlog::info("{} stopped", kServiceName);
+    return EXIT_SUCCESS;
+  } catch (const std::exception& e) {
+    spdlog::critical("{} stopped: {}", kServiceName, e.what());
+    return EXIT_FAILURE;
+  }
+}
+
+}  // namespace cppblog::vip
+
+int main(int argc, char* argv[]) { return cppblog::vip::Run(argc, argv); }

@@ -1,0 +1,79 @@
+#include "settings.hpp"
+
+#include <cctype>
+#include <string_view>
+
+#include "cppblog/config/config_error.hpp"
+#include "cppblog/vip/vip_notification.hpp"
+
+namespace cppblog::vip {
+namespace {
+
+constexpr const char* kDefault = "default";
+constexpr std::size_t kMaxQueueName = 200;  // AMQP allows 255; "<name>.dlq" must fit too
+
+std::string SourceOf(const config::Properties& properties, std::string_view key) {
+  const auto* value = properties.Find(key);
+  return value != nullptr ? value->source : "unknown source";
+}
+
+void CheckLogLevel(const config::Properties& properties, const std::string& level) {
+  static constexpr std::string_view kLevels[] = {"trace",   "debug", "info",     "warn",
+                                                 "warning", "error", "critical", "off"};
+  std::string lower = level;
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (const auto known : kLevels) {
+    if (lower == known) return;
+  }
+  throw config::ConfigError(
+      "log_level: '" + level + "' (" + SourceOf(properties, "log_level") +
+      ") is not a log level (trace, debug, info, warn, error, critical, off)");
+}
+
+}  // namespace
+
+config::Properties Settings::Defaults() {
+  config::Properties defaults;
+  defaults.Set("server_port", "6868", kDefault);
+  defaults.Set("server_name", kServiceName, kDefault);
+  defaults.Set("data_dir", "./data/vipservice", kDefault);
+  defaults.Set("amqp_server_url", "amqp://guest:guest@127.0.0.1:5672/%2F", kDefault);
+  defaults.Set("log_level", "info", kDefault);
+  defaults.Set("config_event_bus", "springCloudBus", kDefault);
+  defaults.Set("offer_cooldown", "24h", kDefault);
+  defaults.Set("compat_goblog_p9", "false", kDefault);
+  defaults.Set("vip_queue", std::string(kVipQueueName), kDefault);
+  defaults.Set("prefetch", "100", kDefault);
+  defaults.Set("handler_threads", "4", kDefault);
+  defaults.Set("drain_timeout", "5s", kDefault);
+  return defaults;
+}
+
+Settings Settings::From(const config::Properties& properties) {
+  Settings settings;
+  settings.server_port = properties.GetPort("server_port");
+  settings.server_name = properties.GetString("server_name");
+  settings.data_dir = properties.GetString("data_dir");
+  if (settings.data_dir.empty()) {
+    throw config::ConfigError("data_dir is empty (" + SourceOf(properties, "data_dir") +
+                              "): set it to the directory for the offer store");
+  }
+  settings.amqp_server_url = properties.GetString("amqp_server_url");
+  settings.log_level = properties.GetString("log_level");
+  CheckLogLevel(properties, settings.log_level);
+  settings.config_event_bus = properties.GetString("config_event_bus");
+  settings.offer_cooldown = properties.GetDuration("offer_cooldown");
+  settings.compat_goblog_p9 = properties.GetBool("compat_goblog_p9");
+  settings.vip_queue = properties.GetString("vip_queue");
+  if (settings.vip_queue.empty() || settings.vip_queue.size() > kMaxQueueName) {
+    throw config::ConfigError("vip_queue: '" + settings.vip_queue + "' (" +
+                              SourceOf(properties, "vip_queue") +
+                              ") must be a queue name of 1 to 200 bytes");
+  }
+  settings.prefetch = static_cast<std::uint16_t>(properties.GetInt("prefetch", 1, 65535));
+  settings.handler_threads = static_cast<std::size_t>(properties.GetInt("handler_threads", 1, 256));
+  settings.drain_timeout = properties.GetDuration("drain_timeout");
+  return settings;
+}
+
+}  // namespace cppblog::vip

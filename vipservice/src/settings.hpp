@@ -1,0 +1,42 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+#include "cppblog/config/properties.hpp"
+
+namespace cppblog::vip {
+
+inline constexpr const char* kServiceName = "vipservice";
+
+/// The vipservice's typed configuration. Built once from the loaded properties;
+/// nothing else in the service reads raw keys.
+struct Settings {
+  std::uint16_t server_port = 6868;
+  std::string server_name = kServiceName;
+  std::filesystem::path data_dir;
+  std::string amqp_server_url;
+  std::string log_level;
+  std::string config_event_bus;
+  /// An account gets no second offer within this time of its last one (by readAt); 0: every
+  /// distinct notification yields an offer.
+  std::chrono::milliseconds offer_cooldown{};
+  /// Declare the queue exactly as the Go original does (non-durable), to share a broker with it.
+  bool compat_goblog_p9 = false;
+  /// The queue consumed; "vip_queue" except in tests that need a queue of their own.
+  std::string vip_queue;
+  std::uint16_t prefetch = 100;
+  std::size_t handler_threads = 4;
+  /// How long SIGTERM waits for handlers in flight to finish and be acked.
+  std::chrono::milliseconds drain_timeout{};
+
+  /// Every key the service knows, with its built-in default (the lowest layer).
+  [[nodiscard]] static config::Properties Defaults();
+  /// Throws config::ConfigError naming the key, value and source of a bad setting.
+  [[nodiscard]] static Settings From(const config::Properties& properties);
+};
+
+}  // namespace cppblog::vip

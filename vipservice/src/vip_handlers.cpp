@@ -1,0 +1,82 @@
+#include "vip_handlers.hpp"
+
+#include <memory>
+#include <string_view>
+#include <utility>
+
+#include <boost/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "cppblog/vip/vip_notification.hpp"
+#include "cppblog/web/http_error.hpp"
+
+namespace cppblog::vip {
+namespace {
+
+constexpr std::size_t kMaxAccountIdBytes = 128;
+
+}  // namespace
+
+void AddHealthChecks(health::HealthRegistry& health, const OfferStore& offers,
+                     std::function<messaging::ConnectionState()> broker_state,
+                     const SubscriptionStatus& subscription) {
+  // A store that cannot be read throws; the registry reports the exception's message.
+  health.Add("store", std::function<bool()>{[&offers] {
+               static_cast<void>(offers.CountOffers());
+               return true;
+             }});
+  health.Add("broker", health::HealthRegistry::Check{[state = std::move(broker_state)] {
+               const messaging::ConnectionState now = state();
+               return health::CheckResult{.healthy = now == messaging::ConnectionState::kConnected,
+                                          .detail = messaging::ToString(now)};
+             }});
+  health.Add("consumer", health::HealthRegistry::Check{[&subscription] {
+               const bool active = subscription.IsActive();
+               return health::CheckResult{.healthy = active,
+                                          .detail = active ? "consuming" : "not consuming yet"};
+             }});
+}
+
+std::string ToJson(const std::vector<Offer>& offers) {
+  boost::json::array array;
+  array.reserve(offers.size());
+  for (const Offer& offer : offers) {
+    boost::json::object object;
+    object.emplace("accountId", offer.account_id);
+    object.emplace("messageId", offer.message_id);
+    object.emplace("readAt", FormatGoTime(offer.read_at));
+    object.emplace("offeredAt", FormatGoTime(offer.offered_at));
+    array.emplace_back(std::move(object));
+  }
+  return boost::json::serialize(array);
+}
+
+web::Router MakeRouter(HandlerDeps deps) {
+  const auto shared = std::make_shared<const HandlerDeps>(std::move(deps));
+  web::Router router;
+
+  router.Get("/offers/{accountId}", [shared](const web::Request& request) {
+    const std::string_view id = request.PathParam("accountId");
+    if (id.size() > kMaxAccountIdBytes) {
+      throw web::BadRequest("account id must be at most 128 bytes");
+    }
+    return web::Response::Json(200, ToJson(shared->offers.OffersFor(id)));
+  });
+
+  router.Get("/health", [shared](const web::Request&) {
+    const health::HealthReport report = shared->health.Run();
+    if (report.healthy) return web::Response::Text(200, "OK");
+    std::string body;
+    for (const auto& [name, result] : report.checks) {
+      if (result.healthy) continue;
+      if (!body.empty()) body += "; ";
+      body += name + ": " + (result.detail.empty() ? "unusable" : result.detail);
+    }
+    spdlog::debug("health: {}", body);
+    return web::Response::Text(503, body);
+  });
+
+  return router;
+}
+
+}  // namespace cppblog::vip

@@ -1,0 +1,186 @@
+#include "offer_store.hpp"
+
+#include <chrono>
+#include <fstream>
+#include <future>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "temp_dir.hpp"
+
+namespace cppblog::vip {
+namespace {
+
+using namespace std::chrono_literals;
+using std::chrono::system_clock;
+
+const system_clock::time_point kT0 = system_clock::time_point{} + std::chrono::hours{480'000};
+
+VipNotification Notification(std::string account, system_clock::time_point read_at) {
+  return {.account_id = std::move(account), .read_at = read_at};
+}
+
+TEST(OfferStore, FirstNotificationYieldsAnOffer) {
+  const TempDir dir;
+  OfferStore store{dir.path()};
+
+  const ProcessResult result = store.Process("m1", Notification("10000", kT0), kT0 + 1ms, 24h);
+
+  EXPECT_EQ(result, ProcessResult::kOffered);
+  const std::vector<Offer> offers = store.OffersFor("10000");
+  ASSERT_EQ(offers.size(), 1U);
+  EXPECT_EQ(
+      offers[0],
+      (Offer{.account_id = "10000", .message_id = "m1", .read_at = kT0, .offered_at = kT0 + 1ms}));
+}
+
+TEST(OfferStore, SameMessageIdTwiceChangesNothing) {
+  const TempDir dir;
+  OfferStore store{dir.path()};
+  ASSERT_EQ(store.Process("m1", Notification("10000", kT0), kT0, 0ms), ProcessResult::kOffered);
+
+  const ProcessResult again = store.Process("m1", Notification("10000", kT0 + 1h), kT0 + 1h, 0ms);
+
+  EXPECT_EQ(again, ProcessResult::kDuplicate);
+  EXPECT_EQ(store.CountOffers(), 1U);
+  EXPECT_EQ(store.CountProcessed(), 1U);
+  EXPECT_EQ(store.OffersFor("10000").at(0).offered_at, kT0);
+}
+
+TEST(OfferStore, NotificationWithinCooldownIsProcessedWithoutOffer) {
+  const TempDir dir;
+  OfferStore store{dir.path()};
+  ASSERT_EQ(store.Process("m1", Notification("10000", kT0), kT0, 24h), ProcessResult::kOffered);
+
+  const ProcessResult later = store.Process("m2", Notification("10000", kT0 + 23h), kT0, 24h);
+  const ProcessResult earlier = store.Process("m3", Notification("10000", kT0 - 23h), kT0, 24h);
+
+  EXPECT_EQ(later, ProcessResult::kCooldown);
+  EXPECT_EQ(earlier, ProcessResult::kCooldown);
+  EXPECT_EQ(store.CountOffers(), 1U);
+  EXPECT_EQ(store.CountProcessed(), 3U);
+  EXPECT_EQ(store.Process("m2", Notification("10000", kT0 + 23h), kT0, 24h),
+            ProcessResult::kDuplicate);
+}
+
+TEST(OfferStore, NotificationAfterCooldownYieldsAnotherOffer) {
+  const TempDir dir;
+  OfferStore store{dir.path()};
+  ASSERT_EQ(store.Process("m1", Notification("10000", kT0), kT0, 24h), ProcessResult::kOffered);
+
+  const ProcessResult result = store.Process("m2", Notification("10000", kT0 + 24h), kT0, 24h);
+
+  EXPECT_EQ(result, ProcessResult::kOffered);
+  EXPECT_EQ(store.OffersFor("10000").size(), 2U);
+}
+
+TEST(OfferStore, CooldownIsPerAccount) {
+  const TempDir dir;
+  OfferStore store{dir.path()};
+  ASSERT_EQ(store.Process("m1", Notification("10000", kT0), kT0, 24h), ProcessResult::kOffered);
+
+  EXPECT_EQ(store.Process("m2", Notification("1000", kT0), kT0, 24h), ProcessResult::kOffered);
+  EXPECT_EQ(store.Process("m3", Notification("100000", kT0), kT0, 24h), ProcessResult::kOffered);
+  EXPECT_EQ(store.OffersFor("10000").size(), 1U);
+  EXPECT_EQ(store.OffersFor("1000").size(), 1U);
+}
+
+TEST(OfferStore, ZeroCooldownMakesEveryDistinctMessageAnOffer) {
+  const TempDir dir;
+  OfferStore store{dir.path()};
+
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_EQ(store.Process("m" + std::to_string(i), Notification("10000", kT0), kT0, 0ms),
+              ProcessResult::kOffered);
+  }
+  ASSERT_EQ(store.Process("m7", Notification("10000", kT0), kT0, 0ms), ProcessResult::kDuplicate);
+
+  EXPECT_EQ(store.CountOffers(), 50U);
+  EXPECT_EQ(store.OffersFor("10000").size(), 50U);
+}
+
+TEST(OfferStore, OffersAreListedByReadAt) {
+  const TempDir dir;
+  OfferStore store{dir.path()};
+  ASSERT_EQ(store.Process("late", Notification("10000", kT0 + 2h), kT0, 0ms),
+            ProcessResult::kOffered);
+  ASSERT_EQ(store.Process("early", Notification("10000", kT0 - 2h), kT0, 0ms),
+            ProcessResult::kOffered);
+
+  const std::vector<Offer> offers = store.OffersFor("10000");
+
+  ASSERT_EQ(offers.size(), 2U);
+  EXPECT_EQ(offers[0].message_id, "early");
+  EXPECT_EQ(offers[1].message_id, "late");
+}
+
+TEST(OfferStore, UnknownAccountHasNoOffers) {
+  const TempDir dir;
+  const OfferStore store{dir.path()};
+
+  EXPECT_TRUE(store.OffersFor("10001").empty());
+}
+
+TEST(OfferStore, ReopenKeepsOffersAndProcessedIds) {
+  const TempDir dir;
+  {
+    OfferStore store{dir.path()};
+    ASSERT_EQ(store.Process("m1", Notification("10000", kT0), kT0, 24h), ProcessResult::kOffered);
+  }
+  OfferStore reopened{dir.path()};
+
+  EXPECT_EQ(reopened.OffersFor("10000").size(), 1U);
+  EXPECT_EQ(reopened.Process("m1", Notification("10000", kT0), kT0, 24h),
+            ProcessResult::kDuplicate);
+  EXPECT_EQ(reopened.Process("m2", Notification("10000", kT0 + 1h), kT0, 24h),
+            ProcessResult::kCooldown);
+}
+
+TEST(OfferStore, RejectsEmptyAndOverlongMessageIds) {
+  const TempDir dir;
+  OfferStore store{dir.path()};
+
+  EXPECT_THROW(static_cast<void>(store.Process("", Notification("10000", kT0), kT0, 0ms)),
+               std::invalid_argument);
+  EXPECT_THROW(
+      static_cast<void>(store.Process(std::string(256, 'x'), Notification("10000", kT0), kT0, 0ms)),
+      std::invalid_argument);
+  EXPECT_EQ(store.CountProcessed(), 0U);
+}
+
+TEST(OfferStore, UnwritableDirectoryFailsNamingThePath) {
+  const TempDir dir;
+  const auto file = dir.path() / "a-file";
+  { std::ofstream{file} << "x"; }
+
+  try {
+    OfferStore store{file / "store"};
+    FAIL() << "expected StoreError";
+  } catch (const StoreError& e) {
+    EXPECT_NE(std::string(e.what()).find("a-file"), std::string::npos) << e.what();
+  }
+}
+
+TEST(OfferStore, ConcurrentRedeliveriesYieldOneOffer) {
+  const TempDir dir;
+  OfferStore store{dir.path()};
+  std::vector<std::future<ProcessResult>> results;
+
+  for (int i = 0; i < 8; ++i) {
+    results.push_back(std::async(std::launch::async, [&store] {
+      return store.Process("same", Notification("10000", kT0), kT0, 0ms);
+    }));
+  }
+
+  int offered = 0;
+  for (auto& result : results) offered += result.get() == ProcessResult::kOffered ? 1 : 0;
+  EXPECT_EQ(offered, 1);
+  EXPECT_EQ(store.CountOffers(), 1U);
+}
+
+}  // namespace
+}  // namespace cppblog::vip

@@ -1,0 +1,102 @@
+#include "settings.hpp"
+
+#include <string>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "cppblog/config/config_error.hpp"
+
+namespace cppblog::vip {
+namespace {
+
+using ::testing::AllOf;
+using ::testing::HasSubstr;
+
+std::string ErrorOf(const config::Properties& properties) {
+  try {
+    static_cast<void>(Settings::From(properties));
+  } catch (const config::ConfigError& e) {
+    return e.what();
+  }
+  return "<no ConfigError>";
+}
+
+TEST(Settings, DefaultsMatchTheContractAndIssue) {
+  const Settings settings = Settings::From(Settings::Defaults());
+
+  EXPECT_EQ(settings.server_port, 6868);
+  EXPECT_EQ(settings.server_name, "vipservice");
+  EXPECT_EQ(settings.data_dir, "./data/vipservice");
+  EXPECT_EQ(settings.amqp_server_url, "amqp://guest:guest@127.0.0.1:5672/%2F");
+  EXPECT_EQ(settings.log_level, "info");
+  EXPECT_EQ(settings.config_event_bus, "springCloudBus");
+  EXPECT_EQ(settings.offer_cooldown, std::chrono::hours{24});
+  EXPECT_FALSE(settings.compat_goblog_p9);
+  EXPECT_EQ(settings.vip_queue, "vip_queue");
+  EXPECT_EQ(settings.prefetch, 100);
+  EXPECT_EQ(settings.handler_threads, 4U);
+  EXPECT_EQ(settings.drain_timeout, std::chrono::seconds{5});
+}
+
+TEST(Settings, HigherLayerOverridesDefaults) {
+  config::Properties properties = Settings::Defaults();
+  config::Properties higher;
+  higher.Set("offer_cooldown", "0", "flag --set");
+  higher.Set("compat_goblog_p9", "true", "environment COMPAT_GOBLOG_P9");
+  higher.Set("vip_queue", "vip_queue_e2e_1", "flag --set");
+  higher.Set("prefetch", "10", "flag --set");
+  properties.OverrideWith(higher);
+
+  const Settings settings = Settings::From(properties);
+
+  EXPECT_EQ(settings.offer_cooldown, std::chrono::milliseconds{0});
+  EXPECT_TRUE(settings.compat_goblog_p9);
+  EXPECT_EQ(settings.vip_queue, "vip_queue_e2e_1");
+  EXPECT_EQ(settings.prefetch, 10);
+}
+
+TEST(Settings, BadCooldownNamesKeyAndSource) {
+  config::Properties properties = Settings::Defaults();
+  properties.Set("offer_cooldown", "a day", "environment OFFER_COOLDOWN");
+
+  EXPECT_THAT(ErrorOf(properties), AllOf(HasSubstr("offer_cooldown"), HasSubstr("OFFER_COOLDOWN")));
+}
+
+TEST(Settings, BadCompatFlagIsRejected) {
+  config::Properties properties = Settings::Defaults();
+  properties.Set("compat_goblog_p9", "maybe", "flag --set");
+
+  EXPECT_THAT(ErrorOf(properties), HasSubstr("compat_goblog_p9"));
+}
+
+TEST(Settings, ZeroPrefetchIsRejected) {
+  config::Properties properties = Settings::Defaults();
+  properties.Set("prefetch", "0", "flag --set");
+
+  EXPECT_THAT(ErrorOf(properties), HasSubstr("prefetch"));
+}
+
+TEST(Settings, EmptyQueueNameIsRejected) {
+  config::Properties properties = Settings::Defaults();
+  properties.Set("vip_queue", "", "flag --set");
+
+  EXPECT_THAT(ErrorOf(properties), HasSubstr("vip_queue"));
+}
+
+TEST(Settings, EmptyDataDirIsRejected) {
+  config::Properties properties = Settings::Defaults();
+  properties.Set("data_dir", "", "flag --set");
+
+  EXPECT_THAT(ErrorOf(properties), HasSubstr("data_dir is empty"));
+}
+
+TEST(Settings, UnknownLogLevelIsRejected) {
+  config::Properties properties = Settings::Defaults();
+  properties.Set("log_level", "verbose", "flag --set");
+
+  EXPECT_THAT(ErrorOf(properties), HasSubstr("log_level: 'verbose'"));
+}
+
+}  // namespace
+}  // namespace cppblog::vip

@@ -1,0 +1,174 @@
+#include "vip_consumer.hpp"
+
+#include <chrono>
+#include <future>
+#include <memory>
+#include <sstream>
+#include <string>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
+
+#include "cppblog/messaging/mock_message_subscriber.hpp"
+#include "cppblog/vip/vip_notification.hpp"
+
+#include "temp_dir.hpp"
+
+namespace cppblog::vip {
+namespace {
+
+using namespace std::chrono_literals;
+using std::chrono::system_clock;
+using ::testing::_;
+using ::testing::AllOf;
+using ::testing::Field;
+using ::testing::HasSubstr;
+using ::testing::NiceMock;
+
+const system_clock::time_point kNow = system_clock::time_point{} + std::chrono::hours{500'000};
+
+messaging::Message VipMessage(std::string id, system_clock::time_point read_at = kNow) {
+  return MakeVipMessage({.account_id = "10000", .read_at = read_at}, std::move(id));
+}
+
+// Routes the default logger into a string for the test's lifetime.
+class CapturedLog {
+ public:
+  CapturedLog() : previous_(spdlog::default_logger()) {
+    auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(stream_);
+    sink->set_pattern("%l %v");
+    spdlog::set_default_logger(std::make_shared<spdlog::logger>("test", sink));
+  }
+  ~CapturedLog() { spdlog::set_default_logger(previous_); }
+  CapturedLog(const CapturedLog&) = delete;
+  CapturedLog& operator=(const CapturedLog&) = delete;
+  [[nodiscard]] std::string Text() const { return stream_.str(); }
+
+ private:
+  std::shared_ptr<spdlog::logger> previous_;
+  std::ostringstream stream_;
+};
+
+TEST(VipConsumer, LogsTheBodyAsTheOriginalDoes) {
+  const TempDir dir;
+  OfferStore store{dir.path()};
+  VipConsumer consumer{store, 24h, [] { return kNow; }};
+  const CapturedLog log;
+  const messaging::Message message = VipMessage("m1");
+
+  static_cast<void>(consumer.Handle(message));
+
+  EXPECT_THAT(log.Text(), HasSubstr("info Got a message: " + message.body + "\n"));
+}
+
+TEST(VipConsumer, NotificationBecomesAnOfferAndIsAcked) {
+  const TempDir dir;
+  OfferStore store{dir.path()};
+  VipConsumer consumer{store, 24h, [] { return kNow + 5ms; }};
+
+  const messaging::Outcome outcome = consumer.Handle(VipMessage("m1"));
+
+  EXPECT_EQ(outcome, messaging::Outcome::kAck);
+  EXPECT_EQ(
+      store.OffersFor("10000"),
+      (std::vector<Offer>{
+          {.account_id = "10000", .message_id = "m1", .read_at = kNow, .offered_at = kNow + 5ms}}));
+}
+
+TEST(VipConsumer, RedeliveryIsAckedWithoutASecondEffect) {
+  const TempDir dir;
+  OfferStore store{dir.path()};
+  VipConsumer consumer{store, 0ms};
+  messaging::Message redelivered = VipMessage("m1");
+  redelivered.redelivered = true;
+  ASSERT_EQ(consumer.Handle(VipMessage("m1")), messaging::Outcome::kAck);
+
+  EXPECT_EQ(consumer.Handle(redelivered), messaging::Outcome::kAck);
+  EXPECT_EQ(store.CountOffers(), 1U);
+  EXPECT_EQ(store.CountProcessed(), 1U);
+}
+
+TEST(VipConsumer, CooldownAcksWithoutOffer) {
+  const TempDir dir;
+  OfferStore store{dir.path()};
+  VipConsumer consumer{store, 24h};
+  ASSERT_EQ(consumer.Handle(VipMessage("m1", kNow)), messaging::Outcome::kAck);
+
+  EXPECT_EQ(consumer.Handle(VipMessage("m2", kNow + 1h)), messaging::Outcome::kAck);
+  EXPECT_EQ(store.CountOffers(), 1U);
+  EXPECT_EQ(store.CountProcessed(), 2U);
+}
+
+TEST(VipConsumer, MalformedBodyIsPoisonAndChangesNothing) {
+  const TempDir dir;
+  OfferStore store{dir.path()};
+  VipConsumer consumer{store, 0ms};
+  messaging::Message message = VipMessage("m1");
+  message.body = R"({"accountId":10000})";
+
+  EXPECT_THROW(static_cast<void>(consumer.Handle(message)), messaging::PoisonMessage);
+  EXPECT_EQ(store.CountProcessed(), 0U);
+}
+
+TEST(VipConsumer, MessageWithoutIdIsDeduplicatedByBody) {
+  const TempDir dir;
+  OfferStore store{dir.path()};
+  VipConsumer consumer{store, 0ms};
+  const messaging::Message first = VipMessage("");
+  const messaging::Message second = VipMessage("", kNow + 1ns);
+
+  ASSERT_EQ(consumer.Handle(first), messaging::Outcome::kAck);
+  ASSERT_EQ(consumer.Handle(first), messaging::Outcome::kAck);
+  ASSERT_EQ(consumer.Handle(second), messaging::Outcome::kAck);
+
+  EXPECT_EQ(store.CountOffers(), 2U);
+  EXPECT_EQ(store.CountProcessed(), 2U);
+}
+
+TEST(DeduplicationId, IsTheMessageIdWhenItFits) {
+  EXPECT_EQ(DeduplicationId(VipMessage("abc-123")), "abc-123");
+}
+
+TEST(DeduplicationId, HashesTheBodyWhenTheIdIsMissingOrTooLong) {
+  const std::string from_empty = DeduplicationId(VipMessage(""));
+  const std::string from_long = DeduplicationId(VipMessage(std::string(256, 'x')));
+
+  EXPECT_THAT(from_empty, ::testing::MatchesRegex("body-[0-9a-f]{32}"));
+  EXPECT_EQ(from_empty, from_long);
+  EXPECT_NE(from_empty, DeduplicationId(VipMessage("", kNow + 1ns)));
+}
+
+TEST(SubscribeVipQueue, DeclaresTheQueueOfTheSettingsWithTagAndPrefetch) {
+  const TempDir dir;
+  OfferStore store{dir.path()};
+  VipConsumer consumer{store, 0ms};
+  Settings settings = Settings::From(Settings::Defaults());
+  settings.compat_goblog_p9 = true;
+  settings.prefetch = 7;
+  NiceMock<messaging::MockMessageSubscriber> subscriber;
+  messaging::Handler captured;
+  EXPECT_CALL(subscriber,
+              SubscribeToQueue(AllOf(Field(&messaging::QueueSpec::name, "vip_queue"),
+                                     Field(&messaging::QueueSpec::durable, false)),
+                               _,
+                               AllOf(Field(&messaging::ConsumerOptions::consumer_tag, "vipservice"),
+                                     Field(&messaging::ConsumerOptions::prefetch, 7))))
+      .WillOnce([&captured](const messaging::QueueSpec&, messaging::Handler handler,
+                            const messaging::ConsumerOptions&) {
+        captured = std::move(handler);
+        std::promise<void> registered;
+        registered.set_value();
+        return registered.get_future();
+      });
+
+  SubscribeVipQueue(subscriber, consumer, settings).get();
+
+  ASSERT_TRUE(captured);
+  EXPECT_EQ(captured(VipMessage("m1")), messaging::Outcome::kAck);
+  EXPECT_EQ(store.CountOffers(), 1U);
+}
+
+}  // namespace
+}  // namespace cppblog::vip
