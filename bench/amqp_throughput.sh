@@ -207,8 +207,9 @@ if awk -v l="${LOAD_BEFORE%% *}" -v n="$(nproc)" 'BEGIN { exit !(l > n) }'; then
 
 **The machine was busy** (load average ${LOAD_BEFORE%% *} on $(nproc) cores when the run began): the
 absolute rates are far below an idle machine's (rabbitmq-notes.md section 3 measured raw loops
-like these at about 29k, 39k and 68k msg/s), and only the ratios of interleaved runs carry
-information; rerun \`./dev bench\` on a quiet machine for absolute figures."
+like these at about 29k, 39k and 68k msg/s). Even the ratios may then lean towards AmqpClient:
+the scheduler shares the cores per thread, and its I/O and handler threads can take more of them
+than the single-threaded raw loop. Rerun \`./dev bench\` on a quiet machine for figures that stand."
 fi
 missing_note=""
 if [ -n "$CLIENT_MISSING" ]; then
