@@ -206,7 +206,12 @@ class AmqpClient::Impl {
     std::lock_guard lock(state_mutex_);
     if (state == reported_) return;
     reported_ = state;
-    if (options_.on_state_change) options_.on_state_change(state);
+    if (!options_.on_state_change) return;
+    try {
+      options_.on_state_change(state);
+    } catch (const std::exception& e) {
+      spdlog::error("amqp: the state-change callback threw: {}", e.what());
+    }
   }
 
   const AmqpClientOptions options_;

@@ -271,7 +271,7 @@ void IoConnection::Run() {
           spdlog::info("amqp {}: connected to {}", role_, settings_.display_url);
           SetState(ConnectionState::kConnected);
           continue;
-        } catch (const MessagingError& e) {
+        } catch (const std::exception& e) {  // MessagingError, or OpenSSL/allocation trouble
           DropConnection(e.what());
           std::uniform_real_distribution<double> jitter(0.75, 1.25);
           next_attempt = Clock::now() + std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -291,6 +291,12 @@ void IoConnection::Run() {
     } catch (const MessagingError& e) {
       DropConnection(e.what());
       next_attempt = Clock::now();  // the first retry is immediate: a broker restart is short
+    } catch (const std::exception& e) {
+      // Not a broker error (out of memory, a bug): start over on a fresh connection rather
+      // than end the thread, which would silently stop all messaging.
+      spdlog::error("amqp {}: unexpected error: {}", role_, e.what());
+      DropConnection(e.what());
+      next_attempt = Clock::now() + settings_.reconnect_max;
     }
   }
   try {

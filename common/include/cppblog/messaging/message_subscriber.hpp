@@ -15,7 +15,8 @@ namespace cppblog::messaging {
 /// Called on a worker thread (never the I/O thread) for each delivery; the message is acked
 /// after it returns, according to its Outcome. Throwing PoisonMessage dead-letters the
 /// message, throwing anything else retries it. Handlers of one subscription may run
-/// concurrently (up to the prefetch count).
+/// concurrently (up to the prefetch count). A handler must not call AmqpClient::Close (Close
+/// waits for handlers) and should not block for long: its message holds a prefetch slot.
 using Handler = std::function<Outcome(const Message&)>;
 
 struct ConsumerOptions {
