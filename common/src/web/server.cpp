@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <cctype>
 #include <charconv>
 #include <condition_variable>
 #include <csignal>
@@ -420,8 +421,10 @@ class Session : public std::enable_shared_from_this<Session> {
 };
 
 std::string ListenError(const ServerOptions& options, const beast::error_code& ec) {
-  std::string message = "cannot listen on " + options.address + ":" + std::to_string(options.port) +
-                        ": " + ec.message();
+  std::string reason = ec.message();
+  if (!reason.empty()) reason.front() = static_cast<char>(std::tolower(reason.front()));
+  std::string message =
+      "cannot listen on " + options.address + ":" + std::to_string(options.port) + ": " + reason;
   if (ec == asio::error::address_in_use) {
     message += "; is another instance running? set server_port";
   } else if (ec == asio::error::access_denied) {
