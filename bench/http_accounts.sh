@@ -109,14 +109,14 @@ int main(int argc, char** argv) {
 CPP
 g++ -O2 -std=c++20 -o "$WORK/time_to_healthy" "$WORK/time_to_healthy.cpp"
 
-start_service() {  # DATA_DIR PORT LOG → sets SERVICE_PID, prints microseconds to healthy
+START_US=""
+start_service() {  # DATA_DIR PORT LOG → sets SERVICE_PID and START_US (microseconds to healthy)
   local out
   out=$("$WORK/time_to_healthy" "$2" "$BIN" --config-dir "$WORK/no-config" \
     --set "server_port=$2" --set "data_dir=$1" 2>>"$3" </dev/null) || true
   SERVICE_PID=${out% *}
-  local us=${out#* }
-  [ "$us" != "-1" ] || { tail -n 5 "$3" >&2; die "accountservice did not become healthy within 10 s"; }
-  echo "$us"
+  START_US=${out#* }
+  [ "$START_US" != "-1" ] || { tail -n 5 "$3" >&2; die "accountservice did not become healthy within 10 s"; }
 }
 
 stop_service() {
@@ -139,10 +139,12 @@ say "time to healthy: 5 cold starts, 5 warm starts"
 cold=() warm=()
 for i in 1 2 3 4 5; do
   port=$(free_port)
-  cold+=("$(start_service "$WORK/data-ttl-$i" "$port" "$WORK/service-ttl.log")")
+  start_service "$WORK/data-ttl-$i" "$port" "$WORK/service-ttl.log"
+  cold+=("$START_US")
   stop_service
   port=$(free_port)
-  warm+=("$(start_service "$WORK/data-ttl-$i" "$port" "$WORK/service-ttl.log")")
+  start_service "$WORK/data-ttl-$i" "$port" "$WORK/service-ttl.log"
+  warm+=("$START_US")
   stop_service
 done
 cold_ms=$(printf '%s\n' "${cold[@]}" | median | awk '{printf "%.1f", $1/1000}')
@@ -152,7 +154,7 @@ say "time to healthy: cold median $cold_ms ms (max $cold_max_ms), warm median $w
 
 # --- the service under test ---------------------------------------------------------------
 SVC_PORT=$(free_port)
-start_service "$WORK/data" "$SVC_PORT" "$WORK/service.log" >/dev/null
+start_service "$WORK/data" "$SVC_PORT" "$WORK/service.log"
 sleep 0.5  # let start-up settle before the idle reading
 idle_rss=$(rss_kb "$SERVICE_PID"); idle_pss=$(pss_kb "$SERVICE_PID")
 BODY=$(curl -sf "http://127.0.0.1:$SVC_PORT$TARGET") || die "GET $TARGET failed"
