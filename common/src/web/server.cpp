@@ -204,6 +204,9 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_->eager(true);
     continue_sent_ = false;
     phase_ = Phase::kHeader;
+    // The whole header must arrive within one timeout (a client trickling bytes does not
+    // extend it); a body may take longer as long as it keeps arriving.
+    deadline_ = Clock::now() + shared_.options.idle_timeout;
     Parse();
   }
 
@@ -222,8 +225,10 @@ class Session : public std::enable_shared_from_this<Session> {
       }
       if (used == 0) break;
     }
-    if (parser_->is_header_done()) phase_ = Phase::kBody;
-    deadline_ = Clock::now() + shared_.options.idle_timeout;
+    if (parser_->is_header_done()) {
+      phase_ = Phase::kBody;
+      deadline_ = Clock::now() + shared_.options.idle_timeout;
+    }
     socket_.async_read_some(buffer_.prepare(kReadSize),
                             [self = shared_from_this()](beast::error_code ec, std::size_t bytes) {
                               self->OnRead(ec, bytes);
@@ -304,7 +309,6 @@ class Session : public std::enable_shared_from_this<Session> {
     const bool with_body = BodyAllowed(response_.status);
     FormatHead(with_body, http10);
     phase_ = Phase::kWriting;
-    deadline_ = Clock::now() + shared_.options.idle_timeout;
     const bool send_body = with_body && !head_only_ && !response_.body.empty();
     std::array buffers = {
         asio::const_buffer(head_.data(), head_.size()),
@@ -322,6 +326,7 @@ class Session : public std::enable_shared_from_this<Session> {
       return;
     }
     if (ec && ec != asio::error::would_block) return Close();
+    deadline_ = Clock::now() + shared_.options.idle_timeout;
     if (written < buffers[0].size()) {
       buffers[0] += written;
     } else {
