@@ -15,6 +15,8 @@
 #include "cppblog/config/config_error.hpp"
 #include "cppblog/web/server.hpp"
 
+#include "fake_config_server.hpp"
+
 namespace cppblog::config {
 namespace {
 
@@ -28,70 +30,6 @@ constexpr const char* kEnvironmentJson = R"({
                "flag_beats_remote":"r","remote_beats_file":"r"}},
     {"name":"file:/repo/application.yml",
      "source":{"server_name":"from-application-yml","shared":"app"}}]})";
-
-/// A config server in the test: a web::Server on 127.0.0.1:0 whose answers the test decides.
-class FakeConfigServer {
- public:
-  using Handler = std::function<web::Response(const web::Request&, int request_number)>;
-
-  explicit FakeConfigServer(Handler handler)
-      : handler_(std::move(handler)),
-        server_({.address = "127.0.0.1", .port = 0, .threads = 2}, MakeRouter()),
-        run_(std::async(std::launch::async, [this] { server_.Run(); })) {}
-  ~FakeConfigServer() {
-    server_.Stop();
-    run_.wait();
-  }
-  FakeConfigServer(const FakeConfigServer&) = delete;
-  FakeConfigServer& operator=(const FakeConfigServer&) = delete;
-
-  [[nodiscard]] std::string Url() const {
-    return "http://127.0.0.1:" + std::to_string(server_.Port());
-  }
-  [[nodiscard]] std::uint16_t Port() const { return server_.Port(); }
-  [[nodiscard]] int Requests() const { return requests_.load(); }
-  [[nodiscard]] std::string LastPath() const {
-    const std::lock_guard lock{mutex_};
-    return last_path_;
-  }
-  [[nodiscard]] std::string LastHeader(const std::string& name) const {
-    const std::lock_guard lock{mutex_};
-    const auto it = last_headers_.find(name);
-    return it == last_headers_.end() ? std::string{} : it->second;
-  }
-
- private:
-  web::Router MakeRouter() {
-    web::Router router;
-    const auto handle = [this](const web::Request& request) {
-      {
-        const std::lock_guard lock{mutex_};
-        last_path_ = request.path;
-        for (const char* name : {"Accept", "Authorization"}) {
-          last_headers_[name] = std::string(request.Header(name).value_or(""));
-        }
-      }
-      return handler_(request, ++requests_);
-    };
-    router.Get("/{application}/{profile}/{label}", handle);
-    router.Get("/{application}/{profile}", handle);
-    router.Get("/config/{application}/{profile}/{label}", handle);  // behind a path prefix
-    return router;
-  }
-
-  Handler handler_;
-  std::atomic<int> requests_{0};
-  mutable std::mutex mutex_;
-  std::string last_path_;
-  std::map<std::string, std::string> last_headers_;
-  web::Server server_;
-  std::future<void> run_;
-};
-
-FakeConfigServer::Handler Serving(std::string json) {
-  return
-      [json = std::move(json)](const web::Request&, int) { return web::Response::Json(200, json); };
-}
 
 /// A port nothing listens on: a server that bound it is gone.
 std::uint16_t ClosedPort() {

@@ -17,6 +17,7 @@
 
 #include "../messaging/broker_test_env.hpp"
 #include "../messaging/inbox.hpp"
+#include "fake_config_server.hpp"
 
 namespace cppblog::config {
 namespace {
@@ -32,46 +33,6 @@ std::string Environment(const std::string& vip_accounts, const std::string& serv
          "source":{"vip_accounts":")" +
          vip_accounts + R"(","server_port":)" + server_port + "}}]}";
 }
-
-/// A config server in the test whose answer the test changes.
-class FakeConfigServer {
- public:
-  FakeConfigServer()
-      : server_({.address = "127.0.0.1", .port = 0, .threads = 1}, Router()),
-        run_(std::async(std::launch::async, [this] { server_.Run(); })) {}
-  ~FakeConfigServer() {
-    server_.Stop();
-    run_.wait();
-  }
-  FakeConfigServer(const FakeConfigServer&) = delete;
-  FakeConfigServer& operator=(const FakeConfigServer&) = delete;
-
-  void Serve(std::string body) {
-    const std::lock_guard lock{mutex_};
-    body_ = std::move(body);
-  }
-  [[nodiscard]] std::string Url() const {
-    return "http://127.0.0.1:" + std::to_string(server_.Port());
-  }
-  [[nodiscard]] int Requests() const { return requests_.load(); }
-
- private:
-  web::Router Router() {
-    web::Router router;
-    router.Get("/{application}/{profile}/{label}", [this](const web::Request&) {
-      ++requests_;
-      const std::lock_guard lock{mutex_};
-      return web::Response::Json(200, body_);
-    });
-    return router;
-  }
-
-  std::mutex mutex_;
-  std::string body_ = Environment("10000", "6767");
-  std::atomic<int> requests_{0};
-  web::Server server_;
-  std::future<void> run_;
-};
 
 /// Records what the change callbacks saw; tests wait on it with a deadline.
 class Changes {
@@ -141,6 +102,7 @@ struct Landscape {
   std::string bus_id = MakeBusId("accountservice", 6767);
   messaging::AmqpClient amqp{{.url = messaging::TestAmqpUrl(), .connection_name = "refresh-test"}};
   FakeConfigServer server;
+  bool served = (server.Serve(Environment("10000", "6767")), true);  // before client.Load()
   ConfigClient client{ClientOptions(server)};
   LiveProperties live{client.Load().properties};
   Changes changes;

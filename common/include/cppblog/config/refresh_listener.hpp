@@ -21,10 +21,10 @@ struct RefreshListenerOptions {
   /// spring.cloud.bus.destination), also the routing key of the acks sent on it.
   std::string bus_exchange = "springCloudBus";
   /// This instance's bus id, "app:port:<random>" (MakeBusId); must be unique per instance.
-  std::string bus_id;
+  std::string bus_id{};
   /// Keys the service applies while running (its change callbacks read them); any other key
   /// that changes is logged as taking effect only after a restart.
-  std::set<std::string, std::less<>> live_keys;
+  std::set<std::string, std::less<>> live_keys{};
   /// Called with the reloaded configuration before it is swapped in (e.g. the service's
   /// Settings::From); throwing keeps the current snapshot and logs the reason.
   std::function<void(const Properties&)> validate{};
