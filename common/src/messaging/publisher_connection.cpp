@@ -229,7 +229,9 @@ void PublisherConnection::SendPending(amqp_connection_state_t conn) {
     const int status = amqp_basic_publish(conn, kPublishChannel, amqp::Bytes(m.exchange),
                                           amqp::Bytes(m.routing_key), m.message.mandatory ? 1 : 0,
                                           0, &props, amqp::Bytes(m.message.body));
-    amqp::CheckStatus(status, "publish to " + Destination(m.exchange, m.routing_key));
+    // The context string only on failure: this is the per-message path.
+    if (status < 0)
+      amqp::ThrowStatus(status, "publish to " + Destination(m.exchange, m.routing_key));
     in_flight_.push_back(std::move(m));
     pending_.pop_front();
   }
