@@ -11,7 +11,8 @@
 //   returns Outcome::kAck; Q holds N messages beforehand. Timed from the first handler call to
 //   the return of the N-th.
 //
-// Prints one line like amqp_raw_bench: `amqpclient publish 100000 msgs 3.52 s 28400 msg/s`.
+// Prints one line like amqp_raw_bench: `amqpclient publish 100000 msgs 3.52 s 28400 msg/s
+// 0.61 cpu-s`.
 
 #include <atomic>
 #include <chrono>

@@ -6,8 +6,8 @@
 //   amqp_raw_bench consume --url URL --queue Q --count N --prefetch P
 //   amqp_raw_bench delete  --url URL --queue Q       (deletes Q and Q.dlq, if present)
 //
-// publish and consume print one line, e.g. `raw publish 100000 msgs 3.41 s 29300 msg/s`;
-// errors go to stderr with exit status 1.
+// publish and consume print one line, e.g. `raw publish 100000 msgs 3.41 s 29300 msg/s
+// 0.52 cpu-s` (the process's CPU time last); errors go to stderr with exit status 1.
 
 #if __has_include(<rabbitmq-c/amqp.h>)
 #include <rabbitmq-c/amqp.h>

@@ -84,23 +84,25 @@ fill_queue() {
     die "could not fill the queue with $COUNT messages"
 }
 
-# run_step LABEL CMD...: runs one measurement; prints its msg/s (or "failed") on stdout.
+# run_step LABEL CMD...: runs one measurement; prints "<msg/s>:<CPU seconds of the client
+# process>" (or "failed") on stdout.
 run_step() {
-  local label=$1 out rate
+  local label=$1 out result=""
   shift
   if out=$("$@" 2>&1); then
-    rate=$(printf '%s\n' "$out" | awk '$NF == "msg/s" { r = $(NF - 1) } END { if (r != "") print r }')
+    result=$(printf '%s\n' "$out" | awk '
+      { for (i = 2; i <= NF; i++) { if ($i == "msg/s") r = $(i - 1); if ($i == "cpu-s") c = $(i - 1) } }
+      END { if (r != "" && c != "") print r ":" c }')
   fi
-  if [ -z "${rate:-}" ]; then
+  if [ -z "$result" ]; then
     say "  $label: FAILED: $(printf '%s\n' "$out" | tail -n 1)"
     echo failed
     return 0
   fi
   say "  $(printf '%s\n' "$out" | grep 'msg/s' | tail -n 1)"
-  echo "$rate"
+  echo "$result"
 }
 
-declare -A results  # key "<client>:<workload>" -> space-separated rates of the rounds
 record() { results[$1:$2]="${results[$1:$2]:-} $3"; }
 
 measure_publish() {  # CLIENT
@@ -141,6 +143,16 @@ LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 say "done in $((SECONDS - START)) s"
 
 # --- medians and ratios -----------------------------------------------------------------------
+rates_of() {  # KEY: the rounds' msg/s ("failed" kept)
+  local v out=""
+  for v in ${results[$1]:-}; do out+="${v%%:*} "; done
+  echo "${out% }"
+}
+cpus_of() {  # KEY: the rounds' client CPU seconds ("failed" kept)
+  local v out=""
+  for v in ${results[$1]:-}; do out+="${v##*:} "; done
+  echo "${out% }"
+}
 median() {  # rates (and "failed"s) -> median of the numbers, or empty
   printf '%s\n' "$@" | grep -E '^[0-9.]+$' | sort -n |
     awk '{ v[NR] = $1 } END { if (NR == 0) exit; print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
@@ -148,8 +160,8 @@ median() {  # rates (and "failed"s) -> median of the numbers, or empty
 ratio() { [ -n "$1" ] && [ -n "$2" ] && awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 round_ratios() {  # WORKLOAD: AmqpClient / raw of each round where both ran
   local -a raw cli
-  read -r -a raw <<<"${results[raw:$1]:-}"
-  read -r -a cli <<<"${results[amqpclient:$1]:-}"
+  read -r -a raw <<<"$(rates_of "raw:$1")"
+  read -r -a cli <<<"$(rates_of "amqpclient:$1")"
   local i out=""
   for i in "${!cli[@]}"; do
     [[ ${raw[$i]:-} =~ ^[0-9.]+$ && ${cli[$i]} =~ ^[0-9.]+$ ]] && out+="$(ratio "${cli[$i]}" "${raw[$i]}") "
@@ -162,10 +174,11 @@ verdict() {  # RATIO_OF_MEDIANS ROUND_RATIOS...
   printf '%s\n' "$@" | awk '{ if ($1 >= 0.9) ok++; n++ }
     END { print (ok == n) ? "met" : (ok == 0) ? "**missed**" : "inconclusive: rounds on both sides" }'
 }
+cpu_fmt() { [ -n "$1" ] && awk -v c="$1" 'BEGIN { printf "%.2f", c }' || echo "—"; }
 fmt() { [ -n "$1" ] && awk -v r="$1" 'BEGIN { printf "%.0f", r }' || echo "—"; }
 rounds_of() {  # KEY: the per-round rates, for the record
   local v out=""
-  for v in ${results[$1]:-}; do
+  for v in $(rates_of "$1"); do
     if [ "$v" = failed ]; then out+="failed, "; else out+="$(fmt "$v"), "; fi
   done
   echo "${out%, }"
@@ -179,16 +192,24 @@ declare -A title=(
 rows=""
 summary=""
 for w in "${WORKLOADS[@]}"; do
-  # shellcheck disable=SC2086  # the rates are words
-  raw_m=$(median ${results[raw:$w]:-})
+  # shellcheck disable=SC2046  # the rates are words
+  raw_m=$(median $(rates_of "raw:$w"))
+  # shellcheck disable=SC2046
+  raw_cpu=$(median $(cpus_of "raw:$w"))
   cli_m=""
-  # shellcheck disable=SC2086
-  [ -n "$CLIENT_MISSING" ] || cli_m=$(median ${results[amqpclient:$w]:-})
+  cli_cpu=""
+  if [ -z "$CLIENT_MISSING" ]; then
+    # shellcheck disable=SC2046
+    cli_m=$(median $(rates_of "amqpclient:$w"))
+    # shellcheck disable=SC2046
+    cli_cpu=$(median $(cpus_of "amqpclient:$w"))
+  fi
   r=$(ratio "$cli_m" "$raw_m" || true)
   rr=$(round_ratios "$w")
   # shellcheck disable=SC2086
   rows+="| ${title[$w]} | $(fmt "$raw_m") | $(fmt "$cli_m") | ${r:-—} | ${rr// /, } | $(verdict "$r" $rr) |"$'\n'
   rows+="| &nbsp;&nbsp;rounds (msg/s) | $(rounds_of "raw:$w") | $(rounds_of "amqpclient:$w") | | | |"$'\n'
+  rows+="| &nbsp;&nbsp;client CPU, median (s) | $(cpu_fmt "$raw_cpu") | $(cpu_fmt "$cli_cpu") | $(ratio "$cli_cpu" "$raw_cpu" || echo —) | | |"$'\n'
   summary+="$w: raw $(fmt "$raw_m") msg/s, AmqpClient $(fmt "$cli_m") msg/s, ratio ${r:-—} (rounds ${rr:-—}); "
 done
 say "medians: ${summary%; }"
@@ -238,7 +259,9 @@ one \`basic.ack\` per message, as in the notes; AmqpClient: the handler's return
 coalesced with \`multiple\` over runs of finished deliveries).
 *raw* is \`amqp_raw_bench\` (bench/amqp_raw_bench.cpp: the plainest rabbitmq-c 0.11 loop, no
 cppblog code); *AmqpClient* is \`amqp_client_bench\` (\`PublishToQueue\` futures,
-\`SubscribeToQueue\` with a handler returning \`Outcome::kAck\`). Rounds: $ROUNDS, the order
+\`SubscribeToQueue\` with a handler returning \`Outcome::kAck\`). *Client CPU* is the user +
+system time of the benchmark process, all its threads, connection setup included (the broker's
+is not counted). Rounds: $ROUNDS, the order
 alternating; medians. *Met* needs the ratio of the medians and every round's ratio to reach
 0.9.$busy_note$missing_note
 
