@@ -167,6 +167,16 @@ void OfferStore::Fail(std::string_view operation, int rc) const {
                    mdb_strerror(rc));
 }
 
+struct OfferStore::Pending {
+  std::string_view message_id;
+  const VipNotification& notification;
+  system_clock::time_point offered_at;
+  std::chrono::milliseconds cooldown;
+  ProcessResult result = ProcessResult::kDuplicate;
+  std::exception_ptr error;
+  bool done = false;
+};
+
 ProcessResult OfferStore::Process(std::string_view message_id, const VipNotification& notification,
                                   system_clock::time_point offered_at,
                                   std::chrono::milliseconds cooldown) {
@@ -176,18 +186,59 @@ ProcessResult OfferStore::Process(std::string_view message_id, const VipNotifica
   if (notification.account_id.empty() || notification.account_id.size() > 128) {
     throw std::invalid_argument("offer store: an account id must be 1 to 128 bytes");
   }
-  Txn txn{env_, 0, *this};
+  Pending mine{.message_id = message_id,
+               .notification = notification,
+               .offered_at = offered_at,
+               .cooldown = cooldown,
+               .result = ProcessResult::kDuplicate,
+               .error = nullptr,
+               .done = false};
+  std::unique_lock lock{commit_mutex_};
+  queued_.push_back(&mine);
+  while (!mine.done) {
+    if (committing_) {
+      commit_done_.wait(lock);
+      continue;
+    }
+    // Lead: commit everything queued so far (this request among it) in one transaction.
+    committing_ = true;
+    std::vector<Pending*> batch;
+    batch.swap(queued_);
+    lock.unlock();
+    CommitBatch(batch);
+    lock.lock();
+    for (Pending* request : batch) request->done = true;
+    committing_ = false;
+    commit_done_.notify_all();
+  }
+  if (mine.error) std::rethrow_exception(mine.error);
+  return mine.result;
+}
 
-  MDB_val id_key = ToVal(message_id);
+void OfferStore::CommitBatch(const std::vector<Pending*>& batch) noexcept {
+  try {
+    Txn txn{env_, 0, *this};
+    for (Pending* request : batch) request->result = Apply(txn.Get(), *request);
+    if (const int rc = txn.Commit(); rc != MDB_SUCCESS) Fail("commit offers", rc);
+  } catch (...) {  // one failed write fails the whole transaction, so every request in it
+    const std::exception_ptr error = std::current_exception();
+    for (Pending* request : batch) request->error = error;
+  }
+}
+
+ProcessResult OfferStore::Apply(MDB_txn* txn, const Pending& request) const {
+  // The transaction sees its own writes: a duplicate within one batch is found here too.
+  MDB_val id_key = ToVal(request.message_id);
   MDB_val seen{};
-  if (const int rc = mdb_get(txn.Get(), processed_dbi_, &id_key, &seen); rc == MDB_SUCCESS) {
-    return ProcessResult::kDuplicate;  // the abort changes nothing
+  if (const int rc = mdb_get(txn, processed_dbi_, &id_key, &seen); rc == MDB_SUCCESS) {
+    return ProcessResult::kDuplicate;
   } else if (rc != MDB_NOTFOUND) {
     Fail("read processed message id", rc);
   }
 
+  const VipNotification& notification = request.notification;
   const std::int64_t read_at = ToNanos(notification.read_at);
-  const std::int64_t window = std::chrono::duration_cast<nanoseconds>(cooldown).count();
+  const std::int64_t window = std::chrono::duration_cast<nanoseconds>(request.cooldown).count();
   bool in_cooldown = false;
   if (window > 0) {
     // The first offer of this account with readAt > read_at - cooldown; in cooldown when
@@ -195,7 +246,7 @@ ProcessResult OfferStore::Process(std::string_view message_id, const VipNotifica
     const std::string prefix = AccountPrefix(notification.account_id);
     std::string seek = prefix;
     AppendTime(seek, SaturatingAdd(SaturatingAdd(read_at, -window), 1));
-    const Cursor cursor{txn.Get(), offers_dbi_};
+    const Cursor cursor{txn, offers_dbi_};
     if (cursor.OpenStatus() != MDB_SUCCESS) Fail("open offers cursor", cursor.OpenStatus());
     MDB_val key = ToVal(seek);
     MDB_val value{};
@@ -210,26 +261,24 @@ ProcessResult OfferStore::Process(std::string_view message_id, const VipNotifica
     }
   }
 
-  const std::int64_t offered = ToNanos(offered_at);
+  const std::int64_t offered = ToNanos(request.offered_at);
   std::string record;
   AppendTime(record, offered);
   record.push_back(in_cooldown ? 'c' : 'o');
   MDB_val record_val = ToVal(record);
-  if (const int rc = mdb_put(txn.Get(), processed_dbi_, &id_key, &record_val, 0);
-      rc != MDB_SUCCESS) {
+  if (const int rc = mdb_put(txn, processed_dbi_, &id_key, &record_val, 0); rc != MDB_SUCCESS) {
     Fail("record processed message id", rc);
   }
   if (!in_cooldown) {
-    const std::string key_text = OfferKey(notification.account_id, read_at, message_id);
+    const std::string key_text = OfferKey(notification.account_id, read_at, request.message_id);
     std::string value_text;
     AppendTime(value_text, offered);
     MDB_val key = ToVal(key_text);
     MDB_val value = ToVal(value_text);
-    if (const int rc = mdb_put(txn.Get(), offers_dbi_, &key, &value, 0); rc != MDB_SUCCESS) {
+    if (const int rc = mdb_put(txn, offers_dbi_, &key, &value, 0); rc != MDB_SUCCESS) {
       Fail("write offer for account " + notification.account_id, rc);
     }
   }
-  if (const int rc = txn.Commit(); rc != MDB_SUCCESS) Fail("commit offer", rc);
   return in_cooldown ? ProcessResult::kCooldown : ProcessResult::kOffered;
 }
 

@@ -1,8 +1,11 @@
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
 #include <cstddef>
+#include <exception>
 #include <filesystem>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -10,8 +13,9 @@
 
 #include "cppblog/vip/vip_notification.hpp"
 
-// LMDB's handle, declared here so that lmdb.h stays out of this header.
+// LMDB's handles, declared here so that lmdb.h stays out of this header.
 struct MDB_env;
+struct MDB_txn;
 
 namespace cppblog::vip {
 
@@ -44,7 +48,9 @@ enum class ProcessResult {
 /// The vipservice's own store: an LMDB environment under `data_dir` (created when missing)
 /// with two named databases, "offers" (by account, then readAt) and "processed" (message ids).
 /// Every commit is synced to disk before Process returns, so a message acked after Process
-/// is never processed again, even after a crash.
+/// is never processed again, even after a crash. Concurrent Process calls share one
+/// transaction and one sync (group commit): a sync costs milliseconds, and the handler
+/// threads would otherwise queue behind each other's.
 ///
 /// Thread-safe: any number of threads may call any member at once (LMDB serialises writers;
 /// readers never block). Not copyable or movable.
@@ -63,7 +69,8 @@ class OfferStore {
   /// was processed before, nothing changes (kDuplicate); otherwise the id is recorded and,
   /// unless the account has an offer whose readAt lies within `cooldown` of this one's
   /// (either side), an offer stamped `offered_at` is stored (kOffered; else kCooldown).
-  /// A zero cooldown makes every distinct message an offer. Throws StoreError, and
+  /// A zero cooldown makes every distinct message an offer. Blocks until the transaction
+  /// (maybe shared with concurrent calls, each applied in turn) is synced. Throws StoreError, and
   /// std::invalid_argument for an empty or too long message id.
   ProcessResult Process(std::string_view message_id, const VipNotification& notification,
                         std::chrono::system_clock::time_point offered_at,
@@ -79,13 +86,23 @@ class OfferStore {
   [[nodiscard]] const std::filesystem::path& Path() const noexcept { return path_; }
 
  private:
+  struct Pending;
+
   [[noreturn]] void Fail(std::string_view operation, int rc) const;
+  void CommitBatch(const std::vector<Pending*>& batch) noexcept;
+  [[nodiscard]] ProcessResult Apply(MDB_txn* txn, const Pending& request) const;
   [[nodiscard]] std::size_t Count(unsigned dbi, std::string_view name) const;
 
   std::filesystem::path path_;
   MDB_env* env_ = nullptr;
   unsigned offers_dbi_ = 0;
   unsigned processed_dbi_ = 0;
+
+  // Group commit: callers queue here; one of them (the leader) commits all that are queued.
+  std::mutex commit_mutex_;
+  std::condition_variable commit_done_;
+  std::vector<Pending*> queued_;
+  bool committing_ = false;
 };
 
 }  // namespace cppblog::vip

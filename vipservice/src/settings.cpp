@@ -44,7 +44,7 @@ config::Properties Settings::Defaults() {
   defaults.Set("compat_goblog_p9", "false", kDefault);
   defaults.Set("vip_queue", std::string(kVipQueueName), kDefault);
   defaults.Set("prefetch", "100", kDefault);
-  defaults.Set("handler_threads", "4", kDefault);
+  defaults.Set("handler_threads", "16", kDefault);
   defaults.Set("drain_timeout", "5s", kDefault);
   return defaults;
 }

@@ -182,5 +182,30 @@ TEST(OfferStore, ConcurrentRedeliveriesYieldOneOffer) {
   EXPECT_EQ(store.CountOffers(), 1U);
 }
 
+TEST(OfferStore, ConcurrentDistinctMessagesAreAllRecorded) {
+  const TempDir dir;
+  OfferStore store{dir.path()};
+  std::vector<std::future<int>> workers;
+
+  for (int t = 0; t < 8; ++t) {
+    workers.push_back(std::async(std::launch::async, [&store, t] {
+      int offered = 0;
+      for (int i = 0; i < 20; ++i) {
+        const std::string id = "t" + std::to_string(t) + "-" + std::to_string(i);
+        offered +=
+            store.Process(id, Notification("10000", kT0), kT0, 0ms) == ProcessResult::kOffered ? 1
+                                                                                               : 0;
+      }
+      return offered;
+    }));
+  }
+
+  int offered = 0;
+  for (auto& worker : workers) offered += worker.get();
+  EXPECT_EQ(offered, 160);
+  EXPECT_EQ(store.CountOffers(), 160U);
+  EXPECT_EQ(store.CountProcessed(), 160U);
+}
+
 }  // namespace
 }  // namespace cppblog::vip

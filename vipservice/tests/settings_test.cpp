@@ -35,7 +35,7 @@ TEST(Settings, DefaultsMatchTheContractAndIssue) {
   EXPECT_FALSE(settings.compat_goblog_p9);
   EXPECT_EQ(settings.vip_queue, "vip_queue");
   EXPECT_EQ(settings.prefetch, 100);
-  EXPECT_EQ(settings.handler_threads, 4U);
+  EXPECT_EQ(settings.handler_threads, 16U);
   EXPECT_EQ(settings.drain_timeout, std::chrono::seconds{5});
 }
 

@@ -1,0 +1,240 @@
+#include <chrono>
+#include <csignal>
+#include <cstddef>
+#include <future>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "cppblog/messaging/amqp_client.hpp"
+#include "cppblog/messaging/messaging_error.hpp"
+#include "cppblog/vip/vip_notification.hpp"
+
+#include "broker_test_env.hpp"
+#include "http_client.hpp"
+#include "offer_store.hpp"
+#include "service_process.hpp"
+
+// The vipservice as processes against the real broker of `./dev test`. Each test consumes a
+// queue of its own (setting vip_queue), so tests may run in parallel on one broker.
+namespace cppblog::e2e {
+namespace {
+
+using messaging::AmqpClient;
+using messaging::TestAmqpUrl;
+using messaging::UniqueName;
+using messaging::WaitUntil;
+using ::testing::HasSubstr;
+using ::testing::Optional;
+
+constexpr std::string_view kGotAMessage = "Got a message: ";
+
+struct VipServiceOptions {
+  std::string queue;
+  std::string amqp_url = TestAmqpUrl();
+  std::string cooldown = "0";
+  bool compat = false;
+};
+
+// A running vipservice on a free port with its own data dir and an empty config dir.
+struct VipService {
+  VipService(const TempDir& data_dir, const VipServiceOptions& options)
+      : port(FreePort()), process(Options(data_dir, port, options)) {}
+
+  static ServiceOptions Options(const TempDir& data_dir, std::uint16_t port,
+                                const VipServiceOptions& options) {
+    return {.binary = BinaryPath("CPPBLOG_VIPSERVICE_BIN", CPPBLOG_VIPSERVICE_BIN),
+            .args = {"--config-dir", (data_dir.path() / "no-config").string(), "--set",
+                     "server_port=" + std::to_string(port), "--set",
+                     "data_dir=" + (data_dir.path() / "store").string(), "--set",
+                     "vip_queue=" + options.queue, "--set", "amqp_server_url=" + options.amqp_url,
+                     "--set", "offer_cooldown=" + options.cooldown, "--set",
+                     std::string("compat_goblog_p9=") + (options.compat ? "true" : "false")},
+            .env = {}};
+  }
+
+  [[nodiscard]] std::size_t MessagesLogged() const {
+    const std::string output = process.Output();
+    std::size_t count = 0;
+    for (auto at = output.find(kGotAMessage); at != std::string::npos;
+         at = output.find(kGotAMessage, at + 1)) {
+      ++count;
+    }
+    return count;
+  }
+
+  std::uint16_t port;
+  ServiceProcess process;
+};
+
+messaging::Message Notification(const std::string& id) {
+  return vip::MakeVipMessage({.account_id = "10000", .read_at = std::chrono::system_clock::now()},
+                             id);
+}
+
+// Publishes and waits for every confirm.
+void PublishAll(AmqpClient& client, const messaging::QueueSpec& queue,
+                std::vector<messaging::Message> messages) {
+  std::vector<std::future<void>> confirms;
+  confirms.reserve(messages.size());
+  for (auto& message : messages)
+    confirms.push_back(client.PublishToQueue(queue, std::move(message)));
+  for (auto& confirm : confirms) confirm.get();
+}
+
+std::uint32_t ReadyMessages(AmqpClient& client, const std::string& queue) {
+  return client.InspectQueue(queue).get().messages;
+}
+
+std::size_t OffersServed(std::uint16_t port, std::string_view account) {
+  const HttpResponse response = HttpGet(port, "/offers/" + std::string(account));
+  if (response.status != 200) return 0;
+  std::size_t count = 0;
+  for (auto at = response.body.find("\"messageId\""); at != std::string::npos;
+       at = response.body.find("\"messageId\"", at + 1)) {
+    ++count;
+  }
+  return count;
+}
+
+TEST(VipServiceE2e, TwoIdleInstancesShareTheQueueTwoMessagesEach) {
+  const std::string queue = UniqueName("vip_queue-e2e");
+  const TempDir data_a;
+  const TempDir data_b;
+  VipService a{data_a, {.queue = queue}};
+  VipService b{data_b, {.queue = queue}};
+  ASSERT_TRUE(a.process.WaitHealthy(a.port, 20s)) << a.process.Output();
+  ASSERT_TRUE(b.process.WaitHealthy(b.port, 20s)) << b.process.Output();
+  AmqpClient client{{.url = TestAmqpUrl()}};
+
+  PublishAll(client, vip::VipQueue(false, queue),
+             {Notification("a1"), Notification("a2"), Notification("a3"), Notification("a4")});
+
+  ASSERT_TRUE(WaitUntil([&] { return a.MessagesLogged() + b.MessagesLogged() == 4; }, 10s))
+      << a.process.Output() << b.process.Output();
+  EXPECT_EQ(a.MessagesLogged(), 2U) << a.process.Output();
+  EXPECT_EQ(b.MessagesLogged(), 2U) << b.process.Output();
+  EXPECT_TRUE(WaitUntil([&] { return OffersServed(a.port, "10000") == 2; }, 5s));
+  EXPECT_TRUE(WaitUntil([&] { return OffersServed(b.port, "10000") == 2; }, 5s));
+}
+
+TEST(VipServiceE2e, MalformedMessageIsDeadLetteredAndConsumingGoesOn) {
+  const std::string queue = UniqueName("vip_queue-e2e");
+  const TempDir data;
+  VipService service{data, {.queue = queue}};
+  ASSERT_TRUE(service.process.WaitHealthy(service.port, 20s)) << service.process.Output();
+  AmqpClient client{{.url = TestAmqpUrl()}};
+  messaging::Message poison = Notification("bad-1");
+  poison.body = "this is not JSON";
+
+  PublishAll(client, vip::VipQueue(false, queue), {std::move(poison), Notification("good-1")});
+
+  ASSERT_TRUE(WaitUntil([&] { return OffersServed(service.port, "10000") == 1; }, 10s))
+      << service.process.Output();
+  EXPECT_THAT(HttpGet(service.port, "/offers/10000").body, HasSubstr("\"messageId\":\"good-1\""));
+  EXPECT_TRUE(WaitUntil([&] { return ReadyMessages(client, queue + ".dlq") == 1; }, 10s))
+      << service.process.Output();
+  EXPECT_THAT(service.process.Output(), HasSubstr("Got a message: this is not JSON"));
+  EXPECT_EQ(HttpGet(service.port, "/health").status, 200);
+}
+
+TEST(VipServiceE2e, SigtermDuringAStreamExitsZeroAndLosesNothing) {
+  constexpr int kMessages = 1000;
+  const std::string queue = UniqueName("vip_queue-e2e");
+  const TempDir data;
+  AmqpClient client{{.url = TestAmqpUrl()}};
+  {
+    VipService service{data, {.queue = queue}};
+    ASSERT_TRUE(service.process.WaitHealthy(service.port, 20s)) << service.process.Output();
+    std::vector<messaging::Message> messages;
+    for (int i = 0; i < kMessages; ++i) messages.push_back(Notification("s-" + std::to_string(i)));
+    PublishAll(client, vip::VipQueue(false, queue), std::move(messages));
+    ASSERT_TRUE(WaitUntil([&] { return service.MessagesLogged() >= 50; }, 10s));
+
+    service.process.Signal(SIGTERM);
+
+    ASSERT_THAT(service.process.WaitExit(10s), Optional(0)) << service.process.Output();
+  }
+  // Every message is either an offer in the store or back in the queue, none in both.
+  std::size_t offered = 0;
+  {
+    const vip::OfferStore store{data.path() / "store"};
+    offered = store.CountOffers();
+    EXPECT_EQ(store.CountProcessed(), offered);
+  }
+  RecordProperty("offered_before_exit", static_cast<int>(offered));
+  EXPECT_TRUE(WaitUntil([&] { return offered + ReadyMessages(client, queue) == kMessages; }, 10s))
+      << "offered " << offered << ", in the queue " << ReadyMessages(client, queue);
+
+  // A restart on the same store takes the rest, and redoes nothing.
+  VipService restarted{data, {.queue = queue}};
+  ASSERT_TRUE(restarted.process.WaitHealthy(restarted.port, 20s)) << restarted.process.Output();
+  EXPECT_TRUE(WaitUntil([&] { return OffersServed(restarted.port, "10000") == kMessages; }, 20s))
+      << OffersServed(restarted.port, "10000");
+}
+
+TEST(VipServiceE2e, UnreachableBrokerStartsAndReportsUnavailable) {
+  const TempDir data;
+  VipService service{
+      data,
+      {.queue = UniqueName("vip_queue-e2e"),
+       .amqp_url = "amqp://guest:guest@127.0.0.1:" + std::to_string(FreePort()) + "/%2F"}};
+
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        try {
+          return HttpGet(service.port, "/health").status == 503;
+        } catch (const std::exception&) {
+          return false;  // not listening yet
+        }
+      },
+      10s))
+      << service.process.Output();
+  const HttpResponse health = HttpGet(service.port, "/health");
+  EXPECT_THAT(health.body, HasSubstr("broker: recovering"));
+  EXPECT_TRUE(service.process.IsRunning());
+  service.process.Signal(SIGTERM);
+  EXPECT_THAT(service.process.WaitExit(10s), Optional(0)) << service.process.Output();
+}
+
+TEST(VipServiceE2e, CompatModeDeclaresTheQueueAsTheGoOriginal) {
+  const std::string queue = UniqueName("vip_queue-e2e");
+  const TempDir data;
+  VipService service{data, {.queue = queue, .compat = true}};
+  ASSERT_TRUE(service.process.WaitHealthy(service.port, 20s)) << service.process.Output();
+  AmqpClient client{{.url = TestAmqpUrl()}};
+
+  // The Go accountservice's declaration (non-durable) is accepted and its message consumed.
+  messaging::Message go_style = Notification("");
+  PublishAll(client, vip::VipQueue(true, queue), {std::move(go_style)});
+  EXPECT_TRUE(WaitUntil([&] { return OffersServed(service.port, "10000") == 1; }, 10s))
+      << service.process.Output();
+
+  // Ours (durable) now differs from what the broker holds.
+  AmqpClient ours{{.url = TestAmqpUrl()}};
+  try {
+    ours.PublishToQueue(vip::VipQueue(false, queue), Notification("x")).get();
+    ADD_FAILURE() << "a durable declaration of a non-durable queue was accepted";
+  } catch (const messaging::MessagingError& e) {
+    EXPECT_EQ(e.kind(), messaging::MessagingErrorKind::kPreconditionFailed) << e.what();
+  }
+}
+
+TEST(VipServiceE2e, QueueDeclaredOtherwiseByAPeerExitsOneNamingIt) {
+  const std::string queue = UniqueName("vip_queue-e2e");
+  AmqpClient go_peer{{.url = TestAmqpUrl()}};
+  PublishAll(go_peer, vip::VipQueue(true, queue), {Notification("p1")});
+  const TempDir data;
+
+  VipService service{data, {.queue = queue, .compat = false}};
+
+  EXPECT_THAT(service.process.WaitExit(20s), Optional(1)) << service.process.Output();
+  EXPECT_THAT(service.process.Output(), HasSubstr("compat_goblog_p9"));
+  EXPECT_THAT(service.process.Output(), HasSubstr(queue));
+}
+
+}  // namespace
+}  // namespace cppblog::e2e
