@@ -288,11 +288,21 @@ void ConsumerConnection::SettleOriginal(amqp_connection_state_t conn, const Repu
 
 void ConsumerConnection::ConfirmRepublish(amqp_connection_state_t conn, std::uint64_t tag,
                                           bool multiple, bool ack) {
-  while (!republish_in_flight_.empty() && republish_first_tag_ <= tag) {
-    const bool this_one = republish_first_tag_ == tag;
-    if (!multiple && !this_one) break;  // never happens: republishes are few and in order
-    const Republish& r = republish_in_flight_.front();
+  if (tag < republish_first_tag_) return;
+  const auto settle = [&](Republish& r) {
+    if (r.confirmed) return;
+    r.confirmed = true;
     SettleOriginal(conn, r, ack && !r.returned);
+  };
+  const std::uint64_t index = tag - republish_first_tag_;
+  if (multiple) {
+    for (std::uint64_t i = 0; i <= index && i < republish_in_flight_.size(); ++i) {
+      settle(republish_in_flight_[i]);
+    }
+  } else if (index < republish_in_flight_.size()) {
+    settle(republish_in_flight_[index]);  // confirms of different queues may come out of order
+  }
+  while (!republish_in_flight_.empty() && republish_in_flight_.front().confirmed) {
     republish_in_flight_.pop_front();
     ++republish_first_tag_;
   }
@@ -408,7 +418,7 @@ void ConsumerConnection::OnMethod(amqp_connection_state_t conn, amqp_channel_t c
       amqp::CheckReply(amqp_read_message(conn, channel, &content, 0), "read a returned message");
       amqp_destroy_message(&content);
       for (Republish& r : republish_in_flight_) {
-        if (!r.returned && r.routing_key == key) {
+        if (!r.confirmed && !r.returned && r.routing_key == key) {
           r.returned = true;
           break;
         }
@@ -434,7 +444,9 @@ void ConsumerConnection::OnChannelClosed(amqp_connection_state_t conn, amqp_chan
   spdlog::error("amqp consumer: {}", error.what());
   if (channel == kRepublishChannel) {
     // Republishes in flight are lost with the channel: their originals go back to the queue.
-    for (const Republish& r : republish_in_flight_) SettleOriginal(conn, r, false);
+    for (const Republish& r : republish_in_flight_) {
+      if (!r.confirmed) SettleOriginal(conn, r, false);
+    }
     republish_in_flight_.clear();
     ResetRepublishChannel(conn);
   } else if (Subscription* sub = FindByChannel(channel)) {

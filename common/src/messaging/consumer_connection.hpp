@@ -75,6 +75,7 @@ class ConsumerConnection final : public IoConnection {
     Message message;
     Clock::time_point due;
     bool returned = false;
+    bool confirmed = false;  // settled by the broker's ack or nack (which may come out of order)
   };
 
   void Setup(amqp_connection_state_t conn, Subscription& sub);
