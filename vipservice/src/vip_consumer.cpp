@@ -42,7 +42,11 @@ std::string DeduplicationId(const messaging::Message& message) {
 }
 
 VipConsumer::VipConsumer(OfferStore& offers, std::chrono::milliseconds offer_cooldown, Clock clock)
-    : offers_(offers), offer_cooldown_(offer_cooldown), clock_(std::move(clock)) {}
+    : offers_(offers), offer_cooldown_ms_(offer_cooldown.count()), clock_(std::move(clock)) {}
+
+void VipConsumer::SetOfferCooldown(std::chrono::milliseconds offer_cooldown) noexcept {
+  offer_cooldown_ms_.store(offer_cooldown.count(), std::memory_order_relaxed);
+}
 
 messaging::Outcome VipConsumer::Handle(const messaging::Message& message) {
   if (message.body.size() > kMaxLoggedBody) {
@@ -54,7 +58,8 @@ messaging::Outcome VipConsumer::Handle(const messaging::Message& message) {
   const VipNotification notification = ParseVipNotification(message.body);
   const std::string id = DeduplicationId(message);
   try {
-    const ProcessResult result = offers_.Process(id, notification, clock_(), offer_cooldown_);
+    const std::chrono::milliseconds cooldown{offer_cooldown_ms_.load(std::memory_order_relaxed)};
+    const ProcessResult result = offers_.Process(id, notification, clock_(), cooldown);
     spdlog::debug("VIP notification processed: account_id={} message_id={} result={}",
                   notification.account_id, id, ToString(result));
     return messaging::Outcome::kAck;

@@ -1,6 +1,8 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <future>
 #include <string>
@@ -39,9 +41,12 @@ class VipConsumer {
   /// Handle bound to this object, for MessageSubscriber::SubscribeToQueue.
   [[nodiscard]] messaging::Handler AsHandler();
 
+  /// Changes the cooldown for notifications handled from now on (live refresh). Thread-safe.
+  void SetOfferCooldown(std::chrono::milliseconds offer_cooldown) noexcept;
+
  private:
   OfferStore& offers_;
-  std::chrono::milliseconds offer_cooldown_;
+  std::atomic<std::int64_t> offer_cooldown_ms_;
   Clock clock_;
 };
 

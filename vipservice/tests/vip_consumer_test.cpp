@@ -101,6 +101,18 @@ TEST(VipConsumer, CooldownAcksWithoutOffer) {
   EXPECT_EQ(store.CountProcessed(), 2U);
 }
 
+TEST(VipConsumer, CooldownChangeAppliesToLaterNotifications) {
+  const TempDir dir;
+  OfferStore store{dir.path()};
+  VipConsumer consumer{store, 24h};
+  ASSERT_EQ(consumer.Handle(VipMessage("m1", kNow)), messaging::Outcome::kAck);
+
+  consumer.SetOfferCooldown(0ms);
+
+  EXPECT_EQ(consumer.Handle(VipMessage("m2", kNow + 1h)), messaging::Outcome::kAck);
+  EXPECT_EQ(store.CountOffers(), 2U);
+}
+
 TEST(VipConsumer, MalformedBodyIsPoisonAndChangesNothing) {
   const TempDir dir;
   OfferStore store{dir.path()};
