@@ -103,6 +103,7 @@ run_step() {
   echo "$result"
 }
 
+declare -A results  # "<client>:<workload>" -> the rounds' "<msg/s>:<cpu s>" or "failed"
 record() { results[$1:$2]="${results[$1:$2]:-} $3"; }
 
 measure_publish() {  # CLIENT
