@@ -243,7 +243,7 @@ section=$(cat <<EOF
 ## HTTP: accountservice vs nginx
 
 Measured $DATE $(date -u +%H:%M) UTC on $NPROC cores ($CPU), commit $COMMIT, by \`./dev bench\`
-(\`bench/http_accounts.sh\`): \`wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency\` on
+(\`bench/http_accounts.sh\`, binary \`${BIN#"$ROOT"/}\`): \`wrk -t$THREADS -c$CONNECTIONS -d$DURATION --latency\` on
 \`GET $TARGET\` against the release accountservice (statically linked, default threads =
 cores) and against $NGINX_VERSION (one worker, keep-alive, access_log off) returning the same
 ${#BODY}-byte body with \`return 200\`; wrk, the server and nginx share the machine. $ROUNDS rounds,
