@@ -121,6 +121,38 @@ TEST(VipServiceE2e, TwoIdleInstancesShareTheQueueTwoMessagesEach) {
   EXPECT_TRUE(WaitUntil([&] { return OffersServed(b.port, "10000") == 2; }, 5s));
 }
 
+TEST(VipServiceE2e, TwoInstancesTakeTwoThousandExactlyOnceInEffect) {
+  constexpr std::size_t kMessages = 2000;
+  const std::string queue = UniqueName("vip_queue-e2e");
+  const TempDir data_a;
+  const TempDir data_b;
+  VipService a{data_a, {.queue = queue}};
+  VipService b{data_b, {.queue = queue}};
+  ASSERT_TRUE(a.process.WaitHealthy(a.port, 20s)) << a.process.Output();
+  ASSERT_TRUE(b.process.WaitHealthy(b.port, 20s)) << b.process.Output();
+  AmqpClient client{{.url = TestAmqpUrl()}};
+  std::vector<messaging::Message> messages;
+  for (std::size_t i = 0; i < kMessages; ++i) {
+    messages.push_back(Notification("t-" + std::to_string(i)));
+  }
+  const auto start = std::chrono::steady_clock::now();
+
+  PublishAll(client, vip::VipQueue(false, queue), std::move(messages));
+
+  // With offer_cooldown 0 every distinct message is one offer: a lost or doubled effect shows.
+  ASSERT_TRUE(WaitUntil(
+      [&] { return OffersServed(a.port, "10000") + OffersServed(b.port, "10000") >= kMessages; },
+      30s))
+      << OffersServed(a.port, "10000") << " + " << OffersServed(b.port, "10000");
+  const auto elapsed = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(OffersServed(a.port, "10000") + OffersServed(b.port, "10000"), kMessages);
+  EXPECT_GT(OffersServed(a.port, "10000"), 0U);
+  EXPECT_GT(OffersServed(b.port, "10000"), 0U);
+  RecordProperty(
+      "publish_to_all_offered_ms",
+      static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count()));
+}
+
 TEST(VipServiceE2e, MalformedMessageIsDeadLetteredAndConsumingGoesOn) {
   const std::string queue = UniqueName("vip_queue-e2e");
   const TempDir data;
