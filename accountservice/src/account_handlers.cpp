@@ -38,12 +38,19 @@ web::Router MakeRouter(HandlerDeps deps) {
     }
     const auto account = shared->accounts.FindAccount(id);
     if (!account) throw web::NotFound("no account with id " + std::string(id));
+    // A VIP read is answered only once its notification is durable in the outbox.
+    if (shared->vip_notifier != nullptr) shared->vip_notifier->OnAccountRead(id);
     return web::Response::Json(200, ToJson(*account, shared->served_by));
   });
 
   router.Get("/health", [shared](const web::Request&) {
     const health::HealthReport report = shared->health.Run();
-    if (report.healthy) return web::Response::Json(200, R"({"status":"UP"})");
+    if (report.healthy) {
+      if (!shared->broker_state) return web::Response::Json(200, R"({"status":"UP"})");
+      // The outbox absorbs a broker outage: its state is shown, never a failure.
+      return web::Response::Json(200, std::string(R"({"status":"UP","broker":")") +
+                                          messaging::ToString(shared->broker_state()) + "\"}");
+    }
     for (const auto& [name, result] : report.checks) {
       if (!result.healthy)
         spdlog::debug("health check failed: check={} detail={}", name, result.detail);

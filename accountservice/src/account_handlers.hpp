@@ -1,11 +1,14 @@
 #pragma once
 
+#include <functional>
 #include <string>
 
 #include "cppblog/health/health_registry.hpp"
+#include "cppblog/messaging/amqp_client.hpp"
 #include "cppblog/web/router.hpp"
 
 #include "account_store.hpp"
+#include "vip_notifier.hpp"
 
 namespace cppblog::account {
 
@@ -16,6 +19,10 @@ struct HandlerDeps {
   const health::HealthRegistry& health;
   health::HealthSwitch& health_switch;
   std::string served_by;  // the contract's servedBy: this host's first non-loopback IPv4
+  /// Records VIP reads in the outbox before they are answered; none: no notifications.
+  VipNotifier* vip_notifier = nullptr;
+  /// The broker connection's state, shown in /health (never fails it); none: not shown.
+  std::function<messaging::ConnectionState()> broker_state{};
 };
 
 /// Registers the service's health checks: the store is readable, and the
@@ -25,7 +32,9 @@ void AddHealthChecks(health::HealthRegistry& health, const AccountStore& account
 
 /// The accountservice's routes:
 ///   GET /accounts/{accountId}       200 account JSON, 404 unknown, 400 not 1-32 digits
-///   GET /health                     200 {"status":"UP"} or 503 {"status":"Database unaccessible"}
+///   GET /health                     200 {"status":"UP","broker":"connected"} (broker: the
+///                                   broker_state, when given) or 503
+///                                   {"status":"Database unaccessible"}
 ///   GET /testability/healthy/{state} true|false sets the health switch (200), else 400
 [[nodiscard]] web::Router MakeRouter(HandlerDeps deps);
 

@@ -59,6 +59,10 @@ class AccountStore {
 
   [[nodiscard]] const std::filesystem::path& Path() const noexcept { return path_; }
 
+  /// The LMDB environment, for other named databases in the same file (the VIP outbox).
+  /// Valid as long as the store; opened without MDB_NOSYNC, so a commit is durable.
+  [[nodiscard]] MDB_env* Environment() const noexcept { return env_; }
+
  private:
   class ReadTxn;
 

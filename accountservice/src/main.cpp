@@ -8,12 +8,17 @@
 #include "cppblog/config/loader.hpp"
 #include "cppblog/health/health_registry.hpp"
 #include "cppblog/logging/logging.hpp"
+#include "cppblog/messaging/amqp_client.hpp"
+#include "cppblog/vip/vip_notification.hpp"
 #include "cppblog/web/host_address.hpp"
 #include "cppblog/web/server.hpp"
 
 #include "account_handlers.hpp"
 #include "account_store.hpp"
+#include "outbox.hpp"
+#include "outbox_relay.hpp"
 #include "settings.hpp"
+#include "vip_notifier.hpp"
 
 namespace cppblog::account {
 
@@ -30,6 +35,19 @@ int Run(int argc, char* argv[]) {
 
     // Wiring in dependency order; destruction in reverse is the shutdown order.
     AccountStore accounts{settings.data_dir};
+    Outbox outbox{accounts};
+    // Never blocks: connects (and reconnects) in the background; the outbox holds VIP
+    // notifications meanwhile.
+    messaging::AmqpClient broker{
+        {.url = settings.amqp_server_url,
+         .connection_name = std::string(kServiceName) + ":" + std::to_string(settings.server_port),
+         .on_state_change = [](messaging::ConnectionState state) {
+           spdlog::info("broker connection: {}", messaging::ToString(state));
+         }}};
+    const messaging::QueueSpec vip_queue =
+        vip::VipQueue(settings.compat_goblog_p9, settings.vip_queue);
+    OutboxRelay relay{outbox, broker, {.queue = vip_queue}};
+    VipNotifier notifier{outbox, settings.vip_accounts};
     health::HealthRegistry health;
     health::HealthSwitch health_switch;
     AddHealthChecks(health, accounts, health_switch);
@@ -37,9 +55,14 @@ int Run(int argc, char* argv[]) {
                        MakeRouter({.accounts = accounts,
                                    .health = health,
                                    .health_switch = health_switch,
-                                   .served_by = web::FirstNonLoopbackIpv4()})};
-    spdlog::info("{} listening on :{} data_dir={}", kServiceName, server.Port(),
-                 settings.data_dir.string());
+                                   .served_by = web::FirstNonLoopbackIpv4(),
+                                   .vip_notifier = &notifier,
+                                   .broker_state = [&broker] { return broker.State(); }})};
+    spdlog::info(
+        "{} listening on :{} data_dir={} broker={} vip_queue={} durable={} "
+        "outbox_pending={}",
+        kServiceName, server.Port(), settings.data_dir.string(), broker.DisplayUrl(),
+        vip_queue.name, vip_queue.durable, outbox.Size());
 
     server.RunUntilSignal();
     spdlog::info("{} stopped", kServiceName);

@@ -4,11 +4,13 @@
 #include <string_view>
 
 #include "cppblog/config/config_error.hpp"
+#include "cppblog/vip/vip_notification.hpp"
 
 namespace cppblog::account {
 namespace {
 
 constexpr const char* kDefault = "default";
+constexpr std::size_t kMaxQueueName = 200;  // AMQP allows 255; "<name>.dlq" must fit too
 
 // A VIP account id is a plain account id (1-32 digits): catch typos at start-up.
 void CheckAccountId(const config::Properties& properties, const std::string& id) {
@@ -46,6 +48,8 @@ config::Properties Settings::Defaults() {
   defaults.Set("log_level", "info", kDefault);
   defaults.Set("config_event_bus", "springCloudBus", kDefault);
   defaults.Set("vip_accounts[0]", "10000", kDefault);
+  defaults.Set("compat_goblog_p9", "false", kDefault);
+  defaults.Set("vip_queue", std::string(vip::kVipQueueName), kDefault);
   return defaults;
 }
 
@@ -64,6 +68,13 @@ Settings Settings::From(const config::Properties& properties) {
   settings.config_event_bus = properties.GetString("config_event_bus");
   settings.vip_accounts = properties.GetList("vip_accounts");
   for (const auto& id : settings.vip_accounts) CheckAccountId(properties, id);
+  settings.compat_goblog_p9 = properties.GetBool("compat_goblog_p9");
+  settings.vip_queue = properties.GetString("vip_queue");
+  if (settings.vip_queue.empty() || settings.vip_queue.size() > kMaxQueueName) {
+    throw config::ConfigError("vip_queue: '" + settings.vip_queue + "' (" +
+                              properties.Find("vip_queue")->source +
+                              ") must be a queue name of 1 to 200 bytes");
+  }
   return settings;
 }
 

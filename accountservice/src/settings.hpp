@@ -21,6 +21,10 @@ struct Settings {
   std::string log_level;
   std::string config_event_bus;
   std::vector<std::string> vip_accounts;
+  /// Declare the VIP queue as the Go original does (non-durable); see docs/decisions/0003.
+  bool compat_goblog_p9 = false;
+  /// The queue VIP notifications go to; "vip_queue" except in tests that need their own.
+  std::string vip_queue;
 
   /// Every key the service knows, with its built-in default (the lowest layer).
   [[nodiscard]] static config::Properties Defaults();

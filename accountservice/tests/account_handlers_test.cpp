@@ -2,14 +2,19 @@
 
 #include <string>
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "cppblog/web/request.hpp"
 
+#include "outbox.hpp"
 #include "temp_dir.hpp"
+#include "vip_notifier.hpp"
 
 namespace cppblog::account {
 namespace {
+
+using ::testing::HasSubstr;
 
 constexpr const char* kServedBy = "10.0.0.7";
 
@@ -106,6 +111,60 @@ TEST(AccountHandlers, PostToAccountIsMethodNotAllowed) {
   const Service service;
 
   EXPECT_EQ(service.router.Dispatch(web::Post("/accounts/10000", "{}")).status, 405);
+}
+
+// The service as main wires it with the VIP outbox and a broker in a given state.
+struct VipService {
+  TempDir dir;
+  AccountStore accounts{dir.path()};
+  Outbox outbox{accounts};
+  VipNotifier notifier{outbox, {"10000"}};
+  messaging::ConnectionState broker = messaging::ConnectionState::kRecovering;
+  health::HealthRegistry health;
+  health::HealthSwitch health_switch;
+  web::Router router = MakeRouterFor(*this);
+
+  static web::Router MakeRouterFor(VipService& s) {
+    AddHealthChecks(s.health, s.accounts, s.health_switch);
+    return MakeRouter({.accounts = s.accounts,
+                       .health = s.health,
+                       .health_switch = s.health_switch,
+                       .served_by = kServedBy,
+                       .vip_notifier = &s.notifier,
+                       .broker_state = [&s] { return s.broker; }});
+  }
+};
+
+TEST(AccountHandlers, VipReadIsInTheOutboxWhenAnswered) {
+  const VipService service;
+
+  const web::Response response = service.router.Dispatch(web::Get("/accounts/10000"));
+
+  EXPECT_EQ(response.status, 200);
+  const auto entries = service.outbox.Read(0, 10);
+  ASSERT_EQ(entries.size(), 1U);
+  EXPECT_THAT(entries[0].body, HasSubstr(R"({"accountId":"10000","readAt":")"));
+}
+
+TEST(AccountHandlers, PlainAndUnknownReadsAddNothingToTheOutbox) {
+  const VipService service;
+
+  EXPECT_EQ(service.router.Dispatch(web::Get("/accounts/10001")).status, 200);
+  EXPECT_EQ(service.router.Dispatch(web::Get("/accounts/99999")).status, 404);
+
+  EXPECT_EQ(service.outbox.Size(), 0U);
+}
+
+TEST(AccountHandlers, HealthStaysUpAndShowsTheBrokerState) {
+  VipService service;
+
+  const web::Response recovering = service.router.Dispatch(web::Get("/health"));
+  service.broker = messaging::ConnectionState::kConnected;
+  const web::Response connected = service.router.Dispatch(web::Get("/health"));
+
+  EXPECT_EQ(recovering.status, 200);
+  EXPECT_EQ(recovering.body, R"({"status":"UP","broker":"recovering"})");
+  EXPECT_EQ(connected.body, R"({"status":"UP","broker":"connected"})");
 }
 
 }  // namespace

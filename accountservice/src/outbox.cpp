@@ -1,0 +1,234 @@
+#include "outbox.hpp"
+
+#include <array>
+#include <exception>
+#include <utility>
+
+#include <lmdb.h>
+
+namespace cppblog::account {
+namespace {
+
+using Key = std::array<unsigned char, 8>;
+
+Key EncodeKey(std::uint64_t sequence) {
+  Key key{};
+  for (std::size_t i = 0; i < key.size(); ++i) {
+    key[key.size() - 1 - i] = static_cast<unsigned char>(sequence >> (8 * i));
+  }
+  return key;
+}
+
+std::uint64_t DecodeKey(const MDB_val& value) {
+  std::uint64_t sequence = 0;
+  const auto* bytes = static_cast<const unsigned char*>(value.mv_data);
+  for (std::size_t i = 0; i < value.mv_size; ++i) sequence = (sequence << 8) | bytes[i];
+  return sequence;
+}
+
+class Txn {
+ public:
+  Txn(MDB_env* env, unsigned flags, int& rc) { rc = mdb_txn_begin(env, nullptr, flags, &txn_); }
+  ~Txn() {
+    if (txn_ != nullptr) mdb_txn_abort(txn_);
+  }
+  Txn(const Txn&) = delete;
+  Txn& operator=(const Txn&) = delete;
+  MDB_txn* Get() const { return txn_; }
+  int Commit() { return mdb_txn_commit(std::exchange(txn_, nullptr)); }
+
+ private:
+  MDB_txn* txn_ = nullptr;
+};
+
+class Cursor {
+ public:
+  Cursor(MDB_txn* txn, MDB_dbi dbi, int& rc) { rc = mdb_cursor_open(txn, dbi, &cursor_); }
+  ~Cursor() {
+    if (cursor_ != nullptr) mdb_cursor_close(cursor_);
+  }
+  Cursor(const Cursor&) = delete;
+  Cursor& operator=(const Cursor&) = delete;
+  MDB_cursor* Get() const { return cursor_; }
+
+ private:
+  MDB_cursor* cursor_ = nullptr;
+};
+
+}  // namespace
+
+struct Outbox::Pending {
+  std::string message_id;
+  std::string body;
+  std::uint64_t sequence = 0;
+  bool done = false;
+  std::exception_ptr error;
+};
+
+Outbox::Outbox(AccountStore& store) : store_(store), env_(store.Environment()) {
+  int rc = 0;
+  Txn txn{env_, 0, rc};
+  if (rc != MDB_SUCCESS) Fail("begin transaction", rc);
+  MDB_dbi dbi = 0;
+  if (rc = mdb_dbi_open(txn.Get(), "outbox", MDB_CREATE, &dbi); rc != MDB_SUCCESS) {
+    Fail("open database 'outbox'", rc);
+  }
+  {
+    Cursor cursor{txn.Get(), dbi, rc};
+    if (rc != MDB_SUCCESS) Fail("open cursor", rc);
+    MDB_val key{};
+    MDB_val value{};
+    rc = mdb_cursor_get(cursor.Get(), &key, &value, MDB_LAST);
+    if (rc == MDB_SUCCESS) {
+      last_sequence_ = DecodeKey(key);
+    } else if (rc != MDB_NOTFOUND) {
+      Fail("read the last entry", rc);
+    }
+  }
+  if (rc = txn.Commit(); rc != MDB_SUCCESS) Fail("commit opening 'outbox'", rc);
+  dbi_ = dbi;
+  writer_ = std::thread{[this] { WriterLoop(); }};
+}
+
+Outbox::~Outbox() {
+  {
+    const std::lock_guard lock{mutex_};
+    stopping_ = true;
+  }
+  queued_.notify_all();
+  writer_.join();
+}
+
+void Outbox::Fail(std::string_view operation, int rc) const {
+  throw StoreError("outbox in " + store_.Path().string() + ": " + std::string(operation) + ": " +
+                   mdb_strerror(rc));
+}
+
+std::uint64_t Outbox::Append(std::string message_id, std::string body) {
+  Pending pending;
+  pending.message_id = std::move(message_id);
+  pending.body = std::move(body);
+  std::unique_lock lock{mutex_};
+  if (stopping_) throw StoreError("outbox in " + store_.Path().string() + ": closed");
+  queue_.push_back(&pending);
+  queued_.notify_one();
+  committed_.wait(lock, [&] { return pending.done; });
+  if (pending.error) std::rethrow_exception(pending.error);
+  return pending.sequence;
+}
+
+void Outbox::WriterLoop() {
+  std::unique_lock lock{mutex_};
+  for (;;) {
+    queued_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+    if (queue_.empty()) return;  // stopping, nothing left
+    std::deque<Pending*> batch;
+    batch.swap(queue_);
+    lock.unlock();
+    // Everything queued while this batch is written goes into the next one: one sync each.
+    WriteBatch(batch);
+    lock.lock();
+    for (Pending* pending : batch) pending->done = true;
+    if (!batch.empty() && !batch.back()->error) {
+      last_sequence_ = batch.back()->sequence;
+    }
+    ++commits_;
+    committed_.notify_all();
+  }
+}
+
+void Outbox::WriteBatch(std::deque<Pending*>& batch) {
+  try {
+    std::uint64_t sequence = 0;
+    {
+      const std::lock_guard lock{mutex_};
+      sequence = last_sequence_;
+    }
+    int rc = 0;
+    Txn txn{env_, 0, rc};
+    if (rc != MDB_SUCCESS) Fail("begin write transaction", rc);
+    std::string value;
+    for (Pending* pending : batch) {
+      pending->sequence = ++sequence;
+      Key key_bytes = EncodeKey(pending->sequence);
+      MDB_val key{key_bytes.size(), key_bytes.data()};
+      value.assign(pending->message_id);
+      value.push_back('\0');
+      value.append(pending->body);
+      MDB_val data{value.size(), value.data()};
+      if (rc = mdb_put(txn.Get(), dbi_, &key, &data, MDB_APPEND); rc != MDB_SUCCESS) {
+        Fail("append entry", rc);
+      }
+    }
+    // The environment has no MDB_NOSYNC: this commit syncs the whole batch once.
+    if (rc = txn.Commit(); rc != MDB_SUCCESS) Fail("commit appended entries", rc);
+  } catch (...) {
+    const auto error = std::current_exception();
+    for (Pending* pending : batch) pending->error = error;
+  }
+}
+
+std::vector<OutboxEntry> Outbox::Read(std::uint64_t after, std::size_t max) const {
+  std::vector<OutboxEntry> entries;
+  if (max == 0) return entries;
+  int rc = 0;
+  Txn txn{env_, MDB_RDONLY, rc};
+  if (rc != MDB_SUCCESS) Fail("begin read transaction", rc);
+  Cursor cursor{txn.Get(), dbi_, rc};
+  if (rc != MDB_SUCCESS) Fail("open cursor", rc);
+  Key start = EncodeKey(after + 1);
+  MDB_val key{start.size(), start.data()};
+  MDB_val value{};
+  for (rc = mdb_cursor_get(cursor.Get(), &key, &value, MDB_SET_RANGE);
+       rc == MDB_SUCCESS && entries.size() < max;
+       rc = mdb_cursor_get(cursor.Get(), &key, &value, MDB_NEXT)) {
+    const std::string_view stored{static_cast<const char*>(value.mv_data), value.mv_size};
+    const auto nul = stored.find('\0');
+    if (nul == std::string_view::npos) continue;  // not written by us: leave it alone
+    entries.push_back({.sequence = DecodeKey(key),
+                       .message_id = std::string(stored.substr(0, nul)),
+                       .body = std::string(stored.substr(nul + 1))});
+  }
+  if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND) Fail("read entries", rc);
+  return entries;
+}
+
+void Outbox::Remove(std::span<const std::uint64_t> sequences) {
+  if (sequences.empty()) return;
+  int rc = 0;
+  Txn txn{env_, MDB_NOSYNC, rc};
+  if (rc != MDB_SUCCESS) Fail("begin delete transaction", rc);
+  for (const std::uint64_t sequence : sequences) {
+    Key key_bytes = EncodeKey(sequence);
+    MDB_val key{key_bytes.size(), key_bytes.data()};
+    rc = mdb_del(txn.Get(), dbi_, &key, nullptr);
+    if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND) Fail("delete entry", rc);
+  }
+  if (rc = txn.Commit(); rc != MDB_SUCCESS) Fail("commit deleted entries", rc);
+}
+
+std::size_t Outbox::Size() const {
+  int rc = 0;
+  Txn txn{env_, MDB_RDONLY, rc};
+  if (rc != MDB_SUCCESS) Fail("begin read transaction", rc);
+  MDB_stat stat{};
+  if (rc = mdb_stat(txn.Get(), dbi_, &stat); rc != MDB_SUCCESS) Fail("stat", rc);
+  return stat.ms_entries;
+}
+
+std::uint64_t Outbox::LastSequence() const {
+  const std::lock_guard lock{mutex_};
+  return last_sequence_;
+}
+
+bool Outbox::WaitForEntriesAfter(std::uint64_t after, std::chrono::milliseconds timeout) const {
+  std::unique_lock lock{mutex_};
+  return committed_.wait_for(lock, timeout, [&] { return last_sequence_ > after; });
+}
+
+std::uint64_t Outbox::Commits() const {
+  const std::lock_guard lock{mutex_};
+  return commits_;
+}
+
+}  // namespace cppblog::account

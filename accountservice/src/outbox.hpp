@@ -1,0 +1,89 @@
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <span>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "account_store.hpp"
+
+namespace cppblog::account {
+
+/// One message waiting in the outbox to be published.
+struct OutboxEntry {
+  std::uint64_t sequence = 0;  // position in the outbox; increases with every append
+  std::string message_id;
+  std::string body;
+
+  friend bool operator==(const OutboxEntry&, const OutboxEntry&) = default;
+};
+
+/// The VIP outbox: the named LMDB database "outbox" in the AccountStore's environment,
+/// key = big-endian 64-bit sequence, value = message id, NUL, body.
+///
+/// Append is durable when it returns (group commit): concurrent appends are queued and one
+/// writer thread writes every queued entry in one transaction and one sync, then releases
+/// them all. A crash after Append returned never loses the entry.
+///
+/// Thread-safe. The AccountStore must outlive the outbox. Not copyable or movable.
+class Outbox {
+ public:
+  /// Opens (or creates) the database and starts the writer thread. Throws StoreError.
+  explicit Outbox(AccountStore& store);
+  /// Stops the writer; appends still queued fail with StoreError.
+  ~Outbox();
+  Outbox(const Outbox&) = delete;
+  Outbox& operator=(const Outbox&) = delete;
+
+  /// Stores an entry durably and returns its sequence. Blocks until its transaction is
+  /// committed and synced. Throws StoreError when the write fails or the outbox closes.
+  std::uint64_t Append(std::string message_id, std::string body);
+
+  /// Up to `max` entries with a sequence greater than `after`, in order. Throws StoreError.
+  [[nodiscard]] std::vector<OutboxEntry> Read(std::uint64_t after, std::size_t max) const;
+
+  /// Deletes the entries (missing ones are ignored) in one transaction. Not synced: a crash
+  /// may bring a deleted entry back, which only means one more delivery. Throws StoreError.
+  void Remove(std::span<const std::uint64_t> sequences);
+
+  /// Number of entries stored. Throws StoreError.
+  [[nodiscard]] std::size_t Size() const;
+
+  /// The sequence of the last committed append (0 when none since the outbox was created).
+  [[nodiscard]] std::uint64_t LastSequence() const;
+
+  /// Waits until an entry with a sequence greater than `after` is committed, at most
+  /// `timeout`. True when there is one.
+  bool WaitForEntriesAfter(std::uint64_t after, std::chrono::milliseconds timeout) const;
+
+  /// Commits (transactions, each with one sync) made so far: for tests and metrics.
+  [[nodiscard]] std::uint64_t Commits() const;
+
+ private:
+  struct Pending;
+
+  void WriterLoop();
+  void WriteBatch(std::deque<Pending*>& batch);
+  [[noreturn]] void Fail(std::string_view operation, int rc) const;
+
+  AccountStore& store_;
+  MDB_env* env_;
+  unsigned dbi_ = 0;
+
+  mutable std::mutex mutex_;
+  std::condition_variable queued_;             // the writer waits for appends
+  mutable std::condition_variable committed_;  // appenders and WaitForEntriesAfter wait here
+  std::deque<Pending*> queue_;
+  std::uint64_t last_sequence_ = 0;  // guarded by mutex_; written only by the writer
+  std::uint64_t commits_ = 0;
+  bool stopping_ = false;
+  std::thread writer_;
+};
+
+}  // namespace cppblog::account

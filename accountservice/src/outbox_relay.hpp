@@ -1,0 +1,68 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <mutex>
+#include <thread>
+
+#include "cppblog/messaging/message_publisher.hpp"
+#include "cppblog/messaging/topology.hpp"
+
+#include "outbox.hpp"
+
+namespace cppblog::account {
+
+struct OutboxRelayOptions {
+  /// Where every entry goes (vip::VipQueue(compat_goblog_p9, vip_queue)).
+  messaging::QueueSpec queue;
+  /// Publishes awaiting their confirm at most.
+  std::size_t window = 1000;
+  /// After a failed publish: wait this long before relaying again, doubling up to max.
+  std::chrono::milliseconds retry_min{100};
+  std::chrono::milliseconds retry_max{10'000};
+  /// On destruction: how long to wait for confirms still outstanding.
+  std::chrono::milliseconds stop_wait{2'000};
+};
+
+/// Publishes the outbox's entries, in order, each as a persistent application/json message
+/// with its message id, and deletes each entry once the broker confirmed it. A failed
+/// publish (nack, timeout, closed) leaves the entry in the outbox; the relay backs off and
+/// relays everything left again. On start it relays whatever an earlier run left, so each
+/// entry is delivered at least once, across crashes.
+///
+/// One thread; wakes when entries are committed. The outbox and the publisher must outlive
+/// the relay. Not copyable or movable.
+class OutboxRelay {
+ public:
+  OutboxRelay(Outbox& outbox, messaging::MessagePublisher& publisher, OutboxRelayOptions options);
+  /// Stops: waits up to stop_wait for outstanding confirms; entries not confirmed stay.
+  ~OutboxRelay();
+  OutboxRelay(const OutboxRelay&) = delete;
+  OutboxRelay& operator=(const OutboxRelay&) = delete;
+
+  /// Entries confirmed and deleted so far.
+  [[nodiscard]] std::uint64_t Confirmed() const noexcept { return confirmed_.load(); }
+  /// Publishes that failed so far.
+  [[nodiscard]] std::uint64_t Failed() const noexcept { return failed_.load(); }
+
+ private:
+  void Run();
+  /// Waits up to `timeout` unless stopping; true when stopping.
+  bool SleepUnlessStopping(std::chrono::milliseconds timeout);
+
+  Outbox& outbox_;
+  messaging::MessagePublisher& publisher_;
+  OutboxRelayOptions options_;
+  std::atomic<std::uint64_t> confirmed_{0};
+  std::atomic<std::uint64_t> failed_{0};
+  std::mutex mutex_;
+  std::condition_variable stop_cv_;
+  bool stopping_ = false;
+  std::atomic<bool> stop_flag_{false};
+  std::thread thread_;
+};
+
+}  // namespace cppblog::account

@@ -1,0 +1,48 @@
+#include "vip_notifier.hpp"
+
+#include <cstdint>
+#include <random>
+#include <utility>
+
+#include "cppblog/vip/vip_notification.hpp"
+
+namespace cppblog::account {
+
+std::string NewMessageId() {
+  // One generator per thread, seeded from the OS: no lock on the VIP read path.
+  thread_local std::mt19937_64 generator{[] {
+    std::random_device device;
+    std::seed_seq seed{device(), device(), device(), device(), device(), device()};
+    return std::mt19937_64{seed};
+  }()};
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id(32, '0');
+  for (int half = 0; half < 2; ++half) {
+    std::uint64_t bits = generator();
+    for (int i = 0; i < 16; ++i) {
+      id[static_cast<std::size_t>(half * 16 + i)] = kHex[bits & 0xF];
+      bits >>= 4;
+    }
+  }
+  return id;
+}
+
+VipNotifier::VipNotifier(Outbox& outbox, const std::vector<std::string>& vip_accounts, Clock clock)
+    : outbox_(outbox),
+      vip_accounts_(vip_accounts.begin(), vip_accounts.end()),
+      clock_(std::move(clock)) {}
+
+bool VipNotifier::IsVip(std::string_view account_id) const {
+  if (vip_accounts_.empty()) return false;
+  return vip_accounts_.contains(std::string(account_id));
+}
+
+bool VipNotifier::OnAccountRead(std::string_view account_id) {
+  if (!IsVip(account_id)) return false;
+  const vip::VipNotification notification{.account_id = std::string(account_id),
+                                          .read_at = clock_()};
+  outbox_.Append(NewMessageId(), vip::ToJson(notification));
+  return true;
+}
+
+}  // namespace cppblog::account

@@ -1,0 +1,41 @@
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <unordered_set>
+#include <vector>
+
+#include "outbox.hpp"
+
+namespace cppblog::account {
+
+/// Decides whether a read account is a VIP (the `vip_accounts` setting) and, when it is,
+/// records the contract's VIP notification in the outbox, durably, before the read is
+/// answered. Thread-safe. The outbox must outlive the notifier.
+class VipNotifier {
+ public:
+  using Clock = std::function<std::chrono::system_clock::time_point()>;
+
+  VipNotifier(
+      Outbox& outbox, const std::vector<std::string>& vip_accounts,
+      Clock clock = [] { return std::chrono::system_clock::now(); });
+
+  [[nodiscard]] bool IsVip(std::string_view account_id) const;
+
+  /// When the account is a VIP: appends {"accountId":…,"readAt":<now>} with a fresh message
+  /// id and returns true once it is durable. Otherwise does nothing and returns false.
+  /// Throws StoreError when the outbox cannot be written.
+  bool OnAccountRead(std::string_view account_id);
+
+ private:
+  Outbox& outbox_;
+  std::unordered_set<std::string> vip_accounts_;
+  Clock clock_;
+};
+
+/// 128 random bits as 32 lowercase hex digits: a message id no other notification has.
+[[nodiscard]] std::string NewMessageId();
+
+}  // namespace cppblog::account

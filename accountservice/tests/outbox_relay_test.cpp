@@ -1,0 +1,185 @@
+#include "outbox_relay.hpp"
+
+#include <chrono>
+#include <functional>
+#include <future>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "cppblog/messaging/mock_message_publisher.hpp"
+
+#include "temp_dir.hpp"
+
+namespace cppblog::account {
+namespace {
+
+using namespace std::chrono_literals;
+using ::testing::_;
+using ::testing::NiceMock;
+
+constexpr auto kDeadline = 10s;
+
+bool WaitUntil(const std::function<bool()>& condition) {
+  const auto deadline = std::chrono::steady_clock::now() + kDeadline;
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(1ms);  // polling with a deadline, not waiting for a guess
+  }
+  return true;
+}
+
+// A MockMessagePublisher that records every publish and settles it as `settle` says:
+// confirm, fail, or leave it pending (the promise is kept).
+struct Publisher {
+  enum class Settle { kConfirm, kFail, kPending };
+
+  Publisher() {
+    ON_CALL(mock, PublishToQueue(_, _))
+        .WillByDefault([this](const messaging::QueueSpec& queue, messaging::Message message) {
+          const std::lock_guard lock{mutex};
+          queues.push_back(queue.name);
+          messages.push_back(message);
+          std::promise<void> promise;
+          auto future = promise.get_future();
+          const Settle how = plan.empty() ? fallback : plan.front();
+          if (!plan.empty()) plan.erase(plan.begin());
+          if (how == Settle::kConfirm) promise.set_value();
+          if (how == Settle::kFail) {
+            promise.set_exception(std::make_exception_ptr(std::runtime_error("nack")));
+          }
+          if (how == Settle::kPending) pending.push_back(std::move(promise));
+          return future;
+        });
+  }
+
+  std::size_t Published() {
+    const std::lock_guard lock{mutex};
+    return messages.size();
+  }
+  std::vector<messaging::Message> Messages() {
+    const std::lock_guard lock{mutex};
+    return messages;
+  }
+
+  NiceMock<messaging::MockMessagePublisher> mock;
+  std::mutex mutex;
+  std::vector<Settle> plan;  // per publish, in order; then `fallback`
+  Settle fallback = Settle::kConfirm;
+  std::vector<std::string> queues;
+  std::vector<messaging::Message> messages;
+  std::vector<std::promise<void>> pending;
+};
+
+OutboxRelayOptions Options() {
+  return {
+      .queue = {.name = "vip_queue-test"}, .retry_min = 1ms, .retry_max = 5ms, .stop_wait = 0ms};
+}
+
+TEST(OutboxRelay, PublishesEntriesInOrderAndDeletesThemOnConfirm) {
+  const TempDir dir;
+  AccountStore store{dir.path()};
+  Outbox outbox{store};
+  static_cast<void>(outbox.Append("id-1", R"({"n":1})"));
+  static_cast<void>(outbox.Append("id-2", R"({"n":2})"));
+  Publisher publisher;
+
+  const OutboxRelay relay{outbox, publisher.mock, Options()};
+
+  ASSERT_TRUE(WaitUntil([&] { return outbox.Size() == 0; }));
+  const auto messages = publisher.Messages();
+  ASSERT_EQ(messages.size(), 2U);
+  EXPECT_EQ(messages[0].message_id, "id-1");
+  EXPECT_EQ(messages[0].body, R"({"n":1})");
+  EXPECT_EQ(messages[0].content_type, "application/json");
+  EXPECT_TRUE(messages[0].persistent);
+  EXPECT_EQ(messages[1].message_id, "id-2");
+  EXPECT_EQ(publisher.queues[0], "vip_queue-test");
+  EXPECT_EQ(relay.Confirmed(), 2U);
+}
+
+TEST(OutboxRelay, PublishesEntriesAppendedWhileRunning) {
+  const TempDir dir;
+  AccountStore store{dir.path()};
+  Outbox outbox{store};
+  Publisher publisher;
+  const OutboxRelay relay{outbox, publisher.mock, Options()};
+
+  static_cast<void>(outbox.Append("late-1", "b"));
+
+  ASSERT_TRUE(WaitUntil([&] { return relay.Confirmed() == 1; }));
+  EXPECT_EQ(outbox.Size(), 0U);
+  EXPECT_EQ(publisher.Messages().at(0).message_id, "late-1");
+}
+
+TEST(OutboxRelay, KeepsAFailedEntryAndPublishesItAgain) {
+  const TempDir dir;
+  AccountStore store{dir.path()};
+  Outbox outbox{store};
+  static_cast<void>(outbox.Append("id-1", "b"));
+  Publisher publisher;
+  publisher.plan = {Publisher::Settle::kFail, Publisher::Settle::kFail};
+
+  const OutboxRelay relay{outbox, publisher.mock, Options()};
+
+  ASSERT_TRUE(WaitUntil([&] { return relay.Confirmed() == 1; }));
+  EXPECT_EQ(outbox.Size(), 0U);
+  EXPECT_EQ(relay.Failed(), 2U);
+  const auto messages = publisher.Messages();
+  ASSERT_EQ(messages.size(), 3U);
+  for (const auto& message : messages) EXPECT_EQ(message.message_id, "id-1");
+}
+
+TEST(OutboxRelay, UnconfirmedEntriesStayAndAreRelayedOnTheNextStart) {
+  const TempDir dir;
+  AccountStore store{dir.path()};
+  Outbox outbox{store};
+  static_cast<void>(outbox.Append("id-1", "b1"));
+  static_cast<void>(outbox.Append("id-2", "b2"));
+  {
+    Publisher never_confirms;
+    never_confirms.fallback = Publisher::Settle::kPending;
+    const OutboxRelay relay{outbox, never_confirms.mock, Options()};
+    ASSERT_TRUE(WaitUntil([&] { return never_confirms.Published() == 2; }));
+  }
+  EXPECT_EQ(outbox.Size(), 2U);
+  Publisher publisher;
+
+  const OutboxRelay relay{outbox, publisher.mock, Options()};
+
+  ASSERT_TRUE(WaitUntil([&] { return outbox.Size() == 0; }));
+  const auto messages = publisher.Messages();
+  ASSERT_EQ(messages.size(), 2U);
+  EXPECT_EQ(messages[0].message_id, "id-1");
+  EXPECT_EQ(messages[1].message_id, "id-2");
+}
+
+TEST(OutboxRelay, KeepsAtMostTheWindowInFlight) {
+  const TempDir dir;
+  AccountStore store{dir.path()};
+  Outbox outbox{store};
+  for (int i = 0; i < 5; ++i) static_cast<void>(outbox.Append("id-" + std::to_string(i), "b"));
+  Publisher publisher;
+  publisher.fallback = Publisher::Settle::kPending;
+  auto options = Options();
+  options.window = 3;
+
+  const OutboxRelay relay{outbox, publisher.mock, options};
+
+  ASSERT_TRUE(WaitUntil([&] { return publisher.Published() == 3; }));
+  {
+    const std::lock_guard lock{publisher.mutex};
+    publisher.pending.at(0).set_value();
+  }
+  ASSERT_TRUE(WaitUntil([&] { return publisher.Published() == 4; }));
+  EXPECT_EQ(publisher.Messages().back().message_id, "id-3");
+  EXPECT_EQ(outbox.Size(), 4U);  // id-0 confirmed and deleted
+}
+
+}  // namespace
+}  // namespace cppblog::account

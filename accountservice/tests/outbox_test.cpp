@@ -1,0 +1,141 @@
+#include "outbox.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "temp_dir.hpp"
+
+namespace cppblog::account {
+namespace {
+
+TEST(Outbox, AppendedEntriesAreReadInOrder) {
+  const TempDir dir;
+  AccountStore store{dir.path()};
+  Outbox outbox{store};
+
+  const auto first = outbox.Append("id-1", R"({"a":1})");
+  const auto second = outbox.Append("id-2", R"({"a":2})");
+
+  EXPECT_LT(first, second);
+  EXPECT_EQ(outbox.LastSequence(), second);
+  EXPECT_EQ(outbox.Size(), 2U);
+  const auto entries = outbox.Read(0, 10);
+  ASSERT_EQ(entries.size(), 2U);
+  EXPECT_EQ(entries[0],
+            (OutboxEntry{.sequence = first, .message_id = "id-1", .body = R"({"a":1})"}));
+  EXPECT_EQ(entries[1],
+            (OutboxEntry{.sequence = second, .message_id = "id-2", .body = R"({"a":2})"}));
+}
+
+TEST(Outbox, ReadStartsAfterTheGivenSequenceAndStopsAtMax) {
+  const TempDir dir;
+  AccountStore store{dir.path()};
+  Outbox outbox{store};
+  std::vector<std::uint64_t> sequences;
+  for (int i = 0; i < 5; ++i) sequences.push_back(outbox.Append("id-" + std::to_string(i), "b"));
+
+  const auto entries = outbox.Read(sequences[1], 2);
+
+  ASSERT_EQ(entries.size(), 2U);
+  EXPECT_EQ(entries[0].message_id, "id-2");
+  EXPECT_EQ(entries[1].message_id, "id-3");
+}
+
+TEST(Outbox, RemovedEntriesAreGoneAndMissingOnesIgnored) {
+  const TempDir dir;
+  AccountStore store{dir.path()};
+  Outbox outbox{store};
+  const auto first = outbox.Append("id-1", "b1");
+  const auto second = outbox.Append("id-2", "b2");
+
+  const std::vector<std::uint64_t> removed = {first, second + 100};
+  outbox.Remove(removed);
+
+  const auto entries = outbox.Read(0, 10);
+  ASSERT_EQ(entries.size(), 1U);
+  EXPECT_EQ(entries[0].message_id, "id-2");
+  EXPECT_EQ(outbox.Size(), 1U);
+}
+
+TEST(Outbox, EntriesSurviveReopenAndSequencesKeepIncreasing) {
+  const TempDir dir;
+  std::uint64_t last = 0;
+  {
+    AccountStore store{dir.path()};
+    Outbox outbox{store};
+    static_cast<void>(outbox.Append("id-1", "b1"));
+    last = outbox.Append("id-2", "b2");
+  }
+  AccountStore store{dir.path()};
+  Outbox outbox{store};
+
+  EXPECT_EQ(outbox.LastSequence(), last);
+  const auto entries = outbox.Read(0, 10);
+  ASSERT_EQ(entries.size(), 2U);
+  EXPECT_EQ(entries[1].message_id, "id-2");
+  EXPECT_GT(outbox.Append("id-3", "b3"), last);
+  EXPECT_EQ(store.FindAccount("10000")->name, "Person_0");  // the accounts are untouched
+}
+
+TEST(Outbox, ConcurrentAppendsAreEachStoredOnceAndShareCommits) {
+  const TempDir dir;
+  constexpr int kThreads = 8;
+  constexpr int kPerThread = 50;
+  std::vector<std::vector<std::uint64_t>> sequences(kThreads);
+  std::uint64_t commits = 0;
+  {
+    AccountStore store{dir.path()};
+    Outbox outbox{store};
+    {
+      std::vector<std::jthread> threads;
+      for (int t = 0; t < kThreads; ++t) {
+        threads.emplace_back([&outbox, &sequences, t] {
+          for (int i = 0; i < kPerThread; ++i) {
+            sequences[t].push_back(
+                outbox.Append("t" + std::to_string(t) + "-" + std::to_string(i), "body"));
+          }
+        });
+      }
+    }
+    commits = outbox.Commits();
+  }
+  // Reopened: what Append returned is durable.
+  AccountStore store{dir.path()};
+  Outbox outbox{store};
+  const auto entries = outbox.Read(0, kThreads * kPerThread + 10);
+
+  ASSERT_EQ(entries.size(), static_cast<std::size_t>(kThreads * kPerThread));
+  std::set<std::string> ids;
+  std::set<std::uint64_t> stored_sequences;
+  for (const auto& entry : entries) {
+    ids.insert(entry.message_id);
+    stored_sequences.insert(entry.sequence);
+  }
+  EXPECT_EQ(ids.size(), entries.size());
+  for (const auto& per_thread : sequences) {
+    EXPECT_TRUE(std::is_sorted(per_thread.begin(), per_thread.end()));
+    for (const auto sequence : per_thread) EXPECT_TRUE(stored_sequences.contains(sequence));
+  }
+  EXPECT_LE(commits, static_cast<std::uint64_t>(kThreads * kPerThread));
+  RecordProperty("commits", std::to_string(commits));
+}
+
+TEST(Outbox, WaitForEntriesAfterReturnsOnceAnEntryIsCommitted) {
+  const TempDir dir;
+  AccountStore store{dir.path()};
+  Outbox outbox{store};
+  EXPECT_FALSE(outbox.WaitForEntriesAfter(0, std::chrono::milliseconds{1}));
+
+  std::jthread appender{[&outbox] { static_cast<void>(outbox.Append("id-1", "b")); }};
+
+  EXPECT_TRUE(outbox.WaitForEntriesAfter(0, std::chrono::seconds{10}));
+}
+
+}  // namespace
+}  // namespace cppblog::account

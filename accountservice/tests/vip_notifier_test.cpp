@@ -1,0 +1,63 @@
+#include "vip_notifier.hpp"
+
+#include <chrono>
+#include <set>
+#include <string>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "cppblog/vip/vip_notification.hpp"
+
+#include "temp_dir.hpp"
+
+namespace cppblog::account {
+namespace {
+
+using ::testing::MatchesRegex;
+
+const auto kReadAt = std::chrono::system_clock::time_point{std::chrono::seconds{1487189187}} +
+                     std::chrono::nanoseconds{33757223};
+
+TEST(VipNotifier, VipReadAppendsTheContractNotification) {
+  const TempDir dir;
+  AccountStore store{dir.path()};
+  Outbox outbox{store};
+  VipNotifier notifier{outbox, {"10000"}, [] { return kReadAt; }};
+
+  EXPECT_TRUE(notifier.OnAccountRead("10000"));
+
+  const auto entries = outbox.Read(0, 10);
+  ASSERT_EQ(entries.size(), 1U);
+  EXPECT_EQ(entries[0].body,
+            R"({"accountId":"10000","readAt":"2017-02-15 20:06:27.033757223 +0000 UTC"})");
+  EXPECT_THAT(entries[0].message_id, MatchesRegex("[0-9a-f]{32}"));
+}
+
+TEST(VipNotifier, OtherAccountsAppendNothing) {
+  const TempDir dir;
+  AccountStore store{dir.path()};
+  Outbox outbox{store};
+  VipNotifier notifier{outbox, {"10000", "10042"}};
+
+  EXPECT_FALSE(notifier.OnAccountRead("10001"));
+  EXPECT_TRUE(notifier.IsVip("10042"));
+  EXPECT_FALSE(notifier.IsVip("1000"));
+  EXPECT_EQ(outbox.Size(), 0U);
+}
+
+TEST(VipNotifier, EveryNotificationHasItsOwnMessageId) {
+  const TempDir dir;
+  AccountStore store{dir.path()};
+  Outbox outbox{store};
+  VipNotifier notifier{outbox, {"10000"}};
+
+  for (int i = 0; i < 100; ++i) EXPECT_TRUE(notifier.OnAccountRead("10000"));
+
+  std::set<std::string> ids;
+  for (const auto& entry : outbox.Read(0, 200)) ids.insert(entry.message_id);
+  EXPECT_EQ(ids.size(), 100U);
+}
+
+}  // namespace
+}  // namespace cppblog::account
