@@ -80,7 +80,9 @@ std::string Base64(std::string_view data) {
 
 ServerAddress ParseServerUrl(std::string_view text) {
   std::string url(text);
-  if (url.find("://") == std::string::npos) url = "http://" + url;  // "configserver:8888"
+  if (url.find("://") == std::string::npos) {
+    url = "http://" + url;  // "configserver:8888"
+  }
   const std::string shown = DisplayValue("configServerUrl", url);
   const auto fail = [&](std::string_view what) -> ConfigError {
     return ConfigError(fmt::format(
@@ -88,16 +90,24 @@ ServerAddress ParseServerUrl(std::string_view text) {
         shown, what));
   };
   const auto parsed = boost::urls::parse_uri(url);
-  if (!parsed) throw fail("is not a URL");
+  if (!parsed) {
+    throw fail("is not a URL");
+  }
   const auto& uri = *parsed;
   if (uri.scheme() == "https") {
     throw fail(
         "uses https, which the config client does not support; use http:// (on a trusted "
         "network, or through a local TLS proxy)");
   }
-  if (uri.scheme() != "http") throw fail("is not an http:// URL");
-  if (uri.host().empty()) throw fail("names no host");
-  if (uri.has_query() || uri.has_fragment()) throw fail("has a query or fragment");
+  if (uri.scheme() != "http") {
+    throw fail("is not an http:// URL");
+  }
+  if (uri.host().empty()) {
+    throw fail("names no host");
+  }
+  if (uri.has_query() || uri.has_fragment()) {
+    throw fail("has a query or fragment");
+  }
   ServerAddress address;
   address.host = uri.host();
   if (address.host.size() > 2 && address.host.front() == '[') {
@@ -113,7 +123,9 @@ ServerAddress ParseServerUrl(std::string_view text) {
         "Basic " + Base64(std::string(uri.user()) + ":" + std::string(uri.password()));
   }
   address.display = DisplayValue("configServerUrl", url);
-  while (!address.display.empty() && address.display.back() == '/') address.display.pop_back();
+  while (!address.display.empty() && address.display.back() == '/') {
+    address.display.pop_back();
+  }
   return address;
 }
 
@@ -152,7 +164,9 @@ asio::awaitable<HttpReply> GetAsync(const ServerAddress& address, const std::str
   request.set(http::field::host, address.host + ":" + address.port);
   request.set(http::field::accept, "application/json");
   request.set(http::field::user_agent, "cppblog-config-client");
-  if (address.authorization) request.set(http::field::authorization, *address.authorization);
+  if (address.authorization) {
+    request.set(http::field::authorization, *address.authorization);
+  }
   co_await http::async_write(stream, request, asio::use_awaitable);
 
   beast::flat_buffer buffer;
@@ -178,12 +192,16 @@ HttpReply Get(const ServerAddress& address, const std::string& target,
     asio::io_context io;
     asio::co_spawn(io, GetAsync(address, target), [&](std::exception_ptr e, HttpReply r) {
       error = e;
-      if (!e) reply = std::move(r);
+      if (!e) {
+        reply = std::move(r);
+      }
       done = true;
     });
     io.run_for(timeout);
   }
-  if (!done) throw std::runtime_error(fmt::format("no answer within {} ms", timeout.count()));
+  if (!done) {
+    throw std::runtime_error(fmt::format("no answer within {} ms", timeout.count()));
+  }
   if (error) {
     try {
       std::rethrow_exception(error);
@@ -224,7 +242,9 @@ struct ConfigClient::Impl {
 
   [[nodiscard]] Properties DefaultsWithClientKeys() const {
     Properties defaults = options.defaults;
-    if (!defaults.Has(kFailFastKey)) defaults.Set(kFailFastKey, "false", "default");
+    if (!defaults.Has(kFailFastKey)) {
+      defaults.Set(kFailFastKey, "false", "default");
+    }
     return defaults;
   }
 
@@ -350,10 +370,14 @@ LoadedConfiguration ConfigClient::Load(LoadMode mode) const {
     Properties merged = impl_->LoadLayers(defaults, &remote.properties);
     return {.properties = std::move(merged), .remote = std::move(remote)};
   } catch (const ServerUnreachable& e) {
-    if (fail_fast) throw;
+    if (fail_fast) {
+      throw;
+    }
     spdlog::warn("configuration: {}; starting on the local configuration only (fail_fast=false)",
                  e.what());
-    if (!local) local = impl_->LoadLayers(defaults, nullptr);
+    if (!local) {
+      local = impl_->LoadLayers(defaults, nullptr);
+    }
     return {.properties = std::move(*local), .remote = std::nullopt};
   }
 }

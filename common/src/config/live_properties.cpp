@@ -20,10 +20,14 @@ std::vector<std::string> ChangedKeys(const Properties& before, const Properties&
   const auto& new_values = after.All();
   for (const auto& [key, value] : old_values) {
     const auto* next = after.Find(key);
-    if (next == nullptr || next->text != value.text) changed.emplace(BaseKey(key));
+    if (next == nullptr || next->text != value.text) {
+      changed.emplace(BaseKey(key));
+    }
   }
   for (const auto& [key, value] : new_values) {
-    if (!old_values.contains(key)) changed.emplace(BaseKey(key));
+    if (!old_values.contains(key)) {
+      changed.emplace(BaseKey(key));
+    }
   }
   return {changed.begin(), changed.end()};
 }
@@ -45,7 +49,9 @@ std::vector<std::string> LiveProperties::Replace(Properties next) {
   const std::lock_guard replacing{replace_mutex_};
   const PropertiesSnapshot before = Get();
   std::vector<std::string> changed = ChangedKeys(*before, next);
-  if (changed.empty()) return changed;
+  if (changed.empty()) {
+    return changed;
+  }
   auto snapshot = std::make_shared<const Properties>(std::move(next));
   {
     const std::lock_guard lock{mutex_};

@@ -22,16 +22,26 @@ constexpr char kSeparator = ':';
 constexpr std::string_view kEventPackage = "org.springframework.cloud.bus.event.";
 
 BusEventType KindOf(std::string_view type) {
-  if (type == "RefreshRemoteApplicationEvent") return BusEventType::kRefresh;
-  if (type == "AckRemoteApplicationEvent") return BusEventType::kAck;
-  if (type == "EnvironmentChangeRemoteApplicationEvent") return BusEventType::kEnvironmentChange;
-  if (type == "ShutdownRemoteApplicationEvent") return BusEventType::kShutdown;
+  if (type == "RefreshRemoteApplicationEvent") {
+    return BusEventType::kRefresh;
+  }
+  if (type == "AckRemoteApplicationEvent") {
+    return BusEventType::kAck;
+  }
+  if (type == "EnvironmentChangeRemoteApplicationEvent") {
+    return BusEventType::kEnvironmentChange;
+  }
+  if (type == "ShutdownRemoteApplicationEvent") {
+    return BusEventType::kShutdown;
+  }
   return BusEventType::kUnknown;
 }
 
 std::string StringField(const json::object& object, std::string_view field) {
   const json::value* value = object.if_contains(field);
-  if (value == nullptr || value->is_null()) return {};
+  if (value == nullptr || value->is_null()) {
+    return {};
+  }
   if (!value->is_string()) {
     throw std::invalid_argument("bus event: \"" + std::string(field) + "\" is not a string");
   }
@@ -42,8 +52,12 @@ std::vector<std::string_view> Segments(std::string_view path) {
   std::vector<std::string_view> segments;
   while (!path.empty()) {
     const auto end = path.find(kSeparator);
-    if (end != 0) segments.push_back(path.substr(0, end));
-    if (end == std::string_view::npos) break;
+    if (end != 0) {
+      segments.push_back(path.substr(0, end));
+    }
+    if (end == std::string_view::npos) {
+      break;
+    }
     path.remove_prefix(end + 1);
   }
   return segments;
@@ -69,16 +83,22 @@ bool MatchSegment(std::string_view pattern, std::string_view text) {
       return false;
     }
   }
-  while (p < pattern.size() && pattern[p] == '*') ++p;
+  while (p < pattern.size() && pattern[p] == '*') {
+    ++p;
+  }
   return p == pattern.size();
 }
 
 bool MatchSegments(const std::vector<std::string_view>& pattern, std::size_t p,
                    const std::vector<std::string_view>& path, std::size_t t) {
-  if (p == pattern.size()) return t == path.size();
+  if (p == pattern.size()) {
+    return t == path.size();
+  }
   if (pattern[p] == "**") {
     for (std::size_t skip = t; skip <= path.size(); ++skip) {
-      if (MatchSegments(pattern, p + 1, path, skip)) return true;
+      if (MatchSegments(pattern, p + 1, path, skip)) {
+        return true;
+      }
     }
     return false;
   }
@@ -91,8 +111,12 @@ bool MatchSegments(const std::vector<std::string_view>& pattern, std::size_t p,
 BusEvent ParseBusEvent(std::string_view text) {
   std::error_code error;
   const json::value root = json::parse(text, error);
-  if (error) throw std::invalid_argument("bus event: malformed JSON (" + error.message() + ")");
-  if (!root.is_object()) throw std::invalid_argument("bus event: not a JSON object");
+  if (error) {
+    throw std::invalid_argument("bus event: malformed JSON (" + error.message() + ")");
+  }
+  if (!root.is_object()) {
+    throw std::invalid_argument("bus event: not a JSON object");
+  }
   const json::object& object = root.get_object();
 
   BusEvent event;
@@ -120,23 +144,33 @@ BusEvent ParseBusEvent(std::string_view text) {
 }
 
 std::string NormalizeDestination(const std::optional<std::string>& destination) {
-  if (!destination || destination->empty()) return "**";
+  if (!destination || destination->empty()) {
+    return "**";
+  }
   std::string normalized = *destination;
   const auto colons = std::count(normalized.begin(), normalized.end(), kSeparator);
-  if (normalized != "**" && colons <= 1 && !normalized.ends_with(":**")) normalized += ":**";
+  if (normalized != "**" && colons <= 1 && !normalized.ends_with(":**")) {
+    normalized += ":**";
+  }
   return normalized;
 }
 
 bool MatchesAntPath(std::string_view pattern, std::string_view path) {
   // As AntPathMatcher: a leading separator on one side only never matches.
-  if (pattern.starts_with(kSeparator) != path.starts_with(kSeparator)) return false;
+  if (pattern.starts_with(kSeparator) != path.starts_with(kSeparator)) {
+    return false;
+  }
   return MatchSegments(Segments(pattern), 0, Segments(path), 0);
 }
 
 bool MatchesBusId(std::string_view pattern, std::string_view bus_id) {
-  if (MatchesAntPath(pattern, bus_id)) return true;
+  if (MatchesAntPath(pattern, bus_id)) {
+    return true;
+  }
   std::vector<std::string_view> segments = Segments(bus_id);
-  if (segments.size() <= 1 || segments[1].find(',') == std::string_view::npos) return false;
+  if (segments.size() <= 1 || segments[1].find(',') == std::string_view::npos) {
+    return false;
+  }
   std::string_view profiles = segments[1];
   while (!profiles.empty()) {
     const auto comma = profiles.find(',');
@@ -144,12 +178,18 @@ bool MatchesBusId(std::string_view pattern, std::string_view bus_id) {
     if (!profile.empty()) {
       std::string candidate;
       for (std::size_t i = 0; i < segments.size(); ++i) {
-        if (i > 0) candidate += kSeparator;
+        if (i > 0) {
+          candidate += kSeparator;
+        }
         candidate += i == 1 ? profile : segments[i];
       }
-      if (MatchesAntPath(pattern, candidate)) return true;
+      if (MatchesAntPath(pattern, candidate)) {
+        return true;
+      }
     }
-    if (comma == std::string_view::npos) break;
+    if (comma == std::string_view::npos) {
+      break;
+    }
     profiles.remove_prefix(comma + 1);
   }
   return false;
@@ -166,7 +206,9 @@ std::string RandomUuid() {
 std::string MakeBusId(std::string_view app, std::uint16_t port) {
   std::string random;
   for (const char c : RandomUuid()) {
-    if (c != '-') random += c;
+    if (c != '-') {
+      random += c;
+    }
   }
   return std::string(app) + kSeparator + std::to_string(port) + kSeparator + random;
 }
@@ -188,14 +230,18 @@ const char* ToString(BusEventAction action) noexcept {
 }
 
 BusEventAction Decide(const BusEvent& event, std::string_view bus_id) {
-  if (event.kind == BusEventType::kAck) return BusEventAction::kIgnoreAck;
+  if (event.kind == BusEventType::kAck) {
+    return BusEventAction::kIgnoreAck;
+  }
   if (!event.origin_service.empty() && MatchesBusId(event.origin_service, bus_id)) {
     return BusEventAction::kIgnoreOwn;
   }
   if (!MatchesBusId(NormalizeDestination(event.destination_service), bus_id)) {
     return BusEventAction::kIgnoreNotForUs;
   }
-  if (event.kind != BusEventType::kRefresh) return BusEventAction::kIgnoreOtherType;
+  if (event.kind != BusEventType::kRefresh) {
+    return BusEventAction::kIgnoreOtherType;
+  }
   return BusEventAction::kRefresh;
 }
 

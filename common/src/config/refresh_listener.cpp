@@ -64,7 +64,9 @@ struct RefreshListener::State {
 
   messaging::Outcome Handle(const messaging::Message& message) {
     const std::lock_guard lock{mutex};
-    if (!alive) return messaging::Outcome::kAck;
+    if (!alive) {
+      return messaging::Outcome::kAck;
+    }
     BusEvent event;
     try {
       event = ParseBusEvent(message.body);
@@ -84,14 +86,18 @@ struct RefreshListener::State {
                  event.origin_service, NormalizeDestination(event.destination_service));
     refreshes.fetch_add(1, std::memory_order_relaxed);
     Refresh();
-    if (options.send_acks) SendAck(event);
+    if (options.send_acks) {
+      SendAck(event);
+    }
     return messaging::Outcome::kAck;
   }
 
   void Refresh() {
     try {
       LoadedConfiguration loaded = client.Load(LoadMode::kRefresh);
-      if (options.validate) options.validate(loaded.properties);
+      if (options.validate) {
+        options.validate(loaded.properties);
+      }
       const Properties after = loaded.properties;
       const std::vector<std::string> changed = live.Replace(std::move(loaded.properties));
       const std::string version =
@@ -155,7 +161,9 @@ RefreshListener::RefreshListener(messaging::MessageSubscriber& bus_subscriber,
   subscribed_ = bus_subscriber
                     .Subscribe(BusExchange(state_->options.bus_exchange), {"#"}, queue,
                                [weak](const messaging::Message& message) {
-                                 if (const auto state = weak.lock()) return state->Handle(message);
+                                 if (const auto state = weak.lock()) {
+                                   return state->Handle(message);
+                                 }
                                  return messaging::Outcome::kAck;
                                },
                                {.consumer_tag = "", .prefetch = 1, .max_retries = 0})

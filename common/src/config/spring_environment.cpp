@@ -18,16 +18,24 @@ namespace json = boost::json;
 
 // Double.toString: plain in [1e-3, 1e7), else "d.dddE±n"; always a fraction digit.
 std::string JavaDouble(double value) {
-  if (std::isnan(value)) return "NaN";
-  if (std::isinf(value)) return value > 0 ? "Infinity" : "-Infinity";
-  if (value == 0.0) return std::signbit(value) ? "-0.0" : "0.0";
+  if (std::isnan(value)) {
+    return "NaN";
+  }
+  if (std::isinf(value)) {
+    return value > 0 ? "Infinity" : "-Infinity";
+  }
+  if (value == 0.0) {
+    return std::signbit(value) ? "-0.0" : "0.0";
+  }
   char buffer[64];
   const double magnitude = std::fabs(value);
   if (magnitude >= 1e-3 && magnitude < 1e7) {
     const auto result =
         std::to_chars(buffer, buffer + sizeof(buffer), value, std::chars_format::fixed);
     std::string text(buffer, result.ptr);
-    if (text.find('.') == std::string::npos) text += ".0";
+    if (text.find('.') == std::string::npos) {
+      text += ".0";
+    }
     return text;
   }
   const auto result =
@@ -35,11 +43,17 @@ std::string JavaDouble(double value) {
   const std::string text(buffer, result.ptr);
   const auto e = text.find('e');
   std::string mantissa = text.substr(0, e);
-  if (mantissa.find('.') == std::string::npos) mantissa += ".0";
+  if (mantissa.find('.') == std::string::npos) {
+    mantissa += ".0";
+  }
   std::string_view exponent = std::string_view(text).substr(e + 1);
   const bool negative = exponent.front() == '-';
-  if (exponent.front() == '-' || exponent.front() == '+') exponent.remove_prefix(1);
-  while (exponent.size() > 1 && exponent.front() == '0') exponent.remove_prefix(1);
+  if (exponent.front() == '-' || exponent.front() == '+') {
+    exponent.remove_prefix(1);
+  }
+  while (exponent.size() > 1 && exponent.front() == '0') {
+    exponent.remove_prefix(1);
+  }
   return mantissa + "E" + (negative ? "-" : "") + std::string(exponent);
 }
 
@@ -72,7 +86,9 @@ void Flatten(const json::value& value, const std::string& key, const std::string
       break;
     case json::kind::array: {
       const auto& items = value.get_array();
-      if (items.empty()) out.Set(key, "", source);
+      if (items.empty()) {
+        out.Set(key, "", source);
+      }
       for (std::size_t i = 0; i < items.size(); ++i) {
         Flatten(items[i], fmt::format("{}[{}]", key, i), source, out);
       }
@@ -93,8 +109,12 @@ class Reader {
   std::optional<std::string> OptionalString(const json::object& object,
                                             std::string_view field) const {
     const json::value* value = object.if_contains(field);
-    if (value == nullptr || value->is_null()) return std::nullopt;
-    if (!value->is_string()) Fail(fmt::format("\"{}\" is not a string", field));
+    if (value == nullptr || value->is_null()) {
+      return std::nullopt;
+    }
+    if (!value->is_string()) {
+      Fail(fmt::format("\"{}\" is not a string", field));
+    }
     return std::string(value->get_string());
   }
 
@@ -108,17 +128,25 @@ SpringEnvironment ParseSpringEnvironment(std::string_view text, std::string_view
   const Reader reader(origin);
   std::error_code error;
   const json::value root = json::parse(text, error);
-  if (error) reader.Fail(fmt::format("malformed JSON ({})", error.message()));
-  if (!root.is_object()) reader.Fail("the body is not a JSON object");
+  if (error) {
+    reader.Fail(fmt::format("malformed JSON ({})", error.message()));
+  }
+  if (!root.is_object()) {
+    reader.Fail("the body is not a JSON object");
+  }
   const json::object& object = root.get_object();
 
   SpringEnvironment environment;
   environment.name = reader.OptionalString(object, "name").value_or("");
   if (const json::value* profiles = object.if_contains("profiles");
       profiles != nullptr && !profiles->is_null()) {
-    if (!profiles->is_array()) reader.Fail("\"profiles\" is not an array");
+    if (!profiles->is_array()) {
+      reader.Fail("\"profiles\" is not an array");
+    }
     for (const json::value& profile : profiles->get_array()) {
-      if (!profile.is_string()) reader.Fail("\"profiles\" holds something other than a string");
+      if (!profile.is_string()) {
+        reader.Fail("\"profiles\" holds something other than a string");
+      }
       environment.profiles.emplace_back(profile.get_string());
     }
   }
@@ -127,8 +155,12 @@ SpringEnvironment ParseSpringEnvironment(std::string_view text, std::string_view
   environment.state = reader.OptionalString(object, "state");
 
   const json::value* sources = object.if_contains("propertySources");
-  if (sources == nullptr || sources->is_null()) return environment;
-  if (!sources->is_array()) reader.Fail("\"propertySources\" is not an array");
+  if (sources == nullptr || sources->is_null()) {
+    return environment;
+  }
+  if (!sources->is_array()) {
+    reader.Fail("\"propertySources\" is not an array");
+  }
   std::size_t index = 0;
   for (const json::value& entry : sources->get_array()) {
     if (!entry.is_object()) {

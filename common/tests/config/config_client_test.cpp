@@ -156,7 +156,9 @@ TEST(ConfigClient, SendsBasicCredentialsAndNeverShowsThePassword) {
 
 TEST(ConfigClient, RetriesUntilTheServerAnswers) {
   const FakeConfigServer server([](const web::Request&, int request) {
-    if (request <= 2) return web::Response::Error(503, "starting");
+    if (request <= 2) {
+      return web::Response::Error(503, "starting");
+    }
     return web::Response::Json(200, kEnvironmentJson);
   });
   const TempDir dir;
@@ -213,7 +215,9 @@ TEST(ConfigClient, FailFastCanComeFromTheLocalLayers) {
   dir.Write("accountservice-strict.yml", "fail_fast: true\n");
   ConfigClientOptions by_environment = Options(dir, url);
   by_environment.environment = [](std::string_view name) -> std::optional<std::string> {
-    if (name == "FAIL_FAST") return "true";
+    if (name == "FAIL_FAST") {
+      return "true";
+    }
     return std::nullopt;
   };
 
@@ -235,7 +239,9 @@ TEST(ConfigClient, LayersRemoteBetweenFilesAndEnvironment) {
   dir.Write("accountservice.yml", "file_only: file\nremote_beats_file: file\n");
   ConfigClientOptions options = Options(dir, server.Url());
   options.environment = [](std::string_view name) -> std::optional<std::string> {
-    if (name == "ENV_BEATS_REMOTE") return "env";
+    if (name == "ENV_BEATS_REMOTE") {
+      return "env";
+    }
     return std::nullopt;
   };
   options.command_line.overrides.emplace_back("flag_beats_remote", "flag");

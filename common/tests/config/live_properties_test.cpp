@@ -13,7 +13,9 @@ namespace {
 Properties With(std::initializer_list<std::pair<std::string, std::string>> values,
                 const std::string& source = "test") {
   Properties properties;
-  for (const auto& [key, text] : values) properties.Set(key, text, source);
+  for (const auto& [key, text] : values) {
+    properties.Set(key, text, source);
+  }
   return properties;
 }
 
@@ -90,7 +92,9 @@ TEST(LiveProperties, ReadersNeverSeeHalfARefresh) {
   std::thread reader([&] {
     while (!stop.load()) {
       const PropertiesSnapshot snapshot = live.Get();
-      if (snapshot->GetString("x") != snapshot->GetString("y")) ++torn;
+      if (snapshot->GetString("x") != snapshot->GetString("y")) {
+        ++torn;
+      }
     }
   });
   for (int i = 1; i <= 2000; ++i) {

@@ -202,7 +202,9 @@ TEST(RefreshEvent, RefreshJsonRoundTrips) {
 
 TEST(RefreshEvent, BusIdsAreUniquePerInstance) {
   std::set<std::string> ids;
-  for (int i = 0; i < 100; ++i) ids.insert(MakeBusId("accountservice", 6767));
+  for (int i = 0; i < 100; ++i) {
+    ids.insert(MakeBusId("accountservice", 6767));
+  }
 
   EXPECT_EQ(ids.size(), 100U);
   const std::string id = *ids.begin();

@@ -137,7 +137,9 @@ std::vector<BusEvent> Acks(const Inbox& inbox) {
   std::vector<BusEvent> acks;
   for (const auto& message : inbox.Messages()) {
     const BusEvent event = ParseBusEvent(message.body);
-    if (event.kind == BusEventType::kAck) acks.push_back(event);
+    if (event.kind == BusEventType::kAck) {
+      acks.push_back(event);
+    }
   }
   return acks;
 }

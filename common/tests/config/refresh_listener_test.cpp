@@ -141,7 +141,9 @@ TEST(RefreshListener, AcksOnTheBusWithTheBusAsRoutingKey) {
 
 TEST(RefreshListener, AValueTheServiceRejectsKeepsTheCurrentConfiguration) {
   Harness harness([](const Properties& properties) {
-    if (properties.GetString("vip_accounts") == "oops") throw ConfigError("vip_accounts: 'oops'");
+    if (properties.GetString("vip_accounts") == "oops") {
+      throw ConfigError("vip_accounts: 'oops'");
+    }
   });
   harness.server.Serve(Environment("oops"));
   EXPECT_CALL(harness.publisher, Publish).WillOnce([](auto&&...) { return Done(); });

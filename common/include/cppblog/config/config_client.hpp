@@ -69,6 +69,8 @@ class ConfigClient {
   ~ConfigClient();
   ConfigClient(const ConfigClient&) = delete;
   ConfigClient& operator=(const ConfigClient&) = delete;
+  ConfigClient(ConfigClient&&) = delete;
+  ConfigClient& operator=(ConfigClient&&) = delete;
 
   /// Builds the configuration, lowest layer first: defaults → {app}.yml → {app}-{profile}.yml
   /// → the config server (when -configServerUrl is given) → environment → --set, as

@@ -32,8 +32,11 @@ class LiveProperties {
                                             const std::vector<std::string>& changed)>;
 
   explicit LiveProperties(Properties initial);
+  ~LiveProperties() = default;
   LiveProperties(const LiveProperties&) = delete;
   LiveProperties& operator=(const LiveProperties&) = delete;
+  LiveProperties(LiveProperties&&) = delete;
+  LiveProperties& operator=(LiveProperties&&) = delete;
 
   /// The current snapshot, never null.
   [[nodiscard]] PropertiesSnapshot Get() const;

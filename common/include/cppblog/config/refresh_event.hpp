@@ -34,7 +34,7 @@ struct BusEvent {
 /// Parses a bus event body. Fields other than the ones above are ignored (as Spring's
 /// Jackson reader ignores `source`); missing ones stay empty. Pure function. Throws
 /// std::invalid_argument for a body that is not a JSON object, or a field of the wrong type.
-[[nodiscard]] BusEvent ParseBusEvent(std::string_view json);
+[[nodiscard]] BusEvent ParseBusEvent(std::string_view text);
 
 /// Spring's PathDestination: null or empty → "**"; "**" stays; a value with at most one ':' that
 /// does not end in ":**" gets ":**" appended ("accountservice" → "accountservice:**",

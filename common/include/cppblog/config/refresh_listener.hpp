@@ -53,6 +53,8 @@ class RefreshListener {
   ~RefreshListener();
   RefreshListener(const RefreshListener&) = delete;
   RefreshListener& operator=(const RefreshListener&) = delete;
+  RefreshListener(RefreshListener&&) = delete;
+  RefreshListener& operator=(RefreshListener&&) = delete;
 
   /// Completes when the broker has registered the subscription (first time); fails with
   /// messaging::MessagingError when it refuses it. The constructor does not wait: a broker

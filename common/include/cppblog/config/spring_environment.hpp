@@ -35,7 +35,7 @@ struct SpringEnvironment {
 /// flattened like YAML: "a.b", "a[0]". Unknown top-level fields are ignored. Pure function.
 /// Throws ConfigError naming `origin` (e.g. the URL) and what is wrong for malformed JSON or a
 /// field of the wrong type.
-[[nodiscard]] SpringEnvironment ParseSpringEnvironment(std::string_view json,
+[[nodiscard]] SpringEnvironment ParseSpringEnvironment(std::string_view text,
                                                        std::string_view origin);
 
 /// All property sources folded into one layer, the first source winning (Spring's client
