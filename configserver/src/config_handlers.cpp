@@ -21,13 +21,19 @@ struct FileRequest {
   FileForm form;
 };
 
-std::string Unslash(std::string text) {
+std::string Unslash(std::string_view text) {
   // "(_)" is how a '/' travels in one path segment (Spring's SLASH_PLACEHOLDER).
-  for (std::size_t pos = text.find("(_)"); pos != std::string::npos; pos = text.find("(_)", pos)) {
-    text.replace(pos, 3, "/");
-    ++pos;
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t pos = 0; pos < text.size();) {
+    if (text.substr(pos, 3) == "(_)") {
+      out += '/';
+      pos += 3;
+    } else {
+      out += text[pos++];
+    }
   }
-  return text;
+  return out;
 }
 
 // "{application}-{profiles}.yml" with the last '-' separating them.
@@ -39,14 +45,20 @@ std::optional<FileRequest> ParseFileName(const std::string& segment) {
   const FileForm form = extension == "properties" ? FileForm::kProperties
                         : extension == "json"     ? FileForm::kJson
                                                   : FileForm::kYaml;
-  return FileRequest{.application = Unslash(match[1]), .profiles = match[2], .form = form};
+  return FileRequest{.application = Unslash(match[1].str()), .profiles = match[2], .form = form};
 }
 
-bool QueryFlag(const std::string& query, const std::string& name, bool fallback) {
-  const std::regex pattern{"(^|&)" + name + "=([^&]*)"};
-  std::smatch match;
-  if (!std::regex_search(query, match, pattern)) return fallback;
-  return match[2] != "false";
+// A boolean query parameter ("resolvePlaceholders=false"); anything but "false" is true.
+bool QueryFlag(std::string_view query, std::string_view name, bool fallback) {
+  for (std::size_t start = 0; start <= query.size();) {
+    const std::size_t end = std::min(query.find('&', start), query.size());
+    const std::string_view pair = query.substr(start, end - start);
+    start = end + 1;
+    if (pair.size() > name.size() && pair.starts_with(name) && pair[name.size()] == '=') {
+      return pair.substr(name.size() + 1) != "false";
+    }
+  }
+  return fallback;
 }
 
 class Handlers {

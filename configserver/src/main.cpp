@@ -80,9 +80,13 @@ int Run(int argc, char* argv[]) {
     std::optional<messaging::AmqpClient> broker;
     std::optional<RefreshPublisher> publisher;
     if (!settings.amqp_server_url.empty()) {
-      broker.emplace(messaging::AmqpClientOptions{.url = settings.amqp_server_url,
-                                                  .password_from_environment = true,
-                                                  .connection_name = kServiceName});
+      // A named object, not a temporary: GCC 12 -O3 reports a false maybe-uninitialized
+      // on the temporary's strings.
+      messaging::AmqpClientOptions amqp_options;
+      amqp_options.url = settings.amqp_server_url;
+      amqp_options.password_from_environment = true;
+      amqp_options.connection_name = kServiceName;
+      broker.emplace(std::move(amqp_options));
       publisher.emplace(*broker, RefreshPublisherOptions{
                                      .bus = settings.config_event_bus,
                                      .origin_service = MakeBusId(kServiceName, settings.port)});
