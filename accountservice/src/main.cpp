@@ -51,7 +51,7 @@ int Run(int argc, char* argv[]) {
     health::HealthRegistry health;
     health::HealthSwitch health_switch;
     AddHealthChecks(health, accounts, health_switch);
-    web::Server server{{.port = settings.server_port},
+    web::Server server{{.port = settings.server_port, .threads = settings.http_threads},
                        MakeRouter({.accounts = accounts,
                                    .health = health,
                                    .health_switch = health_switch,

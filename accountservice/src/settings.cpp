@@ -50,6 +50,7 @@ config::Properties Settings::Defaults() {
   defaults.Set("vip_accounts[0]", "10000", kDefault);
   defaults.Set("compat_goblog_p9", "false", kDefault);
   defaults.Set("vip_queue", std::string(vip::kVipQueueName), kDefault);
+  defaults.Set("http_threads", "32", kDefault);
   return defaults;
 }
 
@@ -75,6 +76,7 @@ Settings Settings::From(const config::Properties& properties) {
                               properties.Find("vip_queue")->source +
                               ") must be a queue name of 1 to 200 bytes");
   }
+  settings.http_threads = static_cast<unsigned>(properties.GetInt("http_threads", 0, 1024));
   return settings;
 }
 
