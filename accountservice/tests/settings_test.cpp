@@ -77,5 +77,35 @@ TEST(Settings, UnknownLogLevelNamesKeyAndSource) {
   }
 }
 
+TEST(Settings, VipQueueDefaultsToTheOriginalsAndCanBeRenamed) {
+  config::Properties properties = Settings::Defaults();
+  const Settings defaults = Settings::From(properties);
+  config::Properties higher;
+  higher.Set("vip_queue", "vip_queue-test", "flag --set");
+  higher.Set("compat_goblog_p9", "true", "flag --set");
+  properties.OverrideWith(higher);
+
+  const Settings settings = Settings::From(properties);
+
+  EXPECT_EQ(defaults.vip_queue, "vip_queue");
+  EXPECT_FALSE(defaults.compat_goblog_p9);
+  EXPECT_EQ(defaults.http_threads, 32U);
+  EXPECT_EQ(settings.vip_queue, "vip_queue-test");
+  EXPECT_TRUE(settings.compat_goblog_p9);
+}
+
+TEST(Settings, EmptyVipQueueNamesKeyAndSource) {
+  config::Properties properties = Settings::Defaults();
+  properties.Set("vip_queue", "", "environment VIP_QUEUE");
+
+  try {
+    static_cast<void>(Settings::From(properties));
+    FAIL() << "an empty vip_queue was accepted";
+  } catch (const config::ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("vip_queue"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("environment VIP_QUEUE"), std::string::npos) << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace cppblog::account
