@@ -5,10 +5,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "cppblog/storage/temp_dir.hpp"
 #include "cppblog/web/request.hpp"
 
 #include "outbox.hpp"
-#include "temp_dir.hpp"
 #include "vip_notifier.hpp"
 
 namespace cppblog::account {

@@ -13,8 +13,7 @@
 #include <gtest/gtest.h>
 
 #include "cppblog/messaging/mock_message_publisher.hpp"
-
-#include "temp_dir.hpp"
+#include "cppblog/storage/temp_dir.hpp"
 
 namespace cppblog::account {
 namespace {

@@ -9,7 +9,7 @@
 
 #include <gtest/gtest.h>
 
-#include "temp_dir.hpp"
+#include "cppblog/storage/temp_dir.hpp"
 
 namespace cppblog::account {
 namespace {

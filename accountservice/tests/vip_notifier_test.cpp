@@ -7,9 +7,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "cppblog/storage/temp_dir.hpp"
 #include "cppblog/vip/vip_notification.hpp"
-
-#include "temp_dir.hpp"
 
 namespace cppblog::account {
 namespace {

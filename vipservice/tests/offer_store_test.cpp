@@ -10,7 +10,7 @@
 
 #include <gtest/gtest.h>
 
-#include "temp_dir.hpp"
+#include "cppblog/storage/temp_dir.hpp"
 
 namespace cppblog::vip {
 namespace {

@@ -12,9 +12,8 @@
 #include <spdlog/spdlog.h>
 
 #include "cppblog/messaging/mock_message_subscriber.hpp"
+#include "cppblog/storage/temp_dir.hpp"
 #include "cppblog/vip/vip_notification.hpp"
-
-#include "temp_dir.hpp"
 
 namespace cppblog::vip {
 namespace {

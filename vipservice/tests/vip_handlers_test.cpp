@@ -6,9 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include "cppblog/storage/temp_dir.hpp"
 #include "cppblog/web/request.hpp"
-
-#include "temp_dir.hpp"
 
 namespace cppblog::vip {
 namespace {

@@ -6,14 +6,13 @@
 #include <string>
 #include <system_error>
 
-namespace cppblog::vip {
+namespace cppblog {
 
-/// A fresh directory under the system's temp dir, removed with everything in it.
+/// For tests: a fresh directory under the system's temp dir, removed with everything in it.
 class TempDir {
  public:
   TempDir() {
-    std::string pattern =
-        (std::filesystem::temp_directory_path() / "vipservice-test-XXXXXX").string();
+    std::string pattern = (std::filesystem::temp_directory_path() / "cppblog-test-XXXXXX").string();
     if (mkdtemp(pattern.data()) == nullptr)
       throw std::runtime_error("mkdtemp failed for " + pattern);
     path_ = pattern;
@@ -31,4 +30,4 @@ class TempDir {
   std::filesystem::path path_;
 };
 
-}  // namespace cppblog::vip
+}  // namespace cppblog
