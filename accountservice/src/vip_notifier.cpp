@@ -29,12 +29,18 @@ std::string NewMessageId() {
 
 VipNotifier::VipNotifier(Outbox& outbox, const std::vector<std::string>& vip_accounts, Clock clock)
     : outbox_(outbox),
-      vip_accounts_(vip_accounts.begin(), vip_accounts.end()),
+      vip_accounts_(std::make_shared<const AccountSet>(vip_accounts.begin(), vip_accounts.end())),
       clock_(std::move(clock)) {}
 
 bool VipNotifier::IsVip(std::string_view account_id) const {
-  if (vip_accounts_.empty()) return false;
-  return vip_accounts_.contains(std::string(account_id));
+  const auto accounts = vip_accounts_.load(std::memory_order_acquire);
+  if (accounts->empty()) return false;
+  return accounts->contains(std::string(account_id));
+}
+
+void VipNotifier::SetVipAccounts(const std::vector<std::string>& vip_accounts) {
+  vip_accounts_.store(std::make_shared<const AccountSet>(vip_accounts.begin(), vip_accounts.end()),
+                      std::memory_order_release);
 }
 
 bool VipNotifier::OnAccountRead(std::string_view account_id) {

@@ -1,7 +1,9 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_set>
@@ -24,6 +26,10 @@ class VipNotifier {
 
   [[nodiscard]] bool IsVip(std::string_view account_id) const;
 
+  /// Replaces the VIP accounts (live refresh of `vip_accounts`). Reads already deciding keep
+  /// the old list; every later read sees the new one. Thread-safe.
+  void SetVipAccounts(const std::vector<std::string>& vip_accounts);
+
   /// When the account is a VIP: appends {"accountId":…,"readAt":<now>} with a fresh message
   /// id and returns true once it is durable. Otherwise does nothing and returns false.
   /// Throws StoreError when the outbox cannot be written.
@@ -31,7 +37,8 @@ class VipNotifier {
 
  private:
   Outbox& outbox_;
-  std::unordered_set<std::string> vip_accounts_;
+  using AccountSet = std::unordered_set<std::string>;
+  std::atomic<std::shared_ptr<const AccountSet>> vip_accounts_;
   Clock clock_;
 };
 

@@ -59,4 +59,20 @@ TEST(VipNotifier, EveryNotificationHasItsOwnMessageId) {
 }
 
 }  // namespace
+
+TEST(VipNotifier, SetVipAccountsReplacesTheList) {
+  const TempDir dir;
+  AccountStore store{dir.path()};
+  Outbox outbox{store};
+  VipNotifier notifier{outbox, {"10000"}};
+
+  notifier.SetVipAccounts({"10001"});
+
+  EXPECT_FALSE(notifier.IsVip("10000"));
+  EXPECT_TRUE(notifier.OnAccountRead("10001"));
+  notifier.SetVipAccounts({});
+  EXPECT_FALSE(notifier.OnAccountRead("10001"));
+  EXPECT_EQ(outbox.Size(), 1U);
+}
+
 }  // namespace cppblog::account
