@@ -1,7 +1,11 @@
 #include "cppblog/web/router.hpp"
 
 #include <array>
+#include <condition_variable>
 #include <cstdint>
+#include <exception>
+#include <mutex>
+#include <optional>
 #include <stdexcept>
 
 #include <spdlog/spdlog.h>
@@ -20,16 +24,22 @@ constexpr std::array kAllowOrder = {Method::kGet,    Method::kHead,  Method::kPo
 std::size_t Index(Method method) { return static_cast<std::size_t>(method); }
 std::uint32_t Bit(Method method) { return 1U << Index(method); }
 
+// One of the two is set.
+struct Route {
+  Handler handler;
+  AsyncHandler async_handler;
+};
+
 struct Node {
   std::vector<std::pair<std::string, std::unique_ptr<Node>>> literals;
   std::unique_ptr<Node> param;
   // Set on nodes where a route ends.
-  std::array<Handler, kMethodCount> handlers;
+  std::array<Route, kMethodCount> handlers;
   std::uint32_t methods = 0;
   std::vector<std::string> param_names;  // in path order, for the routes ending here
   std::string pattern;
 
-  [[nodiscard]] const Handler* Find(Method method) const {
+  [[nodiscard]] const Route* Find(Method method) const {
     if (method == Method::kOther) return nullptr;
     if (methods & Bit(method)) return &handlers[Index(method)];
     if (method == Method::kHead && (methods & Bit(Method::kGet))) {
@@ -96,9 +106,80 @@ std::string AllowHeader(std::uint32_t methods) {
   return allow;
 }
 
+// Answers Router::Dispatch(Request): keeps the response until the caller takes it.
+class Capture final : public ResponseSink {
+ public:
+  void Complete(Response response) override {
+    {
+      const std::lock_guard lock{mutex_};
+      response_ = std::move(response);
+    }
+    answered_.notify_all();
+  }
+
+  Response Wait() {
+    std::unique_lock lock{mutex_};
+    answered_.wait(lock, [this] { return response_.has_value(); });
+    return std::move(*response_);
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable answered_;
+  std::optional<Response> response_;
+};
+
+// Turns a plain function into a sink.
+class FunctionSink final : public ResponseSink {
+ public:
+  explicit FunctionSink(std::function<void(Response)> complete) : complete_(std::move(complete)) {}
+  void Complete(Response response) override { complete_(std::move(response)); }
+
+ private:
+  std::function<void(Response)> complete_;
+};
+
+Response InternalError() { return Response::Error(500, "internal server error"); }
+
 }  // namespace
 
+Responder::Responder(std::function<void(Response)> complete)
+    : sink_(std::make_shared<FunctionSink>(std::move(complete))) {}
+
+Responder::~Responder() {
+  if (!sink_) return;
+  spdlog::error(
+      "an HTTP response was never sent: its responder was destroyed unsent; "
+      "answering 500");
+  try {
+    sink_->Complete(InternalError());
+  } catch (const std::exception& e) {
+    spdlog::error("answering 500 for a dropped responder failed: {}", e.what());
+  }
+}
+
+Responder& Responder::operator=(Responder&& other) noexcept {
+  if (this != &other) {
+    Responder dropped{std::move(*this)};  // answers 500 if it was still pending
+    sink_ = std::move(other.sink_);
+  }
+  return *this;
+}
+
+void Responder::Send(Response response) {
+  if (!sink_) {
+    throw std::logic_error(
+        "web::Responder::Send called on a responder that has already answered or was moved "
+        "from");
+  }
+  // Emptied first: whatever Complete does, this responder has answered.
+  const auto sink = std::move(sink_);
+  sink->Complete(std::move(response));
+}
+
 struct Router::Impl {
+  void Add(Method method, std::string_view pattern, Route route);
+
   Node root;
 };
 
@@ -108,15 +189,25 @@ Router::Router(Router&&) noexcept = default;
 Router& Router::operator=(Router&&) noexcept = default;
 
 Router& Router::Add(Method method, std::string_view pattern, Handler handler) {
+  impl_->Add(method, pattern, Route{.handler = std::move(handler), .async_handler = {}});
+  return *this;
+}
+
+Router& Router::AddAsync(Method method, std::string_view pattern, AsyncHandler handler) {
+  impl_->Add(method, pattern, Route{.handler = {}, .async_handler = std::move(handler)});
+  return *this;
+}
+
+void Router::Impl::Add(Method method, std::string_view pattern, Route route) {
   const auto fail = [pattern](std::string_view why) {
     throw std::invalid_argument("route pattern '" + std::string(pattern) +
                                 "': " + std::string(why));
   };
   if (method == Method::kOther) fail("method OTHER cannot be routed");
-  if (!handler) fail("empty handler");
+  if (!route.handler && !route.async_handler) fail("empty handler");
   if (pattern.empty() || pattern.front() != '/') fail("must start with '/'");
 
-  Node* node = &impl_->root;
+  Node* node = &root;
   std::vector<std::string> names;
   if (pattern != "/") {
     std::string_view rest = pattern.substr(1);
@@ -157,14 +248,19 @@ Router& Router::Add(Method method, std::string_view pattern, Handler handler) {
   if (node->methods != 0 && node->param_names != names) {
     fail("parameter names differ from those of '" + node->pattern + "'");
   }
-  node->handlers[Index(method)] = std::move(handler);
+  node->handlers[Index(method)] = std::move(route);
   node->methods |= Bit(method);
   node->param_names = std::move(names);
   node->pattern = std::string(pattern);
-  return *this;
 }
 
-Response Router::Dispatch(Request request) const {
+void Router::Dispatch(Request request, Responder responder) const {
+  // Answers with `response` unless the handler has already taken the responder away.
+  const auto answer = [&request, &responder](Response response, std::string_view failure) {
+    if (responder.IsPending()) return responder.Send(std::move(response));
+    spdlog::error("{} {} failed after its handler took the responder: {}", ToString(request.method),
+                  request.path, failure);
+  };
   try {
     Match match;
     const std::string_view path = request.path;
@@ -173,29 +269,43 @@ Response Router::Dispatch(Request request) const {
     }
     if (match.node == nullptr) {
       if (match.allowed == 0) {
-        return Response::Error(404, "no resource at " + request.path);
+        return responder.Send(Response::Error(404, "no resource at " + request.path));
       }
       Response response =
           Response::Error(405, std::string("method ") + std::string(ToString(request.method)) +
                                    " is not allowed on " + request.path);
       response.headers.emplace_back("Allow", AllowHeader(match.allowed));
-      return response;
+      return responder.Send(std::move(response));
     }
     const Node& node = *match.node;
     for (std::size_t i = 0; i < node.param_names.size(); ++i) {
       request.path_params.insert_or_assign(node.param_names[i], std::string(match.values[i]));
     }
-    return (*node.Find(request.method))(request);
+    const Route& route = *node.Find(request.method);
+    if (route.handler) return responder.Send(route.handler(request));
+    route.async_handler(request, responder);
+    if (responder.IsPending()) {
+      spdlog::error("{} {}: the handler returned without answering or keeping its responder",
+                    ToString(request.method), request.path);
+      responder.Send(InternalError());
+    }
+    return;
   } catch (const HttpError& e) {
     const int status = e.Status() >= 400 && e.Status() <= 599 ? e.Status() : 500;
-    return Response::Error(status, e.what());
+    return answer(Response::Error(status, e.what()), e.what());
   } catch (const std::exception& e) {
     spdlog::error("{} {} failed: {}", ToString(request.method), request.path, e.what());
   } catch (...) {
     spdlog::error("{} {} failed with an exception of unknown type", ToString(request.method),
                   request.path);
   }
-  return Response::Error(500, "internal server error");
+  if (responder.IsPending()) responder.Send(InternalError());
+}
+
+Response Router::Dispatch(Request request) const {
+  auto capture = std::make_shared<Capture>();
+  Dispatch(std::move(request), Responder{capture});
+  return capture->Wait();
 }
 
 }  // namespace cppblog::web

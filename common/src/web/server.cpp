@@ -19,6 +19,7 @@
 #include <vector>
 
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -133,12 +134,16 @@ struct Shared {
 
 /// One connection. All its handlers run on its strand, one at a time.
 ///
+/// It is also the sink of its requests' responders: a request stays in the busy phase until
+/// its responder fires, from any thread; the response is then written on the strand. Nothing
+/// more is read meanwhile, so pipelined requests are answered in order.
+///
 /// The hot path is kept lean on purpose: the socket is read directly into a reused
 /// flat_buffer and fed to Beast's parser (no composed read operations), the response
 /// head is formatted into a reused string and written with the body in one gather
 /// write, and the idle timeout is one timer per connection that is re-armed lazily
 /// from a deadline, instead of a timer started and cancelled for every operation.
-class Session : public std::enable_shared_from_this<Session> {
+class Session final : public std::enable_shared_from_this<Session>, public ResponseSink {
  public:
   Session(Socket socket, Shared& shared)
       : socket_(std::move(socket)), timer_(socket_.get_executor()), shared_(shared) {}
@@ -175,6 +180,15 @@ class Session : public std::enable_shared_from_this<Session> {
 
   [[nodiscard]] Executor GetExecutor() { return socket_.get_executor(); }
 
+  /// The responder fired. On the strand already (a plain handler, or an async one answering
+  /// at once) it writes inline; from another thread it is queued on the strand.
+  void Complete(Response response) override {
+    asio::dispatch(socket_.get_executor(),
+                   [self = shared_from_this(), response = std::move(response)]() mutable {
+                     self->OnResponse(std::move(response));
+                   });
+  }
+
  private:
   enum class Phase { kHeader, kBody, kBusy, kWriting, kLinger, kClosed };
 
@@ -185,7 +199,10 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void OnTimer(beast::error_code ec) {
     if (ec || phase_ == Phase::kClosed) return;
-    if (phase_ != Phase::kBusy && Clock::now() >= deadline_) {
+    if (phase_ == Phase::kBusy) {
+      // Waiting for a handler's answer is not a stalled connection.
+      deadline_ = Clock::now() + shared_.options.idle_timeout;
+    } else if (Clock::now() >= deadline_) {
       if (phase_ == Phase::kHeader && buffer_.size() == 0) {
         spdlog::debug("http connection idle for {} ms, closing",
                       shared_.options.idle_timeout.count());
@@ -286,15 +303,27 @@ class Session : public std::enable_shared_from_this<Session> {
         request.headers.emplace_back(field.name_string(), field.value());
       }
       request.body = std::move(message.body());
-      const bool keep_alive = message.keep_alive();
-      const bool http10 = message.version() < 11;
+      keep_alive_ = message.keep_alive();
+      http10_ = message.version() < 11;
       head_only_ = request.method == Method::kHead;
-      response_ = shared_.router.Dispatch(std::move(request));
-      Write(keep_alive, http10);
+      awaiting_response_ = true;
+      shared_.router.Dispatch(std::move(request), Responder{shared_from_this()});
+      // Not answered yet: an async handler holds the responder. Run() must not return before
+      // it answers, though the session has no operation pending meanwhile.
+      if (awaiting_response_) work_.emplace(socket_.get_executor().get_inner_executor());
     } catch (const std::exception& e) {
       spdlog::error("http request failed outside the router: {}", e.what());
       Close();
     }
+  }
+
+  // On the strand.
+  void OnResponse(Response response) {
+    awaiting_response_ = false;
+    work_.reset();
+    if (phase_ != Phase::kBusy) return;  // cannot happen: a busy session is not closed
+    response_ = std::move(response);
+    Write(keep_alive_, http10_);
   }
 
   void WriteError(int status, std::string_view message) {
@@ -420,7 +449,12 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string head_;   // the response's status line and headers, reused
   Phase phase_ = Phase::kHeader;
   bool continue_sent_ = false;
+  // The request being answered.
   bool head_only_ = false;
+  bool keep_alive_ = false;
+  bool http10_ = false;
+  bool awaiting_response_ = false;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
   bool close_after_write_ = false;
   bool linger_ = false;
 };

@@ -1,7 +1,11 @@
 #include "cppblog/web/router.hpp"
 
+#include <optional>
 #include <stdexcept>
 #include <string>
+#include <thread>
+#include <utility>
+#include <vector>
 
 #include <boost/json/parse.hpp>
 #include <gtest/gtest.h>
@@ -240,6 +244,145 @@ TEST(Router, MovedRouterStillDispatches) {
   Router second = std::move(first);
 
   EXPECT_EQ(second.Dispatch(Get("/x")).body, "moved");
+}
+
+TEST(Router, PlainRouteAnswersTheResponderBeforeDispatchReturns) {
+  Router router;
+  router.Get("/x", Answer("plain"));
+  std::optional<Response> answered;
+
+  router.Dispatch(Get("/x"), Responder{[&answered](Response response) { answered = response; }});
+
+  ASSERT_TRUE(answered.has_value());
+  EXPECT_EQ(answered->body, "plain");
+}
+
+TEST(Router, AsyncRouteIsAnsweredFromAnotherThread) {
+  Router router;
+  std::jthread worker;
+  router.GetAsync("/accounts/{accountId}", [&worker](const Request& request, Responder& responder) {
+    worker = std::jthread{[id = std::string(request.PathParam("accountId")),
+                           responder = std::move(responder)]() mutable {
+      responder.Send(Response::Text(200, "later " + id));
+    }};
+  });
+
+  const Response response = router.Dispatch(Get("/accounts/10000"));
+
+  EXPECT_EQ(response.status, 200);
+  EXPECT_EQ(response.body, "later 10000");
+}
+
+TEST(Router, AsyncHandlerMayAnswerAtOnce) {
+  Router router;
+  router.GetAsync("/x", [](const Request&, Responder& responder) {
+    responder.Send(Response::Text(201, "now"));
+  });
+  std::optional<Response> answered;
+
+  router.Dispatch(Get("/x"), Responder{[&answered](Response response) { answered = response; }});
+
+  ASSERT_TRUE(answered.has_value());
+  EXPECT_EQ(answered->status, 201);
+}
+
+TEST(Router, HttpErrorFromAsyncHandlerBecomesItsStatus) {
+  Router router;
+  router.GetAsync("/accounts/{accountId}",
+                  [](const Request&, Responder&) { throw NotFound("no account with id 1"); });
+
+  const Response response = router.Dispatch(Get("/accounts/1"));
+
+  EXPECT_EQ(response.status, 404);
+  EXPECT_EQ(ErrorMessage(response), "no account with id 1");
+}
+
+TEST(Router, OtherExceptionFromAsyncHandlerBecomesGeneric500) {
+  Router router;
+  router.GetAsync("/boom", [](const Request&, Responder&) {
+    throw std::runtime_error("secret detail: password=hunter2");
+  });
+
+  const Response response = router.Dispatch(Get("/boom"));
+
+  EXPECT_EQ(response.status, 500);
+  EXPECT_EQ(ErrorMessage(response), "internal server error");
+}
+
+TEST(Router, AsyncHandlerReturningWithoutAnsweringGets500) {
+  Router router;
+  router.GetAsync("/forgot", [](const Request&, Responder&) {});
+
+  EXPECT_EQ(router.Dispatch(Get("/forgot")).status, 500);
+}
+
+TEST(Router, ResponderDroppedOnAnotherThreadAnswers500) {
+  Router router;
+  std::jthread worker;
+  router.GetAsync("/dropped", [&worker](const Request&, Responder& responder) {
+    worker = std::jthread{[responder = std::move(responder)] {}};
+  });
+
+  const Response response = router.Dispatch(Get("/dropped"));
+
+  EXPECT_EQ(response.status, 500);
+  EXPECT_EQ(ErrorMessage(response), "internal server error");
+}
+
+TEST(Router, ExceptionAfterHandOffLeavesTheAnswerToTheHolder) {
+  Router router;
+  std::optional<Responder> kept;
+  router.GetAsync("/x", [&kept](const Request&, Responder& responder) {
+    kept.emplace(std::move(responder));
+    throw BadRequest("too late to matter");
+  });
+  std::optional<Response> answered;
+
+  router.Dispatch(Get("/x"), Responder{[&answered](Response response) { answered = response; }});
+  EXPECT_FALSE(answered.has_value());
+  kept->Send(Response::Text(200, "from the holder"));
+
+  ASSERT_TRUE(answered.has_value());
+  EXPECT_EQ(answered->status, 200);
+}
+
+TEST(Router, ResponderAnswersOnlyOnce) {
+  int answers = 0;
+  Responder responder{[&answers](Response) { ++answers; }};
+
+  responder.Send(Response::Text(200, "once"));
+
+  EXPECT_FALSE(responder.IsPending());
+  EXPECT_THROW(responder.Send(Response::Text(200, "twice")), std::logic_error);
+  EXPECT_EQ(answers, 1);
+}
+
+TEST(Router, MovedFromResponderDoesNotAnswer) {
+  std::vector<int> statuses;
+  {
+    Responder first{[&statuses](Response response) { statuses.push_back(response.status); }};
+    Responder second = std::move(first);
+    second.Send(Response::Text(204, ""));
+  }
+
+  EXPECT_EQ(statuses, std::vector<int>{204});
+}
+
+TEST(Router, EmptyAsyncHandlerIsRejected) {
+  Router router;
+
+  EXPECT_THROW(router.GetAsync("/a", AsyncHandler{}), std::invalid_argument);
+}
+
+TEST(Router, AsyncAndPlainRoutesOnOnePathConflict) {
+  Router router;
+  router.Get("/x", Answer("plain"));
+
+  EXPECT_THROW(router.GetAsync("/x",
+                               [](const Request&, Responder& responder) {
+                                 responder.Send(Response::Text(200, "async"));
+                               }),
+               std::invalid_argument);
 }
 
 }  // namespace

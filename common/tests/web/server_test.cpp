@@ -3,11 +3,15 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <condition_variable>
+#include <deque>
 #include <future>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <thread>
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
@@ -15,6 +19,8 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include "cppblog/web/http_error.hpp"
 
 namespace cppblog::web {
 namespace {
@@ -154,6 +160,41 @@ Router EchoRouter() {
   router.Post("/echo", [](const Request& request) { return Response::Text(200, request.body); });
   return router;
 }
+
+/// Where an async route parks its responders until the test answers them.
+class Parked {
+ public:
+  AsyncHandler Handler() {
+    return [this](const Request& request, Responder& responder) {
+      {
+        const std::lock_guard lock{mutex_};
+        parked_.emplace_back(request.path, std::move(responder));
+      }
+      arrived_.notify_all();
+    };
+  }
+
+  /// The oldest parked responder and its path; nullopt when none arrives within kMaxWait.
+  std::optional<std::pair<std::string, Responder>> Take() {
+    std::unique_lock lock{mutex_};
+    if (!arrived_.wait_for(lock, kMaxWait, [this] { return !parked_.empty(); })) {
+      return std::nullopt;
+    }
+    auto oldest = std::move(parked_.front());
+    parked_.pop_front();
+    return oldest;
+  }
+
+  [[nodiscard]] std::size_t Count() {
+    const std::lock_guard lock{mutex_};
+    return parked_.size();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable arrived_;
+  std::deque<std::pair<std::string, Responder>> parked_;
+};
 
 std::string GetRequest(std::string_view target, std::string_view extra_headers = {}) {
   return "GET " + std::string(target) + " HTTP/1.1\r\nHost: test\r\n" + std::string(extra_headers) +
@@ -429,6 +470,121 @@ TEST(Server, StopLetsInFlightRequestFinish) {
   release.set_value();
 
   const auto reply = slow_client.Read();
+  ASSERT_TRUE(reply.has_value());
+  EXPECT_EQ(reply->status, 200);
+  EXPECT_EQ(reply->body, "finished");
+  EXPECT_EQ(reply->HeaderValue("connection"), "close");
+  EXPECT_EQ(server.RunResult().wait_for(kMaxWait), std::future_status::ready);
+}
+
+TEST(Server, AsyncRouteIsAnsweredFromAnotherThread) {
+  Parked parked;
+  Router router;
+  router.GetAsync("/later/{id}", parked.Handler());
+  RunningServer server(TestOptions(), std::move(router));
+  Client client(server.Port());
+  ASSERT_TRUE(client.Send(GetRequest("/later/7")));
+  auto held = parked.Take();
+  ASSERT_TRUE(held.has_value());
+
+  std::jthread answering{[responder = std::move(held->second)]() mutable {
+    responder.Send(Response::Text(200, "answered elsewhere"));
+  }};
+
+  const auto reply = client.Read();
+  ASSERT_TRUE(reply.has_value());
+  EXPECT_EQ(reply->status, 200);
+  EXPECT_EQ(reply->body, "answered elsewhere");
+  // The connection is still usable afterwards.
+  ASSERT_TRUE(client.Send(GetRequest("/later/8")));
+  held = parked.Take();
+  ASSERT_TRUE(held.has_value());
+  EXPECT_EQ(held->first, "/later/8");
+  held->second.Send(Response::Text(200, "second"));
+  const auto second = client.Read();
+  ASSERT_TRUE(second.has_value());
+  EXPECT_EQ(second->body, "second");
+}
+
+TEST(Server, DroppedResponderAnswers500) {
+  Parked parked;
+  Router router;
+  router.GetAsync("/dropped", parked.Handler());
+  RunningServer server(TestOptions(), std::move(router));
+  Client client(server.Port());
+  ASSERT_TRUE(client.Send(GetRequest("/dropped")));
+  auto held = parked.Take();
+  ASSERT_TRUE(held.has_value());
+
+  std::jthread dropping{[responder = std::move(held->second)] {}};
+
+  const auto reply = client.Read();
+  ASSERT_TRUE(reply.has_value());
+  EXPECT_EQ(reply->status, 500);
+}
+
+TEST(Server, HttpErrorFromAsyncHandlerReachesClient) {
+  Router router;
+  router.GetAsync("/accounts/{accountId}", [](const Request& request, Responder&) {
+    throw NotFound("no account with id " + std::string(request.PathParam("accountId")));
+  });
+  RunningServer server(TestOptions(), std::move(router));
+  Client client(server.Port());
+
+  ASSERT_TRUE(client.Send(GetRequest("/accounts/5")));
+
+  const auto reply = client.Read();
+  ASSERT_TRUE(reply.has_value());
+  EXPECT_EQ(reply->status, 404);
+  EXPECT_EQ(reply->body, R"({"error":"no account with id 5"})");
+}
+
+TEST(Server, PipelinedRequestsWaitForAnAsyncAnswerAndStayInOrder) {
+  Parked parked;
+  Router router = EchoRouter();
+  router.GetAsync("/later/{id}", parked.Handler());
+  RunningServer server(TestOptions(), std::move(router));
+  Client client(server.Port());
+  ASSERT_TRUE(
+      client.Send(GetRequest("/later/1") + GetRequest("/accounts/2") + GetRequest("/later/3")));
+  auto first = parked.Take();
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(first->first, "/later/1");
+
+  // Nothing after the first request is dispatched before it is answered.
+  EXPECT_EQ(parked.Count(), 0U);
+  first->second.Send(Response::Text(200, "one"));
+  auto third = parked.Take();
+  ASSERT_TRUE(third.has_value());
+  EXPECT_EQ(third->first, "/later/3");
+  third->second.Send(Response::Text(200, "three"));
+
+  for (const char* body : {"one", "{\"id\":\"2\"}", "three"}) {
+    const auto reply = client.Read();
+    ASSERT_TRUE(reply.has_value());
+    EXPECT_EQ(reply->body, body);
+  }
+}
+
+TEST(Server, StopWhileAnAsyncResponseIsPendingStillDeliversIt) {
+  Parked parked;
+  Router router;
+  router.GetAsync("/later", parked.Handler());
+  RunningServer server(TestOptions(), std::move(router));
+  Client client(server.Port());
+  ASSERT_TRUE(client.Send(GetRequest("/later")));
+  auto held = parked.Take();
+  ASSERT_TRUE(held.has_value());
+
+  server.Get().Stop();
+  // Run() keeps going while the answer is owed.
+  EXPECT_EQ(server.RunResult().wait_for(std::chrono::milliseconds{50}),
+            std::future_status::timeout);
+  std::jthread answering{[responder = std::move(held->second)]() mutable {
+    responder.Send(Response::Text(200, "finished"));
+  }};
+
+  const auto reply = client.Read();
   ASSERT_TRUE(reply.has_value());
   EXPECT_EQ(reply->status, 200);
   EXPECT_EQ(reply->body, "finished");

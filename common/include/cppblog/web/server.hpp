@@ -29,7 +29,9 @@ struct ServerOptions {
 /// On the wire: keep-alive by default (HTTP/1.0 on request), pipelining, chunked request
 /// bodies, `Expect: 100-continue`; responses carry Content-Length and Date; HEAD gets the
 /// GET handler's headers and no body; malformed requests get 400 and the connection is
-/// closed. Handlers run on the I/O threads: a slow handler holds one of them.
+/// closed. Handlers run on the I/O threads: a slow handler holds one of them. An async handler
+/// (Router::GetAsync) holds none while it waits: its connection stays busy, reads nothing
+/// more, and its response is written when the responder fires, from whichever thread.
 class Server {
  public:
   Server(ServerOptions options, Router router);
@@ -46,9 +48,9 @@ class Server {
   /// Serves until SIGINT or SIGTERM, then stops gracefully and returns. A second signal
   /// while draining gets the default action (ends the process).
   void RunUntilSignal();
-  /// Stops accepting, closes idle connections, lets in-flight requests finish (their
-  /// responses say `Connection: close`), makes Run() return. Thread-safe, idempotent,
-  /// and also valid before Run() (which then returns at once).
+  /// Stops accepting, closes idle connections, lets in-flight requests finish, async ones
+  /// included (their responses say `Connection: close`), makes Run() return. Thread-safe,
+  /// idempotent, and also valid before Run() (which then returns at once).
   void Stop();
 
  private:
