@@ -1,11 +1,16 @@
 #include <cstdlib>
 #include <exception>
 #include <iostream>
+#include <string>
+#include <vector>
 
 #include <spdlog/spdlog.h>
 
 #include "cppblog/config/command_line.hpp"
-#include "cppblog/config/loader.hpp"
+#include "cppblog/config/config_client.hpp"
+#include "cppblog/config/live_properties.hpp"
+#include "cppblog/config/refresh_event.hpp"
+#include "cppblog/config/refresh_listener.hpp"
 #include "cppblog/health/health_registry.hpp"
 #include "cppblog/logging/logging.hpp"
 #include "cppblog/messaging/amqp_client.hpp"
@@ -28,9 +33,12 @@ int Run(int argc, char* argv[]) {
     if (!options) return EXIT_SUCCESS;  // --help or --version was printed
     logging::Init(kServiceName, options->log_format);
 
-    const config::Properties defaults = Settings::Defaults();
-    const auto settings = Settings::From(
-        config::Load({.app = kServiceName, .command_line = *options, .defaults = defaults}));
+    // Config: local files, the config server when -configServerUrl is given, environment,
+    // flags; refreshed over the bus below.
+    const config::ConfigClient config_client{
+        {.app = kServiceName, .command_line = *options, .defaults = Settings::Defaults()}};
+    config::LiveProperties live{config_client.Load().properties};
+    const Settings settings = Settings::From(*live.Get());
     logging::SetLevel(settings.log_level);
 
     // Wiring in dependency order; destruction in reverse is the shutdown order.
@@ -48,6 +56,24 @@ int Run(int argc, char* argv[]) {
         vip::VipQueue(settings.compat_goblog_p9, settings.vip_queue);
     OutboxRelay relay{outbox, broker, {.queue = vip_queue}};
     VipNotifier notifier{outbox, settings.vip_accounts};
+
+    live.OnChange(
+        [&notifier](const config::PropertiesSnapshot& now, const std::vector<std::string>&) {
+          const Settings next = Settings::From(*now);  // validated before the swap
+          logging::SetLevel(next.log_level);
+          notifier.SetVipAccounts(next.vip_accounts);
+        });
+    // server_name is not live: nothing in the accountservice reads it.
+    const config::RefreshListener refresh{
+        broker,
+        broker,
+        config_client,
+        live,
+        {.bus_exchange = settings.config_event_bus,
+         .bus_id = config::MakeBusId(kServiceName, settings.server_port),
+         .live_keys = {"log_level", "vip_accounts"},
+         .validate = [](const config::Properties& p) { static_cast<void>(Settings::From(p)); }}};
+
     health::HealthRegistry health;
     health::HealthSwitch health_switch;
     AddHealthChecks(health, accounts, health_switch);
