@@ -4,6 +4,7 @@
 #include <cctype>
 #include <cerrno>
 #include <cstring>
+#include <memory>
 #include <stdexcept>
 
 #include <arpa/inet.h>
@@ -185,6 +186,91 @@ bool HttpConnection::WaitClosedByPeer(std::chrono::milliseconds timeout) {
 HttpResponse HttpGet(std::uint16_t port, std::string_view target) {
   HttpConnection connection{port};
   return connection.Request("GET", target, {}, {{"Connection", "close"}});
+}
+
+GetLoad::GetLoad(GetLoadOptions options)
+    : options_(std::move(options)),
+      request_("GET " + options_.target +
+               " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(options_.port) + "\r\n\r\n"),
+      budget_(options_.total),
+      running_(std::max(1, options_.threads)) {
+  const int threads = std::max(1, options_.threads);
+  const int connections = std::max(threads, options_.connections);
+  threads_.reserve(static_cast<std::size_t>(threads));
+  for (int i = 0; i < threads; ++i) {
+    const int share = connections / threads + (i < connections % threads ? 1 : 0);
+    threads_.emplace_back([this, share] {
+      Drive(share);
+      running_.fetch_sub(1);
+    });
+  }
+}
+
+GetLoad::~GetLoad() {
+  Stop();
+  threads_.clear();  // joins
+}
+
+bool GetLoad::WaitDone(std::chrono::milliseconds timeout) const {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (running_.load() > 0) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds{2});  // a poll interval
+  }
+  return true;
+}
+
+GetLoadTally GetLoad::Tally() const {
+  return {.sent = sent_.load(),
+          .ok = ok_.load(),
+          .other = other_.load(),
+          .unanswered = unanswered_.load(),
+          .refused = refused_.load()};
+}
+
+void GetLoad::Drive(int connections) {
+  std::vector<std::unique_ptr<HttpConnection>> open(static_cast<std::size_t>(connections));
+  std::vector<std::size_t> waiting;  // connections with a request in flight
+  bool budget_left = true;
+  while (budget_left && !stop_.load()) {
+    waiting.clear();
+    bool any_open = false;
+    for (std::size_t i = 0; i < open.size() && !stop_.load(); ++i) {
+      if (!open[i]) {
+        try {
+          open[i] = std::make_unique<HttpConnection>(options_.port, options_.timeout);
+        } catch (const std::exception&) {
+          refused_.fetch_add(1);
+          continue;
+        }
+      }
+      any_open = true;
+      if (budget_.fetch_sub(1) <= 0) {
+        budget_left = false;
+        break;
+      }
+      sent_.fetch_add(1);
+      try {
+        open[i]->Send(request_);
+        waiting.push_back(i);
+      } catch (const std::exception&) {
+        unanswered_.fetch_add(1);
+        open[i].reset();
+      }
+    }
+    for (const std::size_t i : waiting) {
+      try {
+        const HttpResponse response = open[i]->ReadResponse();
+        (response.status == 200 ? ok_ : other_).fetch_add(1);
+        const auto connection = response.Header("Connection");
+        if (connection && EqualsIgnoreCase(*connection, "close")) open[i].reset();
+      } catch (const std::exception&) {
+        unanswered_.fetch_add(1);
+        open[i].reset();
+      }
+    }
+    if (!any_open) break;  // nobody listens any more
+  }
 }
 
 }  // namespace cppblog::e2e

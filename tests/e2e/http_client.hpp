@@ -1,10 +1,12 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -54,5 +56,61 @@ class HttpConnection {
 
 /// One GET on a fresh connection.
 [[nodiscard]] HttpResponse HttpGet(std::uint16_t port, std::string_view target);
+
+struct GetLoadOptions {
+  std::uint16_t port = 0;
+  std::string target;
+  /// Requests sent at most.
+  int total = 0;
+  /// Keep-alive connections, i.e. requests in flight at once.
+  int connections = 50;
+  /// Threads driving them; each owns connections / threads of them.
+  int threads = 5;
+  /// For each connect and each response.
+  std::chrono::milliseconds timeout{10'000};
+};
+
+/// What a GetLoad did so far.
+struct GetLoadTally {
+  int sent = 0;        // requests written (or tried to)
+  int ok = 0;          // answered 200
+  int other = 0;       // answered with another status
+  int unanswered = 0;  // sent, but the connection failed before the response: outcome unknown
+  int refused = 0;     // connects that failed
+};
+
+/// GETs one target `total` times at a concurrency of `connections`, from a small pool of
+/// threads: each sends one request on each of its keep-alive connections, then reads their
+/// responses. A failed connection is replaced on the next round; a thread whose connections
+/// can no longer be opened (the service is gone) ends early. Starts in the constructor.
+class GetLoad {
+ public:
+  explicit GetLoad(GetLoadOptions options);
+  /// Stop() and join.
+  ~GetLoad();
+  GetLoad(const GetLoad&) = delete;
+  GetLoad& operator=(const GetLoad&) = delete;
+
+  /// No new requests; those in flight are still read.
+  void Stop() { stop_.store(true); }
+  /// True when every thread ended within `timeout`.
+  [[nodiscard]] bool WaitDone(std::chrono::milliseconds timeout) const;
+  [[nodiscard]] GetLoadTally Tally() const;
+
+ private:
+  void Drive(int connections);
+
+  GetLoadOptions options_;
+  std::string request_;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> budget_;
+  std::atomic<int> running_;
+  std::atomic<int> sent_{0};
+  std::atomic<int> ok_{0};
+  std::atomic<int> other_{0};
+  std::atomic<int> unanswered_{0};
+  std::atomic<int> refused_{0};
+  std::vector<std::jthread> threads_;
+};
 
 }  // namespace cppblog::e2e

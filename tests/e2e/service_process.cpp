@@ -10,6 +10,7 @@
 #include <stdexcept>
 #include <system_error>
 #include <thread>
+#include <utility>
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -95,6 +96,31 @@ std::filesystem::path BinaryPath(const char* env_name, std::string_view built_in
                              env_name);
   }
   return path;
+}
+
+ServiceOptions ServiceOptionsFor(std::filesystem::path binary,
+                                 const std::filesystem::path& data_dir, std::uint16_t port,
+                                 const std::vector<std::pair<std::string, std::string>>& settings) {
+  ServiceOptions options{.binary = std::move(binary),
+                         .args = {"--config-dir", (data_dir / "no-config").string(), "--set",
+                                  "server_port=" + std::to_string(port), "--set",
+                                  "data_dir=" + (data_dir / "store").string()},
+                         .env = {}};
+  for (const auto& [key, value] : settings) {
+    options.args.emplace_back("--set");
+    options.args.push_back(key + "=" + value);
+  }
+  return options;
+}
+
+std::size_t CountOccurrences(std::string_view text, std::string_view needle) {
+  if (needle.empty()) return 0;
+  std::size_t count = 0;
+  for (auto at = text.find(needle); at != std::string_view::npos;
+       at = text.find(needle, at + needle.size())) {
+    ++count;
+  }
+  return count;
 }
 
 ServiceProcess::ServiceProcess(ServiceOptions options) : log_path_(log_dir_.path() / "output.log") {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <optional>
@@ -42,6 +43,15 @@ struct ServiceOptions {
   /// Added to (or replacing in) the test's own environment.
   std::vector<std::pair<std::string, std::string>> env;
 };
+
+/// Options for a cppblog service on `port` with its store in `data_dir`/store, an empty config
+/// dir (no local YAML files) and `settings` as `--set key=value` flags.
+[[nodiscard]] ServiceOptions ServiceOptionsFor(
+    std::filesystem::path binary, const std::filesystem::path& data_dir, std::uint16_t port,
+    const std::vector<std::pair<std::string, std::string>>& settings);
+
+/// How often `needle` occurs in `text`, e.g. a log line's prefix in ServiceProcess::Output().
+[[nodiscard]] std::size_t CountOccurrences(std::string_view text, std::string_view needle);
 
 /// A service started as a child process, its stdout and stderr captured in a file.
 /// The destructor kills (SIGKILL) and reaps it when it still runs. Not thread-safe.
