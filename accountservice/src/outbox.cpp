@@ -2,9 +2,12 @@
 
 #include <array>
 #include <exception>
+#include <future>
+#include <memory>
 #include <utility>
 
 #include <lmdb.h>
+#include <spdlog/spdlog.h>
 
 namespace cppblog::account {
 namespace {
@@ -57,14 +60,6 @@ class Cursor {
 
 }  // namespace
 
-struct Outbox::Pending {
-  std::string message_id;
-  std::string body;
-  std::uint64_t sequence = 0;
-  bool done = false;
-  std::exception_ptr error;
-};
-
 Outbox::Outbox(AccountStore& store) : store_(store), env_(store.Environment()) {
   int rc = 0;
   Txn txn{env_, 0, rc};
@@ -104,17 +99,37 @@ void Outbox::Fail(std::string_view operation, int rc) const {
                    mdb_strerror(rc));
 }
 
+StoreError Outbox::Closed() const {
+  return StoreError("outbox in " + store_.Path().string() + ": closed");
+}
+
+void Outbox::AppendAsync(std::string message_id, std::string body, AppendCallback done) {
+  {
+    const std::lock_guard lock{mutex_};
+    if (!stopping_) {
+      queue_.push_back({.message_id = std::move(message_id),
+                        .body = std::move(body),
+                        .done = std::move(done),
+                        .sequence = 0});
+      queued_.notify_one();
+      return;
+    }
+  }
+  done(std::make_exception_ptr(Closed()), 0);
+}
+
 std::uint64_t Outbox::Append(std::string message_id, std::string body) {
-  Pending pending;
-  pending.message_id = std::move(message_id);
-  pending.body = std::move(body);
-  std::unique_lock lock{mutex_};
-  if (stopping_) throw StoreError("outbox in " + store_.Path().string() + ": closed");
-  queue_.push_back(&pending);
-  queued_.notify_one();
-  committed_.wait(lock, [&] { return pending.done; });
-  if (pending.error) std::rethrow_exception(pending.error);
-  return pending.sequence;
+  auto result = std::make_shared<std::promise<std::uint64_t>>();
+  auto appended = result->get_future();
+  AppendAsync(std::move(message_id), std::move(body),
+              [result](std::exception_ptr error, std::uint64_t sequence) {
+                if (error) {
+                  result->set_exception(error);
+                } else {
+                  result->set_value(sequence);
+                }
+              });
+  return appended.get();
 }
 
 void Outbox::WriterLoop() {
@@ -122,39 +137,46 @@ void Outbox::WriterLoop() {
   for (;;) {
     queued_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
     if (queue_.empty()) return;  // stopping, nothing left
-    std::deque<Pending*> batch;
+    std::deque<Pending> batch;
     batch.swap(queue_);
+    const std::uint64_t last = last_sequence_;
     lock.unlock();
     // Everything queued while this batch is written goes into the next one: one sync each.
-    WriteBatch(batch);
+    const std::exception_ptr error = WriteBatch(batch, last);
     lock.lock();
-    for (Pending* pending : batch) pending->done = true;
-    if (!batch.empty() && !batch.back()->error) {
-      last_sequence_ = batch.back()->sequence;
+    if (!error) {
+      last_sequence_ = batch.back().sequence;
+      appended_ += batch.size();
+      ++commits_;
     }
-    ++commits_;
     committed_.notify_all();
+    lock.unlock();
+    // Outside the lock: a callback may append again, or take its time.
+    for (Pending& pending : batch) {
+      try {
+        pending.done(error, error ? 0 : pending.sequence);
+      } catch (const std::exception& e) {
+        spdlog::error("outbox append callback threw (it must not): {}", e.what());
+      }
+    }
+    lock.lock();
   }
 }
 
-void Outbox::WriteBatch(std::deque<Pending*>& batch) {
+std::exception_ptr Outbox::WriteBatch(std::deque<Pending>& batch, std::uint64_t last_sequence) {
   try {
-    std::uint64_t sequence = 0;
-    {
-      const std::lock_guard lock{mutex_};
-      sequence = last_sequence_;
-    }
+    std::uint64_t sequence = last_sequence;
     int rc = 0;
     Txn txn{env_, 0, rc};
     if (rc != MDB_SUCCESS) Fail("begin write transaction", rc);
     std::string value;
-    for (Pending* pending : batch) {
-      pending->sequence = ++sequence;
-      Key key_bytes = EncodeKey(pending->sequence);
+    for (Pending& pending : batch) {
+      pending.sequence = ++sequence;
+      Key key_bytes = EncodeKey(pending.sequence);
       MDB_val key{key_bytes.size(), key_bytes.data()};
-      value.assign(pending->message_id);
+      value.assign(pending.message_id);
       value.push_back('\0');
-      value.append(pending->body);
+      value.append(pending.body);
       MDB_val data{value.size(), value.data()};
       if (rc = mdb_put(txn.Get(), dbi_, &key, &data, MDB_APPEND); rc != MDB_SUCCESS) {
         Fail("append entry", rc);
@@ -162,9 +184,9 @@ void Outbox::WriteBatch(std::deque<Pending*>& batch) {
     }
     // The environment has no MDB_NOSYNC: this commit syncs the whole batch once.
     if (rc = txn.Commit(); rc != MDB_SUCCESS) Fail("commit appended entries", rc);
+    return nullptr;
   } catch (...) {
-    const auto error = std::current_exception();
-    for (Pending* pending : batch) pending->error = error;
+    return std::current_exception();
   }
 }
 
@@ -229,6 +251,11 @@ bool Outbox::WaitForEntriesAfter(std::uint64_t after, std::chrono::milliseconds 
 std::uint64_t Outbox::Commits() const {
   const std::lock_guard lock{mutex_};
   return commits_;
+}
+
+std::uint64_t Outbox::Appended() const {
+  const std::lock_guard lock{mutex_};
+  return appended_;
 }
 
 }  // namespace cppblog::account

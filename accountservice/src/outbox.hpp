@@ -5,6 +5,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <exception>
+#include <functional>
 #include <mutex>
 #include <span>
 #include <string>
@@ -27,22 +29,32 @@ struct OutboxEntry {
 /// The VIP outbox: the named LMDB database "outbox" in the AccountStore's environment,
 /// key = big-endian 64-bit sequence, value = message id, NUL, body.
 ///
-/// Append is durable when it returns (group commit): concurrent appends are queued and one
-/// writer thread writes every queued entry in one transaction and one sync, then releases
-/// them all. A crash after Append returned never loses the entry.
+/// Appends are group-committed: they are queued, and one writer thread writes every queued
+/// entry in one transaction and one sync, then completes them all. An append completes only
+/// once durable: a crash after it completed never loses the entry.
 ///
 /// Thread-safe. The AccountStore must outlive the outbox. Not copyable or movable.
 class Outbox {
  public:
+  /// How an append ends: `error` null and the entry's `sequence`, once it is committed and
+  /// synced; or `error` (a StoreError) and sequence 0. Must not throw.
+  using AppendCallback = std::function<void(std::exception_ptr error, std::uint64_t sequence)>;
+
   /// Opens (or creates) the database and starts the writer thread. Throws StoreError.
   explicit Outbox(AccountStore& store);
-  /// Stops the writer; appends still queued fail with StoreError.
+  /// Writes what is still queued (completing it), then stops the writer.
   ~Outbox();
   Outbox(const Outbox&) = delete;
   Outbox& operator=(const Outbox&) = delete;
 
-  /// Stores an entry durably and returns its sequence. Blocks until its transaction is
-  /// committed and synced. Throws StoreError when the write fails or the outbox closes.
+  /// Queues an entry and returns at once; `done` is called exactly once, on the writer thread
+  /// after the commit that made the entry durable (outside the outbox's lock), or with a
+  /// StoreError when the write fails. On a closed outbox `done` gets the error at once, on
+  /// the calling thread.
+  void AppendAsync(std::string message_id, std::string body, AppendCallback done);
+
+  /// Stores an entry durably and returns its sequence: AppendAsync, waited for. Throws
+  /// StoreError when the write fails or the outbox is closed.
   std::uint64_t Append(std::string message_id, std::string body);
 
   /// Up to `max` entries with a sequence greater than `after`, in order. Throws StoreError.
@@ -65,11 +77,22 @@ class Outbox {
   /// Commits (transactions, each with one sync) made so far: for tests and metrics.
   [[nodiscard]] std::uint64_t Commits() const;
 
+  /// Entries committed by this outbox so far (not counting those found at start): for
+  /// tests and metrics.
+  [[nodiscard]] std::uint64_t Appended() const;
+
  private:
-  struct Pending;
+  struct Pending {
+    std::string message_id;
+    std::string body;
+    AppendCallback done;
+    std::uint64_t sequence = 0;
+  };
 
   void WriterLoop();
-  void WriteBatch(std::deque<Pending*>& batch);
+  // Returns the error that failed the whole batch, or null.
+  std::exception_ptr WriteBatch(std::deque<Pending>& batch, std::uint64_t last_sequence);
+  [[nodiscard]] StoreError Closed() const;
   [[noreturn]] void Fail(std::string_view operation, int rc) const;
 
   AccountStore& store_;
@@ -79,9 +102,10 @@ class Outbox {
   mutable std::mutex mutex_;
   std::condition_variable queued_;             // the writer waits for appends
   mutable std::condition_variable committed_;  // appenders and WaitForEntriesAfter wait here
-  std::deque<Pending*> queue_;
+  std::deque<Pending> queue_;
   std::uint64_t last_sequence_ = 0;  // guarded by mutex_; written only by the writer
   std::uint64_t commits_ = 0;
+  std::uint64_t appended_ = 0;
   bool stopping_ = false;
   std::thread writer_;
 };

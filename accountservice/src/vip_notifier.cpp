@@ -45,10 +45,22 @@ void VipNotifier::SetVipAccounts(const std::vector<std::string>& vip_accounts) {
 
 bool VipNotifier::OnAccountRead(std::string_view account_id) {
   if (!IsVip(account_id)) return false;
-  const vip::VipNotification notification{.account_id = std::string(account_id),
-                                          .read_at = clock_()};
-  outbox_.Append(NewMessageId(), vip::ToJson(notification));
+  outbox_.Append(NewMessageId(), NotificationFor(account_id));
   return true;
+}
+
+bool VipNotifier::OnAccountReadAsync(std::string_view account_id, Recorded recorded) {
+  if (!IsVip(account_id)) return false;
+  outbox_.AppendAsync(NewMessageId(), NotificationFor(account_id),
+                      [recorded = std::move(recorded)](std::exception_ptr error, std::uint64_t) {
+                        recorded(std::move(error));
+                      });
+  return true;
+}
+
+std::string VipNotifier::NotificationFor(std::string_view account_id) const {
+  return vip::ToJson(
+      vip::VipNotification{.account_id = std::string(account_id), .read_at = clock_()});
 }
 
 }  // namespace cppblog::account

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <string>
@@ -35,7 +36,18 @@ class VipNotifier {
   /// Throws StoreError when the outbox cannot be written.
   bool OnAccountRead(std::string_view account_id);
 
+  /// Called once a VIP read's notification is durable (`error` null) or could not be stored
+  /// (`error` holds a StoreError). Runs on the outbox's writer thread; must not throw or block.
+  using Recorded = std::function<void(std::exception_ptr error)>;
+
+  /// OnAccountRead without waiting: when the account is a VIP, queues the notification and
+  /// returns true; `recorded` is called later, once. Otherwise returns false and never calls it.
+  bool OnAccountReadAsync(std::string_view account_id, Recorded recorded);
+
  private:
+  // The contract's body, read now.
+  [[nodiscard]] std::string NotificationFor(std::string_view account_id) const;
+
   Outbox& outbox_;
   using AccountSet = std::unordered_set<std::string>;
   std::atomic<std::shared_ptr<const AccountSet>> vip_accounts_;

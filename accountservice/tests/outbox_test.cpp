@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <exception>
+#include <future>
 #include <set>
 #include <string>
 #include <thread>
@@ -10,6 +12,8 @@
 #include <gtest/gtest.h>
 
 #include "cppblog/storage/temp_dir.hpp"
+
+#include "outbox_fault.hpp"
 
 namespace cppblog::account {
 namespace {
@@ -135,6 +139,93 @@ TEST(Outbox, WaitForEntriesAfterReturnsOnceAnEntryIsCommitted) {
   std::jthread appender{[&outbox] { static_cast<void>(outbox.Append("id-1", "b")); }};
 
   EXPECT_TRUE(outbox.WaitForEntriesAfter(0, std::chrono::seconds{10}));
+}
+
+TEST(Outbox, AppendAsyncCompletesOnTheWriterThreadOnceCommitted) {
+  const TempDir dir;
+  AccountStore store{dir.path()};
+  Outbox outbox{store};
+  struct Completion {
+    std::exception_ptr error;
+    std::uint64_t sequence = 0;
+    std::thread::id thread;
+    std::size_t stored = 0;  // entries readable when the callback ran
+  };
+  std::promise<Completion> completed;
+
+  outbox.AppendAsync("id-1", "b", [&](std::exception_ptr error, std::uint64_t sequence) {
+    completed.set_value({.error = error,
+                         .sequence = sequence,
+                         .thread = std::this_thread::get_id(),
+                         .stored = outbox.Size()});
+  });
+
+  auto result = completed.get_future();
+  ASSERT_EQ(result.wait_for(std::chrono::seconds{10}), std::future_status::ready);
+  const Completion completion = result.get();
+  EXPECT_FALSE(completion.error);
+  EXPECT_EQ(completion.sequence, outbox.LastSequence());
+  EXPECT_NE(completion.thread, std::this_thread::get_id());
+  EXPECT_EQ(completion.stored, 1U);
+  EXPECT_EQ(outbox.Appended(), 1U);
+}
+
+TEST(Outbox, CallbackMayAppendAgain) {
+  const TempDir dir;
+  AccountStore store{dir.path()};
+  Outbox outbox{store};
+  std::promise<std::uint64_t> second;
+
+  // Callbacks run outside the outbox's lock: appending from one does not deadlock.
+  outbox.AppendAsync("id-1", "b", [&](std::exception_ptr, std::uint64_t) {
+    outbox.AppendAsync("id-2", "b", [&](std::exception_ptr, std::uint64_t sequence) {
+      second.set_value(sequence);
+    });
+  });
+
+  auto result = second.get_future();
+  ASSERT_EQ(result.wait_for(std::chrono::seconds{10}), std::future_status::ready);
+  EXPECT_EQ(result.get(), outbox.LastSequence());
+  EXPECT_EQ(outbox.Size(), 2U);
+}
+
+TEST(Outbox, FailedAppendReachesTheCallbackAndAppendThrows) {
+  const TempDir dir;
+  AccountStore store{dir.path()};
+  Outbox outbox{store};
+  BreakOutboxAppends(store);
+  std::promise<std::exception_ptr> failed;
+
+  outbox.AppendAsync("id-1", "b", [&failed](std::exception_ptr error, std::uint64_t sequence) {
+    failed.set_value(sequence == 0 ? error : nullptr);
+  });
+
+  auto result = failed.get_future();
+  ASSERT_EQ(result.wait_for(std::chrono::seconds{10}), std::future_status::ready);
+  const std::exception_ptr error = result.get();
+  ASSERT_TRUE(error);
+  EXPECT_THROW(std::rethrow_exception(error), StoreError);
+  EXPECT_THROW(static_cast<void>(outbox.Append("id-2", "b")), StoreError);
+  EXPECT_EQ(outbox.Appended(), 0U);
+}
+
+TEST(Outbox, AppendsQueuedAtCloseAreStillWrittenAndCompleted) {
+  const TempDir dir;
+  std::promise<std::uint64_t> completed;
+  auto result = completed.get_future();
+  {
+    AccountStore store{dir.path()};
+    Outbox outbox{store};
+    outbox.AppendAsync("id-1", "b", [&completed](std::exception_ptr error, std::uint64_t seq) {
+      completed.set_value(error ? 0 : seq);
+    });
+  }  // closed right away
+
+  ASSERT_EQ(result.wait_for(std::chrono::seconds{0}), std::future_status::ready);
+  EXPECT_NE(result.get(), 0U);
+  AccountStore store{dir.path()};
+  Outbox outbox{store};
+  EXPECT_EQ(outbox.Size(), 1U);
 }
 
 }  // namespace

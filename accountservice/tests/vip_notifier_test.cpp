@@ -1,6 +1,8 @@
 #include "vip_notifier.hpp"
 
 #include <chrono>
+#include <exception>
+#include <future>
 #include <set>
 #include <string>
 
@@ -31,6 +33,40 @@ TEST(VipNotifier, VipReadAppendsTheContractNotification) {
   EXPECT_EQ(entries[0].body,
             R"({"accountId":"10000","readAt":"2017-02-15 20:06:27.033757223 +0000 UTC"})");
   EXPECT_THAT(entries[0].message_id, MatchesRegex("[0-9a-f]{32}"));
+}
+
+TEST(VipNotifier, AsyncVipReadCallsBackOnceTheNotificationIsStored) {
+  const TempDir dir;
+  AccountStore store{dir.path()};
+  Outbox outbox{store};
+  VipNotifier notifier{outbox, {"10000"}, [] { return kReadAt; }};
+  std::promise<std::size_t> recorded;  // entries stored when the callback ran
+
+  const bool vip = notifier.OnAccountReadAsync(
+      "10000", [&](std::exception_ptr error) { recorded.set_value(error ? 0 : outbox.Size()); });
+
+  EXPECT_TRUE(vip);
+  auto result = recorded.get_future();
+  ASSERT_EQ(result.wait_for(std::chrono::seconds{10}), std::future_status::ready);
+  EXPECT_EQ(result.get(), 1U);
+  EXPECT_EQ(outbox.Read(0, 1).at(0).body,
+            R"({"accountId":"10000","readAt":"2017-02-15 20:06:27.033757223 +0000 UTC"})");
+}
+
+TEST(VipNotifier, AsyncReadOfOtherAccountNeverCallsBack) {
+  const TempDir dir;
+  AccountStore store{dir.path()};
+  Outbox outbox{store};
+  VipNotifier notifier{outbox, {"10000"}};
+  bool called = false;
+
+  EXPECT_FALSE(
+      notifier.OnAccountReadAsync("10001", [&called](std::exception_ptr) { called = true; }));
+
+  // A VIP append after it completes only once the earlier one would have: none was queued.
+  EXPECT_TRUE(notifier.OnAccountRead("10000"));
+  EXPECT_FALSE(called);
+  EXPECT_EQ(outbox.Size(), 1U);
 }
 
 TEST(VipNotifier, OtherAccountsAppendNothing) {
