@@ -1,7 +1,9 @@
 #include "account_handlers.hpp"
 
+#include <exception>
 #include <memory>
 #include <string_view>
+#include <utility>
 
 #include <spdlog/spdlog.h>
 
@@ -31,16 +33,45 @@ web::Router MakeRouter(HandlerDeps deps) {
   const auto shared = std::make_shared<const HandlerDeps>(std::move(deps));
   web::Router router;
 
-  router.Get("/accounts/{accountId}", [shared](const web::Request& request) {
+  // Async only for a VIP read: it is answered once its notification is durable in the outbox,
+  // and no HTTP thread waits meanwhile (the outbox's writer sends the answer). Other reads are
+  // answered at once, on the I/O thread.
+  router.GetAsync("/accounts/{accountId}", [shared](const web::Request& request,
+                                                    web::Responder& responder) {
     const std::string_view id = request.PathParam("accountId");
     if (!IsAccountId(id)) {
       throw web::BadRequest("account id must be 1 to 32 digits");
     }
     const auto account = shared->accounts.FindAccount(id);
     if (!account) throw web::NotFound("no account with id " + std::string(id));
-    // A VIP read is answered only once its notification is durable in the outbox.
-    if (shared->vip_notifier != nullptr) shared->vip_notifier->OnAccountRead(id);
-    return web::Response::Json(200, ToJson(*account, shared->served_by));
+    web::Response response = web::Response::Json(200, ToJson(*account, shared->served_by));
+    if (shared->vip_notifier == nullptr || !shared->vip_notifier->IsVip(id)) {
+      return responder.Send(std::move(response));
+    }
+    // The outbox's callback must be copyable; the answer it owes is not.
+    struct Owed {
+      web::Responder responder;
+      web::Response response;
+      std::string account_id;
+    };
+    auto owed =
+        std::make_shared<Owed>(Owed{std::move(responder), std::move(response), std::string(id)});
+    const bool vip = shared->vip_notifier->OnAccountReadAsync(id, [owed](std::exception_ptr error) {
+      if (!error) return owed->responder.Send(std::move(owed->response));
+      try {
+        std::rethrow_exception(error);
+      } catch (const std::exception& e) {
+        spdlog::error(
+            "VIP read of account {} not answered: its notification could not be "
+            "stored: {}",
+            owed->account_id, e.what());
+      }
+      owed->responder.Send(web::Response::Error(
+          500, "the VIP notification for account " + owed->account_id +
+                   " could not be stored, so the read was not served; retry later"));
+    });
+    // The list changed between the two looks (live refresh): no longer a VIP, answer now.
+    if (!vip) owed->responder.Send(std::move(owed->response));
   });
 
   router.Get("/health", [shared](const web::Request&) {

@@ -50,7 +50,7 @@ config::Properties Settings::Defaults() {
   defaults.Set("vip_accounts[0]", "10000", kDefault);
   defaults.Set("compat_goblog_p9", "false", kDefault);
   defaults.Set("vip_queue", std::string(vip::kVipQueueName), kDefault);
-  defaults.Set("http_threads", "32", kDefault);
+  defaults.Set("http_threads", "0", kDefault);
   return defaults;
 }
 

@@ -25,9 +25,9 @@ struct Settings {
   bool compat_goblog_p9 = false;
   /// The queue VIP notifications go to; "vip_queue" except in tests that need their own.
   std::string vip_queue;
-  /// HTTP threads. A VIP read holds its thread until its outbox entry is synced; more threads
-  /// let more VIP reads share one sync (group commit). 0: one per core.
-  unsigned http_threads = 32;
+  /// HTTP threads; 0: one per core. A VIP read holds none while its outbox entry is synced
+  /// (its answer is sent from the outbox's writer), so more threads do not help group commit.
+  unsigned http_threads = 0;
 
   /// Every key the service knows, with its built-in default (the lowest layer).
   [[nodiscard]] static config::Properties Defaults();

@@ -1,6 +1,11 @@
 #include "account_handlers.hpp"
 
+#include <chrono>
+#include <cstdint>
+#include <future>
+#include <optional>
 #include <string>
+#include <thread>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -9,6 +14,7 @@
 #include "cppblog/web/request.hpp"
 
 #include "outbox.hpp"
+#include "outbox_fault.hpp"
 #include "vip_notifier.hpp"
 
 namespace cppblog::account {
@@ -141,9 +147,58 @@ TEST(AccountHandlers, VipReadIsInTheOutboxWhenAnswered) {
   const web::Response response = service.router.Dispatch(web::Get("/accounts/10000"));
 
   EXPECT_EQ(response.status, 200);
+  EXPECT_THAT(response.body, HasSubstr(R"("id":"10000")"));
   const auto entries = service.outbox.Read(0, 10);
   ASSERT_EQ(entries.size(), 1U);
   EXPECT_THAT(entries[0].body, HasSubstr(R"({"accountId":"10000","readAt":")"));
+}
+
+TEST(AccountHandlers, VipReadIsAnsweredByTheOutboxWriterAfterTheCommit) {
+  const VipService service;
+  struct Answer {
+    int status = 0;
+    std::thread::id thread;
+    std::uint64_t appended = 0;  // outbox entries committed when it was answered
+  };
+  std::promise<Answer> answered;
+
+  service.router.Dispatch(web::Get("/accounts/10000"), web::Responder{[&](web::Response response) {
+                            answered.set_value({.status = response.status,
+                                                .thread = std::this_thread::get_id(),
+                                                .appended = service.outbox.Appended()});
+                          }});
+
+  auto result = answered.get_future();
+  ASSERT_EQ(result.wait_for(std::chrono::seconds{10}), std::future_status::ready);
+  const Answer answer = result.get();
+  EXPECT_EQ(answer.status, 200);
+  EXPECT_NE(answer.thread, std::this_thread::get_id());  // no HTTP thread waited for it
+  EXPECT_EQ(answer.appended, 1U);
+}
+
+TEST(AccountHandlers, PlainReadIsAnsweredAtOnce) {
+  const VipService service;
+  std::optional<web::Response> answered;
+
+  service.router.Dispatch(
+      web::Get("/accounts/10001"),
+      web::Responder{[&answered](web::Response response) { answered = std::move(response); }});
+
+  ASSERT_TRUE(answered.has_value());
+  EXPECT_EQ(answered->status, 200);
+}
+
+TEST(AccountHandlers, VipReadWhoseNotificationCannotBeStoredIs500WithAReason) {
+  const VipService service;
+  BreakOutboxAppends(service.accounts);
+
+  const web::Response response = service.router.Dispatch(web::Get("/accounts/10000"));
+
+  EXPECT_EQ(response.status, 500);
+  EXPECT_THAT(response.body, HasSubstr("VIP notification for account 10000 could not be stored"));
+  EXPECT_THAT(response.body, HasSubstr("retry"));
+  // The service goes on: a plain read still works.
+  EXPECT_EQ(service.router.Dispatch(web::Get("/accounts/10001")).status, 200);
 }
 
 TEST(AccountHandlers, PlainAndUnknownReadsAddNothingToTheOutbox) {

@@ -89,7 +89,7 @@ TEST(Settings, VipQueueDefaultsToTheOriginalsAndCanBeRenamed) {
 
   EXPECT_EQ(defaults.vip_queue, "vip_queue");
   EXPECT_FALSE(defaults.compat_goblog_p9);
-  EXPECT_EQ(defaults.http_threads, 32U);
+  EXPECT_EQ(defaults.http_threads, 0U);  // one per core
   EXPECT_EQ(settings.vip_queue, "vip_queue-test");
   EXPECT_TRUE(settings.compat_goblog_p9);
 }
@@ -105,6 +105,16 @@ TEST(Settings, EmptyVipQueueNamesKeyAndSource) {
     EXPECT_NE(std::string(e.what()).find("vip_queue"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("environment VIP_QUEUE"), std::string::npos) << e.what();
   }
+}
+
+TEST(Settings, HttpThreadsCanBeSetAndAreBounded) {
+  config::Properties properties = Settings::Defaults();
+  properties.Set("http_threads", "4", "flag --set");
+  EXPECT_EQ(Settings::From(properties).http_threads, 4U);
+
+  properties.Set("http_threads", "5000", "environment HTTP_THREADS");
+
+  EXPECT_THROW(static_cast<void>(Settings::From(properties)), config::ConfigError);
 }
 
 }  // namespace
