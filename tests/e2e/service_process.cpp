@@ -15,6 +15,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -141,6 +142,7 @@ ServiceProcess::ServiceProcess(ServiceOptions options) : log_path_(log_dir_.path
   if (log_fd < 0) ThrowErrno("open " + log_path_.string());
   const int dev_null = open("/dev/null", O_RDONLY | O_CLOEXEC);
 
+  const pid_t test_pid = getpid();
   pid_ = fork();
   if (pid_ < 0) {
     const int saved = errno;
@@ -150,6 +152,9 @@ ServiceProcess::ServiceProcess(ServiceOptions options) : log_path_(log_dir_.path
     ThrowErrno("fork");
   }
   if (pid_ == 0) {
+    // A test that crashes or is killed leaves no service behind (holding ports, using CPU):
+    // the child gets SIGKILL when the thread that forked it ends.
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != test_pid) _exit(126);
     dup2(dev_null, STDIN_FILENO);
     dup2(log_fd, STDOUT_FILENO);
     dup2(log_fd, STDERR_FILENO);

@@ -55,6 +55,8 @@ struct ServiceOptions {
 
 /// A service started as a child process, its stdout and stderr captured in a file.
 /// The destructor kills (SIGKILL) and reaps it when it still runs. Not thread-safe.
+/// The child also gets SIGKILL when the thread that started it ends (PR_SET_PDEATHSIG), so a
+/// test that crashes leaves no service running: start services from the test's own thread.
 class ServiceProcess {
  public:
   /// Starts the process. Throws std::runtime_error when fork or exec fails.
