@@ -137,9 +137,10 @@ class VipQueueReader {
   }
 
  private:
-  messaging::AmqpClient client_{{.url = TestAmqpUrl(), .connection_name = "config-e2e"}};
   std::mutex mutex_;
   std::vector<std::string> account_ids_;
+  // Last: destroyed first, so no handler runs on the members above once they are gone.
+  messaging::AmqpClient client_{{.url = TestAmqpUrl(), .connection_name = "config-e2e"}};
 };
 
 // Started and subscribed to the bus: an event published from now on reaches it.
