@@ -233,6 +233,8 @@ TEST(ConfigE2e, BusRefreshForVipserviceReloadsOnlyTheVipservices) {
 
   EditFile(repo / "vipservice-test.yml", "log_level: info", "log_level: debug");
   EditFile(repo / "accountservice-test.yml", "  - \"10000\"\n", "  - \"10000\"\n  - \"10001\"\n");
+  EditFile(repo / "accountservice-test.yml", "server_name: Accountservice TEST",
+           "server_name: Accountservice EDITED");
   HttpConnection connection{config_port, 10s};
   ASSERT_EQ(connection.Request("POST", "/actuator/busrefresh/vipservice:**").status, 204);
 
@@ -244,10 +246,14 @@ TEST(ConfigE2e, BusRefreshForVipserviceReloadsOnlyTheVipservices) {
       << account.Output();
   EXPECT_THAT(account.Output(), Not(HasSubstr("configuration: refreshed")));
 
-  // The same edit does reach the accountservice when the event is addressed to it, and then
-  // not the vipservices (each logged exactly one refresh).
+  // The same edits do reach the accountservice when the event is addressed to it (vip_accounts
+  // live, server_name reported as needing a restart), and then not the vipservices (each logged
+  // exactly one refresh).
   ASSERT_EQ(connection.Request("POST", "/actuator/busrefresh/accountservice:**").status, 204);
   EXPECT_TRUE(account.WaitForOutput("applied: vip_accounts=[10000,10001]", 10s))
+      << account.Output();
+  EXPECT_TRUE(account.WaitForOutput(
+      "changed but applied only after a restart: server_name=Accountservice EDITED", 10s))
       << account.Output();
   for (ServiceProcess* vipservice : {&vipservice1, &vipservice2}) {
     ASSERT_TRUE(vipservice->WaitForOutput(
