@@ -1,6 +1,7 @@
 #include "vip_consumer.hpp"
 
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <string_view>
@@ -60,8 +61,16 @@ messaging::Outcome VipConsumer::Handle(const messaging::Message& message) {
   try {
     const std::chrono::milliseconds cooldown{offer_cooldown_ms_.load(std::memory_order_relaxed)};
     const ProcessResult result = offers_.Process(id, notification, clock_(), cooldown);
-    spdlog::debug("VIP notification processed: account_id={} message_id={} result={}",
-                  notification.account_id, id, ToString(result));
+    if (spdlog::should_log(spdlog::level::debug)) {
+      // From readAt (stamped by the accountservice before its outbox append) to this commit
+      // being synced: bench/vip_end_to_end.sh reads it (same machine, same clock).
+      const auto read_to_committed =
+          std::chrono::duration_cast<std::chrono::microseconds>(clock_() - notification.read_at);
+      spdlog::debug(
+          "VIP notification processed: account_id={} message_id={} result={} "
+          "read_to_committed_us={}",
+          notification.account_id, id, ToString(result), read_to_committed.count());
+    }
     return messaging::Outcome::kAck;
   } catch (const StoreError& e) {
     spdlog::warn("VIP notification not processed, will retry: message_id={} error={}", id,
