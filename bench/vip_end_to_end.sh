@@ -299,7 +299,7 @@ CPU=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
 COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
 DIRTY=$(git -C "$ROOT" status --porcelain -- accountservice vipservice common bench 2>/dev/null | head -n 1)
 WHEN=$(date -u '+%Y-%m-%d %H:%M UTC')
-COMMAND="\`./dev bench\` (\`bench/vip_end_to_end.sh\`, VIP_INSTANCES=$INSTANCES VIP_RATE=$RATE VIP_DURATION=$DURATION VIP_ROUNDS=$ROUNDS VIP_WRK_DURATION=$WRK_DURATION; binaries \`${ACCOUNT_BIN#"$ROOT"/}\`, \`${VIP_BIN#"$ROOT"/}\`)"
+COMMAND="\`bench/vip_end_to_end.sh\` (one of the benchmarks \`./dev bench\` runs; VIP_INSTANCES=$INSTANCES VIP_RATE=$RATE VIP_DURATION=$DURATION VIP_ROUNDS=$ROUNDS VIP_WRK_DURATION=$WRK_DURATION; binaries \`${ACCOUNT_BIN#"$ROOT"/}\`, \`${VIP_BIN#"$ROOT"/}\`)"
 LOSS=$([ "$STORED" = "$PACED_OK" ] && [ "$DUPLICATES" = 0 ] && echo "none: stored = 2xx, no id twice" || echo "**$STORED stored for $PACED_OK 2xx answers, $DUPLICATES ids twice**")
 LOSS2=$([ "$EXTRA" -ge 0 ] && [ "$EXTRA" -le $((CONNECTIONS * ROUNDS)) ] && [ "$DUPLICATES2" = 0 ] && echo met || echo "**missed**")
 busy_note=""
@@ -414,6 +414,12 @@ Where instance 1's idle RSS lies (\`/proc/PID/smaps\`, summed per mapping name; 
 | mapping | RSS | PSS |
 |---|---:|---:|
 $BREAKDOWN_ROWS
+
+VmRSS counts every resident page mapped, shared ones in full: libc's (shared with every
+process on the machine) and the executable's (shared by the instances); PSS divides shared
+pages among the processes that map them. File-backed pages of code count once touched, and the
+kernel maps up to 64 kB of cached neighbours with each (fault-around), so the executable's
+resident part follows how widely its start-up code is spread more than how much of it runs.
 
 For scale (from the issue): the Go original's vipservice, 7.8 MB.
 <!-- vipservice_memory:end -->
