@@ -22,7 +22,7 @@ struct OutboxRelayOptions {
   std::size_t window = 1000;
   /// After a failed publish: wait this long before relaying again, doubling up to max.
   std::chrono::milliseconds retry_min{100};
-  std::chrono::milliseconds retry_max{10'000};
+  std::chrono::milliseconds retry_max{5'000};
   /// On destruction: how long to wait for confirms still outstanding.
   std::chrono::milliseconds stop_wait{2'000};
 };

@@ -32,7 +32,7 @@ struct ConnectionSettings {
   std::chrono::seconds heartbeat{10};
   std::chrono::milliseconds connection_timeout{5'000};
   std::chrono::milliseconds reconnect_min{100};
-  std::chrono::milliseconds reconnect_max{10'000};
+  std::chrono::milliseconds reconnect_max{5'000};
   std::string connection_name;
   std::string display_url;  // password masked
 };

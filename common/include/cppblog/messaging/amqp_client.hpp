@@ -51,9 +51,10 @@ struct AmqpClientOptions {
   /// Heartbeat interval and socket/login timeout unless the URL says otherwise.
   std::chrono::seconds heartbeat{10};
   std::chrono::milliseconds connection_timeout{5'000};
-  /// Reconnect delay: starts at min, doubles up to max, each with +-25 % jitter.
+  /// Reconnect delay: starts at min, doubles up to max, each with +-25 % jitter. A max of 5 s
+  /// keeps delivery within 10 s of a broker coming back after an outage of any length.
   std::chrono::milliseconds reconnect_min{100};
-  std::chrono::milliseconds reconnect_max{10'000};
+  std::chrono::milliseconds reconnect_max{5'000};
 
   /// Publishes sent but not confirmed at any time (the pipelined confirm window).
   std::size_t confirm_window = 1000;
