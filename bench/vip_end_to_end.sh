@@ -201,10 +201,11 @@ wait_offers "$VIP_ACCOUNT" "$PACED_OK" 60 || true
 say "offers logged for all $PACED_OK answered reads $((SECONDS - DRAIN_START)) s after the load ended"
 memory_of_all stream
 
-# read_to_committed_us of every offer made for VIP_ACCOUNT, sorted, in microseconds.
+# A field (read_to_committed_us, commit_us) of every offer made for VIP_ACCOUNT, sorted, in
+# microseconds.
 latencies() {
   cat "${VIP_LOGS[@]}" | grep "account_id=$VIP_ACCOUNT .*result=offered" |
-    sed -n 's/.*read_to_committed_us=\([-0-9]*\).*/\1/p' | sort -n
+    sed -n "s/.* ${1:-read_to_committed_us}=\([-0-9]*\).*/\1/p" | sort -n
 }
 percentile() {  # P (0-100) on sorted stdin → milliseconds, nearest rank
   awk -v p="$1" '{ v[NR] = $1 } END { if (NR == 0) { print "—"; exit }
@@ -218,6 +219,10 @@ E2E_P99=$(percentile 99 <<<"$LATENCIES")
 E2E_P999=$(percentile 99.9 <<<"$LATENCIES")
 E2E_MAX=$(percentile 100 <<<"$LATENCIES")
 say "readAt -> offer committed over $E2E_N offers: p50 $E2E_P50 ms, p90 $E2E_P90, p99 $E2E_P99, p99.9 $E2E_P999, max $E2E_MAX ms"
+COMMITS=$(latencies commit_us)
+COMMIT_P50=$(percentile 50 <<<"$COMMITS")
+COMMIT_P99=$(percentile 99 <<<"$COMMITS")
+say "of which the vipservice's synced store call: p50 $COMMIT_P50 ms, p99 $COMMIT_P99 ms"
 
 # The stores' truth: offers per instance and message ids stored more than once.
 offers_json() { curl -sf "http://127.0.0.1:$1/offers/$2"; }
@@ -350,7 +355,9 @@ server is charged for the requests it delayed). The interval measured per offer 
 **readAt → offer committed**: from the notification's \`readAt\` (the accountservice's clock,
 stamped just before its outbox append, before the response is sent) to the return of the
 vipservice's synced LMDB commit that stored the offer (its \`read_to_committed_us\`, logged at
-debug), both CLOCK_REALTIME on this machine. It holds the outbox's synced commit, the answer, the
+debug), both CLOCK_REALTIME on this machine. The vipservice also logs \`commit_us\`: from its
+call to the offer store to that commit's return (waiting for a batch in progress, then its own
+synced commit). It holds the outbox's synced commit, the answer, the
 relay's publish with confirm, the broker, the delivery and the offer's synced commit; it is longer
 than the target's "request answered → offer stored" by readAt → answer, so it bounds it from above.$rate_note
 
@@ -360,6 +367,7 @@ than the target's "request answered → offer stored" by readAt → answer, so i
 | readAt → offer committed, p90 | $E2E_P90 ms | | |
 | readAt → offer committed, p99 | $E2E_P99 ms | ≤ 10 ms | $(verdict "$E2E_P99" "<=" 10) |
 | readAt → offer committed, p99.9 / max | $E2E_P999 / $E2E_MAX ms | | |
+| &nbsp;&nbsp;of which the vipservice's store call (group commit, synced), p50 / p99 | $COMMIT_P50 / $COMMIT_P99 ms | | |
 | HTTP answer (due → response read), p50 / p99 / max | $(kv p50_ms "$PACED_OUT") / $(kv p99_ms "$PACED_OUT") / $(kv max_ms "$PACED_OUT") ms | | |
 | requests sent / 2xx / other / socket errors | $(kv sent "$PACED_OUT") / $PACED_OK / $(kv non2xx "$PACED_OUT") / $(kv errors "$PACED_OUT") | | |
 | rate achieved | $(kv rate "$PACED_OUT")/s (latest send $(kv late_ms "$PACED_OUT") ms after due) | $RATE/s | |

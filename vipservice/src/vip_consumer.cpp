@@ -60,16 +60,21 @@ messaging::Outcome VipConsumer::Handle(const messaging::Message& message) {
   const std::string id = DeduplicationId(message);
   try {
     const std::chrono::milliseconds cooldown{offer_cooldown_ms_.load(std::memory_order_relaxed)};
-    const ProcessResult result = offers_.Process(id, notification, clock_(), cooldown);
+    const auto offered_at = clock_();
+    const ProcessResult result = offers_.Process(id, notification, offered_at, cooldown);
     if (spdlog::should_log(spdlog::level::debug)) {
-      // From readAt (stamped by the accountservice before its outbox append) to this commit
-      // being synced: bench/vip_end_to_end.sh reads it (same machine, same clock).
-      const auto read_to_committed =
-          std::chrono::duration_cast<std::chrono::microseconds>(clock_() - notification.read_at);
+      // From readAt (stamped by the accountservice before its outbox append) and from the call
+      // to the store to this commit being synced: bench/vip_end_to_end.sh reads them (same
+      // machine, same clock).
+      const auto committed_at = clock_();
+      const auto micros = [](auto duration) {
+        return std::chrono::duration_cast<std::chrono::microseconds>(duration).count();
+      };
       spdlog::debug(
           "VIP notification processed: account_id={} message_id={} result={} "
-          "read_to_committed_us={}",
-          notification.account_id, id, ToString(result), read_to_committed.count());
+          "read_to_committed_us={} commit_us={}",
+          notification.account_id, id, ToString(result),
+          micros(committed_at - notification.read_at), micros(committed_at - offered_at));
     }
     return messaging::Outcome::kAck;
   } catch (const StoreError& e) {
