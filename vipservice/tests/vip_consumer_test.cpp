@@ -62,6 +62,22 @@ TEST(VipConsumer, LogsTheBodyAsTheOriginalDoes) {
   EXPECT_THAT(log.Text(), HasSubstr("info Got a message: " + message.body + "\n"));
 }
 
+TEST(VipConsumer, DebugLineCarriesTheLatencyFromReadAtAndOfTheCommit) {
+  const TempDir dir;
+  OfferStore store{dir.path()};
+  // The store is called at readAt + 5 ms; its synced commit returns at readAt + 7 ms.
+  VipConsumer consumer{store, 24h,
+                       [calls = 0]() mutable { return kNow + (calls++ == 0 ? 5ms : 7ms); }};
+  const CapturedLog log;
+  spdlog::default_logger()->set_level(spdlog::level::debug);
+
+  static_cast<void>(consumer.Handle(VipMessage("m1")));
+
+  EXPECT_THAT(log.Text(), HasSubstr("debug VIP notification processed: account_id=10000 "
+                                    "message_id=m1 result=offered read_to_committed_us=7000 "
+                                    "commit_us=2000\n"));
+}
+
 TEST(VipConsumer, NotificationBecomesAnOfferAndIsAcked) {
   const TempDir dir;
   OfferStore store{dir.path()};
