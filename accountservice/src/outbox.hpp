@@ -106,6 +106,7 @@ class Outbox {
   std::uint64_t last_sequence_ = 0;  // guarded by mutex_; written only by the writer
   std::uint64_t commits_ = 0;
   std::uint64_t appended_ = 0;
+  std::chrono::steady_clock::duration commit_time_{};  // in successful commits, for the log
   bool stopping_ = false;
   std::thread writer_;
 };
