@@ -286,15 +286,16 @@ TEST(VipFlowE2e, TwoThousandReadsAtFiftyAreTwoThousandOffersAcrossTwoInstances) 
 }
 
 // Kills (-9) one of two vipservices while 1,000 VIP reads stream through the accountservice;
-// what it held unacked goes to the other. Then every read must be exactly one offer, counted
-// across the stores: `share_store` runs both on one data dir, else each has its own.
-void KillOneVipServiceDuringAStream(bool share_store) {
+// what it held unacked goes to the other. Then every read must be exactly one offer.
+// The instances share one data dir, as `./dev run` starts them: with a store each, what the
+// killed one committed but had not acked is redelivered to the other, which does not know
+// those ids and offers again (measured: 1 to 20 doubled in 23 of 37 runs). See ADR 0005.
+TEST(VipFlowE2e, KilledVipServiceLosesAndDoublesNothingWhenTheInstancesShareAStore) {
   constexpr int kReads = 1000;
   const std::string queue = UniqueName("vip_queue-flow");
-  const TempDir data_victim{"cppblog-e2e-vip"};
-  const TempDir data_survivor{"cppblog-e2e-vip"};
-  VipInstance victim{queue, data_victim.path()};
-  VipInstance survivor{queue, (share_store ? data_victim : data_survivor).path()};
+  const TempDir shared_data{"cppblog-e2e-vip"};
+  VipInstance victim{queue, shared_data.path()};
+  VipInstance survivor{queue, shared_data.path()};
   const TempDir data;
   const std::uint16_t port = FreePort();
   ServiceProcess accounts{AccountServiceOptions(data, port, queue, TestAmqpUrl())};
@@ -315,33 +316,13 @@ void KillOneVipServiceDuringAStream(bool share_store) {
   EXPECT_LT(handed_out_at_kill, std::size_t{kReads}) << "the kill came after the stream";
   ASSERT_TRUE(load.WaitDone(40s)) << Describe(load.Tally());
   ASSERT_EQ(load.Tally().ok, kReads) << Describe(load.Tally());
-  // A store of its own is read through a restart that takes nothing of the stream.
-  if (!share_store) {
-    victim.Start(queue + "-idle");
-    ASSERT_TRUE(victim.WaitHealthy()) << victim.Output();
-  }
-  const auto offers_now = [&] {
-    return share_store ? OffersAcross({survivor.Port()})
-                       : OffersAcross({victim.Port(), survivor.Port()});
-  };
+  const auto offers_now = [&] { return OffersAcross({survivor.Port()}); };
   ASSERT_TRUE(WaitUntil([&] { return offers_now().total >= std::size_t{kReads}; }, 20s))
       << Describe(offers_now());
   ::testing::Test::RecordProperty("all_offered_ms", MillisecondsSince(start));
   const Offers offers = offers_now();
   EXPECT_EQ(offers.total, std::size_t{kReads}) << Describe(offers);
   EXPECT_EQ(offers.distinct, std::size_t{kReads}) << Describe(offers);
-}
-
-TEST(VipFlowE2e, KilledVipServiceLosesAndDoublesNothingWhenTheInstancesShareAStore) {
-  KillOneVipServiceDuringAStream(/*share_store=*/true);
-}
-
-// Known to fail (23 of 37 runs: 1 to 20 offers made twice, none lost). Each store only knows
-// the ids it processed itself: what the killed instance committed (a group commit) but had not
-// acked when it died is redelivered to the other, which offers again. Run it with
-// --gtest_also_run_disabled_tests.
-TEST(VipFlowE2e, DISABLED_KilledVipServiceDoublesNothingWhenEachHasAStoreOfItsOwn) {
-  KillOneVipServiceDuringAStream(/*share_store=*/false);
 }
 
 TEST(VipFlowE2e, SigtermToEveryServiceUnderLoadExitsZeroAndLosesNothing) {
