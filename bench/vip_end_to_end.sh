@@ -30,7 +30,7 @@
 # (build/bench, for paced_http_load; configured with `cmake --preset bench` when absent),
 # VIP_INSTANCES (2), VIP_RATE (1000), VIP_DURATION (15 seconds), VIP_WARMUP (2 seconds),
 # VIP_ROUNDS (3), VIP_WRK_DURATION (10s), VIP_CONNECTIONS (50), BENCH_DOC (docs/benchmarks.md),
-# BUILD_JOBS (2).
+# BUILD_JOBS (2), KEEP_WORK (set: keep the data dirs and logs in /tmp).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -86,7 +86,7 @@ stop_services() {
 cleanup() {
   stop_services
   RABBIT_DIR=$RABBIT_DIR_BENCH "$ROOT/dev" rabbit stop >/dev/null 2>&1 || true
-  rm -rf "$WORK"
+  if [ -n "${KEEP_WORK:-}" ]; then say "kept $WORK"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
 
