@@ -355,11 +355,11 @@ server is charged for the requests it delayed). The interval measured per offer 
 **readAt → offer committed**: from the notification's \`readAt\` (the accountservice's clock,
 stamped just before its outbox append, before the response is sent) to the return of the
 vipservice's synced LMDB commit that stored the offer (its \`read_to_committed_us\`, logged at
-debug), both CLOCK_REALTIME on this machine. The vipservice also logs \`commit_us\`: from its
-call to the offer store to that commit's return (waiting for a batch in progress, then its own
-synced commit). It holds the outbox's synced commit, the answer, the
-relay's publish with confirm, the broker, the delivery and the offer's synced commit; it is longer
-than the target's "request answered → offer stored" by readAt → answer, so it bounds it from above.$rate_note
+debug), both CLOCK_REALTIME on this machine. It holds the outbox's synced commit, the answer,
+the relay's publish with confirm, the broker, the delivery and the offer's synced commit; it is
+longer than the target's "request answered → offer stored" by readAt → answer, so it bounds it
+from above. The vipservice also logs \`commit_us\`: from its call to the offer store to that
+commit's return (waiting for a batch in progress, then its own synced commit).$rate_note
 
 | | value | target | |
 |---|---:|---:|---|
