@@ -6,7 +6,8 @@
 #
 # Starts a private RabbitMQ node (.run/bench-vip-rabbitmq, no management plugin), VIP_INSTANCES
 # release vipservices (offer_cooldown 0, log_level debug) and one release accountservice
-# (vip_accounts 10000 and 10002), each with a fresh data dir on a free port. Then:
+# (vip_accounts 10000 and 10002) on free ports, with fresh data dirs (the vipservices share
+# one, as deployed: docs/decisions/0005). Then:
 #   1. memory: every vipservice's VmRSS, PSS, anonymous and file-backed RSS and threads, idle
 #      (connected and consuming, no message yet), with a per-mapping breakdown of the first;
 #   2. warm-up: VIP_WARMUP seconds of GET /accounts/10002 (VIP, not measured) at VIP_RATE;
@@ -29,7 +30,8 @@
 # Environment: ACCOUNTSERVICE_BIN, VIPSERVICE_BIN (build/release/bin/…), VIP_BENCH_BUILD_DIR
 # (build/bench, for paced_http_load; configured with `cmake --preset bench` when absent),
 # VIP_INSTANCES (2), VIP_RATE (1000), VIP_DURATION (15 seconds), VIP_WARMUP (2 seconds),
-# VIP_ROUNDS (3), VIP_WRK_DURATION (10s), VIP_CONNECTIONS (50), BENCH_DOC (docs/benchmarks.md),
+# VIP_ROUNDS (3), VIP_WRK_DURATION (10s), VIP_CONNECTIONS (50), VIP_SHARED_STORE (1: the
+# instances share one data dir, as `./dev run` and ADR 0005; 0: one each), BENCH_DOC (docs/benchmarks.md),
 # BUILD_JOBS (2), KEEP_WORK (set: keep the data dirs and logs in /tmp).
 set -euo pipefail
 
@@ -44,6 +46,7 @@ WARMUP=${VIP_WARMUP:-2}
 ROUNDS=${VIP_ROUNDS:-3}
 WRK_DURATION=${VIP_WRK_DURATION:-10s}
 CONNECTIONS=${VIP_CONNECTIONS:-50}
+SHARED_STORE=${VIP_SHARED_STORE:-1}  # the instances on one data dir, as ./dev run (ADR 0005)
 DOC=${BENCH_DOC:-$ROOT/docs/benchmarks.md}
 JOBS=${BUILD_JOBS:-2}  # the machine is shared: at most two compilers
 RABBIT_DIR_BENCH=$ROOT/.run/bench-vip-rabbitmq
@@ -118,8 +121,10 @@ VIP_PORTS=() VIP_PIDS=() VIP_LOGS=()
 for i in $(seq 1 "$INSTANCES"); do
   port=$(free_port)
   log=$WORK/vipservice-$i.log
+  data=$WORK/vipservice
+  [ "$SHARED_STORE" = 1 ] || data=$WORK/vipservice-$i
   (cd "$WORK" && exec "$VIP_BIN" --config-dir "$WORK/no-config" --set "server_port=$port" \
-    --set "data_dir=$WORK/vipservice-$i" --set "amqp_server_url=$URL" --set offer_cooldown=0 \
+    --set "data_dir=$data" --set "amqp_server_url=$URL" --set offer_cooldown=0 \
     --set log_level=debug) 2>"$log" >&2 &
   PIDS+=($!) VIP_PIDS+=($!) VIP_PORTS+=("$port") VIP_LOGS+=("$log")
 done
@@ -224,15 +229,20 @@ COMMIT_P50=$(percentile 50 <<<"$COMMITS")
 COMMIT_P99=$(percentile 99 <<<"$COMMITS")
 say "of which the vipservice's synced store call: p50 $COMMIT_P50 ms, p99 $COMMIT_P99 ms"
 
-# The stores' truth: offers per instance and message ids stored more than once.
 offers_json() { curl -sf "http://127.0.0.1:$1/offers/$2"; }
+# The stores' truth (GET /offers of every store: one instance when they share it) and the
+# offers each instance logged.
 count_offers() {  # ACCOUNT → "total per-instance-list duplicated-ids"
-  local i per="" n
+  local i per="" n log
   : >"$WORK/ids-$1"
   for i in "${!VIP_PORTS[@]}"; do
+    [ "$SHARED_STORE" = 1 ] && [ "$i" -gt 0 ] && break
     local json
     json=$(offers_json "${VIP_PORTS[$i]}" "$1") || { echo "- - -"; return; }
-    n=$(grep -o '"messageId":"[^"]*"' <<<"$json" | tee -a "$WORK/ids-$1" | grep -c . || true)
+    grep -o '"messageId":"[^"]*"' <<<"$json" >>"$WORK/ids-$1" || true
+  done
+  for log in "${VIP_LOGS[@]}"; do
+    n=$(grep -c "account_id=$1 .*result=offered" "$log" || true)
     per+="$n/"
   done
   local total dup
@@ -242,7 +252,7 @@ count_offers() {  # ACCOUNT → "total per-instance-list duplicated-ids"
   echo "$total ${per%/} $dup"
 }
 read -r STORED PER_INSTANCE DUPLICATES < <(count_offers "$VIP_ACCOUNT")
-say "stored offers for $VIP_ACCOUNT: $STORED ($PER_INSTANCE per instance), 2xx answers $PACED_OK, ids stored twice: $DUPLICATES"
+say "stored offers for $VIP_ACCOUNT: $STORED ($PER_INSTANCE made by each instance), 2xx answers $PACED_OK, ids stored twice: $DUPLICATES"
 
 # --- VIP reads against plain reads ----------------------------------------------------------------
 to_ms() {  # wrk latency such as 812.00us, 1.23ms, 2.01s → milliseconds
@@ -344,8 +354,8 @@ e2e_section=$(cat <<EOF
 
 Measured $WHEN on $(nproc) cores ($CPU), commit $COMMIT${DIRTY:+ (with uncommitted changes)},
 by $COMMAND. RabbitMQ $RABBIT_VERSION (a private node without plugins), one accountservice,
-$INSTANCES vipservices (\`offer_cooldown\` 0, so every notification is an offer; log level debug), all
-release builds on this machine with fresh data dirs. Load average before the paced load / after
+$INSTANCES vipservices (\`offer_cooldown\` 0, so every notification is an offer; log level debug;
+$([ "$SHARED_STORE" = 1 ] && echo "sharing one data dir, as deployed (ADR 0005)" || echo "a data dir each")), all release builds on this machine with fresh data dirs. Load average before the paced load / after
 the last wrk round: $LOAD_BEFORE / $LOAD_AFTER.$busy_note
 
 **Latency.** After a ${WARMUP} s warm-up on another VIP account, \`paced_http_load\` sent
@@ -371,7 +381,7 @@ commit's return (waiting for a batch in progress, then its own synced commit).$r
 | HTTP answer (due → response read), p50 / p99 / max | $(kv p50_ms "$PACED_OUT") / $(kv p99_ms "$PACED_OUT") / $(kv max_ms "$PACED_OUT") ms | | |
 | requests sent / 2xx / other / socket errors | $(kv sent "$PACED_OUT") / $PACED_OK / $(kv non2xx "$PACED_OUT") / $(kv errors "$PACED_OUT") | | |
 | rate achieved | $(kv rate "$PACED_OUT")/s (latest send $(kv late_ms "$PACED_OUT") ms after due) | $RATE/s | |
-| offers stored (per instance) | $STORED ($PER_INSTANCE) | = 2xx | |
+| offers stored (made by each instance) | $STORED ($PER_INSTANCE) | = 2xx | |
 | loss | $LOSS | none | $([ "$STORED" = "$PACED_OK" ] && [ "$DUPLICATES" = 0 ] && echo met || echo "**missed**") |
 
 **VIP reads against plain reads.** \`wrk -t2 -c$CONNECTIONS -d$WRK_DURATION --latency\` on
@@ -386,7 +396,7 @@ consuming meanwhile.
 | ratio VIP / plain (rounds: ${ROUND_RATIOS% }) | $RATIO | target ≥ 0.5: $(verdict "$RATIO" ">=" 0.5) |
 
 Loss under wrk: wrk counted $WRK_VIP_2XX VIP 2xx answers; with the $PACED_OK of the paced
-load the stores hold $STORED2 offers for $VIP_ACCOUNT ($PER_INSTANCE2 per instance), $EXTRA more than
+load the store$([ "$SHARED_STORE" = 1 ] || echo s) hold$([ "$SHARED_STORE" = 1 ] && echo s) $STORED2 offers for $VIP_ACCOUNT ($PER_INSTANCE2 made by each instance), $EXTRA more than
 counted, and $DUPLICATES2 message ids twice. (wrk stops with up to $CONNECTIONS requests in flight per
 round, uncounted but answered and notified, so 0 to $((CONNECTIONS * ROUNDS)) more is no loss): $LOSS2.
 Exit statuses after SIGTERM (vipservices…, accountservice): ${EXITS% }.
