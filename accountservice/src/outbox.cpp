@@ -141,22 +141,32 @@ void Outbox::WriterLoop() {
   using SteadyClock = std::chrono::steady_clock;
   std::unique_lock lock{mutex_};
   for (;;) {
-    queued_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-    if (queue_.empty()) return;  // stopping, nothing left
+    queued_.wait(lock, [&] { return stopping_ || !queue_.empty() || !removals_.empty(); });
+    if (queue_.empty() && removals_.empty()) return;  // stopping, nothing left
     std::deque<Pending> batch;
     batch.swap(queue_);
+    std::vector<std::uint64_t> removals;
+    removals.swap(removals_);
+    const std::uint64_t removal_round = removals.empty() ? 0 : ++removal_rounds_started_;
     const std::uint64_t last = last_sequence_;
     lock.unlock();
     // Everything queued while this batch is written goes into the next one: one sync each.
     const auto started = SteadyClock::now();
-    const std::exception_ptr error = WriteBatch(batch, last);
+    const std::exception_ptr error = WriteBatch(batch, removals, last);
     const auto took = SteadyClock::now() - started;
     lock.lock();
     if (!error) {
       commit_time_ += took;
-      last_sequence_ = batch.back().sequence;
+      if (!batch.empty()) last_sequence_ = batch.back().sequence;
       appended_ += batch.size();
       ++commits_;
+    }
+    if (removal_round != 0) {
+      removal_rounds_done_ = removal_round;
+      if (error) {
+        failed_removal_round_ = removal_round;
+        removal_error_ = error;
+      }
     }
     committed_.notify_all();
     lock.unlock();
@@ -172,12 +182,20 @@ void Outbox::WriterLoop() {
   }
 }
 
-std::exception_ptr Outbox::WriteBatch(std::deque<Pending>& batch, std::uint64_t last_sequence) {
+std::exception_ptr Outbox::WriteBatch(std::deque<Pending>& batch,
+                                      std::span<const std::uint64_t> removals,
+                                      std::uint64_t last_sequence) {
   try {
     std::uint64_t sequence = last_sequence;
     int rc = 0;
     Txn txn{env_, 0, rc};
     if (rc != MDB_SUCCESS) Fail("begin write transaction", rc);
+    for (const std::uint64_t removed : removals) {
+      Key key_bytes = EncodeKey(removed);
+      MDB_val key{key_bytes.size(), key_bytes.data()};
+      rc = mdb_del(txn.Get(), dbi_, &key, nullptr);
+      if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND) Fail("delete entry", rc);
+    }
     std::string value;
     for (Pending& pending : batch) {
       pending.sequence = ++sequence;
@@ -226,16 +244,14 @@ std::vector<OutboxEntry> Outbox::Read(std::uint64_t after, std::size_t max) cons
 
 void Outbox::Remove(std::span<const std::uint64_t> sequences) {
   if (sequences.empty()) return;
-  int rc = 0;
-  Txn txn{env_, MDB_NOSYNC, rc};
-  if (rc != MDB_SUCCESS) Fail("begin delete transaction", rc);
-  for (const std::uint64_t sequence : sequences) {
-    Key key_bytes = EncodeKey(sequence);
-    MDB_val key{key_bytes.size(), key_bytes.data()};
-    rc = mdb_del(txn.Get(), dbi_, &key, nullptr);
-    if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND) Fail("delete entry", rc);
-  }
-  if (rc = txn.Commit(); rc != MDB_SUCCESS) Fail("commit deleted entries", rc);
+  std::unique_lock lock{mutex_};
+  if (stopping_) throw Closed();
+  removals_.insert(removals_.end(), sequences.begin(), sequences.end());
+  // The writer takes everything queued at once: these go in the round after the last started.
+  const std::uint64_t round = removal_rounds_started_ + 1;
+  queued_.notify_one();
+  committed_.wait(lock, [&] { return removal_rounds_done_ >= round; });
+  if (failed_removal_round_ == round) std::rethrow_exception(removal_error_);
 }
 
 std::size_t Outbox::Size() const {

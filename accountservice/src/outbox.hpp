@@ -60,8 +60,10 @@ class Outbox {
   /// Up to `max` entries with a sequence greater than `after`, in order. Throws StoreError.
   [[nodiscard]] std::vector<OutboxEntry> Read(std::uint64_t after, std::size_t max) const;
 
-  /// Deletes the entries (missing ones are ignored) in one transaction. Not synced: a crash
-  /// may bring a deleted entry back, which only means one more delivery. Throws StoreError.
+  /// Deletes the entries (missing ones are ignored) in the writer's next group commit, the
+  /// same synced transaction as the appends queued with them, and returns once it is
+  /// committed. One writer and no unsynced transactions: a system crash cannot leave the
+  /// store half-written. Throws StoreError when the commit fails or the outbox is closed.
   void Remove(std::span<const std::uint64_t> sequences);
 
   /// Number of entries stored. Throws StoreError.
@@ -91,7 +93,8 @@ class Outbox {
 
   void WriterLoop();
   // Returns the error that failed the whole batch, or null.
-  std::exception_ptr WriteBatch(std::deque<Pending>& batch, std::uint64_t last_sequence);
+  std::exception_ptr WriteBatch(std::deque<Pending>& batch, std::span<const std::uint64_t> removals,
+                                std::uint64_t last_sequence);
   [[nodiscard]] StoreError Closed() const;
   [[noreturn]] void Fail(std::string_view operation, int rc) const;
 
@@ -100,9 +103,15 @@ class Outbox {
   unsigned dbi_ = 0;
 
   mutable std::mutex mutex_;
-  std::condition_variable queued_;             // the writer waits for appends
+  std::condition_variable queued_;             // the writer waits for appends and removals
   mutable std::condition_variable committed_;  // appenders and WaitForEntriesAfter wait here
   std::deque<Pending> queue_;
+  // Removals wait for the writer like appends; a round is one commit that deleted something.
+  std::vector<std::uint64_t> removals_;
+  std::uint64_t removal_rounds_started_ = 0;
+  std::uint64_t removal_rounds_done_ = 0;
+  std::uint64_t failed_removal_round_ = 0;
+  std::exception_ptr removal_error_;
   std::uint64_t last_sequence_ = 0;  // guarded by mutex_; written only by the writer
   std::uint64_t commits_ = 0;
   std::uint64_t appended_ = 0;

@@ -17,6 +17,9 @@ using namespace std::chrono_literals;
 // How long the relay waits for a confirm or a new entry before looking again: bounds how
 // late it notices the other one (and a stop).
 constexpr auto kPollInterval = 20ms;
+// While publishes await confirms and the window has room: how long to wait for a new entry
+// before checking the confirms again.
+constexpr auto kNewEntryWait = 1ms;
 constexpr auto kIdleWait = 100ms;
 
 struct InFlight {
@@ -113,7 +116,14 @@ void OutboxRelay::Run() {
     }
 
     if (!in_flight.empty()) {
-      harvest(kPollInterval);
+      if (!round_failed && in_flight.size() < options_.window) {
+        // A new entry goes out at once instead of after the oldest confirm: the confirm of a
+        // persistent message waits for the broker's disk, which must not delay the next one.
+        static_cast<void>(outbox_.WaitForEntriesAfter(cursor, kNewEntryWait));
+        harvest(0ms);
+      } else {
+        harvest(kPollInterval);
+      }
     } else if (round_failed) {
       // Every publish of the round settled; relay what is left from the start, later.
       if (SleepUnlessStopping(backoff)) break;

@@ -5,6 +5,7 @@
 #include <exception>
 #include <future>
 #include <set>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -65,6 +66,27 @@ TEST(Outbox, RemovedEntriesAreGoneAndMissingOnesIgnored) {
   ASSERT_EQ(entries.size(), 1U);
   EXPECT_EQ(entries[0].message_id, "id-2");
   EXPECT_EQ(outbox.Size(), 1U);
+}
+
+TEST(Outbox, RemovalsAreCommittedByTheWriterAndSurviveReopen) {
+  const TempDir dir;
+  {
+    AccountStore store{dir.path()};
+    Outbox outbox{store};
+    std::vector<std::uint64_t> sequences;
+    for (int i = 0; i < 4; ++i) sequences.push_back(outbox.Append("id-" + std::to_string(i), "b"));
+    const std::uint64_t commits_before = outbox.Commits();
+
+    outbox.Remove(std::span(sequences).first(3));
+
+    EXPECT_EQ(outbox.Commits(), commits_before + 1);
+    EXPECT_EQ(outbox.Size(), 1U);
+  }
+  AccountStore store{dir.path()};
+  const Outbox reopened{store};
+  const auto entries = reopened.Read(0, 10);
+  ASSERT_EQ(entries.size(), 1U);
+  EXPECT_EQ(entries[0].message_id, "id-3");
 }
 
 TEST(Outbox, EntriesSurviveReopenAndSequencesKeepIncreasing) {
