@@ -95,10 +95,11 @@ class BusListener {
   }
 
  private:
-  messaging::AmqpClient client_;
   std::mutex mutex_;
   std::condition_variable arrived_;
   std::vector<std::string> bodies_;
+  // Last, so it is destroyed first: no event lands in destroyed members.
+  messaging::AmqpClient client_;
 };
 
 TEST(ConfigserverE2e, ServesNativeRepositoryAndStopsCleanlyOnSigterm) {

@@ -78,9 +78,10 @@ class Collector {
   }
 
  private:
-  AmqpClient client_{{.url = TestAmqpUrl()}};
   std::mutex mutex_;
   std::vector<messaging::Message> messages_;
+  // Last, so it is destroyed first: no delivery lands in a destroyed vector.
+  AmqpClient client_{{.url = TestAmqpUrl()}};
 };
 
 std::set<std::string> DistinctIds(const std::vector<messaging::Message>& messages) {
