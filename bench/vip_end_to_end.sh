@@ -24,7 +24,9 @@
 #   4. memory again, after the stream;
 #   5. throughput: `wrk -t2 -c50 -dVIP_WRK_DURATION` on /accounts/10000 (VIP: every request goes
 #      through the synced outbox) and /accounts/10001 (plain), VIP_ROUNDS rounds interleaved;
-#      medians and their ratio; then loss again and memory after that load.
+#      medians and their ratio; then loss again and memory after that load;
+#   6. the same wrk comparison against a second accountservice alone (fresh store, broker URL
+#      pointing at a closed port: the outbox absorbs every notification, no consumers run).
 # Writes two sections of docs/benchmarks.md: "VIP end to end" and "vipservice memory".
 #
 # Environment: ACCOUNTSERVICE_BIN, VIPSERVICE_BIN (build/release/bin/…), VIP_BENCH_BUILD_DIR
@@ -305,6 +307,31 @@ done
 PIDS=()
 say "exit statuses (vipservices…, accountservice): ${EXITS% }"
 
+# --- the accountservice alone: VIP against plain with no broker and no consumers ------------------
+# On 2 cores the rounds above share the CPU with RabbitMQ and the vipservices, which only VIP
+# reads set to work. Here the broker URL points at a closed port: every VIP read still waits for
+# its synced outbox append (the outbox absorbs the outage), but nothing else runs.
+ACCOUNT_PORT=$(free_port)
+(cd "$WORK" && exec "$ACCOUNT_BIN" --config-dir "$WORK/no-config" --set "server_port=$ACCOUNT_PORT" \
+  --set "data_dir=$WORK/accountservice-alone" --set "amqp_server_url=amqp://127.0.0.1:$(free_port)/%2F" \
+  --set "vip_accounts=$VIP_ACCOUNT") 2>"$WORK/accountservice-alone.log" >&2 &
+PIDS+=($!)
+wait_healthy "accountservice (alone)" "$ACCOUNT_PORT" "$!" "$WORK/accountservice-alone.log"
+alone_vip=() alone_plain=()
+for round in $(seq 1 "$ROUNDS"); do
+  read -r r _ _ _ < <(run_wrk "$VIP_ACCOUNT")
+  read -r r2 _ _ _ < <(run_wrk "$PLAIN_ACCOUNT")
+  alone_vip+=("$r") alone_plain+=("$r2")
+  say "alone, round $round/$ROUNDS: VIP $r req/s | plain $r2 req/s"
+done
+kill -TERM "${PIDS[0]}" 2>/dev/null || true
+wait "${PIDS[0]}" || true
+PIDS=()
+A_VIP=$(median "${alone_vip[@]}") A_PLAIN=$(median "${alone_plain[@]}")
+A_RATIO=$(awk -v v="$A_VIP" -v p="$A_PLAIN" 'BEGIN {printf "%.2f", v / p}')
+A_ROUNDS=$(for i in "${!alone_vip[@]}"; do awk -v v="${alone_vip[$i]}" -v p="${alone_plain[$i]}" 'BEGIN {printf "%.2f ", v / p}'; done)
+say "alone, median: VIP $A_VIP req/s, plain $A_PLAIN req/s, ratio $A_RATIO (rounds ${A_ROUNDS% })"
+
 # --- docs/benchmarks.md ----------------------------------------------------------------------------
 verdict() { awk -v v="$1" -v op="$2" -v t="$3" 'BEGIN { if (v !~ /^[0-9.]+$/) { print "not measured"; exit }
   ok = (op == ">=") ? (v >= t) : (v <= t); print ok ? "met" : "**missed**" }'; }
@@ -394,6 +421,16 @@ consuming meanwhile.
 | VIP \`/accounts/$VIP_ACCOUNT\` | $(fmt_rps "$V_RPS") | $V_P99 ms |
 | plain \`/accounts/$PLAIN_ACCOUNT\` | $(fmt_rps "$P_RPS") | $P_P99 ms |
 | ratio VIP / plain (rounds: ${ROUND_RATIOS% }) | $RATIO | target ≥ 0.5: $(verdict "$RATIO" ">=" 0.5) |
+
+The same comparison with **the accountservice alone** (a fresh store, the broker URL pointing at a
+closed port so that the outbox absorbs every notification, no vipservices): what VIP reads cost the
+accountservice itself, without RabbitMQ and the consumers taking the 2 cores from it.
+
+| | req/s |
+|---|---:|
+| VIP \`/accounts/$VIP_ACCOUNT\`, alone | $(fmt_rps "$A_VIP") |
+| plain \`/accounts/$PLAIN_ACCOUNT\`, alone | $(fmt_rps "$A_PLAIN") |
+| ratio VIP / plain, alone (rounds: ${A_ROUNDS% }) | $A_RATIO |
 
 Loss under wrk: wrk counted $WRK_VIP_2XX VIP 2xx answers; with the $PACED_OK of the paced
 load the store$([ "$SHARED_STORE" = 1 ] || echo s) hold$([ "$SHARED_STORE" = 1 ] && echo s) $STORED2 offers for $VIP_ACCOUNT ($PER_INSTANCE2 made by each instance), $EXTRA more than
