@@ -100,13 +100,15 @@ void PublishEvent(messaging::MessagePublisher& publisher, const std::string& bus
 struct Landscape {
   std::string bus = messaging::UniqueName("springCloudBus");
   std::string bus_id = MakeBusId("accountservice", 6767);
-  messaging::AmqpClient amqp{{.url = messaging::TestAmqpUrl(), .connection_name = "refresh-test"}};
   FakeConfigServer server;
   bool served = (server.Serve(Environment("10000", "6767")), true);  // before client.Load()
   ConfigClient client{ClientOptions(server)};
   LiveProperties live{client.Load().properties};
   Changes changes;
   Inbox spy;
+  // After what it delivers into: destroyed before the spy, the changes and the live properties,
+  // so no delivery reaches them once they are gone (the listener guards itself).
+  messaging::AmqpClient amqp{{.url = messaging::TestAmqpUrl(), .connection_name = "refresh-test"}};
   std::unique_ptr<RefreshListener> listener;
 
   Landscape() {
