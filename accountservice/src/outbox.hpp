@@ -13,6 +13,8 @@
 #include <thread>
 #include <vector>
 
+#include "cppblog/storage/lmdb_file_reserve.hpp"
+
 #include "account_store.hpp"
 
 namespace cppblog::account {
@@ -101,6 +103,7 @@ class Outbox {
   AccountStore& store_;
   MDB_env* env_;
   unsigned dbi_ = 0;
+  storage::LmdbFileReserve reserve_;  // used by the writer only
 
   mutable std::mutex mutex_;
   std::condition_variable queued_;             // the writer waits for appends and removals

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "cppblog/storage/lmdb_file_reserve.hpp"
 #include "cppblog/vip/vip_notification.hpp"
 
 // LMDB's handles, declared here so that lmdb.h stays out of this header.
@@ -94,6 +95,7 @@ class OfferStore {
   [[nodiscard]] std::size_t Count(unsigned dbi, std::string_view name) const;
 
   std::filesystem::path path_;
+  storage::LmdbFileReserve reserve_;  // used inside write transactions, which LMDB serialises
   MDB_env* env_ = nullptr;
   unsigned offers_dbi_ = 0;
   unsigned processed_dbi_ = 0;
