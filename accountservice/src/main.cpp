@@ -1,7 +1,10 @@
+#include <chrono>
 #include <cstdlib>
 #include <exception>
+#include <future>
 #include <iostream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <spdlog/spdlog.h>
@@ -14,6 +17,7 @@
 #include "cppblog/health/health_registry.hpp"
 #include "cppblog/logging/logging.hpp"
 #include "cppblog/messaging/amqp_client.hpp"
+#include "cppblog/process/working_set.hpp"
 #include "cppblog/vip/vip_notification.hpp"
 #include "cppblog/web/host_address.hpp"
 #include "cppblog/web/server.hpp"
@@ -89,6 +93,18 @@ int Run(int argc, char* argv[]) {
         "outbox_pending={}",
         kServiceName, server.Port(), settings.data_dir.string(), broker.DisplayUrl(),
         vip_queue.name, vip_queue.durable, outbox.Size());
+
+    // Start-up is over once the broker has taken the refresh subscription (configured, store
+    // open, listening, connected): drop the pages only start-up used, code and constants that
+    // steady state maps again as it needs them (ADR 0006).
+    std::jthread trim{[subscribed = refresh.Subscribed()](const std::stop_token& stop) {
+      while (!stop.stop_requested()) {
+        if (subscribed.wait_for(std::chrono::milliseconds{100}) == std::future_status::ready) {
+          static_cast<void>(process::TrimWorkingSet());
+          return;
+        }
+      }
+    }};
 
     server.RunUntilSignal();
     spdlog::info("{} stopped", kServiceName);

@@ -19,6 +19,7 @@
 #include "cppblog/health/health_registry.hpp"
 #include "cppblog/logging/logging.hpp"
 #include "cppblog/messaging/amqp_client.hpp"
+#include "cppblog/process/working_set.hpp"
 #include "cppblog/vip/vip_notification.hpp"
 #include "cppblog/web/server.hpp"
 
@@ -30,8 +31,9 @@
 namespace cppblog::vip {
 namespace {
 
-// Waits for the broker to register the consumer. A refusal (PRECONDITION_FAILED: vip_queue
-// declared otherwise by a peer) is a configuration error: log it and stop the service.
+// Waits for the broker to register the consumer, then trims the working set. A refusal
+// (PRECONDITION_FAILED: vip_queue declared otherwise by a peer) is a configuration error: log it
+// and stop the service.
 std::jthread WatchSubscription(std::future<void> subscribed, SubscriptionStatus& status,
                                web::Server& server, std::atomic<bool>& refused, std::string queue) {
   return std::jthread{[subscribed = std::move(subscribed), &status, &server, &refused,
@@ -44,6 +46,9 @@ std::jthread WatchSubscription(std::future<void> subscribed, SubscriptionStatus&
         subscribed.get();
         status.SetActive();
         spdlog::info("consuming queue={} consumer_tag={}", queue, kServiceName);
+        // Start-up is over (configured, listening, consuming): drop the pages only it used,
+        // code and constants that steady state maps again as it needs them (ADR 0006).
+        static_cast<void>(process::TrimWorkingSet());
       } catch (const std::exception& e) {
         spdlog::critical(
             "cannot consume queue {}: {} (does compat_goblog_p9 match how the other services "
