@@ -4,6 +4,8 @@
 #include <random>
 #include <utility>
 
+#include <spdlog/spdlog.h>
+
 #include "cppblog/vip/vip_notification.hpp"
 
 namespace cppblog::account {
@@ -51,16 +53,35 @@ bool VipNotifier::OnAccountRead(std::string_view account_id) {
 
 bool VipNotifier::OnAccountReadAsync(std::string_view account_id, Recorded recorded) {
   if (!IsVip(account_id)) return false;
-  outbox_.AppendAsync(NewMessageId(), NotificationFor(account_id),
-                      [recorded = std::move(recorded)](std::exception_ptr error, std::uint64_t) {
-                        recorded(std::move(error));
-                      });
+  const auto read_at = clock_();
+  std::string message_id = NewMessageId();
+  std::string body = NotificationFor(account_id, read_at);
+  outbox_.AppendAsync(
+      message_id, std::move(body),
+      [this, recorded = std::move(recorded), message_id, read_at,
+       account_id = std::string(account_id)](std::exception_ptr error, std::uint64_t) {
+        const bool stored = error == nullptr;
+        recorded(std::move(error));
+        // bench/vip_end_to_end.sh joins this with the vipservice's read_to_committed_us to get
+        // "request answered -> offer stored" (same machine, same clock).
+        if (stored && spdlog::should_log(spdlog::level::debug)) {
+          spdlog::debug(
+              "VIP read answered: account_id={} message_id={} read_to_answered_us={}", account_id,
+              message_id,
+              std::chrono::duration_cast<std::chrono::microseconds>(clock_() - read_at).count());
+        }
+      });
   return true;
 }
 
 std::string VipNotifier::NotificationFor(std::string_view account_id) const {
+  return NotificationFor(account_id, clock_());
+}
+
+std::string VipNotifier::NotificationFor(std::string_view account_id,
+                                         std::chrono::system_clock::time_point read_at) {
   return vip::ToJson(
-      vip::VipNotification{.account_id = std::string(account_id), .read_at = clock_()});
+      vip::VipNotification{.account_id = std::string(account_id), .read_at = read_at});
 }
 
 }  // namespace cppblog::account

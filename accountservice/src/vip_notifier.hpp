@@ -42,11 +42,15 @@ class VipNotifier {
 
   /// OnAccountRead without waiting: when the account is a VIP, queues the notification and
   /// returns true; `recorded` is called later, once. Otherwise returns false and never calls it.
+  /// At log level debug, logs each stored one after `recorded` returned, with its message id
+  /// and read_to_answered_us (for bench/vip_end_to_end.sh).
   bool OnAccountReadAsync(std::string_view account_id, Recorded recorded);
 
  private:
-  // The contract's body, read now.
+  // The contract's body, read now or at `read_at`.
   [[nodiscard]] std::string NotificationFor(std::string_view account_id) const;
+  [[nodiscard]] static std::string NotificationFor(std::string_view account_id,
+                                                   std::chrono::system_clock::time_point read_at);
 
   Outbox& outbox_;
   using AccountSet = std::unordered_set<std::string>;
