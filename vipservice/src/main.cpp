@@ -31,34 +31,40 @@
 namespace cppblog::vip {
 namespace {
 
-// Waits for the broker to register the consumer, then trims the working set. A refusal
-// (PRECONDITION_FAILED: vip_queue declared otherwise by a peer) is a configuration error: log it
-// and stop the service.
-std::jthread WatchSubscription(std::future<void> subscribed, SubscriptionStatus& status,
+// Waits until `ready` completes (either way) or stop is requested; true when it completed.
+bool WaitFor(const std::shared_future<void>& ready, const std::stop_token& stop) {
+  while (!stop.stop_requested()) {
+    if (ready.wait_for(std::chrono::milliseconds{100}) == std::future_status::ready) return true;
+  }
+  return false;
+}
+
+// Waits for the broker to register the consumer. A refusal (PRECONDITION_FAILED: vip_queue
+// declared otherwise by a peer) is a configuration error: log it and stop the service. Once the
+// config bus subscription is in place too, start-up is over (configured, listening, consuming):
+// drop the pages only start-up used, code and constants that steady state maps again as it
+// needs them (ADR 0006).
+std::jthread WatchSubscription(std::future<void> subscribed,
+                               std::shared_future<void> bus_subscribed, SubscriptionStatus& status,
                                web::Server& server, std::atomic<bool>& refused, std::string queue) {
-  return std::jthread{[subscribed = std::move(subscribed), &status, &server, &refused,
-                       queue = std::move(queue)](const std::stop_token& stop) mutable {
-    while (!stop.stop_requested()) {
-      if (subscribed.wait_for(std::chrono::milliseconds{100}) != std::future_status::ready) {
-        continue;
-      }
-      try {
-        subscribed.get();
-        status.SetActive();
-        spdlog::info("consuming queue={} consumer_tag={}", queue, kServiceName);
-        // Start-up is over (configured, listening, consuming): drop the pages only it used,
-        // code and constants that steady state maps again as it needs them (ADR 0006).
-        static_cast<void>(process::TrimWorkingSet());
-      } catch (const std::exception& e) {
-        spdlog::critical(
-            "cannot consume queue {}: {} (does compat_goblog_p9 match how the other services "
-            "declare it?)",
-            queue, e.what());
-        refused.store(true);
-        server.Stop();
-      }
+  return std::jthread{[subscribed = subscribed.share(), bus_subscribed = std::move(bus_subscribed),
+                       &status, &server, &refused,
+                       queue = std::move(queue)](const std::stop_token& stop) {
+    if (!WaitFor(subscribed, stop)) return;
+    try {
+      subscribed.get();
+      status.SetActive();
+      spdlog::info("consuming queue={} consumer_tag={}", queue, kServiceName);
+    } catch (const std::exception& e) {
+      spdlog::critical(
+          "cannot consume queue {}: {} (does compat_goblog_p9 match how the other services "
+          "declare it?)",
+          queue, e.what());
+      refused.store(true);
+      server.Stop();
       return;
     }
+    if (WaitFor(bus_subscribed, stop)) static_cast<void>(process::TrimWorkingSet());
   }};
 }
 
@@ -119,8 +125,8 @@ int Run(int argc, char* argv[]) {
     web::Server server{{.port = settings.server_port},
                        MakeRouter({.offers = offers, .health = health})};
     std::atomic<bool> refused{false};
-    std::jthread watch =
-        WatchSubscription(std::move(subscribed), subscription, server, refused, queue.name);
+    std::jthread watch = WatchSubscription(std::move(subscribed), refresh.Subscribed(),
+                                           subscription, server, refused, queue.name);
     spdlog::info("{} listening on :{} data_dir={} queue={} durable={} offer_cooldown={}ms",
                  kServiceName, server.Port(), settings.data_dir.string(), queue.name, queue.durable,
                  settings.offer_cooldown.count());
