@@ -58,11 +58,13 @@ endif()
 # when CPPBLOG_STATIC: OpenSSL linked statically (see above), unused shared objects not loaded,
 # and no PIE, so that start-up relocations of the static libraries' pointer tables (OpenSSL's
 # above all) dirty no pages: about 1 MB less idle RSS. The price of -no-pie: the executable's
-# own image is not address-randomised (libraries, stacks and heap still are).
+# own image is not address-randomised (libraries, stacks and heap still are). -z now binds
+# every symbol at start-up, so the loader's code and the libraries' symbol tables are not
+# needed later and stay out once the working set is trimmed (ADR 0006: about 0.4 MB idle).
 function(cppblog_lean_executable target)
   if(CPPBLOG_STATIC)
     set_target_properties(${target} PROPERTIES CPPBLOG_STATIC_OPENSSL ON)
-    target_link_options(${target} PRIVATE LINKER:--as-needed -no-pie)
+    target_link_options(${target} PRIVATE LINKER:--as-needed LINKER:-z,now -no-pie)
   endif()
 endfunction()
 
