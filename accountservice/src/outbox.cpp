@@ -181,6 +181,7 @@ void Outbox::WriterLoop() {
       if (error) {
         failed_removal_round_ = removal_round;
         removal_error_ = error;
+        LogRemovalFailure(error, removals.size());
       }
     }
     committed_.notify_all();
@@ -194,6 +195,17 @@ void Outbox::WriterLoop() {
       }
     }
     lock.lock();
+  }
+}
+
+void Outbox::LogRemovalFailure(const std::exception_ptr& error, std::size_t count) {
+  try {
+    std::rethrow_exception(error);
+  } catch (const std::exception& e) {
+    spdlog::error(
+        "outbox: cannot delete {} relayed VIP notifications: {}; they stay and are relayed once "
+        "more (the vipservice drops what it has seen)",
+        count, e.what());
   }
 }
 
@@ -259,16 +271,31 @@ std::vector<OutboxEntry> Outbox::Read(std::uint64_t after, std::size_t max) cons
   return entries;
 }
 
-void Outbox::Remove(std::span<const std::uint64_t> sequences) {
+void Outbox::RemoveLater(std::span<const std::uint64_t> sequences) {
   if (sequences.empty()) return;
-  std::unique_lock lock{mutex_};
-  if (stopping_) throw Closed();
-  removals_.insert(removals_.end(), sequences.begin(), sequences.end());
-  // The writer takes everything queued at once: these go in the round after the last started.
-  const std::uint64_t round = removal_rounds_started_ + 1;
+  {
+    const std::lock_guard lock{mutex_};
+    if (stopping_) throw Closed();
+    removals_.insert(removals_.end(), sequences.begin(), sequences.end());
+  }
   queued_.notify_one();
+}
+
+void Outbox::FlushRemovals() {
+  std::unique_lock lock{mutex_};
+  // The writer takes everything queued at once: what is queued goes in the round after the
+  // last started; with nothing queued, the last started round is the one to wait for.
+  const std::uint64_t round = removal_rounds_started_ + (removals_.empty() ? 0 : 1);
+  const std::uint64_t done_before = removal_rounds_done_;
   committed_.wait(lock, [&] { return removal_rounds_done_ >= round; });
-  if (failed_removal_round_ == round) std::rethrow_exception(removal_error_);
+  if (failed_removal_round_ > done_before && failed_removal_round_ <= round) {
+    std::rethrow_exception(removal_error_);
+  }
+}
+
+void Outbox::Remove(std::span<const std::uint64_t> sequences) {
+  RemoveLater(sequences);
+  FlushRemovals();
 }
 
 std::size_t Outbox::Size() const {

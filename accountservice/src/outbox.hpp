@@ -62,10 +62,19 @@ class Outbox {
   /// Up to `max` entries with a sequence greater than `after`, in order. Throws StoreError.
   [[nodiscard]] std::vector<OutboxEntry> Read(std::uint64_t after, std::size_t max) const;
 
-  /// Deletes the entries (missing ones are ignored) in the writer's next group commit, the
-  /// same synced transaction as the appends queued with them, and returns once it is
-  /// committed. One writer and no unsynced transactions: a system crash cannot leave the
-  /// store half-written. Throws StoreError when the commit fails or the outbox is closed.
+  /// Queues the deletion of the entries (missing ones are ignored) for the writer's next group
+  /// commit, the same synced transaction as the appends queued with them, and returns at once:
+  /// the relay goes on publishing meanwhile. One writer and no unsynced transactions: a system
+  /// crash cannot leave the store half-written. A deletion whose commit fails is logged, and
+  /// its entries stay (relayed once more; consumers drop what they have seen). Throws
+  /// StoreError when the outbox is closed.
+  void RemoveLater(std::span<const std::uint64_t> sequences);
+
+  /// Returns once every deletion queued so far is committed (or failed: logged, the entries
+  /// stay). Throws the StoreError of a failed commit among those it waited for.
+  void FlushRemovals();
+
+  /// RemoveLater, then FlushRemovals.
   void Remove(std::span<const std::uint64_t> sequences);
 
   /// Number of entries stored. Throws StoreError.
@@ -97,6 +106,7 @@ class Outbox {
   // Returns the error that failed the whole batch, or null.
   std::exception_ptr WriteBatch(std::deque<Pending>& batch, std::span<const std::uint64_t> removals,
                                 std::uint64_t last_sequence);
+  static void LogRemovalFailure(const std::exception_ptr& error, std::size_t count);
   [[nodiscard]] StoreError Closed() const;
   [[noreturn]] void Fail(std::string_view operation, int rc) const;
 

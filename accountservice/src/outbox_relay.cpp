@@ -80,9 +80,11 @@ void OutboxRelay::Run() {
     }
     if (!done.empty()) {
       try {
-        outbox_.Remove(done);
+        // Not waiting for the deletion's commit: the next entries go out meanwhile. A failed
+        // deletion is logged by the outbox; those entries stay, for one more delivery later.
+        outbox_.RemoveLater(done);
         confirmed_.fetch_add(done.size());
-      } catch (const std::exception& e) {  // they stay: one more delivery later
+      } catch (const std::exception& e) {  // closed: they stay
         spdlog::error("cannot delete relayed VIP notifications from the outbox: {}", e.what());
       }
       done.clear();
@@ -129,6 +131,12 @@ void OutboxRelay::Run() {
       if (SleepUnlessStopping(backoff)) break;
       backoff = std::min(backoff * 2, options_.retry_max);
       round_failed = false;
+      // The next round reads from the start: what was confirmed must be gone by then, or it
+      // would go out twice.
+      try {
+        outbox_.FlushRemovals();
+      } catch (const std::exception&) {  // logged by the outbox; those go out once more
+      }
       cursor = 0;
     } else {
       backoff = options_.retry_min;

@@ -43,7 +43,8 @@ class OutboxRelay {
   OutboxRelay(const OutboxRelay&) = delete;
   OutboxRelay& operator=(const OutboxRelay&) = delete;
 
-  /// Entries confirmed and deleted so far.
+  /// Entries confirmed so far; their deletion is queued (Outbox::RemoveLater) by then, and
+  /// Outbox::FlushRemovals waits for it.
   [[nodiscard]] std::uint64_t Confirmed() const noexcept { return confirmed_.load(); }
   /// Publishes that failed so far.
   [[nodiscard]] std::uint64_t Failed() const noexcept { return failed_.load(); }

@@ -112,6 +112,7 @@ TEST(OutboxRelay, PublishesEntriesAppendedWhileRunning) {
   static_cast<void>(outbox.Append("late-1", "b"));
 
   ASSERT_TRUE(WaitUntil([&] { return relay.Confirmed() == 1; }));
+  outbox.FlushRemovals();  // the relay queues deletions without waiting for them
   EXPECT_EQ(outbox.Size(), 0U);
   EXPECT_EQ(publisher.Messages().at(0).message_id, "late-1");
 }
@@ -127,6 +128,7 @@ TEST(OutboxRelay, KeepsAFailedEntryAndPublishesItAgain) {
   const OutboxRelay relay{outbox, publisher.mock, Options()};
 
   ASSERT_TRUE(WaitUntil([&] { return relay.Confirmed() == 1; }));
+  outbox.FlushRemovals();  // the relay queues deletions without waiting for them
   EXPECT_EQ(outbox.Size(), 0U);
   EXPECT_EQ(relay.Failed(), 2U);
   const auto messages = publisher.Messages();
@@ -177,6 +179,7 @@ TEST(OutboxRelay, KeepsAtMostTheWindowInFlight) {
   }
   ASSERT_TRUE(WaitUntil([&] { return publisher.Published() == 4; }));
   EXPECT_EQ(publisher.Messages().back().message_id, "id-3");
+  outbox.FlushRemovals();        // id-0's deletion was queued before id-3 went out
   EXPECT_EQ(outbox.Size(), 4U);  // id-0 confirmed and deleted
 }
 

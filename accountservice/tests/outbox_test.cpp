@@ -89,6 +89,38 @@ TEST(Outbox, RemovalsAreCommittedByTheWriterAndSurviveReopen) {
   EXPECT_EQ(entries[0].message_id, "id-3");
 }
 
+TEST(Outbox, FlushRemovalsReturnsOnceQueuedDeletionsAreCommitted) {
+  const TempDir dir;
+  AccountStore store{dir.path()};
+  Outbox outbox{store};
+  const auto first = outbox.Append("id-1", "b1");
+  static_cast<void>(outbox.Append("id-2", "b2"));
+
+  outbox.RemoveLater(std::vector<std::uint64_t>{first});
+  outbox.FlushRemovals();
+
+  EXPECT_EQ(outbox.Size(), 1U);
+  outbox.FlushRemovals();  // nothing queued: returns at once
+  EXPECT_EQ(outbox.Size(), 1U);
+}
+
+TEST(Outbox, DeletionsQueuedBeforeCloseAreCommittedByIt) {
+  const TempDir dir;
+  {
+    AccountStore store{dir.path()};
+    Outbox outbox{store};
+    std::vector<std::uint64_t> sequences;
+    for (int i = 0; i < 3; ++i) sequences.push_back(outbox.Append("id-" + std::to_string(i), "b"));
+
+    outbox.RemoveLater(std::span(sequences).first(2));
+  }  // closing drains what is queued
+  AccountStore store{dir.path()};
+  const Outbox reopened{store};
+  const auto entries = reopened.Read(0, 10);
+  ASSERT_EQ(entries.size(), 1U);
+  EXPECT_EQ(entries[0].message_id, "id-2");
+}
+
 TEST(Outbox, EntriesSurviveReopenAndSequencesKeepIncreasing) {
   const TempDir dir;
   std::uint64_t last = 0;
