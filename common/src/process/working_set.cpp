@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <exception>
 #include <fstream>
 #include <limits>
@@ -162,6 +163,7 @@ bool IsReleasable(const Mapping& mapping) {
 }
 
 TrimReport TrimWorkingSet() {
+  const auto start = std::chrono::steady_clock::now();
   TrimReport report;
   report.rss_before_kb = ReadRssKb();
   TrimPass pass;
@@ -172,12 +174,15 @@ TrimReport TrimWorkingSet() {
   report.mappings_released = pass.released;
   report.mappings_failed = pass.failed;
   report.rss_after_kb = ReadRssKb();
+  report.took = std::chrono::duration_cast<std::chrono::microseconds>(
+      std::chrono::steady_clock::now() - start);
   spdlog::info(
       "working set trimmed: VmRSS {} kB -> {} kB ({} mappings of code and constants "
-      "released{})",
+      "released{}) in {} us",
       report.rss_before_kb, report.rss_after_kb, report.mappings_released,
       report.mappings_failed == 0 ? std::string{}
-                                  : ", " + std::to_string(report.mappings_failed) + " refused");
+                                  : ", " + std::to_string(report.mappings_failed) + " refused",
+      report.took.count());
   return report;
 }
 

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <istream>
@@ -38,6 +39,7 @@ struct TrimReport {
   std::uint64_t rss_after_kb = 0;
   std::size_t mappings_released = 0;
   std::size_t mappings_failed = 0;  // madvise refused (counted in the log line)
+  std::chrono::microseconds took{0};
 };
 
 /// Drops the resident pages that start-up touched and steady state may not need: every
