@@ -77,7 +77,7 @@ struct TrimPass {
 // found inside an object's PT_LOAD segment is still that file's mapping when madvise reaches
 // it, and no other thread can have mapped something else there. Mappings outside any loaded
 // object (a file another thread maps and unmaps as it pleases) are left alone.
-int ReleaseObject(dl_phdr_info* info, std::size_t, void* data) {
+int ReleaseObject(dl_phdr_info* info, std::size_t /*size*/, void* data) {
   auto& pass = *static_cast<TrimPass*>(data);
   if (!pass.smaps_read) {
     pass.smaps_read = true;
