@@ -67,7 +67,7 @@ std::uint64_t ReadRssKb() {
 struct TrimPass {
   std::vector<Mapping> mappings;  // read at the first callback, with the loader's lock held
   bool smaps_read = false;
-  std::size_t released = 0;
+  std::vector<Mapping> released;
   std::size_t failed = 0;
 };
 
@@ -84,6 +84,7 @@ int ReleaseObject(dl_phdr_info* info, std::size_t /*size*/, void* data) {
     try {  // no exception may cross dl_iterate_phdr: it would leave the loader's lock held
       std::ifstream smaps{"/proc/self/smaps"};
       pass.mappings = ParseSmaps(smaps);
+      pass.released.reserve(pass.mappings.size());  // push_back below cannot throw
     } catch (const std::exception&) {
       return 1;  // out of memory: release nothing
     }
@@ -101,7 +102,7 @@ int ReleaseObject(dl_phdr_info* info, std::size_t /*size*/, void* data) {
       // NOLINTNEXTLINE(performance-no-int-to-ptr): the address comes from the kernel's list
       void* address = reinterpret_cast<void*>(mapping.start);
       if (madvise(address, mapping.end - mapping.start, MADV_DONTNEED) == 0) {
-        ++pass.released;
+        pass.released.push_back(mapping);
       } else {
         ++pass.failed;
       }
@@ -171,7 +172,7 @@ TrimReport TrimWorkingSet() {
 #ifdef __GLIBC__
   malloc_trim(0);
 #endif
-  report.mappings_released = pass.released;
+  report.released = std::move(pass.released);
   report.mappings_failed = pass.failed;
   report.rss_after_kb = ReadRssKb();
   report.took = std::chrono::duration_cast<std::chrono::microseconds>(
@@ -179,7 +180,7 @@ TrimReport TrimWorkingSet() {
   spdlog::info(
       "working set trimmed: VmRSS {} kB -> {} kB ({} mappings of code and constants "
       "released{}) in {} us",
-      report.rss_before_kb, report.rss_after_kb, report.mappings_released,
+      report.rss_before_kb, report.rss_after_kb, report.released.size(),
       report.mappings_failed == 0 ? std::string{}
                                   : ", " + std::to_string(report.mappings_failed) + " refused",
       report.took.count());

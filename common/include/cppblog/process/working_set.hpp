@@ -37,7 +37,7 @@ struct Mapping {
 struct TrimReport {
   std::uint64_t rss_before_kb = 0;  // VmRSS before and after; 0 when /proc is not readable
   std::uint64_t rss_after_kb = 0;
-  std::size_t mappings_released = 0;
+  std::vector<Mapping> released;    // as /proc/self/smaps showed them just before
   std::size_t mappings_failed = 0;  // madvise refused (counted in the log line)
   std::chrono::microseconds took{0};
 };
