@@ -94,17 +94,20 @@ int Run(int argc, char* argv[]) {
         kServiceName, server.Port(), settings.data_dir.string(), broker.DisplayUrl(),
         vip_queue.name, vip_queue.durable, outbox.Size());
 
-    // Start-up is over once the broker has taken the refresh subscription (configured, store
-    // open, listening, connected): drop the pages only start-up used, code and constants that
-    // steady state maps again as it needs them (ADR 0006).
-    std::jthread trim{[subscribed = refresh.Subscribed()](const std::stop_token& stop) {
-      while (!stop.stop_requested()) {
-        if (subscribed.wait_for(std::chrono::milliseconds{100}) == std::future_status::ready) {
-          static_cast<void>(process::TrimWorkingSet());
-          return;
-        }
-      }
-    }};
+    // Start-up is over (configured, store open, listening): drop the pages only start-up used,
+    // code and constants that steady state maps again as it needs them (ADR 0006). The broker
+    // may connect later or never; once it has taken the refresh subscription, drop the
+    // connection set-up's pages too.
+    static_cast<void>(process::TrimWorkingSet());
+    std::jthread trim_when_connected{
+        [subscribed = refresh.Subscribed()](const std::stop_token& stop) {
+          while (!stop.stop_requested()) {
+            if (subscribed.wait_for(std::chrono::milliseconds{100}) == std::future_status::ready) {
+              static_cast<void>(process::TrimWorkingSet());
+              return;
+            }
+          }
+        }};
 
     server.RunUntilSignal();
     spdlog::info("{} stopped", kServiceName);
