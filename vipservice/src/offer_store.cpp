@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <stdexcept>
 #include <system_error>
 #include <utility>
@@ -201,12 +202,10 @@ ProcessResult OfferStore::Process(std::string_view message_id, const VipNotifica
       commit_done_.wait(lock);
       continue;
     }
-    // Lead: commit everything queued so far (this request among it) in one transaction.
+    // Lead: commit everything queued (this request among it) in one transaction.
     committing_ = true;
-    std::vector<Pending*> batch;
-    batch.swap(queued_);
     lock.unlock();
-    CommitBatch(batch);
+    const std::vector<Pending*> batch = CommitQueued();
     lock.lock();
     for (Pending* request : batch) request->done = true;
     committing_ = false;
@@ -216,18 +215,34 @@ ProcessResult OfferStore::Process(std::string_view message_id, const VipNotifica
   return mine.result;
 }
 
-void OfferStore::CommitBatch(const std::vector<Pending*>& batch) noexcept {
+std::vector<OfferStore::Pending*> OfferStore::CommitQueued() noexcept {
+  std::vector<Pending*> batch;
+  std::exception_ptr error;
+  std::optional<Txn> txn;
   try {
-    Txn txn{env_, 0, *this};
+    // Waits for LMDB's writer lock, which the other instances on this store take too.
+    txn.emplace(env_, 0, *this);
+  } catch (...) {
+    error = std::current_exception();
+  }
+  {
+    // Only now take the queue: what arrived while the lock was busy joins this commit
+    // instead of waiting for the next one.
+    const std::lock_guard lock{commit_mutex_};
+    batch.swap(queued_);
+  }
+  try {
+    if (error) std::rethrow_exception(error);
     // Keeps this commit from growing the file, which makes its sync twice as slow: offers only
     // accumulate, so without it every commit would.
-    reserve_.Ensure(env_, txn.Get());
-    for (Pending* request : batch) request->result = Apply(txn.Get(), *request);
-    if (const int rc = txn.Commit(); rc != MDB_SUCCESS) Fail("commit offers", rc);
+    reserve_.Ensure(env_, txn->Get());
+    for (Pending* request : batch) request->result = Apply(txn->Get(), *request);
+    if (const int rc = txn->Commit(); rc != MDB_SUCCESS) Fail("commit offers", rc);
   } catch (...) {  // one failed write fails the whole transaction, so every request in it
-    const std::exception_ptr error = std::current_exception();
+    error = std::current_exception();
     for (Pending* request : batch) request->error = error;
   }
+  return batch;
 }
 
 ProcessResult OfferStore::Apply(MDB_txn* txn, const Pending& request) const {

@@ -90,7 +90,9 @@ class OfferStore {
   struct Pending;
 
   [[noreturn]] void Fail(std::string_view operation, int rc) const;
-  void CommitBatch(const std::vector<Pending*>& batch) noexcept;
+  // The leader's commit: takes the writer lock, then every request queued by then, and
+  // commits them in one transaction; returns them (each with its result or error).
+  std::vector<Pending*> CommitQueued() noexcept;
   [[nodiscard]] ProcessResult Apply(MDB_txn* txn, const Pending& request) const;
   [[nodiscard]] std::size_t Count(unsigned dbi, std::string_view name) const;
 
