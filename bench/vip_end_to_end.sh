@@ -4,6 +4,7 @@
 #
 #   bench/vip_end_to_end.sh            (run by ./dev bench after building the release preset)
 #
+# First probes the disk (bench/disk_sync_probe.cpp: synced 4 kB overwrites from 1 and 3 writers).
 # Starts a private RabbitMQ node (.run/bench-vip-rabbitmq, no management plugin), VIP_INSTANCES
 # release vipservices (offer_cooldown 0, log_level debug) and one release accountservice
 # (vip_accounts 10000 and 10002) on free ports, with fresh data dirs (the vipservices share
@@ -78,10 +79,11 @@ if [ ! -f "$BUILD_DIR/build.ninja" ]; then
     die "$BUILD_DIR is not a configured build directory"
   fi
 fi
-say "building paced_http_load in $BUILD_DIR"
-cmake --build "$BUILD_DIR" --parallel "$JOBS" --target paced_http_load >&2 ||
-  die "paced_http_load did not build"
+say "building paced_http_load and disk_sync_probe in $BUILD_DIR"
+cmake --build "$BUILD_DIR" --parallel "$JOBS" --target paced_http_load disk_sync_probe >&2 ||
+  die "paced_http_load or disk_sync_probe did not build"
 LOAD_BIN=$BUILD_DIR/bin/paced_http_load
+PROBE_BIN=$BUILD_DIR/bin/disk_sync_probe
 
 # --- broker and services -------------------------------------------------------------------
 WORK=$(mktemp -d /tmp/cppblog-bench-vip.XXXXXX)
@@ -98,6 +100,15 @@ cleanup() {
   if [ -n "${KEEP_WORK:-}" ]; then say "kept $WORK"; else rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
+
+# --- the disk: synced 4 kB overwrites from one writer, then from three at once -------------------
+# Every synced commit here (the outbox, the offers, the broker's) goes through this disk; what it
+# does with many writers bounds the latency tail below.
+say "disk: fdatasync from 1, then 3 writers, 2 s each, in $WORK"
+DISK_ONE=$("$PROBE_BIN" --dir "$WORK" --writers 1 --kb 4 --seconds 2) || die "disk_sync_probe failed"
+DISK_THREE=$("$PROBE_BIN" --dir "$WORK" --writers 3 --kb 4 --seconds 2) || die "disk_sync_probe failed"
+say "disk: $DISK_ONE"
+say "disk: $DISK_THREE"
 
 say "starting a private RabbitMQ node in ${RABBIT_DIR_BENCH#"$ROOT"/}"
 # Twice: on a busy machine another process may take one of the free ports picked before the node binds it.
@@ -452,6 +463,20 @@ commit's return (waiting for a batch in progress, then its own synced commit).$r
 | rate achieved | $(kv rate "$PACED_OUT")/s (latest send $(kv late_ms "$PACED_OUT") ms after due) | $RATE/s | |
 | offers stored (made by each instance) | $STORED ($PER_INSTANCE) | = 2xx | |
 | loss | $LOSS | none | $([ "$STORED" = "$PACED_OK" ] && [ "$DUPLICATES" = 0 ] && echo met || echo "**missed**") |
+
+**The disk.** Every synced commit above (the outbox's, the offers', the broker's) goes through
+one disk. \`disk_sync_probe\` (before the services started, in the bench's work dir: 4 kB
+overwrites, each followed by fdatasync, 2 s):
+
+| writers | syncs/s (all) | p50 | p99 | max | syncs over 4 ms | between stall episodes (median) |
+|---:|---:|---:|---:|---:|---:|---:|
+| 1 | $(kv syncs_per_s "$DISK_ONE") | $(kv p50_ms "$DISK_ONE") ms | $(kv p99_ms "$DISK_ONE") ms | $(kv max_ms "$DISK_ONE") ms | $(kv stalls "$DISK_ONE") | $(kv stall_gap_ms "$DISK_ONE") ms |
+| 3 | $(kv syncs_per_s "$DISK_THREE") | $(kv p50_ms "$DISK_THREE") ms | $(kv p99_ms "$DISK_THREE") ms | $(kv max_ms "$DISK_THREE") ms | $(kv stalls "$DISK_THREE") | $(kv stall_gap_ms "$DISK_THREE") ms |
+
+A disk that holds every writer at once, in episodes a fixed time apart, once the writers
+together pass some rate, behaves like a rate limiter with a periodic refill (a virtual disk's
+I/O throttle). Each synced commit that falls into an episode waits it out, whichever process
+makes it.
 
 **VIP reads against plain reads.** \`wrk -t2 -c$CONNECTIONS -d$WRK_DURATION --latency\` on
 \`/accounts/$VIP_ACCOUNT\` (VIP: each read appends to the synced outbox before it is answered) and on
