@@ -39,7 +39,9 @@
 # VIP_INSTANCES (2), VIP_RATE (1000), VIP_DURATION (15 seconds), VIP_WARMUP (2 seconds),
 # VIP_ROUNDS (3), VIP_WRK_DURATION (10s), VIP_CONNECTIONS (50), VIP_SHARED_STORE (1: the
 # instances share one data dir, as `./dev run` and ADR 0005; 0: one each), BENCH_DOC (docs/benchmarks.md),
-# BUILD_JOBS (2), KEEP_WORK (set: keep the data dirs and logs in /tmp).
+# BUILD_JOBS (2), KEEP_WORK (set: keep the data dirs and logs in /tmp), VIP_BROKER_DIR (the
+# broker's node dir, .run/bench-vip-rabbitmq; a tmpfs dir such as /dev/shm/… takes the broker's
+# own disk I/O off the disk the services sync to: a diagnostic, since such a broker is not durable).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -56,7 +58,7 @@ CONNECTIONS=${VIP_CONNECTIONS:-50}
 SHARED_STORE=${VIP_SHARED_STORE:-1}  # the instances on one data dir, as ./dev run (ADR 0005)
 DOC=${BENCH_DOC:-$ROOT/docs/benchmarks.md}
 JOBS=${BUILD_JOBS:-2}  # the machine is shared: at most two compilers
-RABBIT_DIR_BENCH=$ROOT/.run/bench-vip-rabbitmq
+RABBIT_DIR_BENCH=${VIP_BROKER_DIR:-$ROOT/.run/bench-vip-rabbitmq}
 VIP_ACCOUNT=10000
 WARMUP_ACCOUNT=10002
 PLAIN_ACCOUNT=10001
@@ -425,7 +427,7 @@ e2e_section=$(cat <<EOF
 ## VIP end to end: notification latency and VIP reads
 
 Measured $WHEN on $(nproc) cores ($CPU), commit $COMMIT${DIRTY:+ (with uncommitted changes)},
-by $COMMAND. RabbitMQ $RABBIT_VERSION (a private node without plugins), one accountservice,
+by $COMMAND. RabbitMQ $RABBIT_VERSION (a private node without plugins, data in ${RABBIT_DIR_BENCH#"$ROOT"/}), one accountservice,
 $INSTANCES vipservices (\`offer_cooldown\` 0, so every notification is an offer; log level debug;
 $([ "$SHARED_STORE" = 1 ] && echo "sharing one data dir, as deployed (ADR 0005)" || echo "a data dir each")), all release builds on this machine with fresh data dirs. Load average before the paced load / after
 the last wrk round: $LOAD_BEFORE / $LOAD_AFTER.$busy_note
