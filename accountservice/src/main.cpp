@@ -3,6 +3,7 @@
 #include <exception>
 #include <future>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -30,6 +31,12 @@
 #include "vip_notifier.hpp"
 
 namespace cppblog::account {
+namespace {
+
+// Closing the broker client at shutdown, once the relay has stopped: time for the bus acks.
+constexpr std::chrono::milliseconds kBrokerCloseWait{500};
+
+}  // namespace
 
 int Run(int argc, char* argv[]) {
   try {
@@ -58,7 +65,9 @@ int Run(int argc, char* argv[]) {
          }}};
     const messaging::QueueSpec vip_queue =
         vip::VipQueue(settings.compat_goblog_p9, settings.vip_queue);
-    OutboxRelay relay{outbox, broker, {.queue = vip_queue}};
+    // Optional so that shutdown can stop it before closing the broker client (below).
+    std::optional<OutboxRelay> relay;
+    relay.emplace(outbox, broker, OutboxRelayOptions{.queue = vip_queue});
     VipNotifier notifier{outbox, settings.vip_accounts};
 
     live.OnChange(
@@ -103,13 +112,22 @@ int Run(int argc, char* argv[]) {
         [subscribed = refresh.Subscribed()](const std::stop_token& stop) {
           while (!stop.stop_requested()) {
             if (subscribed.wait_for(std::chrono::milliseconds{100}) == std::future_status::ready) {
-              static_cast<void>(process::TrimWorkingSet());
+              try {
+                subscribed.get();  // refused, or closed at shutdown: nothing to trim for
+                static_cast<void>(process::TrimWorkingSet());
+              } catch (const std::exception&) {
+              }
               return;
             }
           }
         }};
 
     server.RunUntilSignal();
+    // The relay waits up to its stop_wait for the confirms of what it published; whatever is
+    // unconfirmed then stays in the outbox. So the client has nothing left worth its default
+    // 5 s close wait (a broker that is down would take all of it): only the bus acks.
+    relay.reset();
+    broker.Close(kBrokerCloseWait);
     spdlog::info("{} stopped", kServiceName);
     return EXIT_SUCCESS;
   } catch (const std::exception& e) {
