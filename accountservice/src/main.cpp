@@ -66,8 +66,8 @@ int Run(int argc, char* argv[]) {
     const messaging::QueueSpec vip_queue =
         vip::VipQueue(settings.compat_goblog_p9, settings.vip_queue);
     // Optional so that shutdown can stop it before closing the broker client (below).
-    std::optional<OutboxRelay> relay;
-    relay.emplace(outbox, broker, OutboxRelayOptions{.queue = vip_queue});
+    std::optional<OutboxRelay> relay{std::in_place, outbox, broker,
+                                     OutboxRelayOptions{.queue = vip_queue}};
     VipNotifier notifier{outbox, settings.vip_accounts};
 
     live.OnChange(

@@ -47,7 +47,7 @@ void VipNotifier::SetVipAccounts(const std::vector<std::string>& vip_accounts) {
 
 bool VipNotifier::OnAccountRead(std::string_view account_id) {
   if (!IsVip(account_id)) return false;
-  outbox_.Append(NewMessageId(), NotificationFor(account_id));
+  outbox_.Append(NewMessageId(), NotificationFor(account_id, clock_()));
   return true;
 }
 
@@ -56,26 +56,26 @@ bool VipNotifier::OnAccountReadAsync(std::string_view account_id, Recorded recor
   const auto read_at = clock_();
   std::string message_id = NewMessageId();
   std::string body = NotificationFor(account_id, read_at);
+  // At debug, a copy of the clock goes with the callback, which may run after this notifier
+  // is gone (the outbox completes what is queued when it closes).
+  Clock answered_clock = spdlog::should_log(spdlog::level::debug) ? clock_ : Clock{};
   outbox_.AppendAsync(
       message_id, std::move(body),
-      [this, recorded = std::move(recorded), message_id, read_at,
-       account_id = std::string(account_id)](std::exception_ptr error, std::uint64_t) {
+      [recorded = std::move(recorded), answered_clock = std::move(answered_clock), message_id,
+       read_at, account_id = std::string(account_id)](std::exception_ptr error, std::uint64_t) {
         const bool stored = error == nullptr;
         recorded(std::move(error));
         // bench/vip_end_to_end.sh joins this with the vipservice's read_to_committed_us to get
         // "request answered -> offer stored" (same machine, same clock).
-        if (stored && spdlog::should_log(spdlog::level::debug)) {
+        if (stored && answered_clock) {
           spdlog::debug(
               "VIP read answered: account_id={} message_id={} read_to_answered_us={}", account_id,
               message_id,
-              std::chrono::duration_cast<std::chrono::microseconds>(clock_() - read_at).count());
+              std::chrono::duration_cast<std::chrono::microseconds>(answered_clock() - read_at)
+                  .count());
         }
       });
   return true;
-}
-
-std::string VipNotifier::NotificationFor(std::string_view account_id) const {
-  return NotificationFor(account_id, clock_());
 }
 
 std::string VipNotifier::NotificationFor(std::string_view account_id,

@@ -47,8 +47,7 @@ class VipNotifier {
   bool OnAccountReadAsync(std::string_view account_id, Recorded recorded);
 
  private:
-  // The contract's body, read now or at `read_at`.
-  [[nodiscard]] std::string NotificationFor(std::string_view account_id) const;
+  // The contract's body for a read at `read_at`.
   [[nodiscard]] static std::string NotificationFor(std::string_view account_id,
                                                    std::chrono::system_clock::time_point read_at);
 

@@ -1,9 +1,9 @@
 #include "cppblog/storage/lmdb_file_reserve.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
-#include <memory>
 #include <utility>
 
 #include <lmdb.h>
@@ -18,6 +18,7 @@ namespace {
 // ext4 on recent kernels): zeros written 256 kB at a time made 128-256 kB folios, and every
 // later 4 kB commit into one dirtied and wrote back all of it, 140 kB per commit instead of 27.
 constexpr std::size_t kZeroChunk = 4096;
+constexpr std::array<char, kZeroChunk> kZeros{};
 
 }  // namespace
 
@@ -43,12 +44,11 @@ FileReserveResult ReserveFileSpace(MDB_env* env, MDB_txn* txn,
   if (size >= used + options.low_water_bytes) return result;
   // Whole pages from the current end; the file may end mid-page only if something else wrote it.
   const std::uint64_t target = std::max(size, used + options.reserve_bytes);
-  const auto zeros = std::make_unique<char[]>(kZeroChunk);
   std::uint64_t offset = size;
   while (offset < target) {
     const auto length =
         static_cast<std::size_t>(std::min<std::uint64_t>(kZeroChunk, target - offset));
-    const ssize_t written = ::pwrite(fd, zeros.get(), length, static_cast<off_t>(offset));
+    const ssize_t written = ::pwrite(fd, kZeros.data(), length, static_cast<off_t>(offset));
     if (written < 0) {
       if (errno == EINTR) continue;
       result.error = errno;
