@@ -29,18 +29,11 @@ WINDOW=1000
 JOBS=${BUILD_JOBS:-2}  # the machine is shared: at most two compilers
 PREFETCHES=(100 1000)
 
-say() { printf 'bench: %s\n' "$*" >&2; }
-die() { say "$*"; exit 1; }
+# shellcheck source=bench/bench-lib.bash
+. "$ROOT/bench/bench-lib.bash"
 
 # --- build ----------------------------------------------------------------------------------
-export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache}
-if [ ! -f "$BUILD_DIR/build.ninja" ]; then
-  if [ "$BUILD_DIR" = "$ROOT/build/bench" ]; then
-    cmake --preset bench -S "$ROOT" >&2 || die "cmake --preset bench failed"
-  else
-    die "$BUILD_DIR is not a configured build directory"
-  fi
-fi
+configure_bench_build "$BUILD_DIR"
 RAW_BIN=$BUILD_DIR/bin/amqp_raw_bench
 CLIENT_BIN=$BUILD_DIR/bin/amqp_client_bench
 say "building amqp_raw_bench in $BUILD_DIR"
@@ -272,16 +265,5 @@ ${rows%$'\n'}
 <!-- amqp_throughput:end -->
 EOF
 )
-mkdir -p "$(dirname "$DOC")"
-# shellcheck disable=SC2016  # backquotes are Markdown
-[ -f "$DOC" ] || printf '# cppblog benchmarks\n\nFigures written by the scripts in `bench/` (`./dev bench`). Only measured numbers.\n\n' >"$DOC"
-if grep -q '<!-- amqp_throughput:begin' "$DOC"; then
-  tmp=$(mktemp "$DOC.XXXXXX")
-  SECTION=$section awk '
-    /<!-- amqp_throughput:begin/ { print ENVIRON["SECTION"]; skip = 1; next }
-    /<!-- amqp_throughput:end/ { skip = 0; next }
-    !skip { print }' "$DOC" >"$tmp" && mv "$tmp" "$DOC"
-else
-  printf '\n%s\n' "$section" >>"$DOC"
-fi
+write_section amqp_throughput "$section"
 say "wrote the AMQP section of $DOC"

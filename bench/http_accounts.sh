@@ -24,8 +24,8 @@ DOC=${BENCH_DOC:-$ROOT/docs/benchmarks.md}
 # A plain account: 10000 is a VIP, whose reads go through the outbox (bench/vip_end_to_end.sh).
 TARGET=/accounts/10001
 
-say() { printf 'bench: %s\n' "$*" >&2; }
-die() { say "$*"; exit 1; }
+# shellcheck source=bench/bench-lib.bash
+. "$ROOT/bench/bench-lib.bash"
 
 [ -x "$BIN" ] || die "$BIN not found; build it first: ./dev build release"
 
@@ -62,10 +62,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null ||
-    echo $(( 30000 + RANDOM % 20000 ))
-}
 
 # --- time to healthy: a tight C++ poll loop ------------------------------------------------
 # Forks and execs the service, then connects to /health as fast as it can until a 200
@@ -131,7 +127,6 @@ stop_service() {
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 pss_kb() { awk '/^Pss:/ {print $2}' "/proc/$1/smaps_rollup"; }
 
-median() { sort -g | awk '{v[NR]=$1} END {if (NR%2) print v[(NR+1)/2]; else print (v[NR/2]+v[NR/2+1])/2}'; }
 
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -148,8 +143,8 @@ for i in 1 2 3 4 5; do
   warm+=("$START_US")
   stop_service
 done
-cold_ms=$(printf '%s\n' "${cold[@]}" | median | awk '{printf "%.1f", $1/1000}')
-warm_ms=$(printf '%s\n' "${warm[@]}" | median | awk '{printf "%.1f", $1/1000}')
+cold_ms=$(median "${cold[@]}" | awk '{printf "%.1f", $1/1000}')
+warm_ms=$(median "${warm[@]}" | awk '{printf "%.1f", $1/1000}')
 cold_max_ms=$(printf '%s\n' "${cold[@]}" | sort -g | tail -1 | awk '{printf "%.1f", $1/1000}')
 say "time to healthy: cold median $cold_ms ms (max $cold_max_ms), warm median $warm_ms ms"
 
@@ -195,9 +190,6 @@ for i in $(seq 1 200); do curl -sf "http://127.0.0.1:$NGINX_PORT$TARGET" >/dev/n
 [ "$(curl -sf "http://127.0.0.1:$NGINX_PORT$TARGET")" = "$BODY" ] || die "nginx did not serve the body; see $WORK/nginx/error.log"
 
 # --- load -----------------------------------------------------------------------------------------
-to_ms() {  # wrk latency such as 812.00us, 1.23ms, 2.01s → milliseconds
-  awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n += 0; else if (v ~ /s$/) n *= 1000; printf "%.3f", n }'
-}
 run_wrk() {  # PORT NAME ROUND → "rps p50_ms p99_ms"
   local out
   out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "http://127.0.0.1:$1$TARGET")
@@ -224,12 +216,9 @@ load_rss=$(rss_kb "$SERVICE_PID"); load_pss=$(pss_kb "$SERVICE_PID")
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 say "after load: RSS ${load_rss} kB, PSS ${load_pss} kB"
 
-m() { printf '%s\n' "$@" | median; }
-S_RPS=$(m "${svc_rps[@]}"); S_P50=$(m "${svc_p50[@]}"); S_P99=$(m "${svc_p99[@]}")
-N_RPS=$(m "${ngx_rps[@]}"); N_P50=$(m "${ngx_p50[@]}"); N_P99=$(m "${ngx_p99[@]}")
+S_RPS=$(median "${svc_rps[@]}"); S_P50=$(median "${svc_p50[@]}"); S_P99=$(median "${svc_p99[@]}")
+N_RPS=$(median "${ngx_rps[@]}"); N_P50=$(median "${ngx_p50[@]}"); N_P99=$(median "${ngx_p99[@]}")
 RATIO=$(awk -v s="$S_RPS" -v n="$N_RPS" 'BEGIN {printf "%.2f", s / n}')
-mb() { awk -v k="$1" 'BEGIN {printf "%.1f", k / 1024}'; }
-fmt_rps() { awk -v r="$1" 'BEGIN {printf "%.0f", r}'; }
 say "median: accountservice $(fmt_rps "$S_RPS") req/s, nginx $(fmt_rps "$N_RPS") req/s, ratio $RATIO"
 
 # --- docs/benchmarks.md: replace the HTTP section ------------------------------------------------
@@ -283,14 +272,5 @@ req/s, p99 ≈ 20 ms), 9.5 MB RSS and 32 ms to healthy.
 <!-- http_accounts:end -->
 EOF
 )
-mkdir -p "$(dirname "$DOC")"
-[ -f "$DOC" ] || printf '# cppblog benchmarks\n\nFigures written by the scripts in `bench/` (`./dev bench`). Only measured numbers.\n\n' >"$DOC"
-if grep -q '<!-- http_accounts:begin' "$DOC"; then
-  SECTION=$section awk '
-    /<!-- http_accounts:begin/ { print ENVIRON["SECTION"]; skip = 1; next }
-    /<!-- http_accounts:end/ { skip = 0; next }
-    !skip { print }' "$DOC" >"$DOC.tmp" && mv "$DOC.tmp" "$DOC"
-else
-  printf '%s\n' "$section" >>"$DOC"
-fi
+write_section http_accounts "$section"
 say "wrote the HTTP section of $DOC"

@@ -64,8 +64,8 @@ WARMUP_ACCOUNT=10002
 PLAIN_ACCOUNT=10001
 LOAD_CONNECTIONS=64  # paced driver: enough for RATE × a synced commit's latency in flight
 
-say() { printf 'bench: %s\n' "$*" >&2; }
-die() { say "$*"; exit 1; }
+# shellcheck source=bench/bench-lib.bash
+. "$ROOT/bench/bench-lib.bash"
 
 [ -x "$ACCOUNT_BIN" ] || die "$ACCOUNT_BIN not found; build it first: ./dev build release"
 [ -x "$VIP_BIN" ] || die "$VIP_BIN not found; build it first: ./dev build release"
@@ -73,14 +73,7 @@ ACCOUNT_BIN=$(readlink -f "$ACCOUNT_BIN") VIP_BIN=$(readlink -f "$VIP_BIN")  # t
 command -v wrk >/dev/null || die "wrk is missing; install it with: sudo apt-get install -y wrk"
 
 # --- the load driver ------------------------------------------------------------------------
-export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache}
-if [ ! -f "$BUILD_DIR/build.ninja" ]; then
-  if [ "$BUILD_DIR" = "$ROOT/build/bench" ]; then
-    cmake --preset bench -S "$ROOT" >&2 || die "cmake --preset bench failed"
-  else
-    die "$BUILD_DIR is not a configured build directory"
-  fi
-fi
+configure_bench_build "$BUILD_DIR"
 say "building paced_http_load and disk_sync_probe in $BUILD_DIR"
 cmake --build "$BUILD_DIR" --parallel "$JOBS" --target paced_http_load disk_sync_probe >&2 ||
   die "paced_http_load or disk_sync_probe did not build"
@@ -121,11 +114,6 @@ RABBIT_DIR=$RABBIT_DIR_BENCH RABBIT_MANAGEMENT=0 "$ROOT/dev" rabbit start >/dev/
 URL=$(. "$RABBIT_DIR_BENCH/node.env" && echo "$AMQP_URL")
 RABBIT_VERSION=$(RABBIT_DIR=$RABBIT_DIR_BENCH "$ROOT/dev" rabbit ctl -q version 2>/dev/null ||
   echo unknown)
-
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null ||
-    echo $((30000 + RANDOM % 20000))
-}
 
 wait_healthy() {  # NAME PORT PID LOG
   local deadline=$((SECONDS + 30))
@@ -304,9 +292,6 @@ for p in "${PIDS[@]}"; do [ "$p" = "$ACCOUNT_PID" ] || REMAINING+=("$p"); done
 PIDS=("${REMAINING[@]}")
 start_accountservice info "$WORK/accountservice.log"
 wait_healthy accountservice "$ACCOUNT_PORT" "$ACCOUNT_PID" "$WORK/accountservice.log"
-to_ms() {  # wrk latency such as 812.00us, 1.23ms, 2.01s → milliseconds
-  awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n += 0; else if (v ~ /s$/) n *= 1000; printf "%.2f", n }'
-}
 WRK_VIP_2XX=0
 run_wrk() {  # ACCOUNT → "rps p50_ms p99_ms 2xx"
   local out requests non2xx
@@ -326,7 +311,6 @@ for round in $(seq 1 "$ROUNDS"); do
   say "round $round/$ROUNDS: VIP $r req/s (p99 $p ms) | plain $r2 req/s (p99 $p2 ms)"
 done
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
-median() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {if (NR%2) print v[(NR+1)/2]; else print (v[NR/2]+v[NR/2+1])/2}'; }
 V_RPS=$(median "${vip_rps[@]}") P_RPS=$(median "${plain_rps[@]}")
 V_P99=$(median "${vip_p99[@]}") P_P99=$(median "${plain_p99[@]}")
 RATIO=$(awk -v v="$V_RPS" -v p="$P_RPS" 'BEGIN {printf "%.2f", v / p}')
@@ -382,8 +366,6 @@ say "alone, median: VIP $A_VIP req/s, plain $A_PLAIN req/s, ratio $A_RATIO (roun
 # --- docs/benchmarks.md ----------------------------------------------------------------------------
 verdict() { awk -v v="$1" -v op="$2" -v t="$3" 'BEGIN { if (v !~ /^[0-9.]+$/) { print "not measured"; exit }
   ok = (op == ">=") ? (v >= t) : (v <= t); print ok ? "met" : "**missed**" }'; }
-mb() { awk -v k="$1" 'BEGIN {printf "%.1f", k / 1024}'; }
-fmt_rps() { awk -v r="$1" 'BEGIN {printf "%.0f", r}'; }
 CPU=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
 COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
 DIRTY=$(git -C "$ROOT" status --porcelain -- accountservice vipservice common bench 2>/dev/null | head -n 1)
@@ -550,21 +532,6 @@ For scale (from the issue): the Go original's vipservice, 7.8 MB.
 EOF
 )
 
-mkdir -p "$(dirname "$DOC")"
-# shellcheck disable=SC2016  # backquotes are Markdown
-[ -f "$DOC" ] || printf '# cppblog benchmarks\n\nFigures written by the scripts in `bench/` (`./dev bench`). Only measured numbers.\n\n' >"$DOC"
-replace_section() {  # NAME TEXT
-  if grep -q "<!-- $1:begin" "$DOC"; then
-    local tmp
-    tmp=$(mktemp "$DOC.XXXXXX")
-    NAME=$1 SECTION=$2 awk '
-      index($0, "<!-- " ENVIRON["NAME"] ":begin") == 1 { print ENVIRON["SECTION"]; skip = 1; next }
-      index($0, "<!-- " ENVIRON["NAME"] ":end") == 1 { skip = 0; next }
-      !skip { print }' "$DOC" >"$tmp" && mv "$tmp" "$DOC"
-  else
-    printf '%s\n' "$2" >>"$DOC"
-  fi
-}
-replace_section vip_end_to_end "$e2e_section"
-replace_section vipservice_memory "$memory_section"
+write_section vip_end_to_end "$e2e_section"
+write_section vipservice_memory "$memory_section"
 say "wrote the VIP end-to-end and vipservice memory sections of ${DOC#"$ROOT"/}"

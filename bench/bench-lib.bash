@@ -1,0 +1,45 @@
+# Shared by the bench/*.sh scripts: sourced, not a benchmark of its own (./dev bench runs
+# bench/*.sh only). The sourcing script sets ROOT (the repository) and DOC (the Markdown file
+# its sections go to) first.
+
+say() { printf 'bench: %s\n' "$*" >&2; }
+die() { say "$*"; exit 1; }
+
+# Configures BUILD_DIR with `cmake --preset bench` when it is build/bench and not yet configured;
+# any other directory must be configured already.
+configure_bench_build() {  # BUILD_DIR
+  export CCACHE_DIR=${CCACHE_DIR:-$HOME/.cache/ccache}
+  [ -f "$1/build.ninja" ] && return 0
+  [ "$1" = "$ROOT/build/bench" ] || die "$1 is not a configured build directory"
+  cmake --preset bench -S "$ROOT" >&2 || die "cmake --preset bench failed"
+}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null ||
+    echo $((30000 + RANDOM % 20000))
+}
+
+to_ms() {  # wrk latency such as 812.00us, 1.23ms, 2.01s → milliseconds
+  awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n += 0; else if (v ~ /s$/) n *= 1000; printf "%.3f", n }'
+}
+median() { printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {if (NR%2) print v[(NR+1)/2]; else print (v[NR/2]+v[NR/2+1])/2}'; }
+fmt_rps() { awk -v r="$1" 'BEGIN {printf "%.0f", r}'; }
+mb() { awk -v k="$1" 'BEGIN {printf "%.1f", k / 1024}'; }
+
+# Replaces the section NAME of DOC (from its "<!-- NAME:begin" line to its "<!-- NAME:end"
+# line) with TEXT, or appends TEXT when DOC has no such section; creates DOC when missing.
+write_section() {  # NAME TEXT
+  mkdir -p "$(dirname "$DOC")"
+  # shellcheck disable=SC2016  # backquotes are Markdown
+  [ -f "$DOC" ] || printf '# cppblog benchmarks\n\nFigures written by the scripts in `bench/` (`./dev bench`). Only measured numbers.\n\n' >"$DOC"
+  if grep -q "<!-- $1:begin" "$DOC"; then
+    local tmp
+    tmp=$(mktemp "$DOC.XXXXXX")
+    NAME=$1 SECTION=$2 awk '
+      index($0, "<!-- " ENVIRON["NAME"] ":begin") == 1 { print ENVIRON["SECTION"]; skip = 1; next }
+      index($0, "<!-- " ENVIRON["NAME"] ":end") == 1 { skip = 0; next }
+      !skip { print }' "$DOC" >"$tmp" && mv "$tmp" "$DOC"
+  else
+    printf '\n%s\n' "$2" >>"$DOC"
+  fi
+}
