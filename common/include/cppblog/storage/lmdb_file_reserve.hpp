@@ -36,8 +36,8 @@ struct FileReserveResult {
 /// Call inside a write transaction, before its commit: LMDB's writer lock, which the transaction
 /// holds, is what keeps any other writer (another process on the same environment, too) from
 /// writing past the last page meanwhile. `txn` is that proof; it is not written to. Cheap when
-/// the reserve is ample (mdb_env_info, mdb_env_stat and one fstat). Extending writes `reserve_bytes` at most,
-/// in one go; that commit's fdatasync then carries them.
+/// the reserve is ample (mdb_env_info, mdb_env_stat and one fstat). Extending writes
+/// `reserve_bytes` at most, in one go; that commit's fdatasync then carries them.
 ///
 /// Never throws: the reserve is an optimisation; a failure (a full disk) is returned, the file
 /// is left as far as it got, and LMDB reports the real trouble on its own commit.
