@@ -43,3 +43,33 @@ write_section() {  # NAME TEXT
     printf '\n%s\n' "$2" >>"$DOC"
   fi
 }
+
+# CPU accounting from /proc, in clock ticks (1/100 s here: getconf CLK_TCK).
+# The machine's: "busy idle steal" summed over every CPU since boot. Busy is user, nice, system,
+# irq and softirq; idle counts iowait too. Steal is time a CPU of this virtual machine was ready
+# to run but its host ran something else.
+machine_ticks() {
+  awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8, $5 + $6, $9; exit }' /proc/stat
+}
+# "busy% idle% steal%" of all CPU time between two machine_ticks snapshots.
+machine_share() {  # "BEFORE" "AFTER"
+  awk -v a="$1" -v b="$2" 'BEGIN { split(a, x, " "); split(b, y, " ")
+    busy = y[1] - x[1]; idle = y[2] - x[2]; steal = y[3] - x[3]; all = busy + idle + steal
+    if (all <= 0) { print "0.0 0.0 0.0"; exit }
+    printf "%.1f %.1f %.1f\n", 100 * busy / all, 100 * idle / all, 100 * steal / all }'
+}
+# User plus system ticks of the processes (all their threads); 0 for one that is gone.
+process_ticks() {  # PID...
+  local pid total=0 t
+  for pid in "$@"; do
+    # Field 2 (the name) may hold spaces: count from the closing parenthesis.
+    t=$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | awk '{print $12 + $13}') || t=0
+    total=$((total + ${t:-0}))
+  done
+  echo "$total"
+}
+# Microseconds of CPU per request: TICKS over REQUESTS.
+us_per_request() {  # TICKS REQUESTS
+  awk -v t="$1" -v n="$2" -v hz="$(getconf CLK_TCK)" 'BEGIN { if (n <= 0) { print "—"; exit }
+    printf "%.0f", t / hz * 1e6 / n }'
+}

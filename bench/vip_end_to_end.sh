@@ -4,7 +4,9 @@
 #
 #   bench/vip_end_to_end.sh            (run by ./dev bench after building the release preset)
 #
-# First probes the disk (bench/disk_sync_probe.cpp: synced 4 kB overwrites from 1 and 3 writers).
+# First probes the disk (bench/disk_sync_probe.cpp: synced 4 kB overwrites from 1 and 3 writers)
+# and, as a control, runs 3 CPU-bound loops without I/O, recording the machine's steal time over
+# each (/proc/stat: the host holding this VM).
 # Starts a private RabbitMQ node (.run/bench-vip-rabbitmq, no management plugin), VIP_INSTANCES
 # release vipservices (offer_cooldown 0, log_level debug) and one release accountservice
 # (vip_accounts 10000 and 10002) on free ports, with fresh data dirs (the vipservices share
@@ -26,10 +28,14 @@
 #      before step 5. Loss: the offers stored for 10000 across
 #      the instances (GET /offers/10000) must equal the driver's 2xx answers exactly (the
 #      driver abandons no request), with no message id stored twice;
-#   4. memory again, after the stream;
+#   4. memory again, after the stream; then the latency again at each of VIP_SWEEP_RATES (500 700)
+#      for VIP_SWEEP_DURATION (10) seconds, on a VIP account of its own each (10003, 10004, …),
+#      with the machine's busy and steal time: where the tail begins;
 #   5. throughput: `wrk -t2 -c50 -dVIP_WRK_DURATION` on /accounts/10000 (VIP: every request goes
 #      through the synced outbox) and /accounts/10001 (plain), VIP_ROUNDS rounds interleaved;
-#      medians and their ratio; then loss again and memory after that load;
+#      each VIP round is followed by its drain (until every notification it made is an offer),
+#      and the CPU time of each process over them gives the CPU per read; medians and their
+#      ratio; then loss again and memory after that load;
 #   6. the same wrk comparison against a second accountservice alone (fresh store, broker URL
 #      pointing at a closed port: the outbox absorbs every notification, no consumers run).
 # Writes two sections of docs/benchmarks.md: "VIP end to end" and "vipservice memory".
@@ -37,6 +43,7 @@
 # Environment: ACCOUNTSERVICE_BIN, VIPSERVICE_BIN (build/release/bin/…), VIP_BENCH_BUILD_DIR
 # (build/bench, for paced_http_load; configured with `cmake --preset bench` when absent),
 # VIP_INSTANCES (2), VIP_RATE (1000), VIP_DURATION (15 seconds), VIP_WARMUP (2 seconds),
+# VIP_SWEEP_RATES ("500 700"; empty: none), VIP_SWEEP_DURATION (10 seconds),
 # VIP_ROUNDS (3), VIP_WRK_DURATION (10s), VIP_CONNECTIONS (50), VIP_SHARED_STORE (1: the
 # instances share one data dir, as `./dev run` and ADR 0005; 0: one each), BENCH_DOC (docs/benchmarks.md),
 # BUILD_JOBS (2), KEEP_WORK (set: keep the data dirs and logs in /tmp), VIP_BROKER_DIR (the
@@ -59,9 +66,15 @@ SHARED_STORE=${VIP_SHARED_STORE:-1}  # the instances on one data dir, as ./dev r
 DOC=${BENCH_DOC:-$ROOT/docs/benchmarks.md}
 JOBS=${BUILD_JOBS:-2}  # the machine is shared: at most two compilers
 RABBIT_DIR_BENCH=${VIP_BROKER_DIR:-$ROOT/.run/bench-vip-rabbitmq}
+SWEEP_RATES=${VIP_SWEEP_RATES-500 700}  # the latency again at these rates: where the tail begins
+SWEEP_DURATION=${VIP_SWEEP_DURATION:-10}
 VIP_ACCOUNT=10000
 WARMUP_ACCOUNT=10002
 PLAIN_ACCOUNT=10001
+# A VIP account of its own for each sweep rate, so that its offers are told apart.
+read -ra SWEEP_RATE_LIST <<<"$SWEEP_RATES"
+SWEEP_ACCOUNTS=()
+for rate in "${SWEEP_RATE_LIST[@]}"; do SWEEP_ACCOUNTS+=($((10003 + ${#SWEEP_ACCOUNTS[@]}))); done
 LOAD_CONNECTIONS=64  # paced driver: enough for RATE × a synced commit's latency in flight
 
 # shellcheck source=bench/bench-lib.bash
@@ -99,11 +112,31 @@ trap cleanup EXIT
 # --- the disk: synced 4 kB overwrites from one writer, then from three at once -------------------
 # Every synced commit here (the outbox, the offers, the broker's) goes through this disk; what it
 # does with many writers bounds the latency tail below.
-say "disk: fdatasync from 1, then 3 writers, 2 s each, in $WORK"
-DISK_ONE=$("$PROBE_BIN" --dir "$WORK" --writers 1 --kb 4 --seconds 2) || die "disk_sync_probe failed"
-DISK_THREE=$("$PROBE_BIN" --dir "$WORK" --writers 3 --kb 4 --seconds 2) || die "disk_sync_probe failed"
+# Each with the machine's CPU split over it: the stall episodes come with steal time, the VM
+# being held by its host. The control: as many CPU-bound loops, no I/O.
+say "disk: fdatasync from 1, then 3 writers, 2 s each, in $WORK; then 3 CPU-bound loops, no I/O"
+probe() {  # WRITERS → the probe's line, then "busy% idle% steal%"
+  local before out
+  before=$(machine_ticks)
+  out=$("$PROBE_BIN" --dir "$WORK" --writers "$1" --kb 4 --seconds 2) || die "disk_sync_probe failed"
+  echo "$out cpu=$(machine_share "$before" "$(machine_ticks)" | tr ' ' /)"
+}
+spin() {  # LOOPS → "busy% idle% steal%" while they run for 2 s
+  local before i pids=()
+  before=$(machine_ticks)
+  for i in $(seq 1 "$1"); do
+    timeout 2 bash -c 'while :; do :; done' &
+    pids+=($!)
+  done
+  wait "${pids[@]}" || true  # timeout's 124
+  machine_share "$before" "$(machine_ticks)" | tr ' ' /
+}
+DISK_ONE=$(probe 1)
+DISK_THREE=$(probe 3)
+SPIN_THREE=$(spin 3)
 say "disk: $DISK_ONE"
 say "disk: $DISK_THREE"
+say "cpu only (busy/idle/steal %): $SPIN_THREE"
 
 say "starting a private RabbitMQ node in ${RABBIT_DIR_BENCH#"$ROOT"/}"
 # Twice: on a busy machine another process may take one of the free ports picked before the node binds it.
@@ -139,9 +172,10 @@ ACCOUNT_PORT=$(free_port)
 start_accountservice() {  # LOG_LEVEL LOG: debug for the paced load (a line per answer), info for wrk
   (cd "$WORK" && exec "$ACCOUNT_BIN" --config-dir "$WORK/no-config" --set "server_port=$ACCOUNT_PORT" \
     --set "data_dir=$WORK/accountservice" --set "amqp_server_url=$URL" \
-    --set "vip_accounts=$VIP_ACCOUNT,$WARMUP_ACCOUNT" --set "log_level=$1") 2>>"$2" >&2 &
+    --set "vip_accounts=$(IFS=,; echo "$VIP_ACCOUNT,$WARMUP_ACCOUNT${SWEEP_ACCOUNTS[*]:+,${SWEEP_ACCOUNTS[*]}}")" \
+    --set "log_level=$1") 2>>"$2" >&2 &
   ACCOUNT_PID=$!
-  PIDS+=($ACCOUNT_PID)
+  PIDS+=("$ACCOUNT_PID")
 }
 start_accountservice debug "$WORK/accountservice.log"
 for i in "${!VIP_PIDS[@]}"; do wait_healthy "vipservice $((i + 1))" "${VIP_PORTS[$i]}" "${VIP_PIDS[$i]}" "${VIP_LOGS[$i]}"; done
@@ -207,9 +241,12 @@ wait_offers "$WARMUP_ACCOUNT" "$(kv ok "$WARM_OUT")" 30 || true
 
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 say "latency: $DURATION s of GET /accounts/$VIP_ACCOUNT at $RATE/s"
+PACED_CPU_BEFORE=$(machine_ticks)
 PACED_OUT=$("$LOAD_BIN" --port "$ACCOUNT_PORT" --path "/accounts/$VIP_ACCOUNT" --rate "$RATE" \
   --duration "$DURATION" --connections "$LOAD_CONNECTIONS") || say "the paced load had errors"
+read -r PACED_BUSY _ PACED_STEAL < <(machine_share "$PACED_CPU_BEFORE" "$(machine_ticks)")
 say "driver: $PACED_OUT"
+say "machine during the paced load: busy $PACED_BUSY %, steal $PACED_STEAL % of CPU time"
 PACED_OK=$(kv ok "$PACED_OUT")
 DRAIN_START=$SECONDS
 wait_offers "$VIP_ACCOUNT" "$PACED_OK" 60 || true
@@ -226,6 +263,18 @@ percentile() {  # P (0-100) on sorted stdin → milliseconds, nearest rank
   awk -v p="$1" '{ v[NR] = $1 } END { if (NR == 0) { print "—"; exit }
     r = int(p / 100 * NR + 0.999999); if (r < 1) r = 1; if (r > NR) r = NR; printf "%.2f", v[r] / 1000 }'
 }
+# The target's interval, "request answered -> offer stored", per notification for ACCOUNT, sorted,
+# in microseconds: the vipservice's read_to_committed_us minus the accountservice's
+# read_to_answered_us for the same message id (both from readAt, same clock). Answered = the
+# response handed to the HTTP server once the outbox's commit returned.
+answered_to_committed() {  # ACCOUNT
+  { grep "VIP read answered: account_id=$1 " "$WORK/accountservice.log" |
+      sed -n 's/.* message_id=\([^ ]*\) read_to_answered_us=\([-0-9]*\).*/A \1 \2/p'
+    cat "${VIP_LOGS[@]}" | grep "account_id=$1 .*result=offered" |
+      sed -n 's/.* message_id=\([^ ]*\) .*read_to_committed_us=\([-0-9]*\).*/C \1 \2/p'
+  } | awk '$1 == "A" { a[$2] = $3 } $1 == "C" { c[$2] = $3 }
+      END { for (id in c) if (id in a) print c[id] - a[id] }' | sort -n
+}
 LATENCIES=$(latencies)
 E2E_N=$(grep -c . <<<"$LATENCIES" || true)
 E2E_P50=$(percentile 50 <<<"$LATENCIES")
@@ -238,17 +287,7 @@ COMMITS=$(latencies commit_us)
 COMMIT_P50=$(percentile 50 <<<"$COMMITS")
 COMMIT_P99=$(percentile 99 <<<"$COMMITS")
 say "of which the vipservice's synced store call: p50 $COMMIT_P50 ms, p99 $COMMIT_P99 ms"
-# The target's interval, "request answered -> offer stored", per notification: the vipservice's
-# read_to_committed_us minus the accountservice's read_to_answered_us for the same message id
-# (both from readAt, same clock). Answered = the response handed to the HTTP server once the
-# outbox's commit returned.
-ANSWERED_TO_COMMITTED=$(
-  { grep "VIP read answered: account_id=$VIP_ACCOUNT " "$WORK/accountservice.log" |
-      sed -n 's/.* message_id=\([^ ]*\) read_to_answered_us=\([-0-9]*\).*/A \1 \2/p'
-    cat "${VIP_LOGS[@]}" | grep "account_id=$VIP_ACCOUNT .*result=offered" |
-      sed -n 's/.* message_id=\([^ ]*\) .*read_to_committed_us=\([-0-9]*\).*/C \1 \2/p'
-  } | awk '$1 == "A" { a[$2] = $3 } $1 == "C" { c[$2] = $3 }
-      END { for (id in c) if (id in a) print c[id] - a[id] }' | sort -n)
+ANSWERED_TO_COMMITTED=$(answered_to_committed "$VIP_ACCOUNT")
 A2C_N=$(grep -c . <<<"$ANSWERED_TO_COMMITTED" || true)
 A2C_P50=$(percentile 50 <<<"$ANSWERED_TO_COMMITTED")
 A2C_P90=$(percentile 90 <<<"$ANSWERED_TO_COMMITTED")
@@ -281,6 +320,23 @@ count_offers() {  # ACCOUNT → "total per-instance-list duplicated-ids"
 read -r STORED PER_INSTANCE DUPLICATES < <(count_offers "$VIP_ACCOUNT")
 say "stored offers for $VIP_ACCOUNT: $STORED ($PER_INSTANCE made by each instance), 2xx answers $PACED_OK, ids stored twice: $DUPLICATES"
 
+# --- the same interval at other rates: where the tail begins ---------------------------------------
+# Each rate on a VIP account of its own (SWEEP_ACCOUNTS), with the machine's CPU split over it.
+SWEEP_RESULTS=()  # "rate n p50 p90 p99 max busy steal" per rate
+for i in "${!SWEEP_ACCOUNTS[@]}"; do
+  rate=${SWEEP_RATE_LIST[$i]}
+  account=${SWEEP_ACCOUNTS[$i]}
+  say "latency at $rate/s: $SWEEP_DURATION s of GET /accounts/$account"
+  before=$(machine_ticks)
+  out=$("$LOAD_BIN" --port "$ACCOUNT_PORT" --path "/accounts/$account" --rate "$rate" \
+    --duration "$SWEEP_DURATION" --connections "$LOAD_CONNECTIONS") || say "the load at $rate/s had errors"
+  read -r busy _ steal < <(machine_share "$before" "$(machine_ticks)")
+  wait_offers "$account" "$(kv ok "$out")" 60 || true
+  a2c=$(answered_to_committed "$account")
+  SWEEP_RESULTS+=("$rate $(grep -c . <<<"$a2c" || true) $(percentile 50 <<<"$a2c") $(percentile 90 <<<"$a2c") $(percentile 99 <<<"$a2c") $(percentile 100 <<<"$a2c") $busy $steal")
+  say "at $rate/s: answered -> offer committed (n p50 p90 p99 max, ms), busy %, steal %: ${SWEEP_RESULTS[-1]#* }"
+done
+
 # --- VIP reads against plain reads ----------------------------------------------------------------
 # At info from here: a debug line per answer would cost wrk's rounds. Same store, same port.
 kill -TERM "$ACCOUNT_PID" 2>/dev/null || true
@@ -301,15 +357,50 @@ run_wrk() {  # ACCOUNT → "rps p50_ms p99_ms 2xx"
   grep -E 'Non-2xx|Socket errors' <<<"$out" >&2 || true
   echo "$(awk '/^Requests\/sec:/ {print $2}' <<<"$out") $(to_ms "$(awk '$1 == "50%" {print $2}' <<<"$out")") $(to_ms "$(awk '$1 == "99%" {print $2}' <<<"$out")") $((requests - ${non2xx:-0}))"
 }
-vip_rps=() vip_p99=() plain_rps=() plain_p99=()
+# What each read costs in CPU, per process: a VIP round is measured with its drain (until the
+# vipservices have stored every notification it made), which also keeps the relay, RabbitMQ and
+# the vipservices from taking the cores from the plain round after it.
+BROKER_PID=$(cat "$RABBIT_DIR_BENCH/node.pid" 2>/dev/null || echo 0)
+snapshot() {  # → "accountservice RabbitMQ vipservices" ticks, then machine_ticks
+  echo "$(process_ticks "$ACCOUNT_PID") $(process_ticks "$BROKER_PID") $(process_ticks "${VIP_PIDS[@]}") $(machine_ticks)"
+}
+VIP_CPU=(0 0 0 0 0 0) PLAIN_CPU=(0 0 0 0 0 0)  # snapshot fields summed over the rounds
+add_cpu() {  # ARRAY BEFORE AFTER
+  local -n sum=$1
+  local a b k
+  read -ra a <<<"$2"
+  read -ra b <<<"$3"
+  for k in "${!sum[@]}"; do sum[k]=$((sum[k] + b[k] - a[k])); done
+}
+vip_rps=() vip_p99=() plain_rps=() plain_p99=() drains=()
+PLAIN_2XX=0
 for round in $(seq 1 "$ROUNDS"); do
+  before=$(snapshot)
   read -r r _ p ok < <(run_wrk "$VIP_ACCOUNT")
   vip_rps+=("$r") vip_p99+=("$p")
   WRK_VIP_2XX=$((WRK_VIP_2XX + ok))
-  read -r r2 _ p2 _ < <(run_wrk "$PLAIN_ACCOUNT")
+  drain_start=$(date +%s.%N)
+  wait_offers "$VIP_ACCOUNT" "$((PACED_OK + WRK_VIP_2XX))" 120 || true
+  drains+=("$(awk -v a="$drain_start" -v b="$(date +%s.%N)" 'BEGIN {printf "%.1f", b - a}')")
+  add_cpu VIP_CPU "$before" "$(snapshot)"
+  before=$(snapshot)
+  read -r r2 _ p2 ok2 < <(run_wrk "$PLAIN_ACCOUNT")
+  add_cpu PLAIN_CPU "$before" "$(snapshot)"
   plain_rps+=("$r2") plain_p99+=("$p2")
-  say "round $round/$ROUNDS: VIP $r req/s (p99 $p ms) | plain $r2 req/s (p99 $p2 ms)"
+  PLAIN_2XX=$((PLAIN_2XX + ok2))
+  say "round $round/$ROUNDS: VIP $r req/s (p99 $p ms; stored ${drains[-1]} s after wrk ended) | plain $r2 req/s (p99 $p2 ms)"
 done
+CPU_ACCOUNT_VIP=$(us_per_request "${VIP_CPU[0]}" "$WRK_VIP_2XX")
+CPU_BROKER_VIP=$(us_per_request "${VIP_CPU[1]}" "$WRK_VIP_2XX")
+CPU_VIPS_VIP=$(us_per_request "${VIP_CPU[2]}" "$WRK_VIP_2XX")
+CPU_MACHINE_VIP=$(us_per_request "${VIP_CPU[3]}" "$WRK_VIP_2XX")
+CPU_ACCOUNT_PLAIN=$(us_per_request "${PLAIN_CPU[0]}" "$PLAIN_2XX")
+CPU_MACHINE_PLAIN=$(us_per_request "${PLAIN_CPU[3]}" "$PLAIN_2XX")
+read -r _ _ WRK_VIP_STEAL < <(machine_share "0 0 0" "${VIP_CPU[*]:3}")
+CPU_OURS_VIP=$(awk -v a="$CPU_ACCOUNT_VIP" -v b="$CPU_BROKER_VIP" -v c="$CPU_VIPS_VIP" 'BEGIN {print a + b + c}')
+# Two cores spent on nothing but these three processes could serve this many VIP reads a second.
+CPU_BOUND_VIP=$(awk -v us="$CPU_OURS_VIP" -v n="$(nproc)" 'BEGIN {printf "%.0f", n * 1e6 / us}')
+say "CPU per VIP read (µs): accountservice $CPU_ACCOUNT_VIP, RabbitMQ $CPU_BROKER_VIP, vipservices $CPU_VIPS_VIP, machine $CPU_MACHINE_VIP (steal $WRK_VIP_STEAL %); per plain read: accountservice $CPU_ACCOUNT_PLAIN, machine $CPU_MACHINE_PLAIN"
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 V_RPS=$(median "${vip_rps[@]}") P_RPS=$(median "${plain_rps[@]}")
 V_P99=$(median "${vip_p99[@]}") P_P99=$(median "${plain_p99[@]}")
@@ -390,6 +481,15 @@ so requests waited for it (the HTTP answer times below). readAt is stamped when 
 handled, so readAt → offer committed is still measured, but at that rate, not at $RATE/s."
 fi
 
+sweep_section() {  # the sweep's rows, in the latency table
+  local row rate n p50 p90 p99 max busy steal
+  for row in "${SWEEP_RESULTS[@]}"; do
+    read -r rate n p50 p90 p99 max busy steal <<<"$row"
+    echo "| at $rate/s ($SWEEP_DURATION s, $n offers): request answered → offer committed, p50 / p90 / p99 / max | $p50 / $p90 / $p99 / $max ms | p99 ≤ 10 ms | $(verdict "$p99" "<=" 10) |"
+    echo "| at $rate/s: the machine busy / steal | $busy % / $steal % | | |"
+  done
+}
+
 memory_rows() {  # LABEL TEXT: one table row per instance
   local rows="" i=1 rss pss anon file threads
   IFS=';' read -r -a entries <<<"$2"
@@ -447,20 +547,26 @@ commit's return (waiting for a batch in progress, then its own synced commit).$r
 | rate achieved | $(kv rate "$PACED_OUT")/s (latest send $(kv late_ms "$PACED_OUT") ms after due) | $RATE/s | |
 | offers stored (made by each instance) | $STORED ($PER_INSTANCE) | = 2xx | |
 | loss | $LOSS | none | $([ "$STORED" = "$PACED_OK" ] && [ "$DUPLICATES" = 0 ] && echo met || echo "**missed**") |
+| the machine during the paced load: busy / steal, of all CPU time | $PACED_BUSY % / $PACED_STEAL % | | |
+$(sweep_section)
 
-**The disk.** Every synced commit above (the outbox's, the offers', the broker's) goes through
-one disk. \`disk_sync_probe\` (before the services started, in the bench's work dir: 4 kB
-overwrites, each followed by fdatasync, 2 s):
+**What holds the tail: the host.** This machine is a virtual machine, and *steal* (in
+\`/proc/stat\`) is time its CPUs were ready to run while its host ran something else. Before the
+services started, in the bench's work dir: \`disk_sync_probe\` (4 kB overwrites, each followed
+by fdatasync, 2 s), then, as a control, CPU-bound loops that do no I/O:
 
-| writers | syncs/s (all) | p50 | p99 | max | syncs over 4 ms | between stall episodes (median) |
-|---:|---:|---:|---:|---:|---:|---:|
-| 1 | $(kv syncs_per_s "$DISK_ONE") | $(kv p50_ms "$DISK_ONE") ms | $(kv p99_ms "$DISK_ONE") ms | $(kv max_ms "$DISK_ONE") ms | $(kv stalls "$DISK_ONE") | $(kv stall_gap_ms "$DISK_ONE") ms |
-| 3 | $(kv syncs_per_s "$DISK_THREE") | $(kv p50_ms "$DISK_THREE") ms | $(kv p99_ms "$DISK_THREE") ms | $(kv max_ms "$DISK_THREE") ms | $(kv stalls "$DISK_THREE") | $(kv stall_gap_ms "$DISK_THREE") ms |
+| load | syncs/s (all) | p50 | p99 | max | syncs over 4 ms | between stall episodes (median) | busy / idle / steal |
+|---|---:|---:|---:|---:|---:|---:|---:|
+| 1 writer | $(kv syncs_per_s "$DISK_ONE") | $(kv p50_ms "$DISK_ONE") ms | $(kv p99_ms "$DISK_ONE") ms | $(kv max_ms "$DISK_ONE") ms | $(kv stalls "$DISK_ONE") | $(kv stall_gap_ms "$DISK_ONE") ms | $(kv cpu "$DISK_ONE" | sed 's|/| / |g') % |
+| 3 writers | $(kv syncs_per_s "$DISK_THREE") | $(kv p50_ms "$DISK_THREE") ms | $(kv p99_ms "$DISK_THREE") ms | $(kv max_ms "$DISK_THREE") ms | $(kv stalls "$DISK_THREE") | $(kv stall_gap_ms "$DISK_THREE") ms | $(kv cpu "$DISK_THREE" | sed 's|/| / |g') % |
+| 3 CPU-bound loops, no I/O | | | | | | | ${SPIN_THREE//\// / } % |
 
-A disk that holds every writer at once, in episodes a fixed time apart, once the writers
-together pass some rate, behaves like a rate limiter with a periodic refill (a virtual disk's
-I/O throttle). Each synced commit that falls into an episode waits it out, whichever process
-makes it.
+When the stalls come, every writer stalls at once, about 20 ms in every 100 ms, and steal time
+appears with them; CPU work alone, even more of it than the cores, brings neither. That is the
+host holding the whole VM once the VM's demand, its CPUs together with the I/O the host handles
+for it, passes a budget it refills every 100 ms (a CPU quota). Every process then waits, a
+synced commit in flight waits longest, and a notification that meets an episode waits it out.
+The rates above show where this begins for the VIP flow on this machine.
 
 **VIP reads against plain reads.** \`wrk -t2 -c$CONNECTIONS -d$WRK_DURATION --latency\` on
 \`/accounts/$VIP_ACCOUNT\` (VIP: each read appends to the synced outbox before it is answered) and on
@@ -472,6 +578,23 @@ consuming meanwhile.
 | VIP \`/accounts/$VIP_ACCOUNT\` | $(fmt_rps "$V_RPS") | $V_P99 ms |
 | plain \`/accounts/$PLAIN_ACCOUNT\` | $(fmt_rps "$P_RPS") | $P_P99 ms |
 | ratio VIP / plain (rounds: ${ROUND_RATIOS% }) | $RATIO | target ≥ 0.5: $(verdict "$RATIO" ">=" 0.5) |
+
+Each VIP round is measured with its drain: the next round starts once the vipservices have
+stored every notification it made ($(IFS=' '; echo "${drains[*]}") s after each round's wrk ended), so the
+relay, RabbitMQ and the vipservices never take the cores from a plain round. What a read costs in
+CPU, over those rounds (user plus system time of each process, all its threads, per 2xx answer):
+
+| CPU per read | accountservice | RabbitMQ | vipservices | the three | the whole machine |
+|---|---:|---:|---:|---:|---:|
+| VIP, end to end (with its drain) | $CPU_ACCOUNT_VIP µs | $CPU_BROKER_VIP µs | $CPU_VIPS_VIP µs | $CPU_OURS_VIP µs | $CPU_MACHINE_VIP µs |
+| plain | $CPU_ACCOUNT_PLAIN µs | | | | $CPU_MACHINE_PLAIN µs |
+
+At $CPU_OURS_VIP µs a VIP read, $(nproc) cores doing nothing else could carry at most $CPU_BOUND_VIP VIP reads/s all the
+way to stored offers, and RabbitMQ's share alone caps it at $(awk -v us="$CPU_BROKER_VIP" -v n="$(nproc)" 'BEGIN {printf "%.0f", n * 1e6 / us}')/s. A wrk round may answer faster than that
+only because the outbox takes what the relay has not yet published (the drains above). The
+whole machine (wrk included) spent $CPU_MACHINE_VIP µs per VIP read against $CPU_MACHINE_PLAIN µs per plain read: the
+ratio of VIP to plain reads that the pipeline can sustain on these cores is about the inverse,
+$(awk -v v="$CPU_MACHINE_VIP" -v p="$CPU_MACHINE_PLAIN" 'BEGIN { if (v + 0 > 0) printf "%.2f", p / v; else print "—" }'). Steal over the VIP rounds: $WRK_VIP_STEAL % of CPU time.
 
 The same comparison with **the accountservice alone** (a fresh store, the broker URL pointing at a
 closed port so that the outbox absorbs every notification, no vipservices): what VIP reads cost the
