@@ -62,16 +62,19 @@ class Outbox {
   /// Up to `max` entries with a sequence greater than `after`, in order. Throws StoreError.
   [[nodiscard]] std::vector<OutboxEntry> Read(std::uint64_t after, std::size_t max) const;
 
-  /// Queues the deletion of the entries (missing ones are ignored) for the writer's next group
-  /// commit, the same synced transaction as the appends queued with them, and returns at once:
-  /// the relay goes on publishing meanwhile. One writer and no unsynced transactions: a system
-  /// crash cannot leave the store half-written. A deletion whose commit fails is logged, and
-  /// its entries stay (relayed once more; consumers drop what they have seen). Throws
+  /// Queues the deletion of the entries (missing ones are ignored) and returns at once: the
+  /// relay goes on publishing meanwhile. The writer's next commit of appends takes them, in the
+  /// same synced transaction; with no append within 50 ms (or on FlushRemovals) they are
+  /// committed alone, their pages synced but not the meta page (MDB_NOMETASYNC), which the
+  /// next commit or closing the outbox syncs. A crash may then undo the deletion but cannot
+  /// leave the store half-written. A deletion undone, or whose commit fails (logged), leaves
+  /// its entries: they are relayed once more, and consumers drop what they have seen. Throws
   /// StoreError when the outbox is closed.
   void RemoveLater(std::span<const std::uint64_t> sequences);
 
-  /// Returns once every deletion queued so far is committed (or failed: logged, the entries
-  /// stay). Throws the StoreError of a failed commit among those it waited for.
+  /// Commits every deletion queued so far without waiting for an append, and returns once they
+  /// are committed (or failed: logged, the entries stay). Throws the StoreError of a failed
+  /// commit among those it waited for.
   void FlushRemovals();
 
   /// RemoveLater, then FlushRemovals.
@@ -129,6 +132,8 @@ class Outbox {
   std::uint64_t commits_ = 0;
   std::uint64_t appended_ = 0;
   std::chrono::steady_clock::duration commit_time_{};  // in successful commits, for the log
+  bool flush_removals_ = false;  // FlushRemovals waits: commit deletions without an append
+  bool unsynced_meta_ = false;   // the last commit deleted only (MDB_NOMETASYNC); writer only
   bool stopping_ = false;
   std::thread writer_;
 };

@@ -104,6 +104,52 @@ TEST(Outbox, FlushRemovalsReturnsOnceQueuedDeletionsAreCommitted) {
   EXPECT_EQ(outbox.Size(), 1U);
 }
 
+TEST(Outbox, DeletionsRideOnTheNextAppendsCommit) {
+  const TempDir dir;
+  AccountStore store{dir.path()};
+  Outbox outbox{store};
+  const auto first = outbox.Append("id-1", "b1");
+  const auto commits_before = outbox.Commits();
+
+  outbox.RemoveLater(std::vector<std::uint64_t>{first});
+  static_cast<void>(outbox.Append("id-2", "b2"));  // within the delay: one commit for both
+
+  EXPECT_EQ(outbox.Commits(), commits_before + 1);
+  EXPECT_EQ(outbox.Size(), 1U);
+  EXPECT_EQ(outbox.Read(0, 10).at(0).message_id, "id-2");
+}
+
+TEST(Outbox, DeletionsAloneAreCommittedWithoutAnAppend) {
+  const TempDir dir;
+  AccountStore store{dir.path()};
+  Outbox outbox{store};
+  const auto first = outbox.Append("id-1", "b1");
+
+  outbox.RemoveLater(std::vector<std::uint64_t>{first});
+
+  // No append comes: the writer commits them on its own after a short delay.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (outbox.Size() != 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::yield();
+  }
+  EXPECT_EQ(outbox.Size(), 0U);
+}
+
+TEST(Outbox, DeletionsCommittedAloneSurviveReopening) {
+  const TempDir dir;
+  {
+    AccountStore store{dir.path()};
+    Outbox outbox{store};
+    const auto first = outbox.Append("id-1", "b1");
+    static_cast<void>(outbox.Append("id-2", "b2"));
+    outbox.Remove(std::vector<std::uint64_t>{first});  // a commit of deletions alone, then close
+  }
+  AccountStore store{dir.path()};
+  Outbox outbox{store};
+  ASSERT_EQ(outbox.Size(), 1U);
+  EXPECT_EQ(outbox.Read(0, 10).at(0).message_id, "id-2");
+}
+
 TEST(Outbox, DeletionsQueuedBeforeCloseAreCommittedByIt) {
   const TempDir dir;
   {
