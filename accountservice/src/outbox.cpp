@@ -16,8 +16,6 @@ using Key = std::array<unsigned char, 8>;
 
 // The longest the writer waits for the appenders of its last commit to come back.
 constexpr std::chrono::microseconds kMaxMergeWait{1000};
-// The longest deletions wait for an append to commit them with (or for FlushRemovals).
-constexpr std::chrono::milliseconds kRemovalDelay{50};
 
 Key EncodeKey(std::uint64_t sequence) {
   Key key{};
@@ -65,8 +63,11 @@ class Cursor {
 
 }  // namespace
 
-Outbox::Outbox(AccountStore& store)
-    : store_(store), env_(store.Environment()), reserve_("outbox in " + store.Path().string()) {
+Outbox::Outbox(AccountStore& store, std::chrono::milliseconds removal_delay)
+    : store_(store),
+      env_(store.Environment()),
+      reserve_("outbox in " + store.Path().string()),
+      removal_delay_(removal_delay) {
   int rc = 0;
   Txn txn{env_, 0, rc};
   if (rc != MDB_SUCCESS) Fail("begin transaction", rc);
@@ -165,7 +166,7 @@ void Outbox::WriterLoop() {
     // at no cost. Under steady VIP reads one always comes within milliseconds; a commit for
     // deletions alone was as many syncs per read as the appends made.
     if (queue_.empty()) {
-      queued_.wait_for(lock, kRemovalDelay,
+      queued_.wait_for(lock, removal_delay_,
                        [&] { return stopping_ || !queue_.empty() || flush_removals_; });
     }
     flush_removals_ = false;

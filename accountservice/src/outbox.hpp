@@ -42,8 +42,13 @@ class Outbox {
   /// synced; or `error` (a StoreError) and sequence 0. Must not throw.
   using AppendCallback = std::function<void(std::exception_ptr error, std::uint64_t sequence)>;
 
-  /// Opens (or creates) the database and starts the writer thread. Throws StoreError.
-  explicit Outbox(AccountStore& store);
+  /// How long deletions wait for an append to commit them with, by default.
+  static constexpr std::chrono::milliseconds kDefaultRemovalDelay{50};
+
+  /// Opens (or creates) the database and starts the writer thread. Deletions wait up to
+  /// `removal_delay` for an append's commit (RemoveLater). Throws StoreError.
+  explicit Outbox(AccountStore& store,
+                  std::chrono::milliseconds removal_delay = kDefaultRemovalDelay);
   /// Writes what is still queued (completing it), then stops the writer.
   ~Outbox();
   Outbox(const Outbox&) = delete;
@@ -64,7 +69,8 @@ class Outbox {
 
   /// Queues the deletion of the entries (missing ones are ignored) and returns at once: the
   /// relay goes on publishing meanwhile. The writer's next commit of appends takes them, in the
-  /// same synced transaction; with no append within 50 ms (or on FlushRemovals) they are
+  /// same synced transaction; with no append within the removal delay (50 ms unless the
+  /// constructor was given another), or on FlushRemovals, they are
   /// committed alone, their pages synced but not the meta page (MDB_NOMETASYNC), which the
   /// next commit or closing the outbox syncs. A crash may then undo the deletion but cannot
   /// leave the store half-written. A deletion undone, or whose commit fails (logged), leaves
@@ -117,6 +123,7 @@ class Outbox {
   MDB_env* env_;
   unsigned dbi_ = 0;
   storage::LmdbFileReserve reserve_;  // used by the writer only
+  std::chrono::milliseconds removal_delay_;
 
   mutable std::mutex mutex_;
   std::condition_variable queued_;             // the writer waits for appends and removals

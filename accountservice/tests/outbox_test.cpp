@@ -107,7 +107,7 @@ TEST(Outbox, FlushRemovalsReturnsOnceQueuedDeletionsAreCommitted) {
 TEST(Outbox, DeletionsRideOnTheNextAppendsCommit) {
   const TempDir dir;
   AccountStore store{dir.path()};
-  Outbox outbox{store};
+  Outbox outbox{store, std::chrono::minutes(1)};  // the append surely comes within the delay
   const auto first = outbox.Append("id-1", "b1");
   const auto commits_before = outbox.Commits();
 
