@@ -64,7 +64,8 @@ RABBIT_VERSION=$(RABBIT_DIR=$RABBIT_DIR_BENCH "$ROOT/dev" rabbit ctl -q version 
   dpkg-query -W -f='${Version}' rabbitmq-server 2>/dev/null || echo unknown)
 ERLANG_VERSION=$(erl -noshell -eval 'io:format("~s", [erlang:system_info(otp_release)]), halt().' \
   2>/dev/null || echo unknown)
-say "RabbitMQ $RABBIT_VERSION (Erlang/OTP $ERLANG_VERSION) at ${URL/guest:guest@/}"
+SCHEDULERS=$(rabbit_schedulers "$RABBIT_DIR_BENCH")
+say "RabbitMQ $RABBIT_VERSION (Erlang/OTP $ERLANG_VERSION, $SCHEDULERS scheduler(s)) at ${URL/guest:guest@/}"
 
 # --- the steps ------------------------------------------------------------------------------
 delete_queue() {
@@ -238,7 +239,7 @@ section=$(cat <<EOF
 ## AMQP throughput
 
 Measured $(date -u '+%Y-%m-%d %H:%M UTC') on $(nproc) cores ($CPU), RabbitMQ $RABBIT_VERSION
-(Erlang/OTP $ERLANG_VERSION, a private node without plugins), commit $COMMIT${DIRTY:+ (with uncommitted changes in messaging or bench)},
+(Erlang/OTP $ERLANG_VERSION, $SCHEDULERS Erlang scheduler(s): \`./dev\`'s \`RABBIT_SCHEDULERS\`, a private node without plugins), commit $COMMIT${DIRTY:+ (with uncommitted changes in messaging or bench)},
 by \`./dev bench\` (\`bench/amqp_throughput.sh\`, COUNT=$COUNT ROUNDS=$ROUNDS; binaries from $BUILD_DESC). Load average
 before / after: $LOAD_BEFORE / $LOAD_AFTER (the broker, the client and anything else running
 share the cores, so absolute figures move with the load; the raw and AmqpClient runs are

@@ -73,3 +73,9 @@ us_per_request() {  # TICKS REQUESTS
   awk -v t="$1" -v n="$2" -v hz="$(getconf CLK_TCK)" 'BEGIN { if (n <= 0) { print "—"; exit }
     printf "%.0f", t / hz * 1e6 / n }'
 }
+
+# How many Erlang schedulers the private node in DIR runs (./dev's RABBIT_SCHEDULERS), or "?".
+rabbit_schedulers() {  # DIR
+  RABBIT_DIR=$1 "$ROOT/dev" rabbit ctl -q eval 'erlang:system_info(schedulers_online).' 2>/dev/null |
+    tr -dc '0-9' | grep . || echo "?"
+}

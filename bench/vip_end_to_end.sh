@@ -147,6 +147,7 @@ RABBIT_DIR=$RABBIT_DIR_BENCH RABBIT_MANAGEMENT=0 "$ROOT/dev" rabbit start >/dev/
 URL=$(. "$RABBIT_DIR_BENCH/node.env" && echo "$AMQP_URL")
 RABBIT_VERSION=$(RABBIT_DIR=$RABBIT_DIR_BENCH "$ROOT/dev" rabbit ctl -q version 2>/dev/null ||
   echo unknown)
+SCHEDULERS=$(rabbit_schedulers "$RABBIT_DIR_BENCH")
 
 wait_healthy() {  # NAME PORT PID LOG
   local deadline=$((SECONDS + 30))
@@ -509,7 +510,7 @@ e2e_section=$(cat <<EOF
 ## VIP end to end: notification latency and VIP reads
 
 Measured $WHEN on $(nproc) cores ($CPU), commit $COMMIT${DIRTY:+ (with uncommitted changes)},
-by $COMMAND. RabbitMQ $RABBIT_VERSION (a private node without plugins, data in ${RABBIT_DIR_BENCH#"$ROOT"/}), one accountservice,
+by $COMMAND. RabbitMQ $RABBIT_VERSION (a private node without plugins, $SCHEDULERS Erlang scheduler(s): \`./dev\`'s \`RABBIT_SCHEDULERS\`, data in ${RABBIT_DIR_BENCH#"$ROOT"/}), one accountservice,
 $INSTANCES vipservices (\`offer_cooldown\` 0, so every notification is an offer; log level debug;
 $([ "$SHARED_STORE" = 1 ] && echo "sharing one data dir, as deployed (ADR 0005)" || echo "a data dir each")), all release builds on this machine with fresh data dirs. Load average before the paced load / after
 the last wrk round: $LOAD_BEFORE / $LOAD_AFTER.$busy_note
