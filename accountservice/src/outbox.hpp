@@ -96,7 +96,8 @@ class Outbox {
   /// `timeout`. True when there is one.
   bool WaitForEntriesAfter(std::uint64_t after, std::chrono::milliseconds timeout) const;
 
-  /// Commits (transactions, each with one sync) made so far: for tests and metrics.
+  /// Commits made so far (each syncs its pages; one of deletions alone leaves its meta page to
+  /// the next): for tests and metrics.
   [[nodiscard]] std::uint64_t Commits() const;
 
   /// Entries committed by this outbox so far (not counting those found at start): for
