@@ -12,6 +12,7 @@
 
 #include "cppblog/config/config_error.hpp"
 #include "cppblog/config/loader.hpp"
+#include "cppblog/text/redact.hpp"
 
 #include "config/display.hpp"
 
@@ -68,19 +69,7 @@ std::string DisplayValue(std::string_view key, std::string_view text) {
       return "***";
     }
   }
-  std::string shown(text);
-  // scheme://user:password@host → scheme://user:***@host
-  if (const auto scheme = shown.find("://"); scheme != std::string::npos) {
-    const auto authority = scheme + 3;
-    const auto at = shown.find('@', authority);
-    const auto slash = shown.find('/', authority);
-    if (at != std::string::npos && (slash == std::string::npos || at < slash)) {
-      const auto colon = shown.find(':', authority);
-      if (colon != std::string::npos && colon < at) {
-        shown.replace(colon + 1, at - colon - 1, "***");
-      }
-    }
-  }
+  std::string shown = text::MaskUrlCredentials(text);
   if (shown.size() > kMaxDisplayedValue) {
     shown.resize(kMaxDisplayedValue);
     shown += "…";

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "cppblog/messaging/messaging_error.hpp"
+#include "cppblog/text/redact.hpp"
 
 namespace cppblog::messaging {
 namespace {
@@ -170,20 +171,6 @@ AmqpUrl ParseAmqpUrl(std::string_view url) {
   return out;
 }
 
-std::string MaskPassword(std::string_view url) {
-  const auto scheme_end = url.find("://");
-  if (scheme_end == std::string_view::npos) return std::string(url);
-  const std::size_t start = scheme_end + 3;
-  const std::size_t authority_end = std::min(url.find('/', start), url.find('?', start));
-  const std::string_view authority = url.substr(start, authority_end - start);
-  const auto at = authority.rfind('@');
-  if (at == std::string_view::npos) return std::string(url);
-  const auto colon = authority.substr(0, at).find(':');
-  if (colon == std::string_view::npos) return std::string(url);
-  std::string out(url.substr(0, start + colon + 1));
-  out += "***";
-  out += url.substr(start + at);
-  return out;
-}
+std::string MaskPassword(std::string_view url) { return text::MaskUrlCredentials(url); }
 
 }  // namespace cppblog::messaging
