@@ -1,4 +1,4 @@
-#include "offer_store.hpp"
+#include "lmdb_offer_store.hpp"
 
 #include <cstdint>
 #include <limits>
@@ -78,7 +78,7 @@ std::string OfferKey(std::string_view account_id, std::int64_t read_at, std::str
 
 class Txn {
  public:
-  Txn(MDB_env* env, unsigned flags, const OfferStore& store) {
+  Txn(MDB_env* env, unsigned flags, const LmdbOfferStore& store) {
     if (const int rc = mdb_txn_begin(env, nullptr, flags, &txn_); rc != MDB_SUCCESS) {
       throw StoreError("offer store " + store.Path().string() +
                        ": begin transaction: " + mdb_strerror(rc));
@@ -114,19 +114,7 @@ class Cursor {
 
 }  // namespace
 
-const char* ToString(ProcessResult result) noexcept {
-  switch (result) {
-    case ProcessResult::kOffered:
-      return "offered";
-    case ProcessResult::kCooldown:
-      return "cooldown";
-    case ProcessResult::kDuplicate:
-      return "duplicate";
-  }
-  return "unknown";
-}
-
-OfferStore::OfferStore(std::filesystem::path data_dir)
+LmdbOfferStore::LmdbOfferStore(std::filesystem::path data_dir)
     : path_(std::move(data_dir)), reserve_("offer store " + path_.string()) {
   std::error_code ec;
   std::filesystem::create_directories(path_, ec);
@@ -162,14 +150,14 @@ OfferStore::OfferStore(std::filesystem::path data_dir)
   }
 }
 
-OfferStore::~OfferStore() { mdb_env_close(env_); }
+LmdbOfferStore::~LmdbOfferStore() { mdb_env_close(env_); }
 
-void OfferStore::Fail(std::string_view operation, int rc) const {
+void LmdbOfferStore::Fail(std::string_view operation, int rc) const {
   throw StoreError("offer store " + path_.string() + ": " + std::string(operation) + ": " +
                    mdb_strerror(rc));
 }
 
-struct OfferStore::Pending {
+struct LmdbOfferStore::Pending {
   std::string_view message_id;
   const VipNotification& notification;
   system_clock::time_point offered_at;
@@ -179,13 +167,14 @@ struct OfferStore::Pending {
   bool done = false;
 };
 
-ProcessResult OfferStore::Process(std::string_view message_id, const VipNotification& notification,
-                                  system_clock::time_point offered_at,
-                                  std::chrono::milliseconds cooldown) {
+ProcessResult LmdbOfferStore::Process(std::string_view message_id,
+                                      const VipNotification& notification,
+                                      system_clock::time_point offered_at,
+                                      std::chrono::milliseconds cooldown) {
   if (message_id.empty() || message_id.size() > kMaxMessageIdBytes) {
     throw std::invalid_argument("offer store: a message id must be 1 to 255 bytes");
   }
-  if (notification.account_id.empty() || notification.account_id.size() > 128) {
+  if (notification.account_id.empty() || notification.account_id.size() > kMaxAccountIdBytes) {
     throw std::invalid_argument("offer store: an account id must be 1 to 128 bytes");
   }
   Pending mine{.message_id = message_id,
@@ -215,7 +204,7 @@ ProcessResult OfferStore::Process(std::string_view message_id, const VipNotifica
   return mine.result;
 }
 
-std::vector<OfferStore::Pending*> OfferStore::CommitQueued() noexcept {
+std::vector<LmdbOfferStore::Pending*> LmdbOfferStore::CommitQueued() noexcept {
   std::vector<Pending*> batch;
   std::exception_ptr error;
   std::optional<Txn> txn;
@@ -245,7 +234,7 @@ std::vector<OfferStore::Pending*> OfferStore::CommitQueued() noexcept {
   return batch;
 }
 
-ProcessResult OfferStore::Apply(MDB_txn* txn, const Pending& request) const {
+ProcessResult LmdbOfferStore::Apply(MDB_txn* txn, const Pending& request) const {
   // The transaction sees its own writes: a duplicate within one batch is found here too.
   MDB_val id_key = ToVal(request.message_id);
   MDB_val seen{};
@@ -301,9 +290,9 @@ ProcessResult OfferStore::Apply(MDB_txn* txn, const Pending& request) const {
   return in_cooldown ? ProcessResult::kCooldown : ProcessResult::kOffered;
 }
 
-std::vector<Offer> OfferStore::OffersFor(std::string_view account_id) const {
+std::vector<Offer> LmdbOfferStore::OffersFor(std::string_view account_id) const {
   std::vector<Offer> offers;
-  if (account_id.empty() || account_id.size() > 128) return offers;
+  if (account_id.empty() || account_id.size() > kMaxAccountIdBytes) return offers;
   const Txn txn{env_, MDB_RDONLY, *this};
   const Cursor cursor{txn.Get(), offers_dbi_};
   if (cursor.OpenStatus() != MDB_SUCCESS) Fail("open offers cursor", cursor.OpenStatus());
@@ -328,7 +317,7 @@ std::vector<Offer> OfferStore::OffersFor(std::string_view account_id) const {
   return offers;
 }
 
-std::size_t OfferStore::Count(unsigned dbi, std::string_view name) const {
+std::size_t LmdbOfferStore::Count(unsigned dbi, std::string_view name) const {
   const Txn txn{env_, MDB_RDONLY, *this};
   MDB_stat stat{};
   if (const int rc = mdb_stat(txn.Get(), dbi, &stat); rc != MDB_SUCCESS) {
@@ -337,8 +326,50 @@ std::size_t OfferStore::Count(unsigned dbi, std::string_view name) const {
   return stat.ms_entries;
 }
 
-std::size_t OfferStore::CountOffers() const { return Count(offers_dbi_, "offers"); }
+std::size_t LmdbOfferStore::CountOffers() const { return Count(offers_dbi_, "offers"); }
 
-std::size_t OfferStore::CountProcessed() const { return Count(processed_dbi_, "processed"); }
+std::size_t LmdbOfferStore::CountProcessed() const { return Count(processed_dbi_, "processed"); }
+
+void LmdbOfferStore::Ping() const { static_cast<void>(CountOffers()); }
+
+std::size_t LmdbOfferStore::DeleteProcessedBefore(system_clock::time_point cutoff) {
+  // Each write transaction holds LMDB's writer lock, which Process waits for: keep them short.
+  constexpr std::size_t kScanPerTransaction = 4096;
+  const std::int64_t limit = ToNanos(cutoff);
+  std::size_t deleted = 0;
+  std::string resume;  // the first key the next transaction scans; empty: from the first
+  for (;;) {
+    Txn txn{env_, 0, *this};
+    const Cursor cursor{txn.Get(), processed_dbi_};
+    if (cursor.OpenStatus() != MDB_SUCCESS) Fail("open processed cursor", cursor.OpenStatus());
+    MDB_val key = ToVal(resume);
+    MDB_val value{};
+    int rc = mdb_cursor_get(cursor.Get(), &key, &value, resume.empty() ? MDB_FIRST : MDB_SET_RANGE);
+    std::size_t scanned = 0;
+    std::size_t deleted_here = 0;
+    while (rc == MDB_SUCCESS && scanned < kScanPerTransaction) {
+      ++scanned;
+      const std::string_view record = FromVal(value);
+      if (record.size() >= kTimeBytes && ReadTime(record) < limit) {
+        if (const int del = mdb_cursor_del(cursor.Get(), 0); del != MDB_SUCCESS) {
+          Fail("delete processed message id", del);
+        }
+        ++deleted_here;
+      }
+      // After a delete, LMDB's MDB_NEXT yields the entry that followed the deleted one.
+      rc = mdb_cursor_get(cursor.Get(), &key, &value, MDB_NEXT);
+    }
+    if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND) Fail("scan processed message ids", rc);
+    const bool more = rc == MDB_SUCCESS;
+    if (more) resume.assign(FromVal(key));  // before the commit frees the page it points into
+    if (deleted_here > 0) {
+      if (const int commit = txn.Commit(); commit != MDB_SUCCESS) {
+        Fail("commit deletion of processed message ids", commit);
+      }
+      deleted += deleted_here;
+    }
+    if (!more) return deleted;
+  }
+}
 
 }  // namespace cppblog::vip

@@ -3,16 +3,15 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
-#include <exception>
 #include <filesystem>
 #include <mutex>
-#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "cppblog/storage/lmdb_file_reserve.hpp"
-#include "cppblog/vip/vip_notification.hpp"
+
+#include "offer_store.hpp"
 
 // LMDB's handles, declared here so that lmdb.h stays out of this header.
 struct MDB_env;
@@ -20,51 +19,22 @@ struct MDB_txn;
 
 namespace cppblog::vip {
 
-/// The store failed (open, read or write). The message names the store's path, the
-/// operation and LMDB's error.
-class StoreError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
-
-/// An offer made to a VIP account holder, in answer to one notification.
-struct Offer {
-  std::string account_id;
-  std::string message_id;  // of the notification that yielded it
-  std::chrono::system_clock::time_point read_at;
-  std::chrono::system_clock::time_point offered_at;
-
-  friend bool operator==(const Offer&, const Offer&) = default;
-};
-
-/// What Process did with a notification.
-enum class ProcessResult {
-  kOffered,    // a new offer was stored
-  kCooldown,   // recorded as processed, no offer: the account got one within the cooldown
-  kDuplicate,  // the message id was processed before: nothing changed
-};
-
-[[nodiscard]] const char* ToString(ProcessResult result) noexcept;
-
-/// The vipservice's own store: an LMDB environment under `data_dir` (created when missing)
-/// with two named databases, "offers" (by account, then readAt) and "processed" (message ids).
-/// Every commit is synced to disk before Process returns, so a message acked after Process
-/// is never processed again, even after a crash. Concurrent Process calls share one
-/// transaction and one sync (group commit): a sync costs milliseconds, and the handler
-/// threads would otherwise queue behind each other's.
+/// The vipservice's offer store on one host: an LMDB environment under `data_dir` (created when
+/// missing) with two named databases, "offers" (by account, then readAt) and "processed" (message
+/// ids, each with the time it was processed at). Every commit is synced to disk before Process
+/// returns, so a message acked after Process is never processed again, even after a crash.
+/// Concurrent Process calls share one transaction and one sync (group commit): a sync costs
+/// milliseconds, and the handler threads would otherwise queue behind each other's.
 ///
 /// Thread-safe: any number of threads may call any member at once (LMDB serialises writers;
 /// readers never block). Not copyable or movable.
-class OfferStore {
+class LmdbOfferStore final : public OfferStore {
  public:
-  /// Message ids are 1..kMaxMessageIdBytes bytes (LMDB keys are limited to 511 bytes).
-  static constexpr std::size_t kMaxMessageIdBytes = 255;
-
   /// Opens (or creates) the store. Throws StoreError.
-  explicit OfferStore(std::filesystem::path data_dir);
-  ~OfferStore();
-  OfferStore(const OfferStore&) = delete;
-  OfferStore& operator=(const OfferStore&) = delete;
+  explicit LmdbOfferStore(std::filesystem::path data_dir);
+  ~LmdbOfferStore() override;
+  LmdbOfferStore(const LmdbOfferStore&) = delete;
+  LmdbOfferStore& operator=(const LmdbOfferStore&) = delete;
 
   /// Applies the offer rule to one notification in ONE write transaction: when `message_id`
   /// was processed before, nothing changes (kDuplicate); otherwise the id is recorded and,
@@ -75,14 +45,23 @@ class OfferStore {
   /// std::invalid_argument for an empty or too long message id.
   ProcessResult Process(std::string_view message_id, const VipNotification& notification,
                         std::chrono::system_clock::time_point offered_at,
-                        std::chrono::milliseconds cooldown);
+                        std::chrono::milliseconds cooldown) override;
 
   /// The account's offers, oldest readAt first; empty when it has none. Throws StoreError.
-  [[nodiscard]] std::vector<Offer> OffersFor(std::string_view account_id) const;
+  [[nodiscard]] std::vector<Offer> OffersFor(std::string_view account_id) const override;
 
   /// Counts, for health and tests. Throw StoreError.
-  [[nodiscard]] std::size_t CountOffers() const;
-  [[nodiscard]] std::size_t CountProcessed() const;
+  [[nodiscard]] std::size_t CountOffers() const override;
+  [[nodiscard]] std::size_t CountProcessed() const override;
+
+  /// Opens a read transaction. Throws StoreError.
+  void Ping() const override;
+
+  /// Scans the processed ids a chunk per write transaction. An id stored without its time (none
+  /// are written so) is kept.
+  std::size_t DeleteProcessedBefore(std::chrono::system_clock::time_point cutoff) override;
+
+  [[nodiscard]] std::string Describe() const override { return "LMDB " + path_.string(); }
 
   [[nodiscard]] const std::filesystem::path& Path() const noexcept { return path_; }
 
