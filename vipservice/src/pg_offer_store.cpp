@@ -226,7 +226,7 @@ class PgConnection {
       next_attempt_ = steady_clock::now() + backoff_;
       throw StoreError("offer_store_url: cannot connect to PostgreSQL at " + target_.where + ": " +
                        last_error_ +
-                       ". Check that the server runs there and accepts connections, and that the "
+                       "; check that the server runs there and accepts connections, and that the "
                        "user and password (in the URL or offer_store_password_file) are right");
     }
     if (lost_) spdlog::info("{}: reconnected", target_.prefix);
