@@ -9,6 +9,7 @@
 #include <stdexcept>
 #include <utility>
 
+#include <dlfcn.h>
 #include <libpq-fe.h>
 #include <spdlog/spdlog.h>
 
@@ -64,6 +65,68 @@ CREATE TABLE IF NOT EXISTS vip_offers (
   offered_at_ns bigint NOT NULL,
   PRIMARY KEY (account_id, read_at_ns, message_id));
 )sql";
+
+// libpq is loaded when a PgOfferStore is first made, not linked: a vipservice on LMDB then never
+// maps libpq and what it pulls in (Kerberos, LDAP, GnuTLS, the shared OpenSSL; about 4.5 MB of
+// resident memory measured idle), and the executable keeps its static OpenSSL, which it does not
+// export, so the two copies never meet (ADR 0010).
+#define CPPBLOG_LIBPQ_FUNCTIONS(X) \
+  X(PQclear)                       \
+  X(PQcmdTuples)                   \
+  X(PQconnectdbParams)             \
+  X(PQconninfoFree)                \
+  X(PQconninfoParse)               \
+  X(PQenterPipelineMode)           \
+  X(PQerrorMessage)                \
+  X(PQexec)                        \
+  X(PQexecParams)                  \
+  X(PQexitPipelineMode)            \
+  X(PQfinish)                      \
+  X(PQfreemem)                     \
+  X(PQgetResult)                   \
+  X(PQgetlength)                   \
+  X(PQgetvalue)                    \
+  X(PQntuples)                     \
+  X(PQpipelineStatus)              \
+  X(PQpipelineSync)                \
+  X(PQresultErrorMessage)          \
+  X(PQresultStatus)                \
+  X(PQsendQueryParams)             \
+  X(PQstatus)                      \
+  X(PQtransactionStatus)
+
+struct LibPq {
+#define CPPBLOG_LIBPQ_MEMBER(name) decltype(&::name) name = nullptr;
+  CPPBLOG_LIBPQ_FUNCTIONS(CPPBLOG_LIBPQ_MEMBER)
+#undef CPPBLOG_LIBPQ_MEMBER
+};
+
+constexpr const char* kLibPq = "libpq.so.5";
+
+// The loaded library; throws StoreError (and tries again at the next call) when it is missing.
+const LibPq& Pq() {
+  static const LibPq loaded = [] {
+    void* handle = dlopen(kLibPq, RTLD_NOW | RTLD_LOCAL);
+    if (handle == nullptr) {
+      const char* why = dlerror();
+      throw StoreError(std::string("offer_store_url: cannot load ") + kLibPq + " (" +
+                       (why != nullptr ? why : "unknown error") +
+                       "), which the PostgreSQL store needs: install the Debian package libpq5");
+    }
+    LibPq pq;
+#define CPPBLOG_LIBPQ_LOAD(name)                                                    \
+  pq.name = reinterpret_cast<decltype(&::name)>(dlsym(handle, #name));              \
+  if (pq.name == nullptr) {                                                         \
+    throw StoreError(std::string("offer_store_url: ") + kLibPq +                    \
+                     " has no " #name                                               \
+                     ": install libpq5 of PostgreSQL 14 or later (pipeline mode)"); \
+  }
+    CPPBLOG_LIBPQ_FUNCTIONS(CPPBLOG_LIBPQ_LOAD)
+#undef CPPBLOG_LIBPQ_LOAD
+    return pq;
+  }();
+  return loaded;
+}
 
 std::int64_t ToNanos(system_clock::time_point time) {
   return std::chrono::duration_cast<nanoseconds>(time.time_since_epoch()).count();
@@ -157,7 +220,7 @@ void ReplaceAll(std::string& text, std::string_view needle, std::string_view wit
 }
 
 struct ResultDeleter {
-  void operator()(PGresult* result) const { PQclear(result); }
+  void operator()(PGresult* result) const { Pq().PQclear(result); }
 };
 using Result = std::unique_ptr<PGresult, ResultDeleter>;
 
@@ -185,7 +248,7 @@ class PgConnection {
 
   /// The connection, connected now when it is not and the backoff allows it. Throws StoreError.
   PGconn* Get() {
-    if (conn_ != nullptr && PQstatus(conn_) == CONNECTION_OK) return conn_;
+    if (conn_ != nullptr && Pq().PQstatus(conn_) == CONNECTION_OK) return conn_;
     if (conn_ != nullptr) {
       spdlog::warn("{}: connection lost: {}", target_.prefix, LastError());
       Drop();
@@ -218,8 +281,8 @@ class PgConnection {
     }
     keys.push_back(nullptr);
     values.push_back(nullptr);
-    conn_ = PQconnectdbParams(keys.data(), values.data(), /*expand_dbname=*/1);
-    if (conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK) {
+    conn_ = Pq().PQconnectdbParams(keys.data(), values.data(), /*expand_dbname=*/1);
+    if (conn_ == nullptr || Pq().PQstatus(conn_) != CONNECTION_OK) {
       last_error_ = conn_ != nullptr ? LastError() : "out of memory";
       Drop();
       backoff_ = std::clamp(backoff_ * 2, kMinBackoff, kMaxBackoff);
@@ -240,8 +303,8 @@ class PgConnection {
   std::string AfterFailure() {
     std::string error = LastError();
     if (conn_ != nullptr &&
-        (PQstatus(conn_) != CONNECTION_OK || PQtransactionStatus(conn_) != PQTRANS_IDLE ||
-         PQpipelineStatus(conn_) != PQ_PIPELINE_OFF)) {
+        (Pq().PQstatus(conn_) != CONNECTION_OK || Pq().PQtransactionStatus(conn_) != PQTRANS_IDLE ||
+         Pq().PQpipelineStatus(conn_) != PQ_PIPELINE_OFF)) {
       last_error_ = error;
       Drop();
       lost_ = true;
@@ -251,7 +314,7 @@ class PgConnection {
   }
 
   [[nodiscard]] std::string LastError() const {
-    return Scrub(conn_ != nullptr ? PQerrorMessage(conn_) : "not connected");
+    return Scrub(conn_ != nullptr ? Pq().PQerrorMessage(conn_) : "not connected");
   }
 
   [[nodiscard]] std::string Scrub(std::string_view message) const {
@@ -266,7 +329,7 @@ class PgConnection {
 
  private:
   void Drop() {
-    if (conn_ != nullptr) PQfinish(std::exchange(conn_, nullptr));
+    if (conn_ != nullptr) Pq().PQfinish(std::exchange(conn_, nullptr));
   }
 
   const PgTarget& target_;
@@ -287,10 +350,10 @@ Result Exec(PgConnection& connection, PGconn* conn, const std::string& operation
   for (const std::string& param : params) values.push_back(param.c_str());
   // PQexec runs several statements (DDL); PQexecParams only one.
   Result result{params.empty() && result_format == 0
-                    ? PQexec(conn, sql)
-                    : PQexecParams(conn, sql, static_cast<int>(params.size()), nullptr,
-                                   values.data(), nullptr, nullptr, result_format)};
-  const ExecStatusType status = result ? PQresultStatus(result.get()) : PGRES_FATAL_ERROR;
+                    ? Pq().PQexec(conn, sql)
+                    : Pq().PQexecParams(conn, sql, static_cast<int>(params.size()), nullptr,
+                                        values.data(), nullptr, nullptr, result_format)};
+  const ExecStatusType status = result ? Pq().PQresultStatus(result.get()) : PGRES_FATAL_ERROR;
   if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
     const std::string error = connection.AfterFailure();
     throw StoreError(connection.Prefix() + ": " + operation + ": " + error);
@@ -299,7 +362,7 @@ Result Exec(PgConnection& connection, PGconn* conn, const std::string& operation
 }
 
 std::size_t CountFrom(const PGresult* result) {
-  return static_cast<std::size_t>(std::stoull(PQgetvalue(result, 0, 0)));
+  return static_cast<std::size_t>(std::stoull(Pq().PQgetvalue(result, 0, 0)));
 }
 
 void Migrate(PgConnection& connection, PGconn* conn) {
@@ -315,7 +378,8 @@ void Migrate(PgConnection& connection, PGconn* conn) {
     const Result found = Exec(connection, conn, op,
                               "SELECT version FROM cppblog_schema_version "
                               "WHERE component = 'vipservice'");
-    const int version = PQntuples(found.get()) == 0 ? 0 : std::stoi(PQgetvalue(found.get(), 0, 0));
+    const int version =
+        Pq().PQntuples(found.get()) == 0 ? 0 : std::stoi(Pq().PQgetvalue(found.get(), 0, 0));
     if (version > PgOfferStore::kSchemaVersion) {
       throw StoreError("offer_store_url: the database " + connection.DisplayUrl() +
                        " holds the vipservice schema version " + std::to_string(version) +
@@ -335,7 +399,7 @@ void Migrate(PgConnection& connection, PGconn* conn) {
     }
     static_cast<void>(Exec(connection, conn, op, "COMMIT"));
   } catch (...) {
-    if (PQstatus(conn) == CONNECTION_OK) PQclear(PQexec(conn, "ROLLBACK"));
+    if (Pq().PQstatus(conn) == CONNECTION_OK) Pq().PQclear(Pq().PQexec(conn, "ROLLBACK"));
     throw;
   }
 }
@@ -372,10 +436,10 @@ PgTarget MakeTarget(PgOfferStore::Options& options) {
     if (!secret.empty()) target.secrets.push_back(std::move(secret));
   }
   char* parse_error = nullptr;
-  PQconninfoOption* parsed = PQconninfoParse(options.url.c_str(), &parse_error);
+  PQconninfoOption* parsed = Pq().PQconninfoParse(options.url.c_str(), &parse_error);
   if (parsed == nullptr) {
     std::string why = parse_error != nullptr ? OneLine(parse_error) : "out of memory";
-    PQfreemem(parse_error);
+    Pq().PQfreemem(parse_error);
     why = text::MaskUrlCredentials(why);
     for (const std::string& secret : target.secrets) ReplaceAll(why, secret, "***");
     throw StoreError("offer_store_url: '" + target.display_url +
@@ -394,7 +458,7 @@ PgTarget MakeTarget(PgOfferStore::Options& options) {
     if (key == "dbname") dbname = option->val;
     if (key == "user") user = option->val;
   }
-  PQconninfoFree(parsed);
+  Pq().PQconninfoFree(parsed);
   target.where = host + ":" + port + " (database " + (dbname.empty() ? user : dbname) + ", user " +
                  (user.empty() ? "of the process" : user) + ")";
   target.url = std::move(options.url);
@@ -468,7 +532,7 @@ std::vector<PgOfferStore::Pending*> PgOfferStore::CommitQueued() noexcept {
       const std::string why = writer_->AfterFailure();
       throw StoreError("offer store " + Describe() + ": " + operation + ": " + why);
     };
-    if (PQenterPipelineMode(conn) != 1) fail("enter pipeline mode");
+    if (Pq().PQenterPipelineMode(conn) != 1) fail("enter pipeline mode");
 
     // One implicit transaction up to the sync: the protocol commits it there when every
     // statement succeeded and rolls it back otherwise.
@@ -485,8 +549,8 @@ std::vector<PgOfferStore::Pending*> PgOfferStore::CommitQueued() noexcept {
     for (const std::int32_t key : locks) {
       const std::string key_text = std::to_string(key);
       const std::array<const char*, 2> values{lock_class.c_str(), key_text.c_str()};
-      if (PQsendQueryParams(conn, "SELECT pg_advisory_xact_lock($1::int4, $2::int4)", 2, nullptr,
-                            values.data(), nullptr, nullptr, 0) != 1) {
+      if (Pq().PQsendQueryParams(conn, "SELECT pg_advisory_xact_lock($1::int4, $2::int4)", 2,
+                                 nullptr, values.data(), nullptr, nullptr, 0) != 1) {
         fail("send account lock");
       }
       ++sent;
@@ -514,42 +578,42 @@ std::vector<PgOfferStore::Pending*> PgOfferStore::CommitQueued() noexcept {
                                        0,
                                        0,
                                        0};
-      if (PQsendQueryParams(conn, kProcessSql, 6, kTypes.data(), values.data(), lengths.data(),
-                            kFormats.data(), 0) != 1) {
+      if (Pq().PQsendQueryParams(conn, kProcessSql, 6, kTypes.data(), values.data(), lengths.data(),
+                                 kFormats.data(), 0) != 1) {
         fail("send offer rule");
       }
       ++sent;
     }
-    if (PQpipelineSync(conn) != 1) fail("send commit");
+    if (Pq().PQpipelineSync(conn) != 1) fail("send commit");
 
     std::string first_error;
     for (std::size_t i = 0; i < sent; ++i) {
       const std::size_t request_index = i >= locks.size() ? i - locks.size() : batch.size();
       // Each statement yields one result, then nullptr.
-      for (Result result{PQgetResult(conn)}; result; result.reset(PQgetResult(conn))) {
-        const ExecStatusType status = PQresultStatus(result.get());
+      for (Result result{Pq().PQgetResult(conn)}; result; result.reset(Pq().PQgetResult(conn))) {
+        const ExecStatusType status = Pq().PQresultStatus(result.get());
         if (status == PGRES_TUPLES_OK && request_index < batch.size()) {
-          batch[request_index]->result = PQntuples(result.get()) == 0 ? ProcessResult::kDuplicate
-                                         : *PQgetvalue(result.get(), 0, 0) == 't'
-                                             ? ProcessResult::kOffered
-                                             : ProcessResult::kCooldown;
+          batch[request_index]->result =
+              Pq().PQntuples(result.get()) == 0             ? ProcessResult::kDuplicate
+              : *Pq().PQgetvalue(result.get(), 0, 0) == 't' ? ProcessResult::kOffered
+                                                            : ProcessResult::kCooldown;
         } else if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK && first_error.empty()) {
           first_error = status == PGRES_PIPELINE_ABORTED
                             ? "aborted"
-                            : writer_->Scrub(PQresultErrorMessage(result.get()));
+                            : writer_->Scrub(Pq().PQresultErrorMessage(result.get()));
         }
       }
-      if (PQstatus(conn) != CONNECTION_OK) {
+      if (Pq().PQstatus(conn) != CONNECTION_OK) {
         if (first_error.empty()) first_error = writer_->LastError();
         break;
       }
     }
-    if (PQstatus(conn) == CONNECTION_OK) {
-      const Result sync{PQgetResult(conn)};
-      if (!sync || PQresultStatus(sync.get()) != PGRES_PIPELINE_SYNC) {
+    if (Pq().PQstatus(conn) == CONNECTION_OK) {
+      const Result sync{Pq().PQgetResult(conn)};
+      if (!sync || Pq().PQresultStatus(sync.get()) != PGRES_PIPELINE_SYNC) {
         if (first_error.empty()) first_error = "no commit confirmation";
       }
-      if (PQexitPipelineMode(conn) != 1 && first_error.empty()) {
+      if (Pq().PQexitPipelineMode(conn) != 1 && first_error.empty()) {
         first_error = writer_->LastError();
       }
     }
@@ -575,26 +639,29 @@ std::vector<Offer> PgOfferStore::OffersFor(std::string_view account_id) const {
   const int lengths[] = {static_cast<int>(account_id.size())};
   const int formats[] = {1};
   const Oid types[] = {kByteaOid};
-  const Result result{PQexecParams(conn,
-                                   "SELECT message_id, read_at_ns, offered_at_ns FROM vip_offers "
-                                   "WHERE account_id = $1 ORDER BY read_at_ns, message_id",
-                                   1, types, values, lengths, formats, /*resultFormat=*/1)};
-  if (!result || PQresultStatus(result.get()) != PGRES_TUPLES_OK) {
+  const Result result{
+      Pq().PQexecParams(conn,
+                        "SELECT message_id, read_at_ns, offered_at_ns FROM vip_offers "
+                        "WHERE account_id = $1 ORDER BY read_at_ns, message_id",
+                        1, types, values, lengths, formats, /*resultFormat=*/1)};
+  if (!result || Pq().PQresultStatus(result.get()) != PGRES_TUPLES_OK) {
     const std::string why = reader_->AfterFailure();
     throw StoreError("offer store " + Describe() + ": read offers of account: " + why);
   }
-  const int rows = PQntuples(result.get());
+  const int rows = Pq().PQntuples(result.get());
   offers.reserve(static_cast<std::size_t>(rows));
   for (int row = 0; row < rows; ++row) {
-    if (PQgetlength(result.get(), row, 1) != 8 || PQgetlength(result.get(), row, 2) != 8) {
+    if (Pq().PQgetlength(result.get(), row, 1) != 8 ||
+        Pq().PQgetlength(result.get(), row, 2) != 8) {
       throw StoreError("offer store " + Describe() + ": read offers: unexpected column type");
     }
     offers.push_back(
         {.account_id = std::string(account_id),
-         .message_id = std::string(PQgetvalue(result.get(), row, 0),
-                                   static_cast<std::size_t>(PQgetlength(result.get(), row, 0))),
-         .read_at = FromNanos(ReadBigEndian64(PQgetvalue(result.get(), row, 1))),
-         .offered_at = FromNanos(ReadBigEndian64(PQgetvalue(result.get(), row, 2)))});
+         .message_id =
+             std::string(Pq().PQgetvalue(result.get(), row, 0),
+                         static_cast<std::size_t>(Pq().PQgetlength(result.get(), row, 0))),
+         .read_at = FromNanos(ReadBigEndian64(Pq().PQgetvalue(result.get(), row, 1))),
+         .offered_at = FromNanos(ReadBigEndian64(Pq().PQgetvalue(result.get(), row, 2)))});
   }
   return offers;
 }
@@ -633,7 +700,7 @@ std::size_t PgOfferStore::DeleteProcessedBefore(system_clock::time_point cutoff)
                                  "SELECT message_id FROM vip_processed WHERE processed_at_ns < "
                                  "$1::int8 LIMIT $2::int8 FOR UPDATE SKIP LOCKED)",
                                  {limit, chunk});
-      deleted_here = static_cast<std::size_t>(std::stoull(PQcmdTuples(result.get())));
+      deleted_here = static_cast<std::size_t>(std::stoull(Pq().PQcmdTuples(result.get())));
     }
     deleted += deleted_here;
     if (deleted_here < kDeleteChunk) return deleted;
