@@ -92,6 +92,7 @@ CREATE TABLE IF NOT EXISTS vip_offers (
   X(PQresultErrorMessage)          \
   X(PQresultStatus)                \
   X(PQsendQueryParams)             \
+  X(PQsetNoticeProcessor)          \
   X(PQstatus)                      \
   X(PQtransactionStatus)
 
@@ -292,6 +293,14 @@ class PgConnection {
                        "; check that the server runs there and accepts connections, and that the "
                        "user and password (in the URL or offer_store_password_file) are right");
     }
+    // Server notices (a shutdown's warning, NOTICEs of DDL) into the log, not onto stderr.
+    Pq().PQsetNoticeProcessor(
+        conn_,
+        [](void* self, const char* message) {
+          const auto* connection = static_cast<const PgConnection*>(self);
+          spdlog::info("{}: server says: {}", connection->Prefix(), connection->Scrub(message));
+        },
+        this);
     if (lost_) spdlog::info("{}: reconnected", target_.prefix);
     lost_ = false;
     backoff_ = milliseconds{0};
@@ -306,6 +315,8 @@ class PgConnection {
         (Pq().PQstatus(conn_) != CONNECTION_OK || Pq().PQtransactionStatus(conn_) != PQTRANS_IDLE ||
          Pq().PQpipelineStatus(conn_) != PQ_PIPELINE_OFF)) {
       last_error_ = error;
+      spdlog::warn("{}: connection dropped, reconnecting at the next call: {}", target_.prefix,
+                   error);
       Drop();
       lost_ = true;
       next_attempt_ = steady_clock::now();  // the first reconnect is immediate

@@ -45,7 +45,7 @@ std::string TestPgUrl() {
     throw std::runtime_error(
         "CPPBLOG_TEST_PG_URL is not set: run the PostgreSQL tests through `./dev test`, which "
         "starts a PostgreSQL server and sets it (or `./dev postgres start` and export PG_URL "
-        "from .run/test-postgres/pg.env as CPPBLOG_TEST_PG_URL)");
+        "from .run/postgres/pg.env as CPPBLOG_TEST_PG_URL)");
   }
   return value;
 }
