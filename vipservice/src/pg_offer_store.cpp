@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <cstdint>
 #include <cstring>
 #include <exception>
@@ -377,9 +378,11 @@ std::size_t CountFrom(const PGresult* result) {
 }
 
 void Migrate(PgConnection& connection, PGconn* conn) {
+  // A failure leaves the transaction open: the store is not made, and closing its connection
+  // rolls it back.
   const std::string op = "create the schema";
   static_cast<void>(Exec(connection, conn, op, "BEGIN"));
-  try {
+  {
     // Instances starting together: the first creates, the others wait, then find it made.
     static_cast<void>(Exec(connection, conn, op, "SELECT pg_advisory_xact_lock($1::int4, 0)",
                            {std::to_string(kSchemaLockClass)}));
@@ -409,9 +412,6 @@ void Migrate(PgConnection& connection, PGconn* conn) {
                              {std::to_string(PgOfferStore::kSchemaVersion)}));
     }
     static_cast<void>(Exec(connection, conn, op, "COMMIT"));
-  } catch (...) {
-    if (Pq().PQstatus(conn) == CONNECTION_OK) Pq().PQclear(Pq().PQexec(conn, "ROLLBACK"));
-    throw;
   }
 }
 
@@ -487,7 +487,16 @@ PgOfferStore::PgOfferStore(Options options)
       writer_(std::make_unique<PgConnection>(*target_)),
       reader_(std::make_unique<PgConnection>(*target_)) {
   writer_->Connect();
-  Migrate(*writer_, writer_->Get());
+  try {
+    Migrate(*writer_, writer_->Get());
+  } catch (const StoreError& e) {
+    const std::string_view what = e.what();
+    if (what.starts_with("offer_store_url")) throw;
+    throw StoreError("offer_store_url: cannot create the vipservice's tables at " + target_->where +
+                     " (" + std::string(what) +
+                     "); give the user CREATE on the first schema of its search_path, or have "
+                     "them created by a vipservice that may");
+  }
   reader_->Connect();
 }
 
@@ -711,7 +720,8 @@ std::size_t PgOfferStore::DeleteProcessedBefore(system_clock::time_point cutoff)
                                  "SELECT message_id FROM vip_processed WHERE processed_at_ns < "
                                  "$1::int8 LIMIT $2::int8 FOR UPDATE SKIP LOCKED)",
                                  {limit, chunk});
-      deleted_here = static_cast<std::size_t>(std::stoull(Pq().PQcmdTuples(result.get())));
+      const std::string_view count = Pq().PQcmdTuples(result.get());
+      static_cast<void>(std::from_chars(count.data(), count.data() + count.size(), deleted_here));
     }
     deleted += deleted_here;
     if (deleted_here < kDeleteChunk) return deleted;
