@@ -4,6 +4,7 @@
 #include <exception>
 #include <future>
 #include <iostream>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -24,6 +25,7 @@
 #include "cppblog/web/server.hpp"
 
 #include "offer_store.hpp"
+#include "processed_id_retention.hpp"
 #include "settings.hpp"
 #include "vip_consumer.hpp"
 #include "vip_handlers.hpp"
@@ -89,7 +91,10 @@ int Run(int argc, char* argv[]) {
     logging::SetLevel(settings.log_level);
 
     // Wiring in dependency order; destruction in reverse is the shutdown order.
-    OfferStore offers{settings.data_dir};
+    const std::unique_ptr<OfferStore> store = MakeOfferStore(settings);
+    OfferStore& offers = *store;
+    spdlog::info("offer store: {}", offers.Describe());
+    const ProcessedIdRetention retention{offers, {.retention = settings.processed_id_retention}};
     VipConsumer consumer{offers, settings.offer_cooldown};
     messaging::AmqpClient broker{
         {.url = settings.amqp_server_url,

@@ -37,6 +37,9 @@ config::Properties Settings::Defaults() {
   defaults.Set("server_port", "6868", kDefault);
   defaults.Set("server_name", kServiceName, kDefault);
   defaults.Set("data_dir", "./data/vipservice", kDefault);
+  defaults.Set("offer_store_url", "", kDefault);
+  defaults.Set("offer_store_password_file", "", kDefault);
+  defaults.Set("processed_id_retention", "7d", kDefault);
   defaults.Set("amqp_server_url", "amqp://guest:guest@127.0.0.1:5672/%2F", kDefault);
   defaults.Set("log_level", "info", kDefault);
   defaults.Set("config_event_bus", "springCloudBus", kDefault);
@@ -57,6 +60,24 @@ Settings Settings::From(const config::Properties& properties) {
   if (settings.data_dir.empty()) {
     throw config::ConfigError("data_dir is empty (" + SourceOf(properties, "data_dir") +
                               "): set it to the directory for the offer store");
+  }
+  settings.offer_store_url = properties.GetString("offer_store_url");
+  if (!settings.offer_store_url.empty() && !settings.offer_store_url.starts_with("postgresql://") &&
+      !settings.offer_store_url.starts_with("postgres://")) {
+    // The value is not shown: a libpq "key=value" string would show its password.
+    throw config::ConfigError("offer_store_url (" + SourceOf(properties, "offer_store_url") +
+                              ") is not a PostgreSQL URL (it does not begin with postgresql://): "
+                              "write it as postgresql://user:password@host:port/database, or "
+                              "leave it empty for the LMDB store under data_dir");
+  }
+  settings.offer_store_password_file = properties.GetString("offer_store_password_file");
+  settings.processed_id_retention = properties.GetDuration("processed_id_retention");
+  if (settings.processed_id_retention.count() <= 0) {
+    throw config::ConfigError("processed_id_retention: '" +
+                              properties.GetString("processed_id_retention") + "' (" +
+                              SourceOf(properties, "processed_id_retention") +
+                              ") must be longer than 0: give how long a redelivery must still be "
+                              "recognised, e.g. 7d");
   }
   settings.amqp_server_url = properties.GetString("amqp_server_url");
   settings.log_level = properties.GetString("log_level");

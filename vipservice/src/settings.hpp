@@ -18,6 +18,13 @@ struct Settings {
   std::uint16_t server_port = 6868;
   std::string server_name = kServiceName;
   std::filesystem::path data_dir;
+  /// Empty: offers in LMDB under data_dir. Else a postgresql:// URL: offers in PostgreSQL,
+  /// shared by every vipservice that names the same database.
+  std::string offer_store_url;
+  /// When set, the PostgreSQL password is read from this file (it replaces the URL's).
+  std::filesystem::path offer_store_password_file;
+  /// Processed message ids older than this are deleted in the background.
+  std::chrono::milliseconds processed_id_retention{};
   std::string amqp_server_url;
   std::string log_level;
   std::string config_event_bus;

@@ -20,9 +20,9 @@ constexpr std::size_t kMaxAccountIdBytes = 128;
 void AddHealthChecks(health::HealthRegistry& health, const OfferStore& offers,
                      std::function<messaging::ConnectionState()> broker_state,
                      const SubscriptionStatus& subscription) {
-  // A store that cannot be read throws; the registry reports the exception's message.
+  // A store that cannot be used throws; the registry reports the exception's message.
   health.Add("store", std::function<bool()>{[&offers] {
-               static_cast<void>(offers.CountOffers());
+               offers.Ping();
                return true;
              }});
   health.Add("broker", health::HealthRegistry::Check{[state = std::move(broker_state)] {

@@ -15,6 +15,8 @@
 #include "cppblog/storage/temp_dir.hpp"
 #include "cppblog/vip/vip_notification.hpp"
 
+#include "lmdb_offer_store.hpp"
+
 namespace cppblog::vip {
 namespace {
 
@@ -52,7 +54,7 @@ class CapturedLog {
 
 TEST(VipConsumer, LogsTheBodyAsTheOriginalDoes) {
   const TempDir dir;
-  OfferStore store{dir.path()};
+  LmdbOfferStore store{dir.path()};
   VipConsumer consumer{store, 24h, [] { return kNow; }};
   const CapturedLog log;
   const messaging::Message message = VipMessage("m1");
@@ -64,7 +66,7 @@ TEST(VipConsumer, LogsTheBodyAsTheOriginalDoes) {
 
 TEST(VipConsumer, DebugLineCarriesTheLatencyFromReadAtAndOfTheCommit) {
   const TempDir dir;
-  OfferStore store{dir.path()};
+  LmdbOfferStore store{dir.path()};
   // The store is called at readAt + 5 ms; its synced commit returns at readAt + 7 ms.
   VipConsumer consumer{store, 24h,
                        [calls = 0]() mutable { return kNow + (calls++ == 0 ? 5ms : 7ms); }};
@@ -80,7 +82,7 @@ TEST(VipConsumer, DebugLineCarriesTheLatencyFromReadAtAndOfTheCommit) {
 
 TEST(VipConsumer, NotificationBecomesAnOfferAndIsAcked) {
   const TempDir dir;
-  OfferStore store{dir.path()};
+  LmdbOfferStore store{dir.path()};
   VipConsumer consumer{store, 24h, [] { return kNow + 5ms; }};
 
   const messaging::Outcome outcome = consumer.Handle(VipMessage("m1"));
@@ -94,7 +96,7 @@ TEST(VipConsumer, NotificationBecomesAnOfferAndIsAcked) {
 
 TEST(VipConsumer, RedeliveryIsAckedWithoutASecondEffect) {
   const TempDir dir;
-  OfferStore store{dir.path()};
+  LmdbOfferStore store{dir.path()};
   VipConsumer consumer{store, 0ms};
   messaging::Message redelivered = VipMessage("m1");
   redelivered.redelivered = true;
@@ -107,7 +109,7 @@ TEST(VipConsumer, RedeliveryIsAckedWithoutASecondEffect) {
 
 TEST(VipConsumer, CooldownAcksWithoutOffer) {
   const TempDir dir;
-  OfferStore store{dir.path()};
+  LmdbOfferStore store{dir.path()};
   VipConsumer consumer{store, 24h};
   ASSERT_EQ(consumer.Handle(VipMessage("m1", kNow)), messaging::Outcome::kAck);
 
@@ -118,7 +120,7 @@ TEST(VipConsumer, CooldownAcksWithoutOffer) {
 
 TEST(VipConsumer, CooldownChangeAppliesToLaterNotifications) {
   const TempDir dir;
-  OfferStore store{dir.path()};
+  LmdbOfferStore store{dir.path()};
   VipConsumer consumer{store, 24h};
   ASSERT_EQ(consumer.Handle(VipMessage("m1", kNow)), messaging::Outcome::kAck);
 
@@ -130,7 +132,7 @@ TEST(VipConsumer, CooldownChangeAppliesToLaterNotifications) {
 
 TEST(VipConsumer, MalformedBodyIsPoisonAndChangesNothing) {
   const TempDir dir;
-  OfferStore store{dir.path()};
+  LmdbOfferStore store{dir.path()};
   VipConsumer consumer{store, 0ms};
   messaging::Message message = VipMessage("m1");
   message.body = R"({"accountId":10000})";
@@ -141,7 +143,7 @@ TEST(VipConsumer, MalformedBodyIsPoisonAndChangesNothing) {
 
 TEST(VipConsumer, MessageWithoutIdIsDeduplicatedByBody) {
   const TempDir dir;
-  OfferStore store{dir.path()};
+  LmdbOfferStore store{dir.path()};
   VipConsumer consumer{store, 0ms};
   const messaging::Message first = VipMessage("");
   const messaging::Message second = VipMessage("", kNow + 1ns);
@@ -169,7 +171,7 @@ TEST(DeduplicationId, HashesTheBodyWhenTheIdIsMissingOrTooLong) {
 
 TEST(SubscribeVipQueue, DeclaresTheQueueOfTheSettingsWithTagAndPrefetch) {
   const TempDir dir;
-  OfferStore store{dir.path()};
+  LmdbOfferStore store{dir.path()};
   VipConsumer consumer{store, 0ms};
   Settings settings = Settings::From(Settings::Defaults());
   settings.compat_goblog_p9 = true;
