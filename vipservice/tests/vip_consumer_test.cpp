@@ -1,7 +1,6 @@
 #include "vip_consumer.hpp"
 
 #include <chrono>
-#include <csignal>
 #include <functional>
 #include <future>
 #include <memory>
@@ -14,10 +13,10 @@
 #include <gtest/gtest.h>
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
-#include <sys/resource.h>
 
 #include "cppblog/health/health_registry.hpp"
 #include "cppblog/messaging/mock_message_subscriber.hpp"
+#include "cppblog/storage/file_writes_refused.hpp"
 #include "cppblog/storage/temp_dir.hpp"
 #include "cppblog/vip/vip_notification.hpp"
 
@@ -163,32 +162,6 @@ TEST(VipConsumer, MessageWithoutIdIsDeduplicatedByBody) {
 // The store failing for real: LMDB's commits fail with EFBIG ("File too large") while the
 // process may write no file past its first byte (RLIMIT_FSIZE), as they fail with ENOSPC on a
 // full disk; no root needed. The e2e test fills a real disk.
-class FileWritesRefused {
- public:
-  FileWritesRefused() {
-    previous_signal_ = std::signal(SIGXFSZ, SIG_IGN);  // EFBIG instead of the signal
-    EXPECT_EQ(getrlimit(RLIMIT_FSIZE, &previous_), 0);
-    rlimit limit = previous_;
-    limit.rlim_cur = 1;
-    EXPECT_EQ(setrlimit(RLIMIT_FSIZE, &limit), 0);
-  }
-  ~FileWritesRefused() { Lift(); }
-  FileWritesRefused(const FileWritesRefused&) = delete;
-  FileWritesRefused& operator=(const FileWritesRefused&) = delete;
-
-  void Lift() {
-    if (lifted_) return;
-    lifted_ = true;
-    EXPECT_EQ(setrlimit(RLIMIT_FSIZE, &previous_), 0);
-    std::signal(SIGXFSZ, previous_signal_);
-  }
-
- private:
-  rlimit previous_{};
-  void (*previous_signal_)(int) = SIG_DFL;
-  bool lifted_ = false;
-};
-
 bool WaitUntil(const std::function<bool()>& condition, std::chrono::milliseconds timeout = 10s) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (!condition()) {
