@@ -103,7 +103,7 @@ AccountStore::~AccountStore() {
 
 void AccountStore::Fail(std::string_view operation, int rc) const {
   throw StoreError("account store " + path_.string() + ": " + std::string(operation) + ": " +
-                   mdb_strerror(rc));
+                   storage::LmdbErrorText(rc, path_));
 }
 
 void AccountStore::Seed() {

@@ -10,6 +10,8 @@
 #include <lmdb.h>
 #include <spdlog/spdlog.h>
 
+#include "cppblog/storage/lmdb_environment.hpp"
+
 namespace cppblog::account {
 namespace {
 
@@ -119,7 +121,7 @@ Outbox::~Outbox() {
 
 void Outbox::Fail(std::string_view operation, int rc) const {
   throw StoreError("outbox in " + store_.Path().string() + ": " + std::string(operation) + ": " +
-                   mdb_strerror(rc));
+                   storage::LmdbErrorText(rc, store_.Path()));
 }
 
 StoreError Outbox::Closed() const {

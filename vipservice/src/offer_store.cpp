@@ -164,7 +164,7 @@ OfferStore::~OfferStore() { mdb_env_close(env_); }
 
 void OfferStore::Fail(std::string_view operation, int rc) const {
   throw StoreError("offer store " + path_.string() + ": " + std::string(operation) + ": " +
-                   mdb_strerror(rc));
+                   storage::LmdbErrorText(rc, path_));
 }
 
 struct OfferStore::Pending {

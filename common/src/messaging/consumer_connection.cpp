@@ -524,6 +524,10 @@ void ConsumerConnection::Work(amqp_connection_state_t conn, Clock::time_point no
       for (Republish& r : due) SendRepublish(conn, std::move(r));
     }
   }
+  ResolveFlushWaiters(now);
+}
+
+void ConsumerConnection::ResolveFlushWaiters(Clock::time_point now) {
   if (!flush_waiters_.empty() && republish_in_flight_.empty() &&
       std::none_of(delayed_.begin(), delayed_.end(),
                    [now](const Republish& r) { return r.due <= now; })) {
@@ -544,7 +548,12 @@ bool ConsumerConnection::HasWorkLocked() {
          !flush_requests_.empty() || !tasks_.empty();
 }
 
-void ConsumerConnection::AfterRead() { pool_.Submit(tasks_); }
+void ConsumerConnection::AfterRead() {
+  pool_.Submit(tasks_);
+  // The last confirm of a republish (a requeue at shutdown) may just have come in: a drain
+  // waiting for it must not wait for the next wake-up (up to half a heartbeat).
+  ResolveFlushWaiters(Clock::now());
+}
 
 void ConsumerConnection::OnStopping(amqp_connection_state_t /*conn*/) {
   tasks_.clear();

@@ -19,6 +19,9 @@ namespace {
 // the two meta pages LMDB writes at creation and the first commits' pages.
 constexpr std::uint64_t kFirstDataBytes = std::uint64_t{64} << 10;
 
+// Below this much free space a failed write is taken for a full disk.
+constexpr std::uint64_t kNearlyFullBytes = std::uint64_t{1} << 20;
+
 constexpr std::uint64_t kLockHeaderBytes = 192;
 constexpr std::uint64_t kReaderSlotBytes = 64;
 
@@ -109,6 +112,21 @@ bool LockFileInUse(int fd) {
 }
 
 }  // namespace
+
+std::string LmdbErrorText(int rc, const std::filesystem::path& dir) {
+  std::string text = mdb_strerror(rc);
+  if (rc != EIO && rc != ENOSPC && rc != EDQUOT && rc != EFBIG) return text;
+  struct statvfs fs {};
+  if (::statvfs(dir.c_str(), &fs) != 0) return text;
+  const auto blocks = ::geteuid() == 0 ? fs.f_bfree : fs.f_bavail;
+  const std::uint64_t available =
+      static_cast<std::uint64_t>(blocks) * static_cast<std::uint64_t>(fs.f_frsize);
+  if (available >= kNearlyFullBytes) return text;
+  const std::string free = "the file system has " + Kb(available) + " free";
+  // LMDB's EIO is a write cut short: by the full disk, here.
+  if (rc == EIO) return "No space left on device (LMDB: " + text + ", a short write; " + free + ")";
+  return text + " (" + free + ")";
+}
 
 std::uint64_t LmdbLockFileBytes(unsigned max_readers) noexcept {
   return kLockHeaderBytes + kReaderSlotBytes * (std::max(max_readers, 1U) - 1);

@@ -1,5 +1,6 @@
 #include "cppblog/storage/lmdb_environment.hpp"
 
+#include <cerrno>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -133,6 +134,26 @@ TEST(LmdbEnvironment, OnceSpaceIsBackTheSameDirectoryOpens) {
   OpenLmdbEnvironment(env.get(), tmpfs.path() / "store", {});
   WriteOne(env.get(), "after");
   EXPECT_EQ(Count(env.get()), 1U);
+}
+
+TEST(LmdbEnvironment, ErrorTextIsLmdbsWhileThereIsSpace) {
+  const TempDir dir;
+  EXPECT_EQ(LmdbErrorText(EIO, dir.path()), mdb_strerror(EIO));
+  EXPECT_EQ(LmdbErrorText(MDB_MAP_FULL, dir.path()), mdb_strerror(MDB_MAP_FULL));
+}
+
+// LMDB reports a write cut short by a full disk as EIO, which hid the cause.
+TEST(LmdbEnvironment, ErrorTextSaysTheDiskIsFullWhenItIs) {
+  if (const auto why = TmpfsMount::Unavailable()) GTEST_SKIP() << *why;
+  TmpfsMount tmpfs{256 << 10};
+  tmpfs.Fill();
+
+  EXPECT_EQ(LmdbErrorText(EIO, tmpfs.path()),
+            std::string("No space left on device (LMDB: ") + mdb_strerror(EIO) +
+                ", a short write; the file system has 0 kB free)");
+  EXPECT_EQ(LmdbErrorText(ENOSPC, tmpfs.path()),
+            std::string(mdb_strerror(ENOSPC)) + " (the file system has 0 kB free)");
+  EXPECT_EQ(LmdbErrorText(MDB_NOTFOUND, tmpfs.path()), mdb_strerror(MDB_NOTFOUND));
 }
 
 }  // namespace

@@ -52,4 +52,11 @@ struct LmdbOpenOptions {
 void OpenLmdbEnvironment(MDB_env* env, const std::filesystem::path& dir,
                          const LmdbOpenOptions& options);
 
+/// LMDB's text for error `rc` of an environment in `dir`, made plain when the disk is full:
+/// LMDB reports a write cut short as EIO, which reads "No space left on device (LMDB:
+/// Input/output error, a short write; the file system has N kB free)" while the file system has
+/// less than 1 MB free; ENOSPC, EDQUOT and EFBIG then get "(the file system has N kB free)"
+/// appended. Any other error is LMDB's text alone. Never throws but std::bad_alloc.
+[[nodiscard]] std::string LmdbErrorText(int rc, const std::filesystem::path& dir);
+
 }  // namespace cppblog::storage

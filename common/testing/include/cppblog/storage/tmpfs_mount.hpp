@@ -56,8 +56,9 @@ class TmpfsMount {
 
   [[nodiscard]] const std::filesystem::path& path() const { return path_; }
 
-  /// Writes a file until the file system is full (ENOSPC). Returns the bytes written.
-  std::uint64_t Fill() {
+  /// Writes a file until the file system is full (ENOSPC), then gives back `leave_bytes` of it
+  /// (rounded up to whole pages): a nearly full disk. Returns the bytes the file keeps.
+  std::uint64_t Fill(std::uint64_t leave_bytes = 0) {
     const std::filesystem::path file = path_ / ("fill-" + std::to_string(fills_++));
     const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) {
@@ -75,8 +76,15 @@ class TmpfsMount {
       if (n < 0 && errno == EINTR) continue;
       break;  // ENOSPC (or 0): full
     }
+    const std::uint64_t leave = (leave_bytes + 4095) / 4096 * 4096;
+    const std::uint64_t kept = written > leave ? written - leave : 0;
+    if (::ftruncate(fd, static_cast<off_t>(kept)) != 0) {
+      const int error = errno;
+      ::close(fd);
+      throw std::runtime_error("ftruncate " + file.string() + ": " + std::strerror(error));
+    }
     ::close(fd);
-    return written;
+    return kept;
   }
 
   /// Removes what Fill wrote: the space is back.
