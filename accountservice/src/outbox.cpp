@@ -204,6 +204,7 @@ void Outbox::WriterLoop() {
     unsynced_meta_ = !error && batch.empty();
     const auto took = SteadyClock::now() - started;
     lock.lock();
+    const bool was_failing = write_failing_;
     RecordCommit(error);
     released = error ? 0 : batch.size();
     last_commit = took;
@@ -218,7 +219,9 @@ void Outbox::WriterLoop() {
       if (error) {
         failed_removal_round_ = removal_round;
         removal_error_ = error;
-        LogRemovalFailure(error, removals.size());
+        // While the outbox cannot commit (logged once, with its cause), one line per round of
+        // deletions would flood the log.
+        if (!was_failing) LogRemovalFailure(error, removals.size());
       }
     }
     committed_.notify_all();
