@@ -212,6 +212,27 @@ TEST(VipConsumerStoreOutage, AfterItsHoldTheDeliveryGoesBackToTheQueueNeverToThe
   EXPECT_FALSE(consumer.StoreStatus().writable);
 }
 
+TEST(VipConsumerStoreOutage, NoLongerReportedFailingOnceNoDeliveryHasTriedItForAHold) {
+  const TempDir dir;
+  OfferStore store{dir.path()};
+  VipConsumer consumer{store,
+                       0ms,
+                       [] { return kNow; },
+                       {.first_backoff = 5ms, .max_backoff = 20ms, .max_hold = 300ms}};
+  {
+    const FileWritesRefused refused;
+    ASSERT_EQ(consumer.Handle(VipMessage("m1")), messaging::Outcome::kRequeue);
+  }
+  const bool failing_after_requeue = !consumer.StoreStatus().writable;
+
+  // Another instance took the message: nothing here tries the store any more.
+  const bool unknown_again = WaitUntil([&] { return consumer.StoreStatus().writable; }, 5s);
+
+  EXPECT_TRUE(failing_after_requeue);
+  EXPECT_TRUE(unknown_again);
+  EXPECT_EQ(consumer.Handle(VipMessage("m2")), messaging::Outcome::kAck);  // tried at once
+}
+
 TEST(VipConsumerStoreOutage, StopSendsWaitingDeliveriesBackAtOnce) {
   const TempDir dir;
   OfferStore store{dir.path()};
