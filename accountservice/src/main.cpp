@@ -90,6 +90,7 @@ int Run(int argc, char* argv[]) {
     health::HealthRegistry health;
     health::HealthSwitch health_switch;
     AddHealthChecks(health, accounts, health_switch);
+    AddOutboxHealthCheck(health, outbox);
     web::Server server{{.port = settings.server_port, .threads = settings.http_threads},
                        MakeRouter({.accounts = accounts,
                                    .health = health,

@@ -9,6 +9,8 @@
 
 #include <lmdb.h>
 
+#include "cppblog/storage/lmdb_environment.hpp"
+
 namespace cppblog::vip {
 namespace {
 
@@ -116,12 +118,6 @@ class Cursor {
 
 LmdbOfferStore::LmdbOfferStore(std::filesystem::path data_dir)
     : path_(std::move(data_dir)), reserve_("offer store " + path_.string()) {
-  std::error_code ec;
-  std::filesystem::create_directories(path_, ec);
-  if (ec) {
-    throw StoreError("offer store " + path_.string() +
-                     ": cannot create the directory: " + ec.message());
-  }
   if (const int rc = mdb_env_create(&env_); rc != MDB_SUCCESS) Fail("create environment", rc);
   try {
     if (const int rc = mdb_env_set_mapsize(env_, kMapSize); rc != MDB_SUCCESS)
@@ -129,9 +125,11 @@ LmdbOfferStore::LmdbOfferStore(std::filesystem::path data_dir)
     if (const int rc = mdb_env_set_maxdbs(env_, kMaxDbs); rc != MDB_SUCCESS)
       Fail("set max dbs", rc);
     // MDB_NOTLS: handler and HTTP threads each take short transactions of their own.
-    if (const int rc = mdb_env_open(env_, path_.c_str(), MDB_NOTLS | MDB_NORDAHEAD, 0644);
-        rc != MDB_SUCCESS) {
-      Fail("open", rc);
+    try {
+      storage::OpenLmdbEnvironment(env_, path_,
+                                   {.store = "offer store", .flags = MDB_NOTLS | MDB_NORDAHEAD});
+    } catch (const storage::StorageError& e) {
+      throw StoreError(e.what());
     }
     Txn txn{env_, 0, *this};
     MDB_dbi offers = 0;
@@ -154,7 +152,7 @@ LmdbOfferStore::~LmdbOfferStore() { mdb_env_close(env_); }
 
 void LmdbOfferStore::Fail(std::string_view operation, int rc) const {
   throw StoreError("offer store " + path_.string() + ": " + std::string(operation) + ": " +
-                   mdb_strerror(rc));
+                   storage::LmdbErrorText(rc, path_));
 }
 
 struct LmdbOfferStore::Pending {

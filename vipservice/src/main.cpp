@@ -127,6 +127,7 @@ int Run(int argc, char* argv[]) {
     health::HealthRegistry health;
     AddHealthChecks(
         health, offers, [&broker] { return broker.State(); }, subscription);
+    AddStoreWriteCheck(health, consumer);
     web::Server server{{.port = settings.server_port},
                        MakeRouter({.offers = offers, .health = health})};
     std::atomic<bool> refused{false};
@@ -139,7 +140,9 @@ int Run(int argc, char* argv[]) {
     server.RunUntilSignal();
     watch.request_stop();
     watch.join();
-    // Drain: no new deliveries; handlers in flight finish and are acked.
+    // Drain: no new deliveries; handlers in flight finish and are acked, or go back to the
+    // queue at once while the store cannot write.
+    consumer.Stop();
     broker.Close(settings.drain_timeout);
     if (refused.load()) return EXIT_FAILURE;
     spdlog::info("{} stopped", kServiceName);
