@@ -39,7 +39,7 @@ enum class PropertyFormat { kYaml, kProperties };
 /// of anchors can describe 10⁹ values ("billion laughs"). Beyond either bound the file is
 /// refused with PropertyFileError (served as an invalid source, like a syntax error).
 inline constexpr std::size_t kMaxExpandedValues = 100'000;
-inline constexpr std::size_t kMaxExpandedBytes = 16 * 1024 * 1024;  // keys and values
+inline constexpr std::size_t kMaxExpandedBytes = std::size_t{16} * 1024 * 1024;  // keys and values
 
 /// The format by file extension (".yml"/".yaml" → YAML, ".properties" → properties).
 [[nodiscard]] PropertyFormat FormatOf(std::string_view file_name);
