@@ -27,6 +27,14 @@ struct Settings {
   std::string amqp_server_url = "amqp://guest:guest@127.0.0.1:5672/%2F";
   std::string config_event_bus = "springCloudBus";  // config_event_bus: the bus exchange
 
+  /// spring.security.user.name / spring.security.user.password: HTTP Basic credentials every
+  /// endpoint but /health requires; no authentication while the password is empty.
+  std::string security_user = "user";
+  std::string security_password;
+  /// monitor_webhook_secret: the secret of the repository's webhook; when set, POST /monitor
+  /// checks X-Hub-Signature-256 (or X-Gitlab-Token).
+  std::string monitor_webhook_secret;
+
   /// Every key above with its default, as the lowest configuration layer.
   [[nodiscard]] static config::Properties Defaults();
   /// Throws config::ConfigError naming the key, the value and its source.

@@ -48,5 +48,34 @@ TEST(Settings, BadPortIsAConfigError) {
   EXPECT_THROW(static_cast<void>(Settings::From(properties)), config::ConfigError);
 }
 
+TEST(Settings, AuthenticationIsOffUntilAPasswordIsSet) {
+  const Settings defaults = Settings::From(Settings::Defaults());
+  EXPECT_EQ(defaults.security_user, "user");
+  EXPECT_EQ(defaults.security_password, "");
+  EXPECT_EQ(defaults.monitor_webhook_secret, "");
+
+  config::Properties properties = Settings::Defaults();
+  properties.Set("spring.security.user.name", "configserver", "test");
+  properties.Set("spring.security.user.password", "s3cret", "test");
+  properties.Set("monitor_webhook_secret", "hook", "test");
+  const Settings settings = Settings::From(properties);
+  EXPECT_EQ(settings.security_user, "configserver");
+  EXPECT_EQ(settings.security_password, "s3cret");
+  EXPECT_EQ(settings.monitor_webhook_secret, "hook");
+}
+
+TEST(Settings, APasswordWithoutAUserIsAnErrorThatShowsNoPassword) {
+  config::Properties properties = Settings::Defaults();
+  properties.Set("spring.security.user.name", "", "test");
+  properties.Set("spring.security.user.password", "s3cret", "test");
+  try {
+    static_cast<void>(Settings::From(properties));
+    FAIL() << "expected ConfigError";
+  } catch (const config::ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("spring.security.user.name"), std::string::npos);
+    EXPECT_EQ(std::string(e.what()).find("s3cret"), std::string::npos);
+  }
+}
+
 }  // namespace
 }  // namespace cppblog::configserver

@@ -12,6 +12,7 @@ namespace {
 
 using ::testing::HasSubstr;
 using ::testing::MatchesRegex;
+using ::testing::Not;
 using ::testing::Optional;
 
 // A running accountservice on a free port with its own data and (empty) config dir.
@@ -21,6 +22,7 @@ struct AccountService {
 
   static ServiceOptions Options(const TempDir& data_dir, std::uint16_t port,
                                 std::vector<std::string> extra_args) {
+    std::filesystem::create_directories(data_dir.path() / "no-config");
     std::vector<std::string> args = {
         "--config-dir", (data_dir.path() / "no-config").string(),
         "--set",        "server_port=" + std::to_string(port),
@@ -206,6 +208,21 @@ TEST(AccountServiceE2e, BadSettingExitsOneNamingTheKey) {
 
   EXPECT_THAT(service.process.WaitExit(10s), Optional(1));
   EXPECT_THAT(service.process.Output(), HasSubstr("server_port"));
+}
+
+// Issue 16.3: an unencoded '/' or '?' in the password was printed whole, seven times.
+TEST(AccountServiceE2e, AConfigServerPasswordWithSlashAndQuestionMarkIsNeverPrinted) {
+  for (const std::string url : {"http://u:S3c/r3t?x@127.0.0.1:1", "u:S3c/r3t?x@127.0.0.1:1"}) {
+    const TempDir data;
+    AccountService service{data, {"-configServerUrl", url, "--set", "fail_fast=true"}};
+
+    EXPECT_EQ(service.process.WaitExit(10s), 1) << url;
+
+    const std::string output = service.process.Output();
+    EXPECT_THAT(output, HasSubstr("percent-encoded")) << output;
+    EXPECT_THAT(output, Not(HasSubstr("S3c"))) << output;
+    EXPECT_THAT(output, Not(HasSubstr("r3t"))) << output;
+  }
 }
 
 }  // namespace

@@ -46,6 +46,7 @@ struct VipService {
 
   static ServiceOptions Options(const TempDir& data_dir, std::uint16_t port,
                                 const VipServiceOptions& options) {
+    std::filesystem::create_directories(data_dir.path() / "no-config");
     return {.binary = BinaryPath("CPPBLOG_VIPSERVICE_BIN", CPPBLOG_VIPSERVICE_BIN),
             .args = {"--config-dir", (data_dir.path() / "no-config").string(), "--set",
                      "server_port=" + std::to_string(port), "--set",
