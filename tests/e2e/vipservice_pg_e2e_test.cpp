@@ -29,15 +29,18 @@ using messaging::WaitUntil;
 struct VipService {
   VipService(const TempDir& data_dir, const std::string& offer_store_url, const std::string& queue,
              const std::string& amqp_url, const std::string& cooldown = "24h")
-      : port(FreePort()),
-        process({.binary = BinaryPath("CPPBLOG_VIPSERVICE_BIN", CPPBLOG_VIPSERVICE_BIN),
-                 .args = {"--config-dir", (data_dir.path() / "no-config").string(), "--set",
-                          "server_port=" + std::to_string(port), "--set",
-                          "data_dir=" + (data_dir.path() / "store").string(), "--set",
-                          "vip_queue=" + queue, "--set", "amqp_server_url=" + amqp_url, "--set",
-                          "offer_cooldown=" + cooldown},
-                 // The URL by environment, as a deployment would set it.
-                 .env = {{"OFFER_STORE_URL", offer_store_url}}}) {}
+      : port(FreePort()), process(Options(data_dir, offer_store_url, queue, amqp_url, cooldown)) {}
+
+  ServiceOptions Options(const TempDir& data_dir, const std::string& offer_store_url,
+                         const std::string& queue, const std::string& amqp_url,
+                         const std::string& cooldown) const {
+    ServiceOptions options = ServiceOptionsFor(
+        BinaryPath("CPPBLOG_VIPSERVICE_BIN", CPPBLOG_VIPSERVICE_BIN), data_dir.path(), port,
+        {{"vip_queue", queue}, {"amqp_server_url", amqp_url}, {"offer_cooldown", cooldown}});
+    // The URL by environment, as a deployment would set it.
+    options.env = {{"OFFER_STORE_URL", offer_store_url}};
+    return options;
+  }
 
   std::uint16_t port;
   ServiceProcess process;
