@@ -54,6 +54,21 @@ TEST(AmqpAddressList, DeadAddressesAreSkippedInAnyOrder) {
   }
 }
 
+TEST(AmqpAddressList, APasswordFromTheOptionsAppliesToEveryAddress) {
+  const AmqpUrl live = ParseAmqpUrl(TestAmqpUrl());
+  const auto url = [&](int port) {
+    return "amqp://" + live.user + ":not-the-password@127.0.0.1:" + std::to_string(port) + "/%2F";
+  };
+  AmqpClient client{{.url = url(DeadPort()) + "," + url(live.port) + "," + url(DeadPort()),
+                     .password = live.password,
+                     .reconnect_max = 500ms}};
+  auto confirmed =
+      client.PublishToQueue({.name = UniqueName("password"), .auto_delete = true}, {.body = "x"});
+  ASSERT_EQ(confirmed.wait_for(20s), std::future_status::ready);
+  confirmed.get();
+  EXPECT_EQ(client.CurrentNode(), "127.0.0.1:" + std::to_string(live.port));
+}
+
 TEST(AmqpAddressList, NoNodeAnsweringKeepsRecovering) {
   const std::string first = DeadUrl();
   const std::string second = DeadUrl();
