@@ -100,8 +100,11 @@ web::Router MakeRouter(HandlerDeps deps) {
     if (report.healthy) {
       if (!shared->broker_state) return web::Response::Json(200, R"({"status":"UP"})");
       // The outbox absorbs a broker outage: its state is shown, never a failure.
-      return web::Response::Json(200, std::string(R"({"status":"UP","broker":")") +
-                                          messaging::ToString(shared->broker_state()) + "\"}");
+      std::string body = std::string(R"({"status":"UP","broker":")") +
+                         messaging::ToString(shared->broker_state()) + "\"";
+      // CurrentNode() holds no character that needs escaping in JSON (NodeName).
+      if (shared->broker_node) body += R"(,"broker_node":")" + shared->broker_node() + "\"";
+      return web::Response::Json(200, body + "}");
     }
     std::string reason;
     for (const auto& [name, result] : report.checks) {

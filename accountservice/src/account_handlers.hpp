@@ -23,6 +23,8 @@ struct HandlerDeps {
   VipNotifier* vip_notifier = nullptr;
   /// The broker connection's state, shown in /health (never fails it); none: not shown.
   std::function<messaging::ConnectionState()> broker_state{};
+  /// The broker node the client is on (AmqpClient::CurrentNode), shown beside broker_state.
+  std::function<std::string()> broker_node{};
 };
 
 /// Registers the service's health checks: the store is readable, and the
@@ -40,8 +42,9 @@ inline constexpr int kVipRetryAfterSeconds = 5;
 
 /// The accountservice's routes:
 ///   GET /accounts/{accountId}       200 account JSON, 404 unknown, 400 not 1-32 digits
-///   GET /health                     200 {"status":"UP","broker":"connected"} (broker: the
-///                                   broker_state, when given) or 503
+///   GET /health                     200 {"status":"UP","broker":"connected",
+///                                   "broker_node":"10.0.0.1:5672"} (broker: the broker_state,
+///                                   broker_node: the broker_node, when given) or 503
 ///                                   {"status":"Database unaccessible","reason":"<check>: ..."}
 ///   A VIP read whose notification cannot be stored (the outbox cannot commit): 503 with
 ///   Retry-After (kVipRetryAfterSeconds) and a JSON error; nothing is served unrecorded.

@@ -109,7 +109,8 @@ TEST(AccountServiceE2e, HealthIsUp) {
   // The broker's state is part of the body; a broker outage never makes the service unhealthy.
   EXPECT_EQ(response.status, 200);
   EXPECT_THAT(response.body,
-              MatchesRegex(R"re(\{"status":"UP","broker":"(connected|recovering|blocked)"\})re"));
+              MatchesRegex(R"re(\{"status":"UP","broker":"(connected|recovering|blocked)",)re"
+                           R"re("broker_node":"[^"]+:[0-9]+"\})re"));
 }
 
 TEST(AccountServiceE2e, TestabilitySwitchTogglesHealth) {

@@ -59,8 +59,8 @@ std::jthread WatchSubscription(std::future<void> subscribed,
       spdlog::info("consuming queue={} consumer_tag={}", queue, kServiceName);
     } catch (const std::exception& e) {
       spdlog::critical(
-          "cannot consume queue {}: {} (does compat_goblog_p9 match how the other services "
-          "declare it?)",
+          "cannot consume queue {}: {} (do compat_goblog_p9 and vip_queue_type match how the other "
+          "services declare it?)",
           queue, e.what());
       refused.store(true);
       server.Stop();
@@ -104,7 +104,8 @@ int Run(int argc, char* argv[]) {
            spdlog::info("broker connection: {}", messaging::ToString(state));
          }}};
     spdlog::info("broker {} (connecting in the background)", broker.DisplayUrl());
-    const messaging::QueueSpec queue = VipQueue(settings.compat_goblog_p9, settings.vip_queue);
+    const messaging::QueueSpec queue =
+        VipQueue(settings.compat_goblog_p9, settings.vip_queue, settings.vip_queue_type);
     auto subscribed = SubscribeVipQueue(broker, consumer, settings);
 
     live.OnChange(
@@ -126,7 +127,8 @@ int Run(int argc, char* argv[]) {
     SubscriptionStatus subscription;
     health::HealthRegistry health;
     AddHealthChecks(
-        health, offers, [&broker] { return broker.State(); }, subscription);
+        health, offers, [&broker] { return broker.State(); }, subscription,
+        [&broker] { return broker.CurrentNode(); });
     AddStoreWriteCheck(health, consumer);
     web::Server server{{.port = settings.server_port},
                        MakeRouter({.offers = offers, .health = health})};

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "cppblog/config/properties.hpp"
+#include "cppblog/messaging/topology.hpp"
 
 namespace cppblog::vip {
 
@@ -35,6 +36,8 @@ struct Settings {
   bool compat_goblog_p9 = false;
   /// The queue consumed; "vip_queue" except in tests that need a queue of their own.
   std::string vip_queue;
+  /// classic (default) or quorum: how vip_queue and vip_queue.dlq are declared (ADR 0011).
+  messaging::QueueType vip_queue_type = messaging::QueueType::kClassic;
   std::uint16_t prefetch = 100;
   std::size_t handler_threads = 4;
   /// How long SIGTERM waits for handlers in flight to finish and be acked.

@@ -199,9 +199,9 @@ messaging::Handler VipConsumer::AsHandler() {
 
 std::future<void> SubscribeVipQueue(messaging::MessageSubscriber& subscriber, VipConsumer& consumer,
                                     const Settings& settings) {
-  return subscriber.SubscribeToQueue(VipQueue(settings.compat_goblog_p9, settings.vip_queue),
-                                     consumer.AsHandler(),
-                                     {.consumer_tag = kServiceName, .prefetch = settings.prefetch});
+  return subscriber.SubscribeToQueue(
+      VipQueue(settings.compat_goblog_p9, settings.vip_queue, settings.vip_queue_type),
+      consumer.AsHandler(), {.consumer_tag = kServiceName, .prefetch = settings.prefetch});
 }
 
 }  // namespace cppblog::vip

@@ -37,6 +37,7 @@ TEST(Settings, DefaultsMatchTheContractAndIssue) {
   EXPECT_EQ(settings.prefetch, 100);
   EXPECT_EQ(settings.handler_threads, 16U);
   EXPECT_EQ(settings.drain_timeout, std::chrono::seconds{5});
+  EXPECT_EQ(settings.vip_queue_type, messaging::QueueType::kClassic);
   EXPECT_EQ(settings.offer_store_url, "");  // LMDB under data_dir
   EXPECT_EQ(settings.offer_store_password_file, "");
   EXPECT_EQ(settings.processed_id_retention, std::chrono::hours{7 * 24});
@@ -76,6 +77,26 @@ TEST(Settings, ZeroRetentionNamesKeyAndWhatToGive) {
 
   EXPECT_THAT(ErrorOf(properties),
               AllOf(HasSubstr("processed_id_retention"), HasSubstr("flag --set"), HasSubstr("7d")));
+
+}
+
+TEST(Settings, VipQueueTypeIsClassicOrQuorum) {
+  config::Properties properties = Settings::Defaults();
+  properties.Set("vip_queue_type", "Quorum", "environment VIP_QUEUE_TYPE");
+  EXPECT_EQ(Settings::From(properties).vip_queue_type, messaging::QueueType::kQuorum);
+
+  properties.Set("vip_queue_type", "stream", "environment VIP_QUEUE_TYPE");
+  EXPECT_THAT(ErrorOf(properties),
+              AllOf(HasSubstr("vip_queue_type: 'stream' (environment VIP_QUEUE_TYPE)"),
+                    HasSubstr("must be classic or quorum")));
+}
+
+TEST(Settings, QuorumCannotBeDeclaredAsTheGoOriginal) {
+  config::Properties properties = Settings::Defaults();
+  properties.Set("vip_queue_type", "quorum", "environment VIP_QUEUE_TYPE");
+  properties.Set("compat_goblog_p9", "true", "flag --set");
+  EXPECT_THAT(ErrorOf(properties),
+              AllOf(HasSubstr("compat_goblog_p9"), HasSubstr("set vip_queue_type=classic")));
 }
 
 TEST(Settings, HigherLayerOverridesDefaults) {

@@ -103,7 +103,10 @@ void ConsumerConnection::Setup(amqp_connection_state_t conn, Subscription& sub) 
     const std::string queue = amqp::DeclareQueue(conn, sub.channel, config.queue);
     if (!config.queue.name.empty()) {
       (void)amqp::DeclareQueue(conn, sub.channel,
-                               QueueSpec{.name = queue + ".dlq", .arguments = {}});
+                               QueueSpec{.name = queue + ".dlq",
+                                         .arguments = {},
+                                         .type = config.queue.type,
+                                         .type_setting = config.queue.type_setting});
     }
     if (config.exchange) {
       const std::vector<std::string> empty_key{std::string{}};
