@@ -22,6 +22,7 @@ struct SubscriptionConfig {
   QueueSpec queue;
   Handler handler;
   ConsumerOptions options;
+  metrics::Histogram* process_duration = nullptr;  // messaging_process_duration_seconds
 };
 
 /// The consuming connection. Each subscription has its own channel (3, 4, ...) on which it
@@ -64,6 +65,7 @@ class ConsumerConnection final : public IoConnection {
     std::uint64_t generation = 0;
     std::uint64_t delivery_tag = 0;
     Outcome outcome = Outcome::kAck;
+    bool poison = false;  // kDeadLetter from a PoisonMessage (else the handler chose it)
     std::string reason;
     Message message;  // kept for retries and dead letters
   };

@@ -44,7 +44,9 @@ class PublisherConnection final : public IoConnection {
     std::string routing_key;
     Message message;
     std::uint32_t target = 0;  // 1-based index into targets_; 0: nothing to declare
+    metrics::Histogram* confirm_duration = nullptr;  // of its destination
     Clock::time_point deadline;
+    Clock::time_point sent_at;  // the last basic.publish of it
     std::promise<void> promise;
     bool settled = false;     // the promise has its result
     bool confirmed = false;   // the broker acked or nacked it
@@ -92,6 +94,7 @@ class PublisherConnection final : public IoConnection {
   std::vector<Outgoing> incoming_;
   std::vector<Inspect> inspects_;
   std::vector<Target> targets_;
+  std::vector<metrics::Histogram*> target_durations_;  // parallel to targets_
   std::map<std::string, std::uint32_t, std::less<>> exchange_ids_;
   std::map<std::string, std::uint32_t, std::less<>> queue_ids_;
   bool closing_ = false;
