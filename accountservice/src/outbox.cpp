@@ -6,11 +6,13 @@
 #include <future>
 #include <memory>
 #include <utility>
+#include <vector>
 
 #include <lmdb.h>
 #include <spdlog/spdlog.h>
 
 #include "cppblog/storage/lmdb_environment.hpp"
+#include "cppblog/vip/vip_notification.hpp"
 
 namespace cppblog::account {
 namespace {
@@ -64,13 +66,28 @@ class Cursor {
   MDB_cursor* cursor_ = nullptr;
 };
 
+constexpr double kCommitEntriesBuckets[] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024};
+
 }  // namespace
 
-Outbox::Outbox(AccountStore& store, std::chrono::milliseconds removal_delay)
+Outbox::Outbox(AccountStore& store, std::chrono::milliseconds removal_delay,
+               metrics::Registry* metrics)
     : store_(store),
       env_(store.Environment()),
       reserve_("outbox in " + store.Path().string()),
-      removal_delay_(removal_delay) {
+      removal_delay_(removal_delay),
+      commit_duration_(metrics == nullptr
+                           ? nullptr
+                           : &metrics->AddHistogram("cppblog_outbox_commit_duration_seconds",
+                                                    "Outbox commits (write and sync), successful "
+                                                    "ones.")),
+      commit_entries_(metrics == nullptr
+                          ? nullptr
+                          : &metrics->AddHistogram(
+                                "cppblog_outbox_commit_entries",
+                                "Entries appended per outbox commit (group commit), for commits "
+                                "that appended.",
+                                {}, kCommitEntriesBuckets)) {
   int rc = 0;
   Txn txn{env_, 0, rc};
   if (rc != MDB_SUCCESS) Fail("begin transaction", rc);
@@ -209,6 +226,10 @@ void Outbox::WriterLoop() {
     released = error ? 0 : batch.size();
     last_commit = took;
     if (!error) {
+      if (commit_duration_ != nullptr) {
+        commit_duration_->Observe(std::chrono::duration<double>(took).count());
+        if (!batch.empty()) commit_entries_->Observe(static_cast<double>(batch.size()));
+      }
       commit_time_ += took;
       if (!batch.empty()) last_sequence_ = batch.back().sequence;
       appended_ += batch.size();
@@ -433,5 +454,22 @@ std::uint64_t Outbox::Appended() const {
   const std::lock_guard lock{mutex_};
   return appended_;
 }
+
+OutboxGauges::OutboxGauges(const Outbox& outbox, metrics::Registry& metrics)
+    : entries_(metrics.AddCallbackGauge(
+          "cppblog_outbox_entries",
+          "VIP notifications in the outbox: appended, not yet deleted after the broker's confirm.",
+          {}, [&outbox] { return static_cast<double>(outbox.Size()); })),
+      oldest_age_(metrics.AddCallbackGauge(
+          "cppblog_outbox_oldest_entry_age_seconds",
+          "Age of the oldest outbox entry (now minus its readAt); 0 when the outbox is empty.", {},
+          [&outbox] {
+            const std::vector<OutboxEntry> oldest = outbox.Read(0, 1);
+            if (oldest.empty()) return 0.0;
+            const auto read_at = vip::ParseVipNotification(oldest.front().body).read_at;
+            return std::max(
+                0.0,
+                std::chrono::duration<double>(std::chrono::system_clock::now() - read_at).count());
+          })) {}
 
 }  // namespace cppblog::account

@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "cppblog/metrics/registry.hpp"
 #include "cppblog/storage/lmdb_file_reserve.hpp"
 
 #include "account_store.hpp"
@@ -47,8 +48,14 @@ class Outbox {
 
   /// Opens (or creates) the database and starts the writer thread. Deletions wait up to
   /// `removal_delay` for an append's commit (RemoveLater). Throws StoreError.
+  /// With `metrics`, each commit is timed in cppblog_outbox_commit_duration_seconds and its
+  /// appended entries counted in cppblog_outbox_commit_entries (histograms); the registry must
+  /// outlive the outbox.
   explicit Outbox(AccountStore& store,
-                  std::chrono::milliseconds removal_delay = kDefaultRemovalDelay);
+                  std::chrono::milliseconds removal_delay = kDefaultRemovalDelay,
+                  metrics::Registry* metrics = nullptr);
+  Outbox(AccountStore& store, metrics::Registry& metrics)
+      : Outbox(store, kDefaultRemovalDelay, &metrics) {}
   /// Writes what is still queued (completing it), then stops the writer.
   ~Outbox();
   Outbox(const Outbox&) = delete;
@@ -144,6 +151,8 @@ class Outbox {
   unsigned dbi_ = 0;
   storage::LmdbFileReserve reserve_;  // used by the writer only
   std::chrono::milliseconds removal_delay_;
+  metrics::Histogram* commit_duration_ = nullptr;  // null: not measured
+  metrics::Histogram* commit_entries_ = nullptr;
 
   mutable std::mutex mutex_;
   std::condition_variable queued_;             // the writer waits for appends and removals
@@ -168,6 +177,19 @@ class Outbox {
   std::chrono::steady_clock::time_point failing_since_{};
   std::chrono::milliseconds probe_backoff_{0};
   std::thread writer_;
+};
+
+/// The outbox's backlog as gauges read at each scrape: cppblog_outbox_entries (entries stored,
+/// not yet deleted after their confirm) and cppblog_outbox_oldest_entry_age_seconds (now minus
+/// the readAt of the oldest entry; 0 when empty). Registered while it lives; the outbox must
+/// outlive it.
+class OutboxGauges {
+ public:
+  OutboxGauges(const Outbox& outbox, metrics::Registry& metrics);
+
+ private:
+  metrics::CallbackRegistration entries_;
+  metrics::CallbackRegistration oldest_age_;
 };
 
 }  // namespace cppblog::account

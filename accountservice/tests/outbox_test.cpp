@@ -12,7 +12,9 @@
 
 #include <gtest/gtest.h>
 
+#include "cppblog/metrics/registry.hpp"
 #include "cppblog/storage/temp_dir.hpp"
+#include "cppblog/vip/vip_notification.hpp"
 
 #include "outbox_fault.hpp"
 
@@ -326,6 +328,60 @@ TEST(Outbox, AppendsQueuedAtCloseAreStillWrittenAndCompleted) {
   AccountStore store{dir.path()};
   Outbox outbox{store};
   EXPECT_EQ(outbox.Size(), 1U);
+}
+
+}  // namespace
+}  // namespace cppblog::account
+
+namespace cppblog::account {
+namespace {
+
+// The value of the series named exactly `series` in the text format, or -1 when absent.
+double Sample(const std::string& text, const std::string& series) {
+  const auto at = text.find("\n" + series + " ");
+  if (at == std::string::npos) return -1;
+  return std::stod(text.substr(at + series.size() + 2));
+}
+
+std::string VipBody(std::chrono::system_clock::time_point read_at) {
+  return vip::ToJson({.account_id = "10000", .read_at = read_at});
+}
+
+TEST(OutboxMetrics, GaugesShowTheBacklogAndHistogramsTheCommits) {
+  const TempDir dir;
+  AccountStore store{dir.path()};
+  metrics::Registry metrics;
+  Outbox outbox{store, metrics};
+  const OutboxGauges gauges{outbox, metrics};
+  const auto now = std::chrono::system_clock::now();
+  const auto old = outbox.Append("id-1", VipBody(now - std::chrono::seconds{60}));
+  outbox.Append("id-2", VipBody(now));
+
+  std::string text = metrics.Serialize();
+  EXPECT_EQ(Sample(text, "cppblog_outbox_entries"), 2);
+  EXPECT_GE(Sample(text, "cppblog_outbox_oldest_entry_age_seconds"), 60);
+  EXPECT_LT(Sample(text, "cppblog_outbox_oldest_entry_age_seconds"), 120);
+  EXPECT_EQ(Sample(text, "cppblog_outbox_commit_duration_seconds_count"), 2);
+  EXPECT_EQ(Sample(text, "cppblog_outbox_commit_entries_sum"), 2);
+
+  const std::uint64_t sequences[] = {old};
+  outbox.Remove(sequences);
+  text = metrics.Serialize();
+  EXPECT_EQ(Sample(text, "cppblog_outbox_entries"), 1);
+  EXPECT_LT(Sample(text, "cppblog_outbox_oldest_entry_age_seconds"), 60);
+}
+
+TEST(OutboxMetrics, AnEmptyOutboxHasNoAge) {
+  const TempDir dir;
+  AccountStore store{dir.path()};
+  metrics::Registry metrics;
+  Outbox outbox{store, metrics};
+  const OutboxGauges gauges{outbox, metrics};
+
+  const std::string text = metrics.Serialize();
+
+  EXPECT_EQ(Sample(text, "cppblog_outbox_entries"), 0);
+  EXPECT_EQ(Sample(text, "cppblog_outbox_oldest_entry_age_seconds"), 0);
 }
 
 }  // namespace

@@ -51,6 +51,17 @@ VipConsumer::VipConsumer(OfferStore& offers, std::chrono::milliseconds offer_coo
       clock_(std::move(clock)),
       store_retry_(store_retry) {}
 
+VipConsumer::VipConsumer(OfferStore& offers, std::chrono::milliseconds offer_cooldown,
+                         metrics::Registry& metrics)
+    : VipConsumer(offers, offer_cooldown) {
+  for (const ProcessResult result :
+       {ProcessResult::kOffered, ProcessResult::kCooldown, ProcessResult::kDuplicate}) {
+    results_[static_cast<std::size_t>(result)] = &metrics.AddCounter(
+        "cppblog_offers_total", "VIP notifications processed, by what became of them.",
+        {{"result", ToString(result)}});
+  }
+}
+
 void VipConsumer::SetOfferCooldown(std::chrono::milliseconds offer_cooldown) noexcept {
   offer_cooldown_ms_.store(offer_cooldown.count(), std::memory_order_relaxed);
 }
@@ -71,6 +82,9 @@ messaging::Outcome VipConsumer::Handle(const messaging::Message& message) {
       const auto offered_at = clock_();
       const ProcessResult result = offers_.Process(id, notification, offered_at, cooldown);
       StoreSucceeded();
+      if (metrics::Counter* counter = results_[static_cast<std::size_t>(result)]) {
+        counter->Increment();
+      }
       if (spdlog::should_log(spdlog::level::debug)) {
         // From readAt (stamped by the accountservice before its outbox append) and from the
         // call to the store to this commit being synced: bench/vip_end_to_end.sh reads them

@@ -16,6 +16,7 @@
 
 #include "cppblog/health/health_registry.hpp"
 #include "cppblog/messaging/mock_message_subscriber.hpp"
+#include "cppblog/metrics/registry.hpp"
 #include "cppblog/storage/file_writes_refused.hpp"
 #include "cppblog/storage/temp_dir.hpp"
 #include "cppblog/vip/vip_notification.hpp"
@@ -121,6 +122,22 @@ TEST(VipConsumer, CooldownAcksWithoutOffer) {
   EXPECT_EQ(consumer.Handle(VipMessage("m2", kNow + 1h)), messaging::Outcome::kAck);
   EXPECT_EQ(store.CountOffers(), 1U);
   EXPECT_EQ(store.CountProcessed(), 2U);
+}
+
+TEST(VipConsumer, CountsEachResultInOffersTotal) {
+  const TempDir dir;
+  LmdbOfferStore store{dir.path()};
+  metrics::Registry metrics;
+  VipConsumer consumer{store, 24h, metrics};
+
+  ASSERT_EQ(consumer.Handle(VipMessage("m1", kNow)), messaging::Outcome::kAck);
+  ASSERT_EQ(consumer.Handle(VipMessage("m2", kNow + 1h)), messaging::Outcome::kAck);
+  ASSERT_EQ(consumer.Handle(VipMessage("m1", kNow)), messaging::Outcome::kAck);
+
+  const std::string text = metrics.Serialize();
+  EXPECT_THAT(text, HasSubstr("cppblog_offers_total{result=\"offered\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("cppblog_offers_total{result=\"cooldown\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("cppblog_offers_total{result=\"duplicate\"} 1\n"));
 }
 
 TEST(VipConsumer, CooldownChangeAppliesToLaterNotifications) {

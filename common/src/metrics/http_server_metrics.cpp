@@ -74,6 +74,12 @@ web::RouteRecorder& HttpServerMetrics::ForRoute(web::Method method, std::string_
   return *recorders_.emplace_back(std::make_unique<Recorder>(registry_, method, pattern));
 }
 
+web::Router HttpServerMetrics::Instrument(web::Router router) {
+  AddMetricsRoute(router, registry_);
+  router.Observe(*this);
+  return router;
+}
+
 void AddMetricsRoute(web::Router& router, const Registry& registry) {
   router.Get("/metrics", [&registry](const web::Request&) {
     web::Response response;

@@ -26,6 +26,10 @@ class HttpServerMetrics final : public web::RouteObserver {
 
   web::RouteRecorder& ForRoute(web::Method method, std::string_view pattern) override;
 
+  /// `router` with GET /metrics (the registry's text format) added, observed by this: what a
+  /// service's main hands its web::Server.
+  [[nodiscard]] web::Router Instrument(web::Router router);
+
  private:
   class Recorder;
   Registry& registry_;
