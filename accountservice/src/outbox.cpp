@@ -66,6 +66,9 @@ class Cursor {
   MDB_cursor* cursor_ = nullptr;
 };
 
+// Between an entry's message id and its traceparent (ASCII unit separator).
+constexpr char kTraceSeparator = '\x1f';
+
 constexpr double kCommitEntriesBuckets[] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024};
 
 }  // namespace
@@ -146,11 +149,21 @@ StoreError Outbox::Closed() const {
 }
 
 void Outbox::AppendAsync(std::string message_id, std::string body, AppendCallback done) {
+  AppendAsync(std::move(message_id), std::move(body), std::string{}, std::move(done));
+}
+
+void Outbox::AppendAsync(std::string message_id, std::string body, std::string traceparent,
+                         AppendCallback done) {
+  // A separator inside would corrupt the entry: such a value is no traceparent anyway.
+  if (traceparent.find_first_of(std::string_view{"\x1f\0", 2}) != std::string::npos) {
+    traceparent.clear();
+  }
   {
     const std::lock_guard lock{mutex_};
     if (!stopping_) {
       queue_.push_back({.message_id = std::move(message_id),
                         .body = std::move(body),
+                        .traceparent = std::move(traceparent),
                         .done = std::move(done),
                         .sequence = 0});
       queued_.notify_one();
@@ -355,6 +368,10 @@ std::exception_ptr Outbox::WriteBatch(std::deque<Pending>& batch,
       Key key_bytes = EncodeKey(pending.sequence);
       MDB_val key{key_bytes.size(), key_bytes.data()};
       value.assign(pending.message_id);
+      if (!pending.traceparent.empty()) {
+        value.push_back(kTraceSeparator);
+        value.append(pending.traceparent);
+      }
       value.push_back('\0');
       value.append(pending.body);
       MDB_val data{value.size(), value.data()};
@@ -387,9 +404,14 @@ std::vector<OutboxEntry> Outbox::Read(std::uint64_t after, std::size_t max) cons
     const std::string_view stored{static_cast<const char*>(value.mv_data), value.mv_size};
     const auto nul = stored.find('\0');
     if (nul == std::string_view::npos) continue;  // not written by us: leave it alone
+    const std::string_view head = stored.substr(0, nul);
+    const auto separator = head.find(kTraceSeparator);
     entries.push_back({.sequence = DecodeKey(key),
-                       .message_id = std::string(stored.substr(0, nul)),
-                       .body = std::string(stored.substr(nul + 1))});
+                       .message_id = std::string(head.substr(0, separator)),
+                       .body = std::string(stored.substr(nul + 1)),
+                       .traceparent = separator == std::string_view::npos
+                                          ? std::string{}
+                                          : std::string(head.substr(separator + 1))});
   }
   if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND) Fail("read entries", rc);
   return entries;

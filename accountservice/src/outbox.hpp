@@ -25,12 +25,16 @@ struct OutboxEntry {
   std::uint64_t sequence = 0;  // position in the outbox; increases with every append
   std::string message_id;
   std::string body;
+  /// The W3C traceparent of the span that appended it (the HTTP request); empty for none.
+  std::string traceparent{};
 
   friend bool operator==(const OutboxEntry&, const OutboxEntry&) = default;
 };
 
 /// The VIP outbox: the named LMDB database "outbox" in the AccountStore's environment,
-/// key = big-endian 64-bit sequence, value = message id, NUL, body.
+/// key = big-endian 64-bit sequence, value = message id, NUL, body; or, for an entry with a
+/// trace, message id, US (0x1f), traceparent, NUL, body (entries without one keep the first form,
+/// which is also what earlier versions wrote).
 ///
 /// Appends are group-committed: they are queued, and one writer thread writes every queued
 /// entry in one transaction and one sync, then completes them all. An append completes only
@@ -66,6 +70,9 @@ class Outbox {
   /// StoreError when the write fails. On a closed outbox `done` gets the error at once, on
   /// the calling thread.
   void AppendAsync(std::string message_id, std::string body, AppendCallback done);
+  /// The same, keeping `traceparent` (W3C form, without US or NUL) with the entry.
+  void AppendAsync(std::string message_id, std::string body, std::string traceparent,
+                   AppendCallback done);
 
   /// Stores an entry durably and returns its sequence: AppendAsync, waited for. Throws
   /// StoreError when the write fails or the outbox is closed.
@@ -130,6 +137,7 @@ class Outbox {
   struct Pending {
     std::string message_id;
     std::string body;
+    std::string traceparent;
     AppendCallback done;
     std::uint64_t sequence = 0;
   };

@@ -9,6 +9,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "cppblog/trace/trace_context.hpp"
+
 namespace cppblog::account {
 namespace {
 
@@ -106,6 +108,11 @@ void OutboxRelay::Run() {
           message.content_type = "application/json";
           message.message_id = std::move(entry.message_id);
           message.persistent = true;
+          // The publish is a span of the read's trace: same trace id, a span id of its own.
+          if (const auto read_span = trace::ParseTraceparent(entry.traceparent)) {
+            message.headers.insert_or_assign(std::string(trace::kTraceparentHeader),
+                                             trace::FormatTraceparent(trace::ChildOf(*read_span)));
+          }
           in_flight.push_back(
               {.sequence = entry.sequence,
                .confirm = publisher_.PublishToQueue(options_.queue, std::move(message))});

@@ -40,6 +40,29 @@ TEST(Outbox, AppendedEntriesAreReadInOrder) {
             (OutboxEntry{.sequence = second, .message_id = "id-2", .body = R"({"a":2})"}));
 }
 
+TEST(Outbox, AnEntryKeepsItsTraceparent) {
+  const TempDir dir;
+  AccountStore store{dir.path()};
+  Outbox outbox{store};
+  const std::string traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+  std::promise<std::uint64_t> appended;
+  outbox.AppendAsync(
+      "id-1", R"({"a":1})", traceparent,
+      [&](std::exception_ptr, std::uint64_t sequence) { appended.set_value(sequence); });
+  const std::uint64_t first = appended.get_future().get();
+  const std::uint64_t second = outbox.Append("id-2", R"({"a":2})");
+
+  const auto entries = outbox.Read(0, 10);
+
+  ASSERT_EQ(entries.size(), 2U);
+  EXPECT_EQ(entries[0], (OutboxEntry{.sequence = first,
+                                     .message_id = "id-1",
+                                     .body = R"({"a":1})",
+                                     .traceparent = traceparent}));
+  EXPECT_EQ(entries[1],
+            (OutboxEntry{.sequence = second, .message_id = "id-2", .body = R"({"a":2})"}));
+}
+
 TEST(Outbox, ReadStartsAfterTheGivenSequenceAndStopsAtMax) {
   const TempDir dir;
   AccountStore store{dir.path()};

@@ -22,6 +22,10 @@ struct TraceContext {
   friend bool operator==(const TraceContext&, const TraceContext&) = default;
 };
 
+/// The names of the headers (HTTP, and AMQP message headers as strings).
+inline constexpr std::string_view kTraceparentHeader = "traceparent";
+inline constexpr std::string_view kTracestateHeader = "tracestate";
+
 /// The longest tracestate kept (the specification asks to pass on at least 512 characters);
 /// a longer one is dropped.
 inline constexpr std::size_t kMaxTraceStateBytes = 512;
