@@ -274,6 +274,28 @@ int MillisecondsSince(std::chrono::steady_clock::time_point start) {
                               .count());
 }
 
+TEST(VipFlowE2e, TheVipServiceLogsTheReadsTraceForItsMessage) {
+  const std::string queue = UniqueName("vip_queue-trace-log");
+  const TempDir account_data;
+  const TempDir vip_data;
+  const std::uint16_t port = FreePort();
+  ServiceProcess account{AccountServiceOptions(account_data, port, queue, TestAmqpUrl())};
+  VipInstance vip{queue, vip_data.path()};
+  ASSERT_TRUE(account.WaitHealthy(port, 20s)) << account.Output();
+  ASSERT_TRUE(vip.WaitHealthy()) << vip.Output();
+  const std::string trace_id = "0af7651916cd43dd8448eb211c80319c";
+
+  HttpConnection connection{port};
+  ASSERT_EQ(connection
+                .Request("GET", "/accounts/10000", {},
+                         {{"traceparent", "00-" + trace_id + "-b7ad6b7169203331-01"}})
+                .status,
+            200);
+
+  EXPECT_TRUE(vip.Process().WaitForOutput("trace_id=" + trace_id + " span_id=", 10s))
+      << vip.Output();
+}
+
 TEST(VipFlowE2e, TwoThousandReadsAtFiftyAreTwoThousandOffersAcrossTwoInstances) {
   constexpr int kReads = 2000;
   const std::string queue = UniqueName("vip_queue-flow");

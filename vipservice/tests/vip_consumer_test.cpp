@@ -70,6 +70,30 @@ TEST(VipConsumer, LogsTheBodyAsTheOriginalDoes) {
   EXPECT_THAT(log.Text(), HasSubstr("info Got a message: " + message.body + "\n"));
 }
 
+TEST(VipConsumer, LinesOfATracedMessageEndWithTheHandlersSpan) {
+  const TempDir dir;
+  LmdbOfferStore store{dir.path()};
+  VipConsumer consumer{store, 24h, [] { return kNow; }};
+  const CapturedLog log;
+  spdlog::default_logger()->set_level(spdlog::level::debug);
+  messaging::Message message = VipMessage("m1");
+  message.headers.insert_or_assign("traceparent",
+                                   "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+
+  static_cast<void>(consumer.Handle(message));
+
+  const std::string text = log.Text();
+  const std::string got =
+      "info Got a message: " + message.body + " trace_id=4bf92f3577b34da6a3ce929d0e0e4736 span_id=";
+  ASSERT_THAT(text, HasSubstr(got));
+  const std::string span_id = text.substr(text.find(got) + got.size(), 16);
+  EXPECT_NE(span_id, "00f067aa0ba902b7");  // the handler's own span
+  // The debug line names the same span.
+  EXPECT_THAT(
+      text,
+      HasSubstr("commit_us=0 trace_id=4bf92f3577b34da6a3ce929d0e0e4736 span_id=" + span_id + "\n"));
+}
+
 TEST(VipConsumer, DebugLineCarriesTheLatencyFromReadAtAndOfTheCommit) {
   const TempDir dir;
   LmdbOfferStore store{dir.path()};
