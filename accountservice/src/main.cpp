@@ -90,7 +90,11 @@ int Run(int argc, char* argv[]) {
     health::HealthRegistry health;
     health::HealthSwitch health_switch;
     AddHealthChecks(health, accounts, health_switch);
-    web::Server server{{.port = settings.server_port, .threads = settings.http_threads},
+    web::Server server{{.address = settings.server_address,
+                        .port = settings.server_port,
+                        .threads = settings.http_threads,
+                        .request_timeout = settings.request_timeout,
+                        .max_connections = settings.max_connections},
                        MakeRouter({.accounts = accounts,
                                    .health = health,
                                    .health_switch = health_switch,

@@ -107,7 +107,10 @@ int Run(int argc, char* argv[]) {
                                          }});
     }
 
-    web::Server server{{.port = settings.port},
+    web::Server server{{.address = settings.address,
+                        .port = settings.port,
+                        .request_timeout = settings.request_timeout,
+                        .max_connections = settings.max_connections},
                        MakeRouter({.repository = *repository,
                                    .health = health,
                                    .accept_empty = settings.accept_empty,

@@ -122,7 +122,10 @@ int Run(int argc, char* argv[]) {
     health::HealthRegistry health;
     AddHealthChecks(
         health, offers, [&broker] { return broker.State(); }, subscription);
-    web::Server server{{.port = settings.server_port},
+    web::Server server{{.address = settings.server_address,
+                        .port = settings.server_port,
+                        .request_timeout = settings.request_timeout,
+                        .max_connections = settings.max_connections},
                        MakeRouter({.offers = offers, .health = health})};
     std::atomic<bool> refused{false};
     std::jthread watch = WatchSubscription(std::move(subscribed), refresh.Subscribed(),
