@@ -153,6 +153,12 @@ class LogThrottle {
   std::size_t unlogged_ = 0;
 };
 
+// " (12 more refused since the last such line)", or nothing when none went unlogged.
+std::string Unlogged(std::size_t count, std::string_view what) {
+  if (count == 0) return {};
+  return " (" + std::to_string(count) + " more " + std::string(what) + " since the last such line)";
+}
+
 std::string ServiceUnavailableResponse(std::size_t max_connections) {
   const std::string body = "{\"error\":\"too many connections: this server takes at most " +
                            std::to_string(max_connections) + " at once; retry later\"}";
@@ -621,9 +627,10 @@ struct Server::Impl {
   void RetryAcceptLater(beast::error_code ec) {
     if (const auto unlogged = accept_error_log.Admit(Clock::now())) {
       spdlog::warn(
-          "http accept failed: {}; retrying in {} ms ({} more failures since the last such "
-          "line). Out of file descriptors? Lower max_connections (now {}) or raise ulimit -n",
-          ec.message(), accept_retry_delay.count(), *unlogged, shared.options.max_connections);
+          "http accept failed: {}; retrying in {} ms{}. Out of file descriptors? Lower "
+          "max_connections (now {}) or raise ulimit -n",
+          ec.message(), accept_retry_delay.count(), Unlogged(*unlogged, "failed"),
+          shared.options.max_connections);
     }
     accept_retry.expires_after(accept_retry_delay);
     accept_retry_delay = std::min(accept_retry_delay * 2, kAcceptRetryMaxDelay);
@@ -640,9 +647,9 @@ struct Server::Impl {
     if (const auto unlogged = refusal_log.Admit(Clock::now())) {
       spdlog::warn(
           "http connection limit reached: max_connections={} connections are open, new ones "
-          "are answered 503 and closed ({} refused since the last such line); raise "
-          "max_connections (and ulimit -n) if this load is expected",
-          max_connections, *unlogged);
+          "are answered 503 and closed{}; raise max_connections (and ulimit -n) if this load is "
+          "expected",
+          max_connections, Unlogged(*unlogged, "refused"));
     }
     beast::error_code ec;
     socket.non_blocking(true, ec);
@@ -756,6 +763,13 @@ void Server::Run() {
   const unsigned threads = impl_->threads;
   spdlog::info("serving HTTP on {} with {} thread(s), at most {} connections",
                HostPort(options.address, impl_->port), threads, options.max_connections);
+  if (const std::size_t fits = DefaultMaxConnections(); options.max_connections > fits) {
+    spdlog::warn(
+        "max_connections={} is more than this process's open-file limit (ulimit -n) leaves room "
+        "for ({}): accepts will fail with 'Too many open files' before the cap is reached; "
+        "lower max_connections or raise ulimit -n",
+        options.max_connections, fits);
+  }
 
   asio::post(impl_->acceptor.get_executor(), [impl = impl_.get()] { impl->BeginServing(); });
   const auto run = [impl = impl_.get()] {
