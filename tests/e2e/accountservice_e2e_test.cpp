@@ -16,11 +16,13 @@ using ::testing::Optional;
 
 // A running accountservice on a free port with its own data and (empty) config dir.
 struct AccountService {
-  explicit AccountService(const TempDir& data_dir, std::vector<std::string> extra_args = {})
-      : port(FreePort()), process(Options(data_dir, port, std::move(extra_args))) {}
+  explicit AccountService(const TempDir& data_dir, std::vector<std::string> extra_args = {},
+                          std::vector<std::pair<std::string, std::string>> env = {})
+      : port(FreePort()), process(Options(data_dir, port, std::move(extra_args), std::move(env))) {}
 
   static ServiceOptions Options(const TempDir& data_dir, std::uint16_t port,
-                                std::vector<std::string> extra_args) {
+                                std::vector<std::string> extra_args,
+                                std::vector<std::pair<std::string, std::string>> env) {
     std::vector<std::string> args = {
         "--config-dir", (data_dir.path() / "no-config").string(),
         "--set",        "server_port=" + std::to_string(port),
@@ -28,7 +30,7 @@ struct AccountService {
     args.insert(args.end(), extra_args.begin(), extra_args.end());
     return {.binary = BinaryPath("CPPBLOG_ACCOUNTSERVICE_BIN", CPPBLOG_ACCOUNTSERVICE_BIN),
             .args = std::move(args),
-            .env = {}};
+            .env = std::move(env)};
   }
 
   std::uint16_t port;
@@ -206,6 +208,25 @@ TEST(AccountServiceE2e, BadSettingExitsOneNamingTheKey) {
 
   EXPECT_THAT(service.process.WaitExit(10s), Optional(1));
   EXPECT_THAT(service.process.Output(), HasSubstr("server_port"));
+}
+
+TEST(AccountServiceE2e, ServerAddressFromTheEnvironmentIsWhereItListens) {
+  const TempDir data;
+  AccountService service{data, {}, {{"SERVER_ADDRESS", "127.0.0.1"}}};
+
+  EXPECT_TRUE(service.process.WaitHealthy(service.port)) << service.process.Output();
+  EXPECT_THAT(service.process.Output(),
+              HasSubstr("serving HTTP on 127.0.0.1:" + std::to_string(service.port)));
+}
+
+TEST(AccountServiceE2e, BadServerAddressExitsOneNamingTheKey) {
+  const TempDir data;
+  AccountService service{data, {}, {{"SERVER_ADDRESS", "localhost"}}};
+
+  EXPECT_THAT(service.process.WaitExit(10s), Optional(1));
+  EXPECT_THAT(service.process.Output(),
+              HasSubstr("server_address: 'localhost' (from environment SERVER_ADDRESS) is not an "
+                        "IP address"));
 }
 
 }  // namespace
