@@ -33,8 +33,12 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/status.hpp>
 #include <boost/beast/http/string_body.hpp>
+#include <fcntl.h>
+#include <poll.h>
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "target.hpp"
 
@@ -159,11 +163,22 @@ std::string Unlogged(std::size_t count, std::string_view what) {
   return " (" + std::to_string(count) + " more " + std::string(what) + " since the last such line)";
 }
 
-std::string ServiceUnavailableResponse(std::size_t max_connections) {
-  const std::string body = "{\"error\":\"too many connections: this server takes at most " +
-                           std::to_string(max_connections) + " at once; retry later\"}";
+std::string ServiceUnavailableResponse(std::string_view reason) {
+  const std::string body = "{\"error\":\"" + std::string(reason) + "; retry later\"}";
   return "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: " +
          std::to_string(body.size()) + "\r\nRetry-After: 1\r\nConnection: close\r\n\r\n" + body;
+}
+
+// Answers a connection that will not be served with `response` (if the socket takes it at
+// once) and shuts it down; the caller closes the descriptor. What the client already sent is
+// read first, so that closing does not reset the connection and destroy the answer unread.
+void RefuseConnection(int fd, std::string_view response) {
+  std::array<char, 4096> discard{};
+  for (int reads = 0; reads < 16; ++reads) {
+    if (::recv(fd, discard.data(), discard.size(), MSG_DONTWAIT) <= 0) break;
+  }
+  (void)::send(fd, response.data(), response.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+  (void)::shutdown(fd, SHUT_WR);
 }
 
 constexpr std::string_view kRequestTimeoutResponse =
@@ -597,6 +612,11 @@ struct Server::Impl {
         threads(thread_count),
         io(static_cast<int>(thread_count)),
         acceptor(asio::make_strand(io)) {}
+  ~Impl() {
+    if (reserve_fd >= 0) ::close(reserve_fd);
+  }
+  Impl(const Impl&) = delete;
+  Impl& operator=(const Impl&) = delete;
 
   void StartAccepting() {
     if (shared.stopping.load()) return;
@@ -610,6 +630,17 @@ struct Server::Impl {
   void OnAccept(beast::error_code ec, Socket socket) {
     if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
     if (ec == asio::error::connection_aborted) return StartAccepting();  // the peer gave up
+    if (ec == asio::error::no_descriptors ||
+        ec == boost::system::errc::too_many_files_open_in_system) {
+      switch (ShedOneConnection(ec)) {
+        case Shed::kOne:
+          return StartAccepting();  // each round takes one waiting connection: no busy loop
+        case Shed::kNoneWaiting:
+          return WaitForAClient(ec);
+        case Shed::kCannot:
+          break;
+      }
+    }
     if (ec) return RetryAcceptLater(ec);
     accept_retry_delay = kAcceptRetryDelay;
     const std::size_t max_connections = shared.options.max_connections;
@@ -639,9 +670,48 @@ struct Server::Impl {
     });
   }
 
-  // One connection too many: 503 if the socket takes it at once, then closed. What the
-  // client already sent is read first, so closing does not reset the connection and destroy
-  // the answer before it is read.
+  enum class Shed { kOne, kNoneWaiting, kCannot };
+
+  // Out of descriptors with a client waiting: the descriptor kept in reserve is given up for a
+  // moment to take that client and answer it 503, so it learns at once instead of waiting in
+  // the backlog until descriptors are free.
+  Shed ShedOneConnection(beast::error_code ec) {
+    if (reserve_fd < 0) return Shed::kCannot;
+    pollfd waiting{.fd = acceptor.native_handle(), .events = POLLIN, .revents = 0};
+    // An accept may fail for want of a descriptor with nobody waiting (Asio tries one at once).
+    if (::poll(&waiting, 1, 0) == 0) return Shed::kNoneWaiting;
+    ::close(reserve_fd);
+    const int fd = ::accept4(acceptor.native_handle(), nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd >= 0) {
+      RefuseConnection(fd, ServiceUnavailableResponse("the server is out of file descriptors"));
+      ::close(fd);
+    }
+    reserve_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return Shed::kCannot;
+    if (const auto unlogged = accept_error_log.Admit(Clock::now())) {
+      spdlog::warn(
+          "http accept failed: {}; waiting clients are answered 503 and closed{}. Lower "
+          "max_connections (now {}) or raise ulimit -n",
+          ec.message(), Unlogged(*unlogged, "failed"), shared.options.max_connections);
+    }
+    return Shed::kOne;
+  }
+
+  // Out of descriptors and nobody waiting: try again when a client connects (to be shed if
+  // descriptors are still short), not on a timer.
+  void WaitForAClient(beast::error_code ec) {
+    if (const auto unlogged = accept_error_log.Admit(Clock::now())) {
+      spdlog::warn(
+          "http accept failed: {}; clients will be answered 503 and closed until descriptors "
+          "are free{}. Lower max_connections (now {}) or raise ulimit -n",
+          ec.message(), Unlogged(*unlogged, "failed"), shared.options.max_connections);
+    }
+    acceptor.async_wait(tcp::acceptor::wait_read, [this](beast::error_code wait_ec) {
+      if (!wait_ec) StartAccepting();
+    });
+  }
+
+  // One connection too many: 503 if the socket takes it at once, then closed.
   void Refuse(Socket& socket) {
     const std::size_t max_connections = shared.options.max_connections;
     if (const auto unlogged = refusal_log.Admit(Clock::now())) {
@@ -651,18 +721,10 @@ struct Server::Impl {
           "expected",
           max_connections, Unlogged(*unlogged, "refused"));
     }
-    beast::error_code ec;
-    socket.non_blocking(true, ec);
-    if (!ec) {
-      std::array<char, 4096> discard{};
-      for (int reads = 0; reads < 16 && !ec; ++reads) {
-        (void)socket.read_some(asio::buffer(discard), ec);
-      }
-      const std::string response = ServiceUnavailableResponse(max_connections);
-      (void)socket.write_some(asio::buffer(response), ec);
-    }
+    RefuseConnection(socket.native_handle(),
+                     ServiceUnavailableResponse("too many connections: this server takes at most " +
+                                                std::to_string(max_connections) + " at once"));
     beast::error_code ignored;
-    socket.shutdown(tcp::socket::shutdown_send, ignored);
     socket.close(ignored);
   }
 
@@ -713,6 +775,8 @@ struct Server::Impl {
   std::chrono::milliseconds accept_retry_delay = kAcceptRetryDelay;
   LogThrottle accept_error_log{kWarningInterval};  // these two on the acceptor's strand
   LogThrottle refusal_log{kWarningInterval};
+  // Given up for a moment to shed a connection when out of descriptors (ShedOneConnection).
+  int reserve_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   std::optional<asio::signal_set> signals;
   std::uint16_t port = 0;
   bool handle_signals = false;

@@ -15,12 +15,14 @@
 #include <thread>
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -751,6 +753,11 @@ class CapturedLog {
   CapturedLog(const CapturedLog&) = delete;
   CapturedLog& operator=(const CapturedLog&) = delete;
 
+  [[nodiscard]] std::string Text() {
+    spdlog::default_logger()->flush();
+    return stream_.str();
+  }
+
   [[nodiscard]] std::size_t CountLinesWith(std::string_view text) {
     spdlog::default_logger()->flush();
     std::istringstream lines(stream_.str());
@@ -783,6 +790,51 @@ TEST(Server, ABurstOfRefusalsIsLoggedOnce) {
 
   EXPECT_EQ(log.CountLinesWith("connection limit reached"), 1U);
   EXPECT_EQ(log.CountLinesWith("max_connections=1"), 1U);
+}
+
+/// Lowers this process's soft open-file limit so that exactly `free_descriptors` more can be
+/// opened; restores it on destruction.
+class DescriptorLimit {
+ public:
+  explicit DescriptorLimit(std::size_t free_descriptors) {
+    ::getrlimit(RLIMIT_NOFILE, &saved_);
+    // The smallest limit below which `free_descriptors` numbers are unused.
+    rlim_t limit = 0;
+    for (std::size_t unused = 0; unused < free_descriptors; ++limit) {
+      if (::fcntl(static_cast<int>(limit), F_GETFD) == -1) ++unused;
+    }
+    rlimit lowered = saved_;
+    lowered.rlim_cur = limit;
+    ::setrlimit(RLIMIT_NOFILE, &lowered);
+  }
+  ~DescriptorLimit() { ::setrlimit(RLIMIT_NOFILE, &saved_); }
+  DescriptorLimit(const DescriptorLimit&) = delete;
+  DescriptorLimit& operator=(const DescriptorLimit&) = delete;
+
+ private:
+  rlimit saved_{};
+};
+
+TEST(Server, OutOfDescriptorsAWaitingClientIsAnsweredAtOnce) {
+  CapturedLog log;
+  ServerOptions options = TestOptions();
+  options.max_connections = 1000;  // more than the descriptors allow: accepts fail first
+  RunningServer server(options, EchoRouter());
+  const auto warmed = ServedConnection(server.Port());  // the I/O threads are settled
+  ASSERT_NE(warmed, nullptr);
+
+  // Room for one client and its server side, and one more client.
+  const DescriptorLimit limit(3);
+  const auto served = ServedConnection(server.Port());
+  ASSERT_NE(served, nullptr) << "the connection that fits was not served";
+  Client waiting(server.Port());
+  (void)waiting.Send(GetRequest("/accounts/2"));
+  const auto asked = std::chrono::steady_clock::now();
+  const int status = waiting.StatusOrClosed();
+
+  EXPECT_TRUE(status == 503 || status == 0) << "status " << status << "\n" << log.Text();
+  EXPECT_LT(std::chrono::steady_clock::now() - asked, 1s);  // not left in the backlog
+  EXPECT_EQ(log.CountLinesWith("http accept failed"), 1U) << log.Text();
 }
 
 TEST(Server, ABodyTricklingInIsCutOffAtTheRequestTimeout) {

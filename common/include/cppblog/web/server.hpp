@@ -42,8 +42,10 @@ struct ServerOptions {
 /// run by `threads` threads, with keep-alive and the limits above.
 /// The constructor binds and listens (throws std::runtime_error naming the address and port,
 /// and the setting to change, when it cannot); Run() serves. Not copyable or movable.
-/// Accept errors (out of file descriptors) are retried after a growing pause, never in a
-/// busy loop, and logged at most once every 10 s.
+/// Out of file descriptors, a client waiting to be accepted is answered 503 and closed at once
+/// (through one descriptor kept in reserve) and accepting resumes when the next one connects;
+/// other accept errors are retried after a growing pause. Never a busy loop; logged at most
+/// once every 10 s.
 ///
 /// On the wire: keep-alive by default (HTTP/1.0 on request), pipelining, chunked request
 /// bodies, `Expect: 100-continue`; responses carry Content-Length and Date; HEAD gets the
