@@ -678,8 +678,11 @@ struct Server::Impl {
   Shed ShedOneConnection(beast::error_code ec) {
     if (reserve_fd < 0) return Shed::kCannot;
     pollfd waiting{.fd = acceptor.native_handle(), .events = POLLIN, .revents = 0};
-    // An accept may fail for want of a descriptor with nobody waiting (Asio tries one at once).
-    if (::poll(&waiting, 1, 0) == 0) return Shed::kNoneWaiting;
+    // An accept may fail for want of a descriptor with nobody waiting (Asio tries one at once);
+    // and accept4 below must find a client, not block.
+    const int ready = ::poll(&waiting, 1, 0);
+    if (ready == 0) return Shed::kNoneWaiting;
+    if (ready < 0) return Shed::kCannot;
     ::close(reserve_fd);
     const int fd = ::accept4(acceptor.native_handle(), nullptr, nullptr, SOCK_CLOEXEC);
     if (fd >= 0) {
