@@ -686,17 +686,18 @@ struct Server::Impl {
     ::close(reserve_fd);
     const int fd = ::accept4(acceptor.native_handle(), nullptr, nullptr, SOCK_CLOEXEC);
     if (fd >= 0) {
+      // Logged before the answer, so that a client told 503 finds the reason already logged.
+      if (const auto unlogged = accept_error_log.Admit(Clock::now())) {
+        spdlog::warn(
+            "http accept failed: {}; waiting clients are answered 503 and closed{}. Lower "
+            "max_connections (now {}) or raise ulimit -n",
+            ec.message(), Unlogged(*unlogged, "failed"), shared.options.max_connections);
+      }
       RefuseConnection(fd, ServiceUnavailableResponse("the server is out of file descriptors"));
       ::close(fd);
     }
     reserve_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (fd < 0) return Shed::kCannot;
-    if (const auto unlogged = accept_error_log.Admit(Clock::now())) {
-      spdlog::warn(
-          "http accept failed: {}; waiting clients are answered 503 and closed{}. Lower "
-          "max_connections (now {}) or raise ulimit -n",
-          ec.message(), Unlogged(*unlogged, "failed"), shared.options.max_connections);
-    }
     return Shed::kOne;
   }
 
