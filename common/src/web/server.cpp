@@ -319,9 +319,9 @@ class Session final : public std::enable_shared_from_this<Session>, public Respo
     continue_sent_ = false;
     phase_ = Phase::kHeader;
     request_deadline_.reset();
-    // The next request must start within one idle timeout, and its header arrive within it
-    // (a client trickling bytes does not extend it); a body may take longer while it keeps
-    // arriving, but the whole request must arrive within request_timeout of its first byte.
+    // The next request must start within one idle timeout. From its first byte the whole
+    // request must arrive within request_timeout, however bytes trickle in, and its body may
+    // not pause longer than the idle timeout either.
     SetDeadline(Clock::now() + shared_.options.idle_timeout);
     Parse();
   }
@@ -330,7 +330,7 @@ class Session final : public std::enable_shared_from_this<Session>, public Respo
   void Parse() {
     if (!request_deadline_ && buffer_.size() != 0) {
       request_deadline_ = Clock::now() + shared_.options.request_timeout;
-      SetDeadline(deadline_);
+      SetDeadline(*request_deadline_);  // the header's deadline, also after a long idle wait
     }
     while (buffer_.size() != 0) {
       beast::error_code ec;

@@ -887,6 +887,24 @@ TEST(Server, TimeBetweenRequestsDoesNotCountTowardsTheRequestTimeout) {
   EXPECT_EQ(reply->status, 200);
 }
 
+TEST(Server, AfterALongIdleWaitARequestStillHasItsWholeRequestTimeout) {
+  ServerOptions options = TestOptions();
+  options.idle_timeout = 600ms;
+  options.request_timeout = 2s;
+  RunningServer server(options, EchoRouter());
+  Client client(server.Port());
+  ASSERT_FALSE(client.WaitReadable(400ms));  // idle for most of the idle timeout
+
+  // The header arrives in two parts, the second after the idle timeout has passed.
+  ASSERT_TRUE(client.Send("GET /accounts/1 HTTP/1.1\r\n"));
+  ASSERT_FALSE(client.WaitReadable(400ms));
+  ASSERT_TRUE(client.Send("Host: t\r\n\r\n"));
+
+  const auto reply = client.Read();
+  ASSERT_TRUE(reply.has_value()) << "closed while its request was arriving";
+  EXPECT_EQ(reply->status, 200);
+}
+
 TEST(Server, AHeaderTricklingInIsCutOffAtTheRequestTimeout) {
   ServerOptions options = TestOptions();
   options.idle_timeout = 5s;

@@ -16,7 +16,7 @@ struct ServerOptions {
   std::string address = "0.0.0.0";
   std::uint16_t port = 0;  // 0: an ephemeral port, see Server::Port()
   unsigned threads = 0;    // 0: one per core
-  /// A connection that makes no progress this long (no request arriving, a request or a
+  /// A connection that makes no progress this long (no request starting, a request body or a
   /// response stalled) is closed.
   std::chrono::milliseconds idle_timeout{30'000};
   /// A request's line, headers and body must all have arrived this long after its first byte,
