@@ -109,6 +109,7 @@ g++ -O2 -std=c++20 -o "$WORK/time_to_healthy" "$WORK/time_to_healthy.cpp"
 START_US=""
 start_service() {  # DATA_DIR PORT LOG → sets SERVICE_PID and START_US (microseconds to healthy)
   local out
+  mkdir -p "$WORK/no-config"
   out=$("$WORK/time_to_healthy" "$2" "$BIN" --config-dir "$WORK/no-config" \
     --set "server_port=$2" --set "data_dir=$1" 2>>"$3" </dev/null) || true
   SERVICE_PID=${out% *}

@@ -95,6 +95,7 @@ PROBE_BIN=$BUILD_DIR/bin/disk_sync_probe
 
 # --- broker and services -------------------------------------------------------------------
 WORK=$(mktemp -d /tmp/cppblog-bench-vip.XXXXXX)
+mkdir -p "$WORK/no-config"  # no local files; a missing --config-dir is refused
 PIDS=()
 stop_services() {
   local p

@@ -1,5 +1,6 @@
 #include "account_handlers.hpp"
 
+#include <chrono>
 #include <exception>
 #include <memory>
 #include <string_view>
@@ -7,6 +8,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "cppblog/text/escape.hpp"
 #include "cppblog/web/http_error.hpp"
 
 namespace cppblog::account {
@@ -26,6 +28,21 @@ void AddHealthChecks(health::HealthRegistry& health, const AccountStore& account
   health.Add("accounts", std::function<bool()>{[&accounts] { return accounts.IsOpen(); }});
   health.Add("healthy_switch",
              std::function<bool()>{[&health_switch] { return health_switch.IsHealthy(); }});
+}
+
+void AddOutboxHealthCheck(health::HealthRegistry& health, const Outbox& outbox) {
+  health.Add(
+      "outbox", health::HealthRegistry::Check{[&outbox] {
+        const Outbox::WriteStatus status = outbox.Status();
+        if (status.writable) return health::CheckResult{};
+        return health::CheckResult{
+            .healthy = false,
+            .detail =
+                status.error + " (for " +
+                std::to_string(
+                    std::chrono::duration_cast<std::chrono::seconds>(status.failing_for).count()) +
+                " s; VIP reads answer 503)"};
+      }});
 }
 
 web::Router MakeRouter(HandlerDeps deps) {
@@ -58,17 +75,22 @@ web::Router MakeRouter(HandlerDeps deps) {
         std::make_shared<Owed>(Owed{std::move(responder), std::move(response), std::string(id)});
     const bool vip = shared->vip_notifier->OnAccountReadAsync(id, [owed](std::exception_ptr error) {
       if (!error) return owed->responder.Send(std::move(owed->response));
+      // The outbox logs its failing commits once; each refused read only at debug.
       try {
         std::rethrow_exception(error);
       } catch (const std::exception& e) {
-        spdlog::error(
+        spdlog::debug(
             "VIP read of account {} not answered: its notification could not be "
             "stored: {}",
             owed->account_id, e.what());
       }
-      owed->responder.Send(web::Response::Error(
-          500, "the VIP notification for account " + owed->account_id +
-                   " could not be stored, so the read was not served; retry later"));
+      web::Response refused = web::Response::Error(
+          503, "the VIP notification for account " + owed->account_id +
+                   " could not be stored (the outbox cannot write), so the read was not "
+                   "served; retry in " +
+                   std::to_string(kVipRetryAfterSeconds) + " s");
+      refused.headers.emplace_back("Retry-After", std::to_string(kVipRetryAfterSeconds));
+      owed->responder.Send(std::move(refused));
     });
     // The list changed between the two looks (live refresh): no longer a VIP, answer now.
     if (!vip) owed->responder.Send(std::move(owed->response));
@@ -79,14 +101,24 @@ web::Router MakeRouter(HandlerDeps deps) {
     if (report.healthy) {
       if (!shared->broker_state) return web::Response::Json(200, R"({"status":"UP"})");
       // The outbox absorbs a broker outage: its state is shown, never a failure.
-      return web::Response::Json(200, std::string(R"({"status":"UP","broker":")") +
-                                          messaging::ToString(shared->broker_state()) + "\"}");
+      std::string body = std::string(R"({"status":"UP","broker":")") +
+                         messaging::ToString(shared->broker_state()) + "\"";
+      // CurrentNode() holds no character that needs escaping in JSON (NodeName).
+      if (shared->broker_node) body += R"(,"broker_node":")" + shared->broker_node() + "\"";
+      return web::Response::Json(200, body + "}");
     }
+    std::string reason;
     for (const auto& [name, result] : report.checks) {
-      if (!result.healthy)
-        spdlog::debug("health check failed: check={} detail={}", name, result.detail);
+      if (result.healthy) continue;
+      spdlog::debug("health check failed: check={} detail={}", name, result.detail);
+      if (!reason.empty()) reason += "; ";
+      reason += name + ": " + (result.detail.empty() ? "unusable" : result.detail);
     }
-    return web::Response::Json(503, R"({"status":"Database unaccessible"})");
+    // The contract's body, and why.
+    std::string body = R"({"status":"Database unaccessible","reason":)";
+    text::AppendJsonString(body, reason);
+    body += '}';
+    return web::Response::Json(503, std::move(body));
   });
 
   router.Get("/testability/healthy/{state}", [shared](const web::Request& request) {

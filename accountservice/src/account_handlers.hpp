@@ -23,6 +23,8 @@ struct HandlerDeps {
   VipNotifier* vip_notifier = nullptr;
   /// The broker connection's state, shown in /health (never fails it); none: not shown.
   std::function<messaging::ConnectionState()> broker_state{};
+  /// The broker node the client is on (AmqpClient::CurrentNode), shown beside broker_state.
+  std::function<std::string()> broker_node{};
 };
 
 /// Registers the service's health checks: the store is readable, and the
@@ -30,11 +32,22 @@ struct HandlerDeps {
 void AddHealthChecks(health::HealthRegistry& health, const AccountStore& accounts,
                      const health::HealthSwitch& health_switch);
 
+/// Registers the check "outbox": unhealthy, with the outbox's error, while its commits fail
+/// (a full disk); healthy again once one works. The outbox must outlive `health`'s use.
+void AddOutboxHealthCheck(health::HealthRegistry& health, const Outbox& outbox);
+
+/// Seconds a client is told to wait (Retry-After) when a VIP read is refused because the
+/// outbox cannot commit.
+inline constexpr int kVipRetryAfterSeconds = 5;
+
 /// The accountservice's routes:
 ///   GET /accounts/{accountId}       200 account JSON, 404 unknown, 400 not 1-32 digits
-///   GET /health                     200 {"status":"UP","broker":"connected"} (broker: the
-///                                   broker_state, when given) or 503
-///                                   {"status":"Database unaccessible"}
+///   GET /health                     200 {"status":"UP","broker":"connected",
+///                                   "broker_node":"10.0.0.1:5672"} (broker: the broker_state,
+///                                   broker_node: the broker_node, when given) or 503
+///                                   {"status":"Database unaccessible","reason":"<check>: ..."}
+///   A VIP read whose notification cannot be stored (the outbox cannot commit): 503 with
+///   Retry-After (kVipRetryAfterSeconds) and a JSON error; nothing is served unrecorded.
 ///   GET /testability/healthy/{state} true|false sets the health switch (200), else 400
 [[nodiscard]] web::Router MakeRouter(HandlerDeps deps);
 

@@ -7,6 +7,8 @@
 
 #include <lmdb.h>
 
+#include "cppblog/storage/lmdb_environment.hpp"
+
 namespace cppblog::account {
 namespace {
 
@@ -70,12 +72,6 @@ class AccountStore::ReadTxn {
 
 AccountStore::AccountStore(std::filesystem::path data_dir)
     : path_(std::move(data_dir)), id_(next_store_id.fetch_add(1, std::memory_order_relaxed)) {
-  std::error_code ec;
-  std::filesystem::create_directories(path_, ec);
-  if (ec) {
-    throw StoreError("account store " + path_.string() +
-                     ": cannot create the directory: " + ec.message());
-  }
   if (const int rc = mdb_env_create(&env_); rc != MDB_SUCCESS) Fail("create environment", rc);
   try {
     if (const int rc = mdb_env_set_mapsize(env_, kMapSize); rc != MDB_SUCCESS)
@@ -87,9 +83,11 @@ AccountStore::AccountStore(std::filesystem::path data_dir)
     }
     // MDB_NOTLS: read transactions are pooled and used by whichever HTTP thread
     // takes them. MDB_NORDAHEAD: random reads; read-ahead only inflates RSS.
-    if (const int rc = mdb_env_open(env_, path_.c_str(), MDB_NOTLS | MDB_NORDAHEAD, 0644);
-        rc != MDB_SUCCESS) {
-      Fail("open", rc);
+    try {
+      storage::OpenLmdbEnvironment(env_, path_,
+                                   {.store = "account store", .flags = MDB_NOTLS | MDB_NORDAHEAD});
+    } catch (const storage::StorageError& e) {
+      throw StoreError(e.what());
     }
     Seed();
   } catch (...) {
@@ -105,7 +103,7 @@ AccountStore::~AccountStore() {
 
 void AccountStore::Fail(std::string_view operation, int rc) const {
   throw StoreError("account store " + path_.string() + ": " + std::string(operation) + ": " +
-                   mdb_strerror(rc));
+                   storage::LmdbErrorText(rc, path_));
 }
 
 void AccountStore::Seed() {

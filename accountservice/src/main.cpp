@@ -64,7 +64,7 @@ int Run(int argc, char* argv[]) {
            spdlog::info("broker connection: {}", messaging::ToString(state));
          }}};
     const messaging::QueueSpec vip_queue =
-        vip::VipQueue(settings.compat_goblog_p9, settings.vip_queue);
+        vip::VipQueue(settings.compat_goblog_p9, settings.vip_queue, settings.vip_queue_type);
     // Optional so that shutdown can stop it before closing the broker client (below).
     std::optional<OutboxRelay> relay{std::in_place, outbox, broker,
                                      OutboxRelayOptions{.queue = vip_queue}};
@@ -90,6 +90,7 @@ int Run(int argc, char* argv[]) {
     health::HealthRegistry health;
     health::HealthSwitch health_switch;
     AddHealthChecks(health, accounts, health_switch);
+    AddOutboxHealthCheck(health, outbox);
     web::Server server{{.address = settings.server_address,
                         .port = settings.server_port,
                         .threads = settings.http_threads,
@@ -100,7 +101,8 @@ int Run(int argc, char* argv[]) {
                                    .health_switch = health_switch,
                                    .served_by = web::FirstNonLoopbackIpv4(),
                                    .vip_notifier = &notifier,
-                                   .broker_state = [&broker] { return broker.State(); }})};
+                                   .broker_state = [&broker] { return broker.State(); },
+                                   .broker_node = [&broker] { return broker.CurrentNode(); }})};
     spdlog::info(
         "{} listening on :{} data_dir={} broker={} vip_queue={} durable={} "
         "outbox_pending={}",

@@ -1,5 +1,6 @@
 #include "outbox.hpp"
 
+#include <algorithm>
 #include <array>
 #include <exception>
 #include <future>
@@ -8,6 +9,8 @@
 
 #include <lmdb.h>
 #include <spdlog/spdlog.h>
+
+#include "cppblog/storage/lmdb_environment.hpp"
 
 namespace cppblog::account {
 namespace {
@@ -118,7 +121,7 @@ Outbox::~Outbox() {
 
 void Outbox::Fail(std::string_view operation, int rc) const {
   throw StoreError("outbox in " + store_.Path().string() + ": " + std::string(operation) + ": " +
-                   mdb_strerror(rc));
+                   storage::LmdbErrorText(rc, store_.Path()));
 }
 
 StoreError Outbox::Closed() const {
@@ -160,7 +163,18 @@ void Outbox::WriterLoop() {
   std::size_t released = 0;  // appends the last commit completed
   SteadyClock::duration last_commit{};
   for (;;) {
-    queued_.wait(lock, [&] { return stopping_ || !queue_.empty() || !removals_.empty(); });
+    const auto has_work = [&] { return stopping_ || !queue_.empty() || !removals_.empty(); };
+    if (!write_failing_) {
+      queued_.wait(lock, has_work);
+    } else if (!queued_.wait_for(lock, probe_backoff_, has_work)) {
+      // Nothing to write while the last commit failed: find out whether the disk is back.
+      lock.unlock();
+      const std::exception_ptr error = Probe();
+      lock.lock();
+      RecordCommit(error);
+      if (error) probe_backoff_ = std::min(probe_backoff_ * 2, kMaxProbeBackoff);
+      continue;
+    }
     if (queue_.empty() && removals_.empty()) return;  // stopping, nothing left
     // Deletions alone are not worth a commit of their own: the next append's commit takes them
     // at no cost. Under steady VIP reads one always comes within milliseconds; a commit for
@@ -190,6 +204,8 @@ void Outbox::WriterLoop() {
     unsynced_meta_ = !error && batch.empty();
     const auto took = SteadyClock::now() - started;
     lock.lock();
+    const bool was_failing = write_failing_;
+    RecordCommit(error);
     released = error ? 0 : batch.size();
     last_commit = took;
     if (!error) {
@@ -203,7 +219,9 @@ void Outbox::WriterLoop() {
       if (error) {
         failed_removal_round_ = removal_round;
         removal_error_ = error;
-        LogRemovalFailure(error, removals.size());
+        // While the outbox cannot commit (logged once, with its cause), one line per round of
+        // deletions would flood the log.
+        if (!was_failing) LogRemovalFailure(error, removals.size());
       }
     }
     committed_.notify_all();
@@ -217,6 +235,66 @@ void Outbox::WriterLoop() {
       }
     }
     lock.lock();
+  }
+}
+
+void Outbox::RecordCommit(const std::exception_ptr& error) {
+  if (!error) {
+    if (write_failing_) {
+      write_failing_ = false;
+      spdlog::info("outbox in {}: commits work again, after {} s; VIP reads are served again",
+                   store_.Path().string(),
+                   std::chrono::duration_cast<std::chrono::seconds>(
+                       std::chrono::steady_clock::now() - failing_since_)
+                       .count());
+    }
+    return;
+  }
+  std::string text = "unknown error";
+  try {
+    std::rethrow_exception(error);
+  } catch (const std::exception& e) {
+    text = e.what();
+  } catch (...) {
+  }
+  if (!write_failing_) {
+    write_failing_ = true;
+    failing_since_ = std::chrono::steady_clock::now();
+    probe_backoff_ = std::chrono::milliseconds{100};
+    spdlog::error(
+        "{}; VIP reads answer 503 with Retry-After and /health 503 until a commit works again "
+        "(free space on the disk); the outbox keeps what it holds",
+        text);
+  } else if (text != write_error_) {
+    spdlog::error("{}", text);
+  }
+  write_error_ = std::move(text);
+}
+
+Outbox::WriteStatus Outbox::Status() const {
+  const std::lock_guard lock{mutex_};
+  if (!write_failing_) return {};
+  return {.writable = false,
+          .error = write_error_,
+          .failing_for = std::chrono::steady_clock::now() - failing_since_};
+}
+
+std::exception_ptr Outbox::Probe() {
+  try {
+    int rc = 0;
+    Txn txn{env_, 0, rc};
+    if (rc != MDB_SUCCESS) Fail("begin write transaction", rc);
+    reserve_.Ensure(env_, txn.Get());
+    // Shorter than every entry's 8-byte key, so never taken for one; gone by the commit.
+    char probe_key[] = "probe";
+    MDB_val key{sizeof(probe_key) - 1, probe_key};
+    MDB_val data{0, nullptr};
+    if (rc = mdb_put(txn.Get(), dbi_, &key, &data, 0); rc != MDB_SUCCESS) Fail("probe write", rc);
+    if (rc = mdb_del(txn.Get(), dbi_, &key, nullptr); rc != MDB_SUCCESS) Fail("probe delete", rc);
+    if (rc = txn.Commit(); rc != MDB_SUCCESS) Fail("commit a probe", rc);
+    return nullptr;
+  } catch (...) {
+    return std::current_exception();
   }
 }
 

@@ -104,6 +104,21 @@ class Outbox {
   /// tests and metrics.
   [[nodiscard]] std::uint64_t Appended() const;
 
+  /// Whether the outbox can commit, as its last commit found.
+  struct WriteStatus {
+    bool writable = true;
+    std::string error;  // the StoreError's text while not writable (names the outbox's path)
+    std::chrono::steady_clock::duration failing_for{};
+  };
+
+  /// Not writable from a failed commit (a full disk) until one succeeds again. While it is not,
+  /// the writer tries a small commit of its own (a probe: an entry written and deleted at once)
+  /// with backoff up to `kMaxProbeBackoff` whenever nothing else is queued, so the outbox finds
+  /// that it recovered without waiting for traffic. Thread-safe.
+  [[nodiscard]] WriteStatus Status() const;
+
+  static constexpr std::chrono::milliseconds kMaxProbeBackoff{5'000};
+
  private:
   struct Pending {
     std::string message_id;
@@ -116,6 +131,10 @@ class Outbox {
   // Returns the error that failed the whole batch, or null.
   std::exception_ptr WriteBatch(std::deque<Pending>& batch, std::span<const std::uint64_t> removals,
                                 std::uint64_t last_sequence);
+  // A commit that writes: an entry put and deleted in one transaction.
+  std::exception_ptr Probe();
+  // With mutex_ held: records how the last commit went.
+  void RecordCommit(const std::exception_ptr& error);
   static void LogRemovalFailure(const std::exception_ptr& error, std::size_t count);
   [[nodiscard]] StoreError Closed() const;
   [[noreturn]] void Fail(std::string_view operation, int rc) const;
@@ -143,6 +162,11 @@ class Outbox {
   bool flush_removals_ = false;  // FlushRemovals waits: commit deletions without an append
   bool unsynced_meta_ = false;   // the last commit deleted only (MDB_NOMETASYNC); writer only
   bool stopping_ = false;
+  // The last commit failed with write_error_ (guarded by mutex_).
+  std::string write_error_;
+  bool write_failing_ = false;
+  std::chrono::steady_clock::time_point failing_since_{};
+  std::chrono::milliseconds probe_backoff_{0};
   std::thread writer_;
 };
 

@@ -53,6 +53,7 @@ config::Properties Settings::Defaults() {
   defaults.Set("vip_accounts[0]", "10000", kDefault);
   defaults.Set("compat_goblog_p9", "false", kDefault);
   defaults.Set("vip_queue", std::string(vip::kVipQueueName), kDefault);
+  defaults.Set("vip_queue_type", "classic", kDefault);
   defaults.Set("http_threads", "0", kDefault);
   return defaults;
 }
@@ -87,6 +88,20 @@ Settings Settings::From(const config::Properties& properties) {
     throw config::ConfigError("vip_queue: '" + settings.vip_queue + "' (" +
                               properties.Find("vip_queue")->source +
                               ") must be a queue name of 1 to 200 bytes");
+  }
+  const std::string queue_type = properties.GetString("vip_queue_type");
+  const auto parsed_type = vip::ParseQueueType(queue_type);
+  if (!parsed_type) {
+    throw config::ConfigError("vip_queue_type: '" + queue_type + "' (" +
+                              properties.Find("vip_queue_type")->source +
+                              ") must be classic or quorum");
+  }
+  settings.vip_queue_type = *parsed_type;
+  if (settings.vip_queue_type == messaging::QueueType::kQuorum && settings.compat_goblog_p9) {
+    throw config::ConfigError(
+        "vip_queue_type: quorum (" + properties.Find("vip_queue_type")->source +
+        ") cannot be used with compat_goblog_p9=true: the Go services declare vip_queue as a "
+        "non-durable classic queue; set vip_queue_type=classic or compat_goblog_p9=false");
   }
   settings.http_threads = static_cast<unsigned>(properties.GetInt("http_threads", 0, 1024));
   return settings;

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "cppblog/config/properties.hpp"
+#include "cppblog/messaging/topology.hpp"
 
 namespace cppblog::account {
 
@@ -33,6 +34,8 @@ struct Settings {
   bool compat_goblog_p9 = false;
   /// The queue VIP notifications go to; "vip_queue" except in tests that need their own.
   std::string vip_queue;
+  /// classic (default) or quorum: how vip_queue and vip_queue.dlq are declared (ADR 0011).
+  messaging::QueueType vip_queue_type = messaging::QueueType::kClassic;
   /// HTTP threads; 0: one per core. A VIP read holds none while its outbox entry is synced
   /// (its answer is sent from the outbox's writer), so more threads do not help group commit.
   unsigned http_threads = 0;

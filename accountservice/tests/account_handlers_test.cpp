@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <future>
 #include <optional>
 #include <string>
@@ -10,6 +11,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "cppblog/storage/file_writes_refused.hpp"
 #include "cppblog/storage/temp_dir.hpp"
 #include "cppblog/web/request.hpp"
 
@@ -20,7 +22,9 @@
 namespace cppblog::account {
 namespace {
 
+using ::testing::Contains;
 using ::testing::HasSubstr;
+using ::testing::Pair;
 
 constexpr const char* kServedBy = "10.0.0.7";
 
@@ -91,7 +95,8 @@ TEST(AccountHandlers, SwitchingHealthyOffMakesHealthUnavailable) {
 
   EXPECT_EQ(flip.status, 200);
   EXPECT_EQ(health.status, 503);
-  EXPECT_EQ(health.body, R"({"status":"Database unaccessible"})");
+  EXPECT_EQ(health.body,
+            R"({"status":"Database unaccessible","reason":"healthy_switch: unusable"})");
 }
 
 TEST(AccountHandlers, SwitchingHealthyBackOnRestoresHealth) {
@@ -188,17 +193,56 @@ TEST(AccountHandlers, PlainReadIsAnsweredAtOnce) {
   EXPECT_EQ(answered->status, 200);
 }
 
-TEST(AccountHandlers, VipReadWhoseNotificationCannotBeStoredIs500WithAReason) {
+TEST(AccountHandlers, VipReadWhoseNotificationCannotBeStoredIs503WithRetryAfter) {
   const VipService service;
   BreakOutboxAppends(service.accounts);
 
   const web::Response response = service.router.Dispatch(web::Get("/accounts/10000"));
 
-  EXPECT_EQ(response.status, 500);
+  EXPECT_EQ(response.status, 503);
+  EXPECT_THAT(response.headers, Contains(Pair("Retry-After", "5")));
   EXPECT_THAT(response.body, HasSubstr("VIP notification for account 10000 could not be stored"));
-  EXPECT_THAT(response.body, HasSubstr("retry"));
+  EXPECT_THAT(response.body, HasSubstr("retry in 5 s"));
   // The service goes on: a plain read still works.
   EXPECT_EQ(service.router.Dispatch(web::Get("/accounts/10001")).status, 200);
+}
+
+bool WaitUntil(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::yield();
+  }
+  return true;
+}
+
+// A real write failure: no file may grow past its first byte (RLIMIT_FSIZE), as on a full disk
+// (the e2e test fills one). VIP reads and /health say so, and both recover by themselves.
+TEST(AccountHandlers, WhileTheOutboxCannotCommitVipReadsAndHealthAre503UntilItCan) {
+  VipService service;
+  AddOutboxHealthCheck(service.health, service.outbox);
+  service.broker = messaging::ConnectionState::kConnected;
+  FileWritesRefused refused;
+
+  const web::Response read = service.router.Dispatch(web::Get("/accounts/10000"));
+  const web::Response health = service.router.Dispatch(web::Get("/health"));
+  refused.Lift();
+  // No request needed: the outbox's probe finds that it can commit again.
+  const bool recovered =
+      WaitUntil([&] { return service.outbox.Status().writable; }, std::chrono::seconds{10});
+  const web::Response read_after = service.router.Dispatch(web::Get("/accounts/10000"));
+  const web::Response health_after = service.router.Dispatch(web::Get("/health"));
+
+  EXPECT_EQ(read.status, 503);
+  EXPECT_THAT(read.headers, Contains(Pair("Retry-After", "5")));
+  EXPECT_EQ(health.status, 503);
+  EXPECT_THAT(health.body, HasSubstr(R"("status":"Database unaccessible")"));
+  EXPECT_THAT(health.body, HasSubstr("outbox: outbox in " + service.dir.path().string()));
+  EXPECT_THAT(health.body, HasSubstr("File too large"));
+  EXPECT_TRUE(recovered);
+  EXPECT_EQ(read_after.status, 200);
+  EXPECT_EQ(health_after.status, 200);
+  EXPECT_EQ(service.outbox.Size(), 1U);  // only the read that was answered
 }
 
 TEST(AccountHandlers, PlainAndUnknownReadsAddNothingToTheOutbox) {

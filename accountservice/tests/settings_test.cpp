@@ -108,6 +108,28 @@ TEST(Settings, EmptyVipQueueNamesKeyAndSource) {
   }
 }
 
+TEST(Settings, VipQueueTypeIsClassicOrQuorum) {
+  config::Properties properties = Settings::Defaults();
+  EXPECT_EQ(Settings::From(properties).vip_queue_type, messaging::QueueType::kClassic);
+  properties.Set("vip_queue_type", "quorum", "environment VIP_QUEUE_TYPE");
+  EXPECT_EQ(Settings::From(properties).vip_queue_type, messaging::QueueType::kQuorum);
+
+  properties.Set("vip_queue_type", "replicated", "flag --set");
+  try {
+    static_cast<void>(Settings::From(properties));
+    FAIL() << "vip_queue_type 'replicated' was accepted";
+  } catch (const config::ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("vip_queue_type: 'replicated' (flag --set) must be "
+                                         "classic or quorum"),
+              std::string::npos)
+        << e.what();
+  }
+
+  properties.Set("vip_queue_type", "quorum", "flag --set");
+  properties.Set("compat_goblog_p9", "true", "flag --set");
+  EXPECT_THROW(static_cast<void>(Settings::From(properties)), config::ConfigError);
+}
+
 TEST(Settings, HttpThreadsCanBeSetAndAreBounded) {
   config::Properties properties = Settings::Defaults();
   properties.Set("http_threads", "4", "flag --set");

@@ -1,9 +1,11 @@
 #include "config_handlers.hpp"
 
+#include <memory>
 #include <optional>
 #include <regex>
 #include <string>
 
+#include <spdlog/fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
 #include "cppblog/web/http_error.hpp"
@@ -63,11 +65,16 @@ bool QueryFlag(std::string_view query, std::string_view name, bool fallback) {
 
 class Handlers {
  public:
-  explicit Handlers(const HandlerDependencies& dependencies) : deps_(dependencies) {}
+  explicit Handlers(const HandlerDependencies& dependencies)
+      : deps_(dependencies), auth_(dependencies.auth) {}
 
-  web::Response Health() const {
+  [[nodiscard]] const RequestAuth& Auth() const { return auth_; }
+
+  // Open to the healthchecker; what failed (paths, errors) only for an authenticated caller.
+  web::Response Health(const web::Request& request) const {
     const health::HealthReport report = deps_.health.Run();
     if (report.healthy) return web::Response::Json(200, R"({"status":"UP"})");
+    if (!auth_.Authorized(request)) return web::Response::Json(503, R"({"status":"DOWN"})");
     std::string body = R"({"status":"DOWN","checks":{)";
     bool first = true;
     for (const auto& [name, result] : report.checks) {
@@ -118,28 +125,44 @@ class Handlers {
     return EnvironmentJson(Unslash(first), second, std::nullopt);
   }
 
-  web::Response Monitor(const web::Request& request) const {
+  void Monitor(const web::Request& request, web::Responder& responder) const {
+    if (auto denied = auth_.CheckWebhook(request)) {
+      responder.Send(std::move(*denied));
+      return;
+    }
     const std::vector<std::string> paths = ExtractChangedPaths(request);
     const std::vector<std::string> services = GuessServiceNames(paths);
     RequireBus("POST /monitor");
+    if (services.empty()) {
+      responder.Send(web::Response::Json(200, "[]"));
+      return;
+    }
+    const std::vector<std::string> destinations = RefreshDestinations(services);
+    const bool broadcast = destinations.size() == 1 && destinations.front() == "**";
     std::string body = "[";
-    for (const auto& service : services) {
-      spdlog::info("refresh for: {} (POST /monitor)", service);
-      Announce(NormalizeDestination(service));
+    for (const auto& service : broadcast ? destinations : services) {
       if (body.size() > 1) body += ',';
       body += JsonString(service);
     }
     body += ']';
-    return web::Response::Json(200, std::move(body));
+    spdlog::info("refresh for: {} (POST /monitor, {} changed file(s){})",
+                 fmt::join(destinations, ","), paths.size(),
+                 broadcast ? ", too many services named: one broadcast" : "");
+    Announce(destinations, responder, web::Response::Json(200, std::move(body)));
   }
 
-  web::Response BusRefresh(const std::string& destination) const {
+  void BusRefresh(const std::string& destination, web::Responder& responder) const {
+    if (destination.size() > kMaxDestinationBytes) {
+      throw web::BadRequest("the destination is " + std::to_string(destination.size()) +
+                            " bytes long; at most " + std::to_string(kMaxDestinationBytes) +
+                            " are accepted (e.g. accountservice, accountservice:** or **)");
+    }
     RequireBus("POST /actuator/busrefresh");
     const std::string normalised = NormalizeDestination(destination);
     spdlog::info("refresh for: {} (POST /actuator/busrefresh)", normalised);
-    Announce(normalised);
-    return web::Response{
-        .status = 204, .content_type = "application/json", .body = {}, .headers = {}};
+    Announce({normalised}, responder,
+             web::Response{
+                 .status = 204, .content_type = "application/json", .body = {}, .headers = {}});
   }
 
  private:
@@ -149,20 +172,37 @@ class Handlers {
                                     " needs the message bus, which this configserver is not "
                                     "connected to; no refresh event was sent");
     }
+    if (deps_.bus_reachable && !deps_.bus_reachable()) {
+      throw web::HttpError(503, endpoint +
+                                    ": the message broker is not reachable now; no refresh "
+                                    "event was sent; retry once it is back");
+    }
   }
 
-  void Announce(const std::string& destination) const {
+  // Hands the responder to the announcer: answered with `success`, or 503 with the reason,
+  // from the announcer's thread.
+  void Announce(std::vector<std::string> destinations, web::Responder& responder,
+                web::Response success) const {
+    auto pending = std::make_shared<web::Responder>(std::move(responder));
     try {
-      deps_.announcer->Announce(destination);
+      deps_.announcer->Announce(
+          std::move(destinations),
+          [pending, success = std::move(success)](const std::optional<std::string>& error) {
+            pending->Send(error ? web::Response::Error(503, *error) : success);
+          });
     } catch (const std::exception& e) {
-      spdlog::error("refresh event for {} not published: {}", destination, e.what());
-      throw web::HttpError(
-          503, "the refresh event for '" + destination + "' could not be published: " + e.what());
+      spdlog::warn("refresh refused: {}", e.what());
+      pending->Send(web::Response::Error(503, e.what()));
     }
   }
 
   Environment Find(const std::string& application, const std::string& profiles,
                    const std::optional<std::string>& label) const {
+    if (label && label->size() > kMaxNameBytes) {
+      throw web::BadRequest("the label is " + std::to_string(label->size()) +
+                            " bytes long; at most " + std::to_string(kMaxNameBytes) +
+                            " are accepted");
+    }
     Environment environment;
     try {
       environment = deps_.repository.FindOne(application, profiles, label);
@@ -196,38 +236,66 @@ class Handlers {
   }
 
   HandlerDependencies deps_;
+  RequestAuth auth_;
 };
+
+// Every route but /health needs the Basic credentials when they are configured.
+web::Handler Secured(const std::shared_ptr<const Handlers>& handlers, web::Handler handler) {
+  return [handlers, handler = std::move(handler)](const web::Request& request) {
+    if (auto denied = handlers->Auth().Check(request)) return std::move(*denied);
+    return handler(request);
+  };
+}
 
 }  // namespace
 
 web::Router MakeRouter(const HandlerDependencies& dependencies) {
   auto handlers = std::make_shared<const Handlers>(dependencies);
   web::Router router;
-  router.Get("/health", [handlers](const web::Request&) { return handlers->Health(); });
-  router.Get("/actuator/health", [handlers](const web::Request&) { return handlers->Health(); });
-  router.Get("/{file}", [handlers](const web::Request& request) {
-    const auto file = ParseFileName(std::string(request.PathParam("file")));
-    if (!file) {
-      throw web::NotFound(
-          "no such resource; ask for /{application}/{profile}[/{label}] or "
-          "/{application}-{profile}.yml|.properties|.json");
-    }
-    return handlers->File(*file, std::nullopt, request.query);
-  });
-  router.Get("/{first}/{second}",
-             [handlers](const web::Request& request) { return handlers->TwoSegments(request); });
-  router.Get("/{application}/{profile}/{label}", [handlers](const web::Request& request) {
-    return handlers->EnvironmentJson(Unslash(std::string(request.PathParam("application"))),
-                                     std::string(request.PathParam("profile")),
-                                     Unslash(std::string(request.PathParam("label"))));
-  });
-  router.Post("/monitor",
-              [handlers](const web::Request& request) { return handlers->Monitor(request); });
-  router.Post("/actuator/busrefresh",
-              [handlers](const web::Request&) { return handlers->BusRefresh(""); });
-  router.Post("/actuator/busrefresh/{destination}", [handlers](const web::Request& request) {
-    return handlers->BusRefresh(std::string(request.PathParam("destination")));
-  });
+  router.Get("/health",
+             [handlers](const web::Request& request) { return handlers->Health(request); });
+  router.Get("/actuator/health",
+             [handlers](const web::Request& request) { return handlers->Health(request); });
+  router.Get("/{file}", Secured(handlers, [handlers](const web::Request& request) {
+               const auto file = ParseFileName(std::string(request.PathParam("file")));
+               if (!file) {
+                 throw web::NotFound(
+                     "no such resource; ask for /{application}/{profile}[/{label}] or "
+                     "/{application}-{profile}.yml|.properties|.json");
+               }
+               return handlers->File(*file, std::nullopt, request.query);
+             }));
+  router.Get("/{first}/{second}", Secured(handlers, [handlers](const web::Request& request) {
+               return handlers->TwoSegments(request);
+             }));
+  router.Get("/{application}/{profile}/{label}",
+             Secured(handlers, [handlers](const web::Request& request) {
+               return handlers->EnvironmentJson(
+                   Unslash(std::string(request.PathParam("application"))),
+                   std::string(request.PathParam("profile")),
+                   Unslash(std::string(request.PathParam("label"))));
+             }));
+  // The webhook authenticates itself (CheckWebhook); the others need the Basic credentials.
+  router.AddAsync(web::Method::kPost, "/monitor",
+                  [handlers](const web::Request& request, web::Responder& responder) {
+                    handlers->Monitor(request, responder);
+                  });
+  router.AddAsync(web::Method::kPost, "/actuator/busrefresh",
+                  [handlers](const web::Request& request, web::Responder& responder) {
+                    if (auto denied = handlers->Auth().Check(request)) {
+                      responder.Send(std::move(*denied));
+                      return;
+                    }
+                    handlers->BusRefresh("", responder);
+                  });
+  router.AddAsync(web::Method::kPost, "/actuator/busrefresh/{destination}",
+                  [handlers](const web::Request& request, web::Responder& responder) {
+                    if (auto denied = handlers->Auth().Check(request)) {
+                      responder.Send(std::move(*denied));
+                      return;
+                    }
+                    handlers->BusRefresh(std::string(request.PathParam("destination")), responder);
+                  });
   return router;
 }
 

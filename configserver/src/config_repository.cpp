@@ -13,6 +13,11 @@ constexpr const char* kExtensions[] = {".properties", ".yml", ".yaml"};
 // Rejects what could escape the repository or name no file (CVE-2020-5410 was exactly that).
 void CheckSafe(const std::string& what, const std::string& value) {
   if (value.empty()) throw InvalidRequestError(what + " is empty");
+  if (value.size() > kMaxNameBytes) {
+    throw InvalidRequestError(what + " is " + std::to_string(value.size()) +
+                              " bytes long; at most " + std::to_string(kMaxNameBytes) +
+                              " are accepted");
+  }
   if (value.find('\0') != std::string::npos || value.find('\\') != std::string::npos ||
       value.front() == '/' || value.back() == '/' || value.find("//") != std::string::npos) {
     throw InvalidRequestError(what + " '" + value + "' is not a valid name");
@@ -57,6 +62,14 @@ bool ProfileExpressionMatches(const std::string& expression,
 }  // namespace
 
 std::vector<std::string> SplitProfiles(const std::string& profiles) {
+  // Counted before anything is split: the bound is on the work, not only on the result.
+  if (const auto commas =
+          static_cast<std::size_t>(std::count(profiles.begin(), profiles.end(), ','));
+      commas >= kMaxProfiles) {
+    throw InvalidRequestError("the request names " + std::to_string(commas + 1) +
+                              " profiles; at most " + std::to_string(kMaxProfiles) +
+                              " are accepted in one request");
+  }
   std::vector<std::string> out;
   std::size_t start = 0;
   while (start <= profiles.size()) {

@@ -49,6 +49,12 @@ class ConfigRepository {
                                             const std::optional<std::string>& label) const = 0;
 };
 
+/// Bounds on one request: the work of a fetch grows with the profiles named (each adds files
+/// to look for and documents to match), so a GET naming more is refused (→ 400).
+inline constexpr std::size_t kMaxProfiles = 32;
+/// Longest application, profile or label accepted, in bytes (NAME_MAX).
+inline constexpr std::size_t kMaxNameBytes = 255;
+
 /// Reads one file of a repository by its relative path ("accountservice-test.yml");
 /// nullopt when there is no such file.
 using FileReader = std::function<std::optional<std::string>(const std::string& relative_path)>;
@@ -59,7 +65,8 @@ using FileReader = std::function<std::optional<std::string>(const std::string& r
 [[nodiscard]] std::vector<std::string> CandidateFiles(const std::string& application,
                                                       const std::vector<std::string>& profiles);
 
-/// Splits "dev,db" into {"dev", "db"}; throws InvalidRequestError when empty or unsafe.
+/// Splits "dev,db" into {"dev", "db"}; throws InvalidRequestError when empty or unsafe, or
+/// when it names more than kMaxProfiles profiles.
 [[nodiscard]] std::vector<std::string> SplitProfiles(const std::string& profiles);
 
 /// One file's parse result: its documents, or why it could not be parsed.

@@ -6,6 +6,8 @@
 
 #include <git2.h>
 
+#include "cppblog/text/redact.hpp"
+
 namespace cppblog::configserver {
 namespace {
 
@@ -83,6 +85,18 @@ std::optional<std::string> ReadBlob(git_repository* repo, git_tree* tree, const 
   return std::string(data, static_cast<std::size_t>(git_blob_rawsize(blob.get())));
 }
 
+// The URI as every client may see it in source names: the whole userinfo masked, since a user
+// name alone is often a token (https://TOKEN@github.com/…), and a password with an unencoded
+// '/' or '?' is masked before anything tries to parse it.
+std::string PublicUri(std::string_view uri) {
+  std::string masked = text::MaskUrlCredentials(uri);
+  const std::size_t scheme = masked.find("://");
+  if (scheme == std::string::npos) return masked;
+  const std::size_t at = masked.rfind('@');
+  if (at == std::string::npos || at < scheme) return masked;
+  return masked.substr(0, scheme + 3) + "***" + masked.substr(at);
+}
+
 }  // namespace
 
 GitRepository::GitRepository(GitRepositoryOptions options) : options_(std::move(options)) {
@@ -97,6 +111,7 @@ GitRepository::GitRepository(GitRepositoryOptions options) : options_(std::move(
     throw;
   }
   if (options_.uri.empty()) options_.uri = "file://" + options_.path.string();
+  options_.uri = PublicUri(options_.uri);
   while (!options_.uri.empty() && options_.uri.back() == '/') options_.uri.pop_back();
 }
 

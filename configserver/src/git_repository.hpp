@@ -11,7 +11,8 @@ namespace cppblog::configserver {
 struct GitRepositoryOptions {
   std::filesystem::path path;  // a local repository: a working tree or a bare repository
   /// Prefix of property source names, "<uri>/<file>" as Spring names them; empty:
-  /// "file://<absolute path>".
+  /// "file://<absolute path>". Its userinfo is masked there, user name and all
+  /// ("https://***@github.com/org/repo").
   std::string uri;
   /// The label used when a request names none; empty: "main", falling back to "master"
   /// (Spring's tryMasterBranch).

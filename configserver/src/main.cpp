@@ -38,20 +38,36 @@ std::unique_ptr<ConfigRepository> MakeRepository(const Settings& settings) {
 
 // A changed file announces itself, as Spring's FileMonitorConfiguration does through /monitor.
 void Announce(RefreshAnnouncer* announcer, const std::vector<std::string>& files) {
-  const std::vector<std::string> services = GuessServiceNames(files);
-  spdlog::info("config files changed: {} → services: {}", fmt::join(files, ", "),
-               fmt::join(services, ", "));
+  std::vector<std::string> destinations;
+  try {
+    destinations = RefreshDestinations(GuessServiceNames(files));
+  } catch (const std::exception& e) {
+    spdlog::warn("config files changed: {}; not announced: {}", fmt::join(files, ", "), e.what());
+    return;
+  }
+  spdlog::info("config files changed: {} → refresh for: {}", fmt::join(files, ", "),
+               fmt::join(destinations, ", "));
+  if (destinations.empty()) return;
   if (announcer == nullptr) {
     spdlog::warn("no bus: the change is not announced; services pick it up on restart");
     return;
   }
-  for (const auto& service : services) {
-    try {
-      announcer->Announce(NormalizeDestination(service));
-    } catch (const std::exception& e) {
-      spdlog::error("refresh event for {} not published: {}", service, e.what());
-    }
+  try {
+    // The client keeps what the broker has not confirmed and sends it once it is back.
+    announcer->Announce(std::move(destinations), [](const std::optional<std::string>&) {});
+  } catch (const std::exception& e) {
+    spdlog::error("refresh events for the changed files not queued: {}", e.what());
   }
+}
+
+RequestAuthOptions AuthOptions(const Settings& settings) {
+  RequestAuthOptions options{.basic = std::nullopt,
+                             .webhook_secret = settings.monitor_webhook_secret};
+  if (!settings.security_password.empty()) {
+    options.basic =
+        BasicCredentials{.user = settings.security_user, .password = settings.security_password};
+  }
+  return options;
 }
 
 int Run(int argc, char* argv[]) {
@@ -114,10 +130,20 @@ int Run(int argc, char* argv[]) {
                        MakeRouter({.repository = *repository,
                                    .health = health,
                                    .accept_empty = settings.accept_empty,
-                                   .announcer = announcer})};
-    spdlog::info("configserver serving {} repository {} on port {}",
-                 settings.backend == Backend::kGit ? "git" : "native", settings.repository.string(),
-                 server.Port());
+                                   .announcer = announcer,
+                                   .bus_reachable =
+                                       [&broker] {
+                                         return broker &&
+                                                broker->State() ==
+                                                    messaging::ConnectionState::kConnected;
+                                       },
+                                   .auth = AuthOptions(settings)})};
+    spdlog::info(
+        "configserver serving {} repository {} on port {}; HTTP Basic authentication {}, "
+        "webhook signature {}",
+        settings.backend == Backend::kGit ? "git" : "native", settings.repository.string(),
+        server.Port(), settings.security_password.empty() ? "off" : "on",
+        settings.monitor_webhook_secret.empty() ? "not checked" : "checked");
     server.RunUntilSignal();
     return EXIT_SUCCESS;
   } catch (const std::exception& e) {

@@ -158,7 +158,7 @@ class YamlFlattener {
   // Collects the entries of a map, applying YAML merge keys ("<<") the way SnakeYAML
   // does: explicit keys win over merged ones.
   void CollectEntries(const YAML::Node& map, std::vector<std::pair<std::string, YAML::Node>>& out,
-                      std::set<std::string>& seen, bool merged) const {
+                      std::set<std::string>& seen, bool merged) {
     std::vector<YAML::Node> merges;
     for (const auto& entry : map) {
       if (entry.first.IsScalar() && entry.first.Tag() == "?" && entry.first.Scalar() == "<<") {
@@ -166,6 +166,7 @@ class YamlFlattener {
         continue;
       }
       const std::string key = KeyText(entry.first);
+      if (merged) Count(entry.first, key.size());
       if (!seen.insert(key).second) {
         if (merged) continue;
         Fail(entry.first.Mark(), "duplicate key '" + key + "'");
@@ -193,7 +194,20 @@ class YamlFlattener {
     for (const auto& [key, value] : entries) FlattenValue(value, Join(path, key), out);
   }
 
+  // Aliases share nodes, so the walk below can be exponential in the file's size: count it.
+  void Count(const YAML::Node& node, std::size_t bytes) {
+    ++values_;
+    bytes_ += bytes;
+    if (values_ > kMaxExpandedValues || bytes_ > kMaxExpandedBytes) {
+      Fail(node.Mark(), "the file expands to more than " + std::to_string(kMaxExpandedValues) +
+                            " values or " + std::to_string(kMaxExpandedBytes >> 20U) +
+                            " MiB once its aliases (*name) and merge keys (<<) are followed; "
+                            "it is refused (a YAML 'billion laughs'?): write the values out");
+    }
+  }
+
   void FlattenValue(const YAML::Node& node, const std::string& key, FlatProperties& out) {
+    Count(node, key.size() + (node.IsScalar() ? node.Scalar().size() : 0));
     switch (node.Type()) {
       case YAML::NodeType::Map:
         FlattenMap(node, key, out);
@@ -238,6 +252,8 @@ class YamlFlattener {
   }
 
   std::string_view file_name_;
+  std::size_t values_ = 0;  // for the whole file, all its documents
+  std::size_t bytes_ = 0;
 };
 
 char32_t HexValue(std::string_view hex) {

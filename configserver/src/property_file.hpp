@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -34,11 +35,18 @@ class PropertyFileError : public std::runtime_error {
 
 enum class PropertyFormat { kYaml, kProperties };
 
+/// What one YAML file may expand to once its aliases and merge keys are followed: a few lines
+/// of anchors can describe 10⁹ values ("billion laughs"). Beyond either bound the file is
+/// refused with PropertyFileError (served as an invalid source, like a syntax error).
+inline constexpr std::size_t kMaxExpandedValues = 100'000;
+inline constexpr std::size_t kMaxExpandedBytes = std::size_t{16} * 1024 * 1024;  // keys and values
+
 /// The format by file extension (".yml"/".yaml" → YAML, ".properties" → properties).
 [[nodiscard]] PropertyFormat FormatOf(std::string_view file_name);
 
 /// Parses a YAML text (several documents allowed) into flattened, typed documents.
-/// Throws PropertyFileError naming `file_name`, the line and column.
+/// Throws PropertyFileError naming `file_name`, the line and column, also when the file
+/// expands beyond kMaxExpandedValues or kMaxExpandedBytes.
 [[nodiscard]] std::vector<PropertyDocument> ParseYamlDocuments(std::string_view text,
                                                                std::string_view file_name);
 

@@ -1,6 +1,7 @@
 #include "property_path.hpp"
 
 #include <algorithm>
+#include <unordered_set>
 
 #include <boost/json.hpp>
 
@@ -111,6 +112,31 @@ void AddUnique(std::vector<std::string>& names, std::string name) {
   if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(std::move(name));
 }
 
+// Keeps the first of equal strings, in order; a set, so many paths cost O(n), not O(n²).
+std::vector<std::string> Deduplicated(std::vector<std::string> items) {
+  std::vector<bool> keep(items.size());
+  {
+    std::unordered_set<std::string_view> seen;
+    for (std::size_t i = 0; i < items.size(); ++i) keep[i] = seen.insert(items[i]).second;
+  }
+  std::vector<std::string> out;
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    if (keep[i]) out.push_back(std::move(items[i]));
+  }
+  return out;
+}
+
+std::vector<std::string> Bounded(std::vector<std::string> paths) {
+  std::vector<std::string> unique = Deduplicated(std::move(paths));
+  if (unique.size() > kMaxChangedPaths) {
+    throw web::BadRequest("the /monitor request names " + std::to_string(unique.size()) +
+                          " files; at most " + std::to_string(kMaxChangedPaths) +
+                          " are accepted per request; to refresh every service, POST "
+                          "/actuator/busrefresh");
+  }
+  return unique;
+}
+
 // Spring's naming: "application" is everyone, other "application…" stems are skipped.
 void AddName(std::vector<std::string>& names, const std::string& name, const std::string& suffix) {
   if (name == "application") {
@@ -139,10 +165,10 @@ std::vector<std::string> ExtractChangedPaths(const web::Request& request) {
                             HeaderIs(request, "X-Gogs-Event", "push");
   const auto content_type = request.Header("Content-Type");
   const bool form = content_type && content_type->starts_with("application/x-www-form-urlencoded");
-  if (form && !push_webhook) return FormPaths(request.body);
+  if (form && !push_webhook) return Bounded(FormPaths(request.body));
 
   const json::object body = ParseObject(request.body);
-  if (push_webhook) return CommitPaths(body);
+  if (push_webhook) return Bounded(CommitPaths(body));
   std::vector<std::string> paths;
   if (const json::value* path = body.if_contains("path")) {
     if (path->is_string()) {
@@ -151,13 +177,25 @@ std::vector<std::string> ExtractChangedPaths(const web::Request& request) {
       AddStrings(paths, path);
     }
   }
-  return paths;
+  return Bounded(std::move(paths));
 }
 
 std::vector<std::string> GuessServiceNames(std::string_view path) {
   std::vector<std::string> names;
   const std::string stem = Stem(path);
   if (stem.empty()) return names;
+  // Checked before any name is built: every dash makes two names as long as the stem.
+  if (stem.size() > kMaxFileStemBytes) {
+    throw web::BadRequest("a changed file's name is " + std::to_string(stem.size()) +
+                          " bytes long; a file name has at most " +
+                          std::to_string(kMaxFileStemBytes));
+  }
+  if (const auto dashes = static_cast<std::size_t>(std::count(stem.begin(), stem.end(), '-'));
+      dashes > kMaxDashesPerStem) {
+    throw web::BadRequest("a changed file's name holds " + std::to_string(dashes) +
+                          " dashes; at most " + std::to_string(kMaxDashesPerStem) +
+                          " are accepted ({application}-{profile}.yml has one)");
+  }
   for (std::size_t dash = stem.find('-'); dash != std::string::npos;
        dash = stem.find('-', dash + 1)) {
     const std::string name = stem.substr(0, dash);
@@ -171,9 +209,9 @@ std::vector<std::string> GuessServiceNames(std::string_view path) {
 std::vector<std::string> GuessServiceNames(const std::vector<std::string>& paths) {
   std::vector<std::string> names;
   for (const auto& path : paths) {
-    for (auto& name : GuessServiceNames(path)) AddUnique(names, std::move(name));
+    for (auto& name : GuessServiceNames(path)) names.push_back(std::move(name));
   }
-  return names;
+  return Deduplicated(std::move(names));
 }
 
 std::string NormalizeDestination(std::string_view destination) {
@@ -181,6 +219,15 @@ std::string NormalizeDestination(std::string_view destination) {
   const auto colons = std::count(destination.begin(), destination.end(), ':');
   if (colons <= 1 && !destination.ends_with(":**")) return std::string(destination) + ":**";
   return std::string(destination);
+}
+
+std::vector<std::string> RefreshDestinations(const std::vector<std::string>& services) {
+  std::vector<std::string> destinations;
+  destinations.reserve(services.size());
+  for (const auto& service : services) destinations.push_back(NormalizeDestination(service));
+  destinations = Deduplicated(std::move(destinations));
+  if (destinations.size() > kMaxRefreshDestinations) return {"**"};
+  return destinations;
 }
 
 }  // namespace cppblog::configserver

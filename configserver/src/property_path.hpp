@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -7,6 +8,15 @@
 #include "cppblog/web/request.hpp"
 
 namespace cppblog::configserver {
+
+/// Bounds on what one POST /monitor may ask for. A request beyond the first three is refused
+/// (400): no real file name is longer than NAME_MAX, and a repository push naming hundreds of
+/// files is better answered by one broadcast. Beyond kMaxRefreshDestinations distinct
+/// destinations, RefreshDestinations answers one broadcast instead.
+inline constexpr std::size_t kMaxChangedPaths = 256;   // distinct paths per request
+inline constexpr std::size_t kMaxFileStemBytes = 255;  // NAME_MAX
+inline constexpr std::size_t kMaxDashesPerStem = 16;   // names per file: 2 × dashes + 1
+inline constexpr std::size_t kMaxRefreshDestinations = 32;
 
 /// The changed file paths a POST /monitor request names, as spring-cloud-config-monitor's
 /// extractors read them:
@@ -17,8 +27,9 @@ namespace cppblog::configserver {
 ///    repo:refs_changed or pr:merged with X-Request-Id) name no files: "application.yml"
 ///    (a broadcast);
 ///  - a form body `path=…` (repeatable) or a JSON body {"path": "…" | ["…"]}.
-/// An empty result means the request named nothing. Throws web::BadRequest for a body
-/// that is not JSON when JSON is expected.
+/// Duplicates are removed, first occurrence kept. An empty result means the request named
+/// nothing. Throws web::BadRequest for a body that is not JSON when JSON is expected, and for
+/// more than kMaxChangedPaths distinct paths.
 [[nodiscard]] std::vector<std::string> ExtractChangedPaths(const web::Request& request);
 
 /// The service names a changed file stands for, in Spring's order (PropertyPathEndpoint.
@@ -29,6 +40,8 @@ namespace cppblog::configserver {
 ///   "application.yml" → *          "application-test.yml" → *:test, *
 /// The bare "<before>" is what reaches services whose bus id is "app:port:uuid"
 /// (Spring Cloud Bus today): "accountservice:test:**" cannot match "accountservice:6767:…".
+/// Throws web::BadRequest when the stem is longer than kMaxFileStemBytes or holds more than
+/// kMaxDashesPerStem dashes: names stay O(1) in number and size per path.
 [[nodiscard]] std::vector<std::string> GuessServiceNames(std::string_view path);
 
 /// GuessServiceNames over all paths, duplicates removed, first occurrence kept.
@@ -37,5 +50,11 @@ namespace cppblog::configserver {
 /// Spring Cloud Bus's PathDestinationFactory: empty or "**" → "**"; any other value with at most
 /// one ':' that does not end in ":**" gets ":**" appended ("accountservice" → "accountservice:**").
 [[nodiscard]] std::string NormalizeDestination(std::string_view destination);
+
+/// The bus destinations for `services` (GuessServiceNames' result): each normalised, duplicates
+/// removed (first kept); one broadcast {"**"} when that leaves more than
+/// kMaxRefreshDestinations, so a request costs at most that many events.
+[[nodiscard]] std::vector<std::string> RefreshDestinations(
+    const std::vector<std::string>& services);
 
 }  // namespace cppblog::configserver

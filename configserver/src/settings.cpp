@@ -23,6 +23,9 @@ config::Properties Settings::Defaults() {
   set("log_level", "info");
   set("amqp_server_url", "amqp://guest:guest@127.0.0.1:5672/%2F");
   set("config_event_bus", "springCloudBus");
+  set("spring.security.user.name", "user");
+  set("spring.security.user.password", "");
+  set("monitor_webhook_secret", "");
   return defaults;
 }
 
@@ -61,6 +64,14 @@ Settings Settings::From(const config::Properties& properties) {
   if (settings.config_event_bus.empty()) {
     throw config::ConfigError("config_event_bus is empty; name the bus exchange (springCloudBus)");
   }
+  settings.security_user = properties.GetString("spring.security.user.name");
+  settings.security_password = properties.GetString("spring.security.user.password");
+  if (!settings.security_password.empty() && settings.security_user.empty()) {
+    throw config::ConfigError(
+        "spring.security.user.name is empty while spring.security.user.password is set; name "
+        "the user clients authenticate as");
+  }
+  settings.monitor_webhook_secret = properties.GetString("monitor_webhook_secret");
   return settings;
 }
 

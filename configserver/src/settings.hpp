@@ -34,6 +34,14 @@ struct Settings {
   /// How long a request may take to arrive whole (request_timeout).
   std::chrono::milliseconds request_timeout{30'000};
 
+  /// spring.security.user.name / spring.security.user.password: HTTP Basic credentials every
+  /// endpoint but /health requires; no authentication while the password is empty.
+  std::string security_user = "user";
+  std::string security_password;
+  /// monitor_webhook_secret: the secret of the repository's webhook; when set, POST /monitor
+  /// checks X-Hub-Signature-256 (or X-Gitlab-Token).
+  std::string monitor_webhook_secret;
+
   /// Every key above with its default, as the lowest configuration layer.
   [[nodiscard]] static config::Properties Defaults();
   /// Throws config::ConfigError naming the key, the value and its source.

@@ -1,8 +1,11 @@
 #include "config_handlers.hpp"
 
+#include <chrono>
+
 #include <boost/json.hpp>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 
 #include "test_dir.hpp"
 
@@ -29,13 +32,17 @@ class RecordingRepository final : public ConfigRepository {
   mutable std::vector<std::vector<std::string>> calls;
 };
 
+// Records every destination asked for and completes at once (from the caller's thread, which
+// the handlers must tolerate too).
 class RecordingAnnouncer final : public RefreshAnnouncer {
  public:
-  void Announce(const std::string& destination) override {
-    if (fail) throw std::runtime_error("broker unreachable");
-    destinations.push_back(destination);
+  void Announce(std::vector<std::string> requested, AnnounceDone done) override {
+    ++calls;
+    destinations.insert(destinations.end(), requested.begin(), requested.end());
+    done(fail ? std::optional<std::string>("broker unreachable") : std::nullopt);
   }
   std::vector<std::string> destinations;
+  int calls = 0;
   bool fail = false;
 };
 
@@ -263,8 +270,230 @@ TEST(ConfigHandlers, FailedPublishIsServiceUnavailableWithTheReason) {
   const web::Response response = router.Dispatch(web::Post("/actuator/busrefresh/vipservice", ""));
 
   EXPECT_EQ(response.status, 503);
-  EXPECT_THAT(response.body, HasSubstr("vipservice:**"));
   EXPECT_THAT(response.body, HasSubstr("broker unreachable"));
+}
+
+web::Request FormPost(std::string body) {
+  web::Request request = web::Post("/monitor", std::move(body));
+  request.headers.emplace_back("Content-Type", "application/x-www-form-urlencoded");
+  return request;
+}
+
+long MaxRssKb() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_maxrss;
+}
+
+// Issue 16.1: a 16 KB stem of dashes made 16,001 events, 66 s and +440 MB.
+TEST(ConfigHandlers, MonitorWithAFileNameOfManyDashesIsRefusedAtOnce) {
+  RecordingRepository repository;
+  health::HealthRegistry health;
+  RecordingAnnouncer announcer;
+  const auto router =
+      MakeRouter({.repository = repository, .health = health, .announcer = &announcer});
+  std::string stem;
+  for (int i = 0; i < 8'000; ++i) stem += "a-";
+  const long rss_before = MaxRssKb();
+  const auto started = std::chrono::steady_clock::now();
+
+  const web::Response response = router.Dispatch(FormPost("path=" + stem + "x.yml"));
+
+  EXPECT_EQ(response.status, 400) << response.body;
+  EXPECT_THAT(response.body, HasSubstr("16001 bytes"));
+  EXPECT_EQ(announcer.calls, 0);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(1));
+  EXPECT_LT(MaxRssKb() - rss_before, 20 * 1024);
+  // Short enough for a file name, but 20 dashes (41 names).
+  const web::Response dashes = router.Dispatch(FormPost("path=" + stem.substr(0, 40) + "x.yml"));
+  EXPECT_EQ(dashes.status, 400) << dashes.body;
+  EXPECT_THAT(dashes.body, HasSubstr("20 dashes"));
+  EXPECT_EQ(announcer.calls, 0);
+}
+
+TEST(ConfigHandlers, MonitorWithThousandsOfPathsIsRefused) {
+  RecordingRepository repository;
+  health::HealthRegistry health;
+  RecordingAnnouncer announcer;
+  const auto router =
+      MakeRouter({.repository = repository, .health = health, .announcer = &announcer});
+  std::string paths;
+  for (int i = 0; i < 2'000; ++i)
+    paths += (i == 0 ? "" : ",") + ("app" + std::to_string(i)) + ".yml";
+
+  const web::Response response = router.Dispatch(FormPost("path=" + paths));
+
+  EXPECT_EQ(response.status, 400) << response.body;
+  EXPECT_THAT(response.body, HasSubstr("2000 files"));
+  EXPECT_EQ(announcer.calls, 0);
+}
+
+TEST(ConfigHandlers, MonitorSendsAtMostOneEventPerDestinationAndCollapsesManyIntoOneBroadcast) {
+  RecordingRepository repository;
+  health::HealthRegistry health;
+  RecordingAnnouncer announcer;
+  const auto router =
+      MakeRouter({.repository = repository, .health = health, .announcer = &announcer});
+
+  // The same file three times, and two files naming the same application.
+  EXPECT_EQ(
+      router.Dispatch(FormPost("path=vipservice.yml,vipservice.yml&path=vipservice.yml")).status,
+      200);
+  EXPECT_THAT(announcer.destinations, ElementsAre("vipservice:**"));
+
+  announcer.destinations.clear();
+  std::string paths;
+  for (int i = 0; i < 200; ++i) {
+    paths += (i == 0 ? "" : ",") + ("app" + std::to_string(i)) + "-test-eu-west.yml";
+  }
+  const long rss_before = MaxRssKb();
+  const web::Response response = router.Dispatch(FormPost("path=" + paths));
+
+  ASSERT_EQ(response.status, 200) << response.body;
+  EXPECT_EQ(response.body, R"(["**"])");
+  EXPECT_THAT(announcer.destinations, ElementsAre("**"));
+  EXPECT_LT(MaxRssKb() - rss_before, 20 * 1024);
+}
+
+TEST(ConfigHandlers, RefreshWhileTheBrokerIsAwayIs503AtOnceAndQueuesNothing) {
+  RecordingRepository repository;
+  health::HealthRegistry health;
+  RecordingAnnouncer announcer;
+  const auto router = MakeRouter(
+      {.repository = repository, .health = health, .announcer = &announcer, .bus_reachable = [] {
+         return false;
+       }});
+
+  const web::Response busrefresh = router.Dispatch(web::Post("/actuator/busrefresh", ""));
+  const web::Response monitor = router.Dispatch(FormPost("path=vipservice.yml"));
+
+  EXPECT_EQ(busrefresh.status, 503);
+  EXPECT_THAT(busrefresh.body, HasSubstr("not reachable"));
+  EXPECT_EQ(monitor.status, 503);
+  EXPECT_EQ(announcer.calls, 0);
+}
+
+TEST(ConfigHandlers, AnOverlongDestinationIsBadRequest) {
+  RecordingRepository repository;
+  health::HealthRegistry health;
+  RecordingAnnouncer announcer;
+  const auto router =
+      MakeRouter({.repository = repository, .health = health, .announcer = &announcer});
+
+  const web::Response response =
+      router.Dispatch(web::Post("/actuator/busrefresh/" + std::string(300, 'a'), ""));
+
+  EXPECT_EQ(response.status, 400);
+  EXPECT_EQ(announcer.calls, 0);
+}
+
+TEST(ConfigHandlers, ABusyAnnouncerIs503) {
+  class BusyAnnouncer final : public RefreshAnnouncer {
+   public:
+    void Announce(std::vector<std::string>, AnnounceDone) override {
+      throw AnnouncerBusyError("too many waiting");
+    }
+  } announcer;
+  RecordingRepository repository;
+  health::HealthRegistry health;
+  const auto router =
+      MakeRouter({.repository = repository, .health = health, .announcer = &announcer});
+
+  const web::Response response = router.Dispatch(web::Post("/actuator/busrefresh", ""));
+
+  EXPECT_EQ(response.status, 503);
+  EXPECT_THAT(response.body, HasSubstr("too many waiting"));
+}
+
+HandlerDependencies Secured(const ConfigRepository& repository,
+                            const health::HealthRegistry& health, RefreshAnnouncer* announcer) {
+  return {.repository = repository,
+          .health = health,
+          .accept_empty = true,
+          .announcer = announcer,
+          .bus_reachable = {},
+          .auth = {.basic = BasicCredentials{.user = "configserver", .password = "s3cret"},
+                   .webhook_secret = "hook-secret"}};
+}
+
+web::Request WithBasic(web::Request request) {
+  request.headers.emplace_back("Authorization", "Basic Y29uZmlnc2VydmVyOnMzY3JldA==");
+  return request;
+}
+
+TEST(ConfigHandlers, WithCredentialsSetEveryEndpointButHealthNeedsThem) {
+  RecordingRepository repository;
+  health::HealthRegistry health;
+  RecordingAnnouncer announcer;
+  const auto router = MakeRouter(Secured(repository, health, &announcer));
+
+  for (const std::string target : {"/accountservice/test", "/accountservice/test/P9",
+                                   "/accountservice-test.yml", "/P9/accountservice-test.json"}) {
+    const web::Response denied = router.Dispatch(web::Get(target));
+    EXPECT_EQ(denied.status, 401) << target;
+    EXPECT_TRUE(HeaderOf(denied, "WWW-Authenticate").has_value()) << target;
+    EXPECT_EQ(router.Dispatch(WithBasic(web::Get(target))).status, 200) << target;
+  }
+  EXPECT_EQ(router.Dispatch(web::Post("/actuator/busrefresh", "")).status, 401);
+  EXPECT_EQ(router.Dispatch(web::Post("/actuator/busrefresh/vipservice", "")).status, 401);
+  EXPECT_EQ(router.Dispatch(FormPost("path=vipservice.yml")).status, 401);
+  EXPECT_EQ(announcer.calls, 0);
+  EXPECT_EQ(router.Dispatch(WithBasic(web::Post("/actuator/busrefresh", ""))).status, 204);
+  EXPECT_EQ(router.Dispatch(web::Get("/health")).status, 200);
+}
+
+TEST(ConfigHandlers, HealthNamesFailingChecksOnlyToAuthenticatedCallers) {
+  RecordingRepository repository;
+  health::HealthRegistry health;
+  health.Add("repository", [] {
+    return health::CheckResult{.healthy = false, .detail = "/srv/secret-path unreadable"};
+  });
+  const auto router = MakeRouter(Secured(repository, health, nullptr));
+
+  const web::Response anonymous = router.Dispatch(web::Get("/health"));
+  const web::Response authenticated = router.Dispatch(WithBasic(web::Get("/health")));
+
+  EXPECT_EQ(anonymous.status, 503);
+  EXPECT_EQ(anonymous.body, R"({"status":"DOWN"})");
+  EXPECT_EQ(authenticated.status, 503);
+  EXPECT_THAT(authenticated.body, HasSubstr("secret-path"));
+}
+
+TEST(ConfigHandlers, MonitorChecksTheWebhookSignature) {
+  RecordingRepository repository;
+  health::HealthRegistry health;
+  RecordingAnnouncer announcer;
+  const auto router = MakeRouter(Secured(repository, health, &announcer));
+  const std::string body = R"({"commits":[{"modified":["vipservice.yml"]}]})";
+  const auto push = [&](std::optional<std::string> signature) {
+    web::Request request = web::Post("/monitor", body);
+    request.headers.emplace_back("X-Github-Event", "push");
+    if (signature) request.headers.emplace_back("X-Hub-Signature-256", *signature);
+    return router.Dispatch(request);
+  };
+
+  EXPECT_EQ(push(std::nullopt).status, 401);
+  EXPECT_EQ(push("sha256=" + HmacSha256Hex("wrong", body)).status, 401);
+  EXPECT_EQ(announcer.calls, 0);
+  const web::Response signed_push = push("sha256=" + HmacSha256Hex("hook-secret", body));
+  EXPECT_EQ(signed_push.status, 200) << signed_push.body;
+  EXPECT_THAT(announcer.destinations, ElementsAre("vipservice:**"));
+}
+
+TEST(ConfigHandlers, TooManyProfilesOrAnOverlongLabelIsBadRequest) {
+  const auto fixture = NativeFixture();
+  const auto router = MakeRouter({.repository = *fixture->repository, .health = fixture->health});
+  std::string profiles = "p0";
+  for (int i = 1; i < 1'800; ++i) profiles += ",p" + std::to_string(i);
+
+  const web::Response many = router.Dispatch(web::Get("/accountservice/" + profiles));
+  const web::Response long_label =
+      router.Dispatch(web::Get("/accountservice/test/" + std::string(300, 'l')));
+
+  EXPECT_EQ(many.status, 400);
+  EXPECT_THAT(many.body, HasSubstr("1800 profiles"));
+  EXPECT_EQ(long_label.status, 400);
+  EXPECT_EQ(router.Dispatch(web::Get("/accountservice/a,b,c")).status, 200);
 }
 
 }  // namespace

@@ -20,6 +20,7 @@ namespace cppblog::configserver {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 namespace json = boost::json;
 
 constexpr auto kMaxTestWait = std::chrono::seconds(10);
@@ -29,7 +30,8 @@ struct RunningServer {
   std::unique_ptr<e2e::ServiceProcess> process;
 };
 
-RunningServer Start(std::vector<std::string> settings) {
+RunningServer Start(std::vector<std::string> settings,
+                    std::vector<std::pair<std::string, std::string>> env = {}) {
   static const TempDir empty_config_dir;  // no configserver.yml: only defaults and --set
   const std::uint16_t port = e2e::FreePort();
   std::vector<std::string> args{"--config-dir", empty_config_dir.path().string(), "--set",
@@ -41,7 +43,7 @@ RunningServer Start(std::vector<std::string> settings) {
   auto process = std::make_unique<e2e::ServiceProcess>(e2e::ServiceOptions{
       .binary = e2e::BinaryPath("CPPBLOG_CONFIGSERVER_BIN", CPPBLOG_CONFIGSERVER_BIN),
       .args = std::move(args),
-      .env = {}});
+      .env = std::move(env)});
   if (!process->WaitHealthy(port)) {
     throw std::runtime_error("configserver did not become healthy: " + process->Output());
   }
@@ -61,10 +63,10 @@ std::string AmqpUrl() {
 // Refresh events seen on the bus by a Spring-like subscriber (exclusive queue, key '#').
 class BusListener {
  public:
-  explicit BusListener(const std::string& url)
+  explicit BusListener(const std::string& url, const std::string& bus = "springCloudBus")
       : client_({.url = url, .connection_name = "configserver-e2e"}) {
     client_
-        .Subscribe({.name = "springCloudBus", .type = messaging::ExchangeType::kTopic}, {"#"},
+        .Subscribe({.name = bus, .type = messaging::ExchangeType::kTopic}, {"#"},
                    {.name = "", .exclusive = true, .auto_delete = true},
                    [this](const messaging::Message& message) {
                      std::lock_guard lock{mutex_};
@@ -92,6 +94,11 @@ class BusListener {
       return false;
     });
     return found;
+  }
+
+  std::size_t Count() {
+    std::lock_guard lock{mutex_};
+    return bodies_.size();
   }
 
  private:
@@ -180,11 +187,98 @@ TEST(ConfigserverE2e, BusRefreshPublishesTheNormalisedDestination) {
   BusListener bus{url};
   TempDir repo;
   auto server = Start({"config_repo=" + repo.path().string(), "amqp_server_url=" + url});
+  // Before the broker client connects the endpoint answers 503 at once.
+  ASSERT_TRUE(server.process->WaitForOutput("amqp publisher: connected", kMaxTestWait));
   e2e::HttpConnection connection{server.port, kMaxTestWait};
 
   EXPECT_EQ(connection.Request("POST", "/actuator/busrefresh/vipservice").status, 204);
 
   EXPECT_TRUE(bus.WaitFor("vipservice:**", kMaxTestWait).has_value());
+}
+
+// Issue 16.2: four refresh POSTs while the broker was away delayed a config GET by 9.7 s.
+TEST(ConfigserverE2e, RefreshPostsWhileTheBrokerIsAwayAre503AtOnceAndDelayNoGet) {
+  TempDir repo;
+  repo.Write("accountservice-test.yml", "server_port: 6767\n");
+  const std::uint16_t closed = e2e::FreePort();  // nothing listens there
+  auto server =
+      Start({"config_repo=" + repo.path().string(),
+             "amqp_server_url=amqp://guest:guest@127.0.0.1:" + std::to_string(closed) + "/%2F"});
+  std::vector<std::unique_ptr<e2e::HttpConnection>> posts;
+  for (int i = 0; i < 8; ++i) {
+    posts.push_back(std::make_unique<e2e::HttpConnection>(server.port, kMaxTestWait));
+    posts.back()->Send(
+        "POST /actuator/busrefresh/vipservice HTTP/1.1\r\nHost: t\r\n"
+        "Content-Length: 0\r\n\r\n");
+  }
+  const auto started = std::chrono::steady_clock::now();
+
+  const e2e::HttpResponse get = e2e::HttpGet(server.port, "/accountservice/test");
+
+  EXPECT_EQ(get.status, 200);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(1));
+  for (auto& post : posts) {
+    const e2e::HttpResponse response = post->ReadResponse();
+    EXPECT_EQ(response.status, 503);
+    EXPECT_THAT(response.body, HasSubstr("not reachable"));
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(2));
+}
+
+TEST(ConfigserverE2e, BasicAuthenticationWithThePasswordFromAFile) {
+  TempDir repo;
+  repo.Write("accountservice-test.yml", "server_port: 6767\n");
+  repo.Write("password", "s3cret\n");
+  auto server =
+      Start({"config_repo=" + repo.path().string(),
+             "amqp_server_url=", "spring.security.user.name=configserver"},
+            {{"SPRING_SECURITY_USER_PASSWORD_FILE", (repo.path() / "password").string()}});
+  e2e::HttpConnection connection{server.port, kMaxTestWait};
+
+  const e2e::HttpResponse anonymous = connection.Get("/accountservice/test");
+  const e2e::HttpResponse authenticated = connection.Request(
+      "GET", "/accountservice/test", {},
+      {{"Authorization", "Basic Y29uZmlnc2VydmVyOnMzY3JldA=="}});  // configserver:s3cret
+
+  EXPECT_EQ(anonymous.status, 401);
+  EXPECT_TRUE(anonymous.Header("WWW-Authenticate").has_value());
+  EXPECT_EQ(authenticated.status, 200) << authenticated.body;
+  EXPECT_EQ(connection.Get("/health").status, 200);
+  EXPECT_THAT(server.process->Output(), Not(HasSubstr("s3cret")));
+}
+
+// Issue 16.1, against a real broker: a stem of 8,000 dashes made 16,001 events; 200 files
+// named make one broadcast.
+TEST(ConfigserverE2e, MonitorAmplificationIsBoundedOnTheBus) {
+  const std::string url = AmqpUrl();
+  const std::string bus = "cfgE2eMonitor" + std::to_string(e2e::FreePort());
+  BusListener listener{url, bus};
+  TempDir repo;
+  auto server = Start(
+      {"config_repo=" + repo.path().string(), "amqp_server_url=" + url, "config_event_bus=" + bus});
+  ASSERT_TRUE(server.process->WaitForOutput("amqp publisher: connected", kMaxTestWait));
+  e2e::HttpConnection connection{server.port, kMaxTestWait};
+  const std::vector<std::pair<std::string, std::string>> form{
+      {"Content-Type", "application/x-www-form-urlencoded"}};
+  std::string dashes;
+  for (int i = 0; i < 8'000; ++i) dashes += "a-";
+  std::string many;
+  for (int i = 0; i < 200; ++i) many += (i == 0 ? "" : ",") + ("app" + std::to_string(i)) + ".yml";
+  const auto started = std::chrono::steady_clock::now();
+
+  const e2e::HttpResponse refused =
+      connection.Request("POST", "/monitor", "path=" + dashes + "x.yml", form);
+  const e2e::HttpResponse broadcast = connection.Request("POST", "/monitor", "path=" + many, form);
+  const e2e::HttpResponse sentinel = connection.Request("POST", "/actuator/busrefresh/sentinel");
+
+  EXPECT_EQ(refused.status, 400);
+  EXPECT_EQ(broadcast.status, 200) << broadcast.body;
+  EXPECT_EQ(sentinel.status, 204);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(5));
+  ASSERT_TRUE(listener.WaitFor("sentinel:**", kMaxTestWait).has_value());
+  EXPECT_TRUE(listener.WaitFor("**", kMaxTestWait).has_value());
+  EXPECT_EQ(listener.Count(), 2U);  // the broadcast and the sentinel, nothing else
+  EXPECT_LT(e2e::CountOccurrences(server.process->Output(), "refresh for:"), 4U);
 }
 
 }  // namespace

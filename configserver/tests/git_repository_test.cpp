@@ -11,6 +11,8 @@ namespace cppblog::configserver {
 namespace {
 
 using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::Pair;
 
 ScalarValue Port(const Environment& environment) {
@@ -130,6 +132,21 @@ TEST(GitRepository, GoldenSpringQuickstartExample) {
       { "name": "https://github.com/spring-cloud-samples/config-repo/foo.properties",
         "source": { "foo": "from foo props", "democonfigclient.message": "hello spring io" } } ] })");
   EXPECT_EQ(actual, expected) << actual;
+}
+
+TEST(GitRepository, CredentialsInTheUriNeverReachSourceNames) {
+  const auto repo = MakeSampleRepo();
+  for (const std::string uri : {"https://deploy:S3c/r3t?x@git.example.com/org/config",
+                                "https://ghp_T0KEN@github.com/org/config"}) {
+    const GitRepository repository{{.path = repo->dir.path(), .uri = uri, .default_label = ""}};
+
+    const std::string json = ToJson(repository.FindOne("accountservice", "test", std::nullopt));
+
+    EXPECT_THAT(json, Not(HasSubstr("S3c"))) << json;
+    EXPECT_THAT(json, Not(HasSubstr("r3t"))) << json;
+    EXPECT_THAT(json, Not(HasSubstr("T0KEN"))) << json;
+    EXPECT_THAT(json, HasSubstr("https://***@"));
+  }
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
 #include "property_file.hpp"
 
+#include <chrono>
 #include <cmath>
+#include <string>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -124,6 +126,48 @@ TEST(PropertyFile, ToTextPrintsLikeJava) {
   EXPECT_EQ(ToText(ScalarValue{0.0001}), "1.0E-4");
   EXPECT_EQ(ToText(ScalarValue{std::int64_t{6767}}), "6767");
   EXPECT_EQ(ToText(ScalarValue{false}), "false");
+}
+
+// Nine levels of ten aliases each: 10⁹ values from a file of under 1 KB.
+std::string BillionLaughs(std::string_view top_key) {
+  std::string yaml = "l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n";
+  for (int level = 1; level <= 8; ++level) {
+    const std::string previous = "*l" + std::to_string(level - 1);
+    yaml += "l" + std::to_string(level) + ": &l" + std::to_string(level) + " [";
+    for (int i = 0; i < 10; ++i) yaml += (i == 0 ? "" : ", ") + previous;
+    yaml += "]\n";
+  }
+  yaml += std::string(top_key) + ": [*l8, *l8, *l8, *l8, *l8, *l8, *l8, *l8, *l8, *l8]\n";
+  return yaml;
+}
+
+TEST(PropertyFile, BillionLaughsIsRefusedQuickly) {
+  const auto started = std::chrono::steady_clock::now();
+  try {
+    static_cast<void>(ParseYamlDocuments(BillionLaughs("lols"), "laughs.yml"));
+    FAIL() << "a file expanding to 10^9 values was accepted";
+  } catch (const PropertyFileError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("laughs.yml: line "));
+    EXPECT_THAT(e.what(), HasSubstr("billion laughs"));
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(5));
+}
+
+TEST(PropertyFile, MergeKeysCountTowardsTheExpansionBound) {
+  std::string yaml = "m0: &m0 {a: 1, b: 2, c: 3, d: 4, e: 5, f: 6, g: 7, h: 8, i: 9, j: 10}\n";
+  for (int level = 1; level <= 9; ++level) {
+    const std::string previous = "*m" + std::to_string(level - 1);
+    yaml += "m" + std::to_string(level) + ": &m" + std::to_string(level) + " {<<: [";
+    for (int i = 0; i < 10; ++i) yaml += (i == 0 ? "" : ", ") + previous;
+    yaml += "]}\n";
+  }
+  EXPECT_THROW(static_cast<void>(ParseYamlDocuments(yaml, "merges.yml")), PropertyFileError);
+}
+
+TEST(PropertyFile, AliasesWithinTheBoundStillWork) {
+  EXPECT_THAT(Flat("base: &base {port: 6767}\nserver: *base\n"),
+              ElementsAre(Pair("base.port", ScalarValue{std::int64_t{6767}}),
+                          Pair("server.port", ScalarValue{std::int64_t{6767}})));
 }
 
 }  // namespace

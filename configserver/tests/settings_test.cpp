@@ -58,7 +58,7 @@ TEST(Settings, HttpServerAddressCapAndRequestTimeout) {
   EXPECT_EQ(defaults.request_timeout, std::chrono::seconds(30));
 
   config::Properties properties = Settings::Defaults();
-  properties.Set("server_address", "127.0.0.1", "environment SERVER_addressESS");
+  properties.Set("server_address", "127.0.0.1", "environment SERVER_ADDRESS");
   properties.Set("max_connections", "500", "environment MAX_CONNECTIONS");
   properties.Set("request_timeout", "10s", "environment REQUEST_TIMEOUT");
   const Settings settings = Settings::From(properties);
@@ -66,21 +66,49 @@ TEST(Settings, HttpServerAddressCapAndRequestTimeout) {
   EXPECT_EQ(settings.max_connections, 500U);
   EXPECT_EQ(settings.request_timeout, std::chrono::seconds(10));
 
-  properties.Set("server_address", "localhost", "environment SERVER_addressESS");
+  properties.Set("server_address", "localhost", "environment SERVER_ADDRESS");
   try {
     static_cast<void>(Settings::From(properties));
     FAIL() << "expected ConfigError";
   } catch (const config::ConfigError& e) {
     const std::string message = e.what();
-    EXPECT_NE(
-        message.find("server_address: 'localhost' (from environment SERVER_addressESS) is not "
-                     "an IP address"),
-        std::string::npos)
+    EXPECT_NE(message.find("server_address: 'localhost' (from environment SERVER_ADDRESS) is not "
+                           "an IP address"),
+              std::string::npos)
         << message;
   }
   properties.Set("server_address", "::", "test");
   properties.Set("request_timeout", "0", "test");
   EXPECT_THROW(static_cast<void>(Settings::From(properties)), config::ConfigError);
+}
+
+TEST(Settings, AuthenticationIsOffUntilAPasswordIsSet) {
+  const Settings defaults = Settings::From(Settings::Defaults());
+  EXPECT_EQ(defaults.security_user, "user");
+  EXPECT_EQ(defaults.security_password, "");
+  EXPECT_EQ(defaults.monitor_webhook_secret, "");
+
+  config::Properties properties = Settings::Defaults();
+  properties.Set("spring.security.user.name", "configserver", "test");
+  properties.Set("spring.security.user.password", "s3cret", "test");
+  properties.Set("monitor_webhook_secret", "hook", "test");
+  const Settings settings = Settings::From(properties);
+  EXPECT_EQ(settings.security_user, "configserver");
+  EXPECT_EQ(settings.security_password, "s3cret");
+  EXPECT_EQ(settings.monitor_webhook_secret, "hook");
+}
+
+TEST(Settings, APasswordWithoutAUserIsAnErrorThatShowsNoPassword) {
+  config::Properties properties = Settings::Defaults();
+  properties.Set("spring.security.user.name", "", "test");
+  properties.Set("spring.security.user.password", "s3cret", "test");
+  try {
+    static_cast<void>(Settings::From(properties));
+    FAIL() << "expected ConfigError";
+  } catch (const config::ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("spring.security.user.name"), std::string::npos);
+    EXPECT_EQ(std::string(e.what()).find("s3cret"), std::string::npos);
+  }
 }
 
 }  // namespace

@@ -12,6 +12,7 @@ namespace {
 
 using ::testing::HasSubstr;
 using ::testing::MatchesRegex;
+using ::testing::Not;
 using ::testing::Optional;
 
 // A running accountservice on a free port with its own data and (empty) config dir.
@@ -23,6 +24,7 @@ struct AccountService {
   static ServiceOptions Options(const TempDir& data_dir, std::uint16_t port,
                                 std::vector<std::string> extra_args,
                                 std::vector<std::pair<std::string, std::string>> env) {
+    std::filesystem::create_directories(data_dir.path() / "no-config");
     std::vector<std::string> args = {
         "--config-dir", (data_dir.path() / "no-config").string(),
         "--set",        "server_port=" + std::to_string(port),
@@ -109,7 +111,8 @@ TEST(AccountServiceE2e, HealthIsUp) {
   // The broker's state is part of the body; a broker outage never makes the service unhealthy.
   EXPECT_EQ(response.status, 200);
   EXPECT_THAT(response.body,
-              MatchesRegex(R"re(\{"status":"UP","broker":"(connected|recovering|blocked)"\})re"));
+              MatchesRegex(R"re(\{"status":"UP","broker":"(connected|recovering|blocked)",)re"
+                           R"re("broker_node":"[^"]+:[0-9]+"\})re"));
 }
 
 TEST(AccountServiceE2e, TestabilitySwitchTogglesHealth) {
@@ -124,7 +127,8 @@ TEST(AccountServiceE2e, TestabilitySwitchTogglesHealth) {
   const HttpResponse up = connection.Get("/health");
 
   EXPECT_EQ(down.status, 503);
-  EXPECT_EQ(down.body, R"({"status":"Database unaccessible"})");
+  // The contract's status, and (issue 16.4) which check failed.
+  EXPECT_EQ(down.body, R"({"status":"Database unaccessible","reason":"healthy_switch: unusable"})");
   EXPECT_EQ(up.status, 200);
 }
 
@@ -227,6 +231,21 @@ TEST(AccountServiceE2e, BadServerAddressExitsOneNamingTheKey) {
   EXPECT_THAT(service.process.Output(),
               HasSubstr("server_address: 'localhost' (from environment SERVER_ADDRESS) is not an "
                         "IP address"));
+}
+
+// Issue 16.3: an unencoded '/' or '?' in the password was printed whole, seven times.
+TEST(AccountServiceE2e, AConfigServerPasswordWithSlashAndQuestionMarkIsNeverPrinted) {
+  for (const std::string url : {"http://u:S3c/r3t?x@127.0.0.1:1", "u:S3c/r3t?x@127.0.0.1:1"}) {
+    const TempDir data;
+    AccountService service{data, {"-configServerUrl", url, "--set", "fail_fast=true"}};
+
+    EXPECT_EQ(service.process.WaitExit(10s), 1) << url;
+
+    const std::string output = service.process.Output();
+    EXPECT_THAT(output, HasSubstr("percent-encoded")) << output;
+    EXPECT_THAT(output, Not(HasSubstr("S3c"))) << output;
+    EXPECT_THAT(output, Not(HasSubstr("r3t"))) << output;
+  }
 }
 
 }  // namespace

@@ -72,6 +72,7 @@ std::string ConfigServerUrl(std::uint16_t port) {
 
 ServiceOptions ConfigserverOptions(std::uint16_t port, const fs::path& repo, const std::string& bus,
                                    bool watch) {
+  fs::create_directories(repo / "no-local-config");
   return {.binary = BinaryPath("CPPBLOG_CONFIGSERVER_BIN", CPPBLOG_CONFIGSERVER_BIN),
           .args = {"--config-dir", (repo / "no-local-config").string(), "--set",
                    "server_port=" + std::to_string(port), "--set", "config_repo=" + repo.string(),

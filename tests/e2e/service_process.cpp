@@ -102,6 +102,8 @@ std::filesystem::path BinaryPath(const char* env_name, std::string_view built_in
 ServiceOptions ServiceOptionsFor(std::filesystem::path binary,
                                  const std::filesystem::path& data_dir, std::uint16_t port,
                                  const std::vector<std::pair<std::string, std::string>>& settings) {
+  // An empty config dir: no local files (a missing one is refused as a typo).
+  std::filesystem::create_directories(data_dir / "no-config");
   ServiceOptions options{.binary = std::move(binary),
                          .args = {"--config-dir", (data_dir / "no-config").string(), "--set",
                                   "server_port=" + std::to_string(port), "--set",

@@ -15,7 +15,7 @@
 
 #include "broker_test_env.hpp"
 #include "http_client.hpp"
-#include "offer_store.hpp"
+#include "lmdb_offer_store.hpp"
 #include "service_process.hpp"
 
 // The vipservice as processes against the real broker of `./dev test`. Each test consumes a
@@ -46,6 +46,7 @@ struct VipService {
 
   static ServiceOptions Options(const TempDir& data_dir, std::uint16_t port,
                                 const VipServiceOptions& options) {
+    std::filesystem::create_directories(data_dir.path() / "no-config");
     return {.binary = BinaryPath("CPPBLOG_VIPSERVICE_BIN", CPPBLOG_VIPSERVICE_BIN),
             .args = {"--config-dir", (data_dir.path() / "no-config").string(), "--set",
                      "server_port=" + std::to_string(port), "--set",
@@ -193,7 +194,7 @@ TEST(VipServiceE2e, SigtermDuringAStreamExitsZeroAndLosesNothing) {
   // Every message is either an offer in the store or back in the queue, none in both.
   std::size_t offered = 0;
   {
-    const vip::OfferStore store{data.path() / "store"};
+    const vip::LmdbOfferStore store{data.path() / "store"};
     offered = store.CountOffers();
     EXPECT_EQ(store.CountProcessed(), offered);
   }

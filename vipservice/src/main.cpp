@@ -4,6 +4,7 @@
 #include <exception>
 #include <future>
 #include <iostream>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -24,6 +25,7 @@
 #include "cppblog/web/server.hpp"
 
 #include "offer_store.hpp"
+#include "processed_id_retention.hpp"
 #include "settings.hpp"
 #include "vip_consumer.hpp"
 #include "vip_handlers.hpp"
@@ -57,8 +59,8 @@ std::jthread WatchSubscription(std::future<void> subscribed,
       spdlog::info("consuming queue={} consumer_tag={}", queue, kServiceName);
     } catch (const std::exception& e) {
       spdlog::critical(
-          "cannot consume queue {}: {} (does compat_goblog_p9 match how the other services "
-          "declare it?)",
+          "cannot consume queue {}: {} (do compat_goblog_p9 and vip_queue_type match how the other "
+          "services declare it?)",
           queue, e.what());
       refused.store(true);
       server.Stop();
@@ -89,7 +91,10 @@ int Run(int argc, char* argv[]) {
     logging::SetLevel(settings.log_level);
 
     // Wiring in dependency order; destruction in reverse is the shutdown order.
-    OfferStore offers{settings.data_dir};
+    const std::unique_ptr<OfferStore> store = MakeOfferStore(settings);
+    OfferStore& offers = *store;
+    spdlog::info("offer store: {}", offers.Describe());
+    const ProcessedIdRetention retention{offers, {.retention = settings.processed_id_retention}};
     VipConsumer consumer{offers, settings.offer_cooldown};
     messaging::AmqpClient broker{
         {.url = settings.amqp_server_url,
@@ -99,7 +104,8 @@ int Run(int argc, char* argv[]) {
            spdlog::info("broker connection: {}", messaging::ToString(state));
          }}};
     spdlog::info("broker {} (connecting in the background)", broker.DisplayUrl());
-    const messaging::QueueSpec queue = VipQueue(settings.compat_goblog_p9, settings.vip_queue);
+    const messaging::QueueSpec queue =
+        VipQueue(settings.compat_goblog_p9, settings.vip_queue, settings.vip_queue_type);
     auto subscribed = SubscribeVipQueue(broker, consumer, settings);
 
     live.OnChange(
@@ -121,7 +127,9 @@ int Run(int argc, char* argv[]) {
     SubscriptionStatus subscription;
     health::HealthRegistry health;
     AddHealthChecks(
-        health, offers, [&broker] { return broker.State(); }, subscription);
+        health, offers, [&broker] { return broker.State(); }, subscription,
+        [&broker] { return broker.CurrentNode(); });
+    AddStoreWriteCheck(health, consumer);
     web::Server server{{.address = settings.server_address,
                         .port = settings.server_port,
                         .request_timeout = settings.request_timeout,
@@ -137,7 +145,9 @@ int Run(int argc, char* argv[]) {
     server.RunUntilSignal();
     watch.request_stop();
     watch.join();
-    // Drain: no new deliveries; handlers in flight finish and are acked.
+    // Drain: no new deliveries; handlers in flight finish and are acked, or go back to the
+    // queue at once while the store cannot write.
+    consumer.Stop();
     broker.Close(settings.drain_timeout);
     if (refused.load()) return EXIT_FAILURE;
     spdlog::info("{} stopped", kServiceName);

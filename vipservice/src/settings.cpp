@@ -40,12 +40,16 @@ config::Properties Settings::Defaults() {
   defaults.Set("request_timeout", "30s", kDefault);
   defaults.Set("server_name", kServiceName, kDefault);
   defaults.Set("data_dir", "./data/vipservice", kDefault);
+  defaults.Set("offer_store_url", "", kDefault);
+  defaults.Set("offer_store_password_file", "", kDefault);
+  defaults.Set("processed_id_retention", "7d", kDefault);
   defaults.Set("amqp_server_url", "amqp://guest:guest@127.0.0.1:5672/%2F", kDefault);
   defaults.Set("log_level", "info", kDefault);
   defaults.Set("config_event_bus", "springCloudBus", kDefault);
   defaults.Set("offer_cooldown", "24h", kDefault);
   defaults.Set("compat_goblog_p9", "false", kDefault);
   defaults.Set("vip_queue", std::string(kVipQueueName), kDefault);
+  defaults.Set("vip_queue_type", "classic", kDefault);
   defaults.Set("prefetch", "100", kDefault);
   defaults.Set("handler_threads", "16", kDefault);
   defaults.Set("drain_timeout", "5s", kDefault);
@@ -70,6 +74,24 @@ Settings Settings::From(const config::Properties& properties) {
     throw config::ConfigError("data_dir is empty (" + SourceOf(properties, "data_dir") +
                               "): set it to the directory for the offer store");
   }
+  settings.offer_store_url = properties.GetString("offer_store_url");
+  if (!settings.offer_store_url.empty() && !settings.offer_store_url.starts_with("postgresql://") &&
+      !settings.offer_store_url.starts_with("postgres://")) {
+    // The value is not shown: a libpq "key=value" string would show its password.
+    throw config::ConfigError("offer_store_url (" + SourceOf(properties, "offer_store_url") +
+                              ") is not a PostgreSQL URL (it does not begin with postgresql://): "
+                              "write it as postgresql://user:password@host:port/database, or "
+                              "leave it empty for the LMDB store under data_dir");
+  }
+  settings.offer_store_password_file = properties.GetString("offer_store_password_file");
+  settings.processed_id_retention = properties.GetDuration("processed_id_retention");
+  if (settings.processed_id_retention.count() <= 0) {
+    throw config::ConfigError("processed_id_retention: '" +
+                              properties.GetString("processed_id_retention") + "' (" +
+                              SourceOf(properties, "processed_id_retention") +
+                              ") must be longer than 0: give how long a redelivery must still be "
+                              "recognised, e.g. 7d");
+  }
   settings.amqp_server_url = properties.GetString("amqp_server_url");
   settings.log_level = properties.GetString("log_level");
   CheckLogLevel(properties, settings.log_level);
@@ -81,6 +103,20 @@ Settings Settings::From(const config::Properties& properties) {
     throw config::ConfigError("vip_queue: '" + settings.vip_queue + "' (" +
                               SourceOf(properties, "vip_queue") +
                               ") must be a queue name of 1 to 200 bytes");
+  }
+  const std::string queue_type = properties.GetString("vip_queue_type");
+  const auto parsed_type = ParseQueueType(queue_type);
+  if (!parsed_type) {
+    throw config::ConfigError("vip_queue_type: '" + queue_type + "' (" +
+                              properties.Find("vip_queue_type")->source +
+                              ") must be classic or quorum");
+  }
+  settings.vip_queue_type = *parsed_type;
+  if (settings.vip_queue_type == messaging::QueueType::kQuorum && settings.compat_goblog_p9) {
+    throw config::ConfigError(
+        "vip_queue_type: quorum (" + properties.Find("vip_queue_type")->source +
+        ") cannot be used with compat_goblog_p9=true: the Go services declare vip_queue as a "
+        "non-durable classic queue; set vip_queue_type=classic or compat_goblog_p9=false");
   }
   settings.prefetch = static_cast<std::uint16_t>(properties.GetInt("prefetch", 1, 65535));
   settings.handler_threads = static_cast<std::size_t>(properties.GetInt("handler_threads", 1, 256));

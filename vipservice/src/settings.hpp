@@ -7,6 +7,7 @@
 #include <string>
 
 #include "cppblog/config/properties.hpp"
+#include "cppblog/messaging/topology.hpp"
 
 namespace cppblog::vip {
 
@@ -24,6 +25,13 @@ struct Settings {
   std::chrono::milliseconds request_timeout{30'000};
   std::string server_name = kServiceName;
   std::filesystem::path data_dir;
+  /// Empty: offers in LMDB under data_dir. Else a postgresql:// URL: offers in PostgreSQL,
+  /// shared by every vipservice that names the same database.
+  std::string offer_store_url;
+  /// When set, the PostgreSQL password is read from this file (it replaces the URL's).
+  std::filesystem::path offer_store_password_file;
+  /// Processed message ids older than this are deleted in the background.
+  std::chrono::milliseconds processed_id_retention{};
   std::string amqp_server_url;
   std::string log_level;
   std::string config_event_bus;
@@ -34,6 +42,8 @@ struct Settings {
   bool compat_goblog_p9 = false;
   /// The queue consumed; "vip_queue" except in tests that need a queue of their own.
   std::string vip_queue;
+  /// classic (default) or quorum: how vip_queue and vip_queue.dlq are declared (ADR 0011).
+  messaging::QueueType vip_queue_type = messaging::QueueType::kClassic;
   std::uint16_t prefetch = 100;
   std::size_t handler_threads = 4;
   /// How long SIGTERM waits for handlers in flight to finish and be acked.

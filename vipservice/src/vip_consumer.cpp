@@ -1,9 +1,11 @@
 #include "vip_consumer.hpp"
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <stdexcept>
 #include <string_view>
 #include <utility>
 
@@ -42,8 +44,12 @@ std::string DeduplicationId(const messaging::Message& message) {
   return "body-" + std::string(text.data(), 32);
 }
 
-VipConsumer::VipConsumer(OfferStore& offers, std::chrono::milliseconds offer_cooldown, Clock clock)
-    : offers_(offers), offer_cooldown_ms_(offer_cooldown.count()), clock_(std::move(clock)) {}
+VipConsumer::VipConsumer(OfferStore& offers, std::chrono::milliseconds offer_cooldown, Clock clock,
+                         StoreRetryOptions store_retry)
+    : offers_(offers),
+      offer_cooldown_ms_(offer_cooldown.count()),
+      clock_(std::move(clock)),
+      store_retry_(store_retry) {}
 
 void VipConsumer::SetOfferCooldown(std::chrono::milliseconds offer_cooldown) noexcept {
   offer_cooldown_ms_.store(offer_cooldown.count(), std::memory_order_relaxed);
@@ -58,30 +64,133 @@ messaging::Outcome VipConsumer::Handle(const messaging::Message& message) {
   // A PoisonMessage leaves here: the client dead-letters the message with its reason.
   const VipNotification notification = ParseVipNotification(message.body);
   const std::string id = DeduplicationId(message);
-  try {
-    const std::chrono::milliseconds cooldown{offer_cooldown_ms_.load(std::memory_order_relaxed)};
-    const auto offered_at = clock_();
-    const ProcessResult result = offers_.Process(id, notification, offered_at, cooldown);
-    if (spdlog::should_log(spdlog::level::debug)) {
-      // From readAt (stamped by the accountservice before its outbox append) and from the call
-      // to the store to this commit being synced: bench/vip_end_to_end.sh reads them (same
-      // machine, same clock).
-      const auto committed_at = clock_();
-      const auto micros = [](auto duration) {
-        return std::chrono::duration_cast<std::chrono::microseconds>(duration).count();
-      };
-      spdlog::debug(
-          "VIP notification processed: account_id={} message_id={} result={} "
-          "read_to_committed_us={} commit_us={}",
-          notification.account_id, id, ToString(result),
-          micros(committed_at - notification.read_at), micros(committed_at - offered_at));
+  const auto held_until = SteadyClock::now() + store_retry_.max_hold;
+  while (WaitForStoreTurn(held_until)) {
+    try {
+      const std::chrono::milliseconds cooldown{offer_cooldown_ms_.load(std::memory_order_relaxed)};
+      const auto offered_at = clock_();
+      const ProcessResult result = offers_.Process(id, notification, offered_at, cooldown);
+      StoreSucceeded();
+      if (spdlog::should_log(spdlog::level::debug)) {
+        // From readAt (stamped by the accountservice before its outbox append) and from the
+        // call to the store to this commit being synced: bench/vip_end_to_end.sh reads them
+        // (same machine, same clock).
+        const auto committed_at = clock_();
+        const auto micros = [](auto duration) {
+          return std::chrono::duration_cast<std::chrono::microseconds>(duration).count();
+        };
+        spdlog::debug(
+            "VIP notification processed: account_id={} message_id={} result={} "
+            "read_to_committed_us={} commit_us={}",
+            notification.account_id, id, ToString(result),
+            micros(committed_at - notification.read_at), micros(committed_at - offered_at));
+      }
+      return messaging::Outcome::kAck;
+    } catch (const StoreError& e) {
+      StoreFailed(e.what());
+    } catch (const std::invalid_argument& e) {
+      // The store will never take it: as unprocessable as an unparseable body.
+      throw messaging::PoisonMessage(e.what());
     }
-    return messaging::Outcome::kAck;
-  } catch (const StoreError& e) {
-    spdlog::warn("VIP notification not processed, will retry: message_id={} error={}", id,
-                 e.what());
-    return messaging::Outcome::kRetry;
   }
+  spdlog::debug("VIP notification back to the queue while the store cannot write: message_id={}",
+                id);
+  return messaging::Outcome::kRequeue;
+}
+
+bool VipConsumer::WaitForStoreTurn(SteadyClock::time_point held_until) {
+  std::unique_lock lock{store_mutex_};
+  ++waiting_;
+  bool go = false;
+  for (;;) {
+    const auto now = SteadyClock::now();
+    if (!failing_ || now >= next_attempt_) {
+      // Stopping with a working store: process, the drain waits for it.
+      go = !(failing_ && stopping_);
+      break;
+    }
+    if (stopping_ || now >= held_until) break;
+    store_changed_.wait_until(lock, std::min(next_attempt_, held_until));
+  }
+  --waiting_;
+  return go;
+}
+
+void VipConsumer::StoreFailed(const std::string& error) {
+  const auto now = SteadyClock::now();
+  const std::lock_guard lock{store_mutex_};
+  last_failure_ = now;
+  if (!failing_) {
+    failing_ = true;
+    failing_since_ = now;
+    backoff_ = store_retry_.first_backoff;
+    next_attempt_ = now + backoff_;
+    store_error_ = error;
+    spdlog::error(
+        "the offer store cannot write: {}; holding deliveries and retrying it (every {} ms at "
+        "most), none is dead-lettered for this; /health answers 503 until it writes again",
+        error, store_retry_.max_backoff.count());
+    return;
+  }
+  // Concurrent deliveries that tried in one round back off once.
+  if (now >= next_attempt_) {
+    backoff_ = std::min(backoff_ * 2, store_retry_.max_backoff);
+    next_attempt_ = now + backoff_;
+  }
+  if (error != store_error_) {
+    store_error_ = error;
+    spdlog::error("the offer store still cannot write: {}", error);
+  }
+}
+
+void VipConsumer::StoreSucceeded() {
+  {
+    const std::lock_guard lock{store_mutex_};
+    if (!failing_) return;
+    failing_ = false;
+    spdlog::info(
+        "the offer store writes again, after {} s; consuming goes on",
+        std::chrono::duration_cast<std::chrono::seconds>(SteadyClock::now() - failing_since_)
+            .count());
+  }
+  store_changed_.notify_all();
+}
+
+void VipConsumer::Stop() noexcept {
+  {
+    const std::lock_guard lock{store_mutex_};
+    stopping_ = true;
+  }
+  store_changed_.notify_all();
+}
+
+StoreWriteStatus VipConsumer::StoreStatus() const {
+  const std::lock_guard lock{store_mutex_};
+  const auto now = SteadyClock::now();
+  // No delivery has tried the store for longer than a hold (another instance took them all):
+  // its state is unknown again, and the next delivery tries it at once.
+  const bool stale = waiting_ == 0 && now - last_failure_ > store_retry_.max_hold;
+  if (!failing_ || stale) return {};
+  return {.writable = false,
+          .error = store_error_,
+          .failing_for = now - failing_since_,
+          .waiting_deliveries = waiting_};
+}
+
+void AddStoreWriteCheck(health::HealthRegistry& health, const VipConsumer& consumer) {
+  health.Add(
+      "offer_store_writes", health::HealthRegistry::Check{[&consumer] {
+        const StoreWriteStatus status = consumer.StoreStatus();
+        if (status.writable) return health::CheckResult{};
+        return health::CheckResult{
+            .healthy = false,
+            .detail =
+                status.error + " (for " +
+                std::to_string(
+                    std::chrono::duration_cast<std::chrono::seconds>(status.failing_for).count()) +
+                " s; " + std::to_string(status.waiting_deliveries) +
+                " deliveries held and retried, none dead-lettered)"};
+      }});
 }
 
 messaging::Handler VipConsumer::AsHandler() {
@@ -90,9 +199,9 @@ messaging::Handler VipConsumer::AsHandler() {
 
 std::future<void> SubscribeVipQueue(messaging::MessageSubscriber& subscriber, VipConsumer& consumer,
                                     const Settings& settings) {
-  return subscriber.SubscribeToQueue(VipQueue(settings.compat_goblog_p9, settings.vip_queue),
-                                     consumer.AsHandler(),
-                                     {.consumer_tag = kServiceName, .prefetch = settings.prefetch});
+  return subscriber.SubscribeToQueue(
+      VipQueue(settings.compat_goblog_p9, settings.vip_queue, settings.vip_queue_type),
+      consumer.AsHandler(), {.consumer_tag = kServiceName, .prefetch = settings.prefetch});
 }
 
 }  // namespace cppblog::vip

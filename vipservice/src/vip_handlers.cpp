@@ -20,16 +20,20 @@ constexpr std::size_t kMaxAccountIdBytes = 128;
 
 void AddHealthChecks(health::HealthRegistry& health, const OfferStore& offers,
                      std::function<messaging::ConnectionState()> broker_state,
-                     const SubscriptionStatus& subscription) {
-  // A store that cannot be read throws; the registry reports the exception's message.
+                     const SubscriptionStatus& subscription,
+                     std::function<std::string()> broker_node) {
+  // A store that cannot be used throws; the registry reports the exception's message.
   health.Add("store", std::function<bool()>{[&offers] {
-               static_cast<void>(offers.CountOffers());
+               offers.Ping();
                return true;
              }});
-  health.Add("broker", health::HealthRegistry::Check{[state = std::move(broker_state)] {
+  health.Add("broker", health::HealthRegistry::Check{[state = std::move(broker_state),
+                                                      node = std::move(broker_node)] {
                const messaging::ConnectionState now = state();
+               std::string detail = messaging::ToString(now);
+               if (node) detail += ", node " + node();
                return health::CheckResult{.healthy = now == messaging::ConnectionState::kConnected,
-                                          .detail = messaging::ToString(now)};
+                                          .detail = std::move(detail)};
              }});
   health.Add("consumer", health::HealthRegistry::Check{[&subscription] {
                const bool active = subscription.IsActive();

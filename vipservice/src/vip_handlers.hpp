@@ -26,11 +26,13 @@ class SubscriptionStatus {
 };
 
 /// Registers the service's health checks: "store" (the offer store can be read), "broker"
-/// (`broker_state` is kConnected; the detail names the state otherwise) and "consumer" (the
+/// (`broker_state` is kConnected; the detail names the state otherwise, and the node from
+/// `broker_node` when given: "recovering, node 10.0.0.1:5672") and "consumer" (the
 /// subscription is registered). Everything passed must outlive `health`.
 void AddHealthChecks(health::HealthRegistry& health, const OfferStore& offers,
                      std::function<messaging::ConnectionState()> broker_state,
-                     const SubscriptionStatus& subscription);
+                     const SubscriptionStatus& subscription,
+                     std::function<std::string()> broker_node = {});
 
 /// The offers as the HTTP API shows them: a JSON array of
 /// {"accountId","messageId","readAt","offeredAt"}, times in Go's time.String() form.

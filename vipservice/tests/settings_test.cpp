@@ -38,6 +38,66 @@ TEST(Settings, DefaultsMatchTheContractAndIssue) {
   EXPECT_EQ(settings.prefetch, 100);
   EXPECT_EQ(settings.handler_threads, 16U);
   EXPECT_EQ(settings.drain_timeout, std::chrono::seconds{5});
+  EXPECT_EQ(settings.vip_queue_type, messaging::QueueType::kClassic);
+  EXPECT_EQ(settings.offer_store_url, "");  // LMDB under data_dir
+  EXPECT_EQ(settings.offer_store_password_file, "");
+  EXPECT_EQ(settings.processed_id_retention, std::chrono::hours{7 * 24});
+}
+
+TEST(Settings, OfferStoreUrlThatIsNoPostgresqlUrlNamesKeySourceAndFormNotValue) {
+  config::Properties properties = Settings::Defaults();
+  config::Properties higher;
+  higher.Set("offer_store_url", "host=db password=hunter2", "environment OFFER_STORE_URL");
+  properties.OverrideWith(higher);
+
+  const std::string error = ErrorOf(properties);
+
+  EXPECT_THAT(error, AllOf(HasSubstr("offer_store_url"), HasSubstr("environment OFFER_STORE_URL"),
+                           HasSubstr("postgresql://user:password@host:port/database")));
+  EXPECT_THAT(error, ::testing::Not(HasSubstr("hunter2")));
+}
+
+TEST(Settings, PostgresqlUrlAndRetentionAreRead) {
+  config::Properties properties = Settings::Defaults();
+  config::Properties higher;
+  higher.Set("offer_store_url", "postgresql://u:p@db:5432/offers", "flag --set");
+  higher.Set("processed_id_retention", "36h", "flag --set");
+  properties.OverrideWith(higher);
+
+  const Settings settings = Settings::From(properties);
+
+  EXPECT_EQ(settings.offer_store_url, "postgresql://u:p@db:5432/offers");
+  EXPECT_EQ(settings.processed_id_retention, std::chrono::hours{36});
+}
+
+TEST(Settings, ZeroRetentionNamesKeyAndWhatToGive) {
+  config::Properties properties = Settings::Defaults();
+  config::Properties higher;
+  higher.Set("processed_id_retention", "0", "flag --set");
+  properties.OverrideWith(higher);
+
+  EXPECT_THAT(ErrorOf(properties),
+              AllOf(HasSubstr("processed_id_retention"), HasSubstr("flag --set"), HasSubstr("7d")));
+
+}
+
+TEST(Settings, VipQueueTypeIsClassicOrQuorum) {
+  config::Properties properties = Settings::Defaults();
+  properties.Set("vip_queue_type", "Quorum", "environment VIP_QUEUE_TYPE");
+  EXPECT_EQ(Settings::From(properties).vip_queue_type, messaging::QueueType::kQuorum);
+
+  properties.Set("vip_queue_type", "stream", "environment VIP_QUEUE_TYPE");
+  EXPECT_THAT(ErrorOf(properties),
+              AllOf(HasSubstr("vip_queue_type: 'stream' (environment VIP_QUEUE_TYPE)"),
+                    HasSubstr("must be classic or quorum")));
+}
+
+TEST(Settings, QuorumCannotBeDeclaredAsTheGoOriginal) {
+  config::Properties properties = Settings::Defaults();
+  properties.Set("vip_queue_type", "quorum", "environment VIP_QUEUE_TYPE");
+  properties.Set("compat_goblog_p9", "true", "flag --set");
+  EXPECT_THAT(ErrorOf(properties),
+              AllOf(HasSubstr("compat_goblog_p9"), HasSubstr("set vip_queue_type=classic")));
 }
 
 TEST(Settings, HigherLayerOverridesDefaults) {

@@ -1,19 +1,26 @@
 #include "vip_consumer.hpp"
 
 #include <chrono>
+#include <functional>
 #include <future>
 #include <memory>
 #include <sstream>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
 
+#include "cppblog/health/health_registry.hpp"
 #include "cppblog/messaging/mock_message_subscriber.hpp"
+#include "cppblog/storage/file_writes_refused.hpp"
 #include "cppblog/storage/temp_dir.hpp"
 #include "cppblog/vip/vip_notification.hpp"
+
+#include "lmdb_offer_store.hpp"
 
 namespace cppblog::vip {
 namespace {
@@ -52,7 +59,7 @@ class CapturedLog {
 
 TEST(VipConsumer, LogsTheBodyAsTheOriginalDoes) {
   const TempDir dir;
-  OfferStore store{dir.path()};
+  LmdbOfferStore store{dir.path()};
   VipConsumer consumer{store, 24h, [] { return kNow; }};
   const CapturedLog log;
   const messaging::Message message = VipMessage("m1");
@@ -64,7 +71,7 @@ TEST(VipConsumer, LogsTheBodyAsTheOriginalDoes) {
 
 TEST(VipConsumer, DebugLineCarriesTheLatencyFromReadAtAndOfTheCommit) {
   const TempDir dir;
-  OfferStore store{dir.path()};
+  LmdbOfferStore store{dir.path()};
   // The store is called at readAt + 5 ms; its synced commit returns at readAt + 7 ms.
   VipConsumer consumer{store, 24h,
                        [calls = 0]() mutable { return kNow + (calls++ == 0 ? 5ms : 7ms); }};
@@ -80,7 +87,7 @@ TEST(VipConsumer, DebugLineCarriesTheLatencyFromReadAtAndOfTheCommit) {
 
 TEST(VipConsumer, NotificationBecomesAnOfferAndIsAcked) {
   const TempDir dir;
-  OfferStore store{dir.path()};
+  LmdbOfferStore store{dir.path()};
   VipConsumer consumer{store, 24h, [] { return kNow + 5ms; }};
 
   const messaging::Outcome outcome = consumer.Handle(VipMessage("m1"));
@@ -94,7 +101,7 @@ TEST(VipConsumer, NotificationBecomesAnOfferAndIsAcked) {
 
 TEST(VipConsumer, RedeliveryIsAckedWithoutASecondEffect) {
   const TempDir dir;
-  OfferStore store{dir.path()};
+  LmdbOfferStore store{dir.path()};
   VipConsumer consumer{store, 0ms};
   messaging::Message redelivered = VipMessage("m1");
   redelivered.redelivered = true;
@@ -107,7 +114,7 @@ TEST(VipConsumer, RedeliveryIsAckedWithoutASecondEffect) {
 
 TEST(VipConsumer, CooldownAcksWithoutOffer) {
   const TempDir dir;
-  OfferStore store{dir.path()};
+  LmdbOfferStore store{dir.path()};
   VipConsumer consumer{store, 24h};
   ASSERT_EQ(consumer.Handle(VipMessage("m1", kNow)), messaging::Outcome::kAck);
 
@@ -118,7 +125,7 @@ TEST(VipConsumer, CooldownAcksWithoutOffer) {
 
 TEST(VipConsumer, CooldownChangeAppliesToLaterNotifications) {
   const TempDir dir;
-  OfferStore store{dir.path()};
+  LmdbOfferStore store{dir.path()};
   VipConsumer consumer{store, 24h};
   ASSERT_EQ(consumer.Handle(VipMessage("m1", kNow)), messaging::Outcome::kAck);
 
@@ -130,7 +137,7 @@ TEST(VipConsumer, CooldownChangeAppliesToLaterNotifications) {
 
 TEST(VipConsumer, MalformedBodyIsPoisonAndChangesNothing) {
   const TempDir dir;
-  OfferStore store{dir.path()};
+  LmdbOfferStore store{dir.path()};
   VipConsumer consumer{store, 0ms};
   messaging::Message message = VipMessage("m1");
   message.body = R"({"accountId":10000})";
@@ -141,7 +148,7 @@ TEST(VipConsumer, MalformedBodyIsPoisonAndChangesNothing) {
 
 TEST(VipConsumer, MessageWithoutIdIsDeduplicatedByBody) {
   const TempDir dir;
-  OfferStore store{dir.path()};
+  LmdbOfferStore store{dir.path()};
   VipConsumer consumer{store, 0ms};
   const messaging::Message first = VipMessage("");
   const messaging::Message second = VipMessage("", kNow + 1ns);
@@ -152,6 +159,153 @@ TEST(VipConsumer, MessageWithoutIdIsDeduplicatedByBody) {
 
   EXPECT_EQ(store.CountOffers(), 2U);
   EXPECT_EQ(store.CountProcessed(), 2U);
+}
+
+// The store failing for real: LMDB's commits fail with EFBIG ("File too large") while the
+// process may write no file past its first byte (RLIMIT_FSIZE), as they fail with ENOSPC on a
+// full disk; no root needed. The e2e test fills a real disk.
+bool WaitUntil(const std::function<bool()>& condition, std::chrono::milliseconds timeout = 10s) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::yield();
+  }
+  return true;
+}
+
+constexpr StoreRetryOptions kQuickRetry{.first_backoff = 5ms, .max_backoff = 20ms, .max_hold = 60s};
+
+TEST(VipConsumerStoreOutage, TheDeliveryIsHeldAndRetriedUntilTheStoreWritesAgain) {
+  const TempDir dir;
+  LmdbOfferStore store{dir.path()};
+  VipConsumer consumer{store, 0ms, [] { return kNow; }, kQuickRetry};
+  FileWritesRefused refused;
+
+  auto handled = std::async(std::launch::async, [&] { return consumer.Handle(VipMessage("m1")); });
+
+  ASSERT_TRUE(WaitUntil([&] { return !consumer.StoreStatus().writable; }));
+  const StoreWriteStatus failing = consumer.StoreStatus();
+  EXPECT_THAT(failing.error, AllOf(HasSubstr("offer store"), HasSubstr(dir.path().string()),
+                                   HasSubstr("File too large")));
+  EXPECT_EQ(handled.wait_for(50ms), std::future_status::timeout);  // held, not dead-lettered
+  EXPECT_EQ(store.CountOffers(), 0U);
+
+  refused.Lift();
+
+  ASSERT_EQ(handled.wait_for(10s), std::future_status::ready);
+  EXPECT_EQ(handled.get(), messaging::Outcome::kAck);
+  EXPECT_EQ(store.CountOffers(), 1U);
+  EXPECT_TRUE(consumer.StoreStatus().writable);
+}
+
+TEST(VipConsumerStoreOutage, AfterItsHoldTheDeliveryGoesBackToTheQueueNeverToTheDlq) {
+  const TempDir dir;
+  LmdbOfferStore store{dir.path()};
+  VipConsumer consumer{store,
+                       0ms,
+                       [] { return kNow; },
+                       {.first_backoff = 5ms, .max_backoff = 20ms, .max_hold = 100ms}};
+  const FileWritesRefused refused;
+
+  const messaging::Outcome outcome = consumer.Handle(VipMessage("m1"));
+
+  EXPECT_EQ(outcome, messaging::Outcome::kRequeue);
+  EXPECT_EQ(store.CountProcessed(), 0U);
+  EXPECT_FALSE(consumer.StoreStatus().writable);
+}
+
+TEST(VipConsumerStoreOutage, NoLongerReportedFailingOnceNoDeliveryHasTriedItForAHold) {
+  const TempDir dir;
+  LmdbOfferStore store{dir.path()};
+  VipConsumer consumer{store,
+                       0ms,
+                       [] { return kNow; },
+                       {.first_backoff = 5ms, .max_backoff = 20ms, .max_hold = 300ms}};
+  {
+    const FileWritesRefused refused;
+    ASSERT_EQ(consumer.Handle(VipMessage("m1")), messaging::Outcome::kRequeue);
+  }
+  const bool failing_after_requeue = !consumer.StoreStatus().writable;
+
+  // Another instance took the message: nothing here tries the store any more.
+  const bool unknown_again = WaitUntil([&] { return consumer.StoreStatus().writable; }, 5s);
+
+  EXPECT_TRUE(failing_after_requeue);
+  EXPECT_TRUE(unknown_again);
+  EXPECT_EQ(consumer.Handle(VipMessage("m2")), messaging::Outcome::kAck);  // tried at once
+}
+
+TEST(VipConsumerStoreOutage, StopSendsWaitingDeliveriesBackAtOnce) {
+  const TempDir dir;
+  LmdbOfferStore store{dir.path()};
+  VipConsumer consumer{store, 0ms, [] { return kNow; }, kQuickRetry};
+  const FileWritesRefused refused;
+  auto handled = std::async(std::launch::async, [&] { return consumer.Handle(VipMessage("m1")); });
+  ASSERT_TRUE(WaitUntil([&] { return !consumer.StoreStatus().writable; }));
+
+  consumer.Stop();
+
+  ASSERT_EQ(handled.wait_for(5s), std::future_status::ready);  // not after max_hold (60 s)
+  EXPECT_EQ(handled.get(), messaging::Outcome::kRequeue);
+}
+
+TEST(VipConsumerStoreOutage, StopWithAWorkingStoreStillProcesses) {
+  const TempDir dir;
+  LmdbOfferStore store{dir.path()};
+  VipConsumer consumer{store, 0ms, [] { return kNow; }, kQuickRetry};
+
+  consumer.Stop();
+
+  EXPECT_EQ(consumer.Handle(VipMessage("m1")), messaging::Outcome::kAck);
+  EXPECT_EQ(store.CountOffers(), 1U);
+}
+
+TEST(VipConsumerStoreOutage, HealthNamesTheStoreAndItsErrorUntilItWritesAgain) {
+  const TempDir dir;
+  LmdbOfferStore store{dir.path()};
+  VipConsumer consumer{store, 0ms, [] { return kNow; }, kQuickRetry};
+  health::HealthRegistry health;
+  AddStoreWriteCheck(health, consumer);
+  FileWritesRefused refused;
+  auto handled = std::async(std::launch::async, [&] { return consumer.Handle(VipMessage("m1")); });
+  ASSERT_TRUE(WaitUntil([&] { return !consumer.StoreStatus().writable; }));
+
+  const health::HealthReport down = health.Run();
+  refused.Lift();
+  ASSERT_EQ(handled.wait_for(10s), std::future_status::ready);
+  const health::HealthReport up = health.Run();
+
+  EXPECT_FALSE(down.healthy);
+  ASSERT_EQ(down.checks.size(), 1U);
+  EXPECT_EQ(down.checks[0].first, "offer_store_writes");
+  EXPECT_THAT(down.checks[0].second.detail,
+              AllOf(HasSubstr("offer store"), HasSubstr("File too large"),
+                    HasSubstr("1 deliveries held and retried, none dead-lettered")));
+  EXPECT_TRUE(up.healthy);
+}
+
+TEST(VipConsumerStoreOutage, ConcurrentDeliveriesAllLandOnceTheStoreIsBack) {
+  const TempDir dir;
+  LmdbOfferStore store{dir.path()};
+  VipConsumer consumer{store, 0ms, [] { return kNow; }, kQuickRetry};
+  FileWritesRefused refused;
+  std::vector<std::future<messaging::Outcome>> handled;
+  for (int i = 0; i < 8; ++i) {
+    handled.push_back(std::async(std::launch::async, [&consumer, i] {
+      return consumer.Handle(VipMessage("m" + std::to_string(i)));
+    }));
+  }
+  ASSERT_TRUE(WaitUntil([&] { return !consumer.StoreStatus().writable; }));
+  for (auto& outcome : handled) EXPECT_EQ(outcome.wait_for(0s), std::future_status::timeout);
+
+  refused.Lift();
+
+  for (auto& outcome : handled) {
+    ASSERT_EQ(outcome.wait_for(10s), std::future_status::ready);
+    EXPECT_EQ(outcome.get(), messaging::Outcome::kAck);
+  }
+  EXPECT_EQ(store.CountOffers(), 8U);
+  EXPECT_EQ(store.CountProcessed(), 8U);
 }
 
 TEST(DeduplicationId, IsTheMessageIdWhenItFits) {
@@ -169,7 +323,7 @@ TEST(DeduplicationId, HashesTheBodyWhenTheIdIsMissingOrTooLong) {
 
 TEST(SubscribeVipQueue, DeclaresTheQueueOfTheSettingsWithTagAndPrefetch) {
   const TempDir dir;
-  OfferStore store{dir.path()};
+  LmdbOfferStore store{dir.path()};
   VipConsumer consumer{store, 0ms};
   Settings settings = Settings::From(Settings::Defaults());
   settings.compat_goblog_p9 = true;

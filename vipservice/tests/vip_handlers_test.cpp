@@ -9,6 +9,8 @@
 #include "cppblog/storage/temp_dir.hpp"
 #include "cppblog/web/request.hpp"
 
+#include "lmdb_offer_store.hpp"
+
 namespace cppblog::vip {
 namespace {
 
@@ -21,7 +23,7 @@ const system_clock::time_point kReadAt =
 // Everything the router needs, built the way main builds it, with a broker state to set.
 struct Service {
   TempDir dir;
-  OfferStore offers{dir.path()};
+  LmdbOfferStore offers{dir.path()};
   std::atomic<messaging::ConnectionState> broker{messaging::ConnectionState::kConnected};
   SubscriptionStatus subscription;
   health::HealthRegistry health;

@@ -1,13 +1,16 @@
 #include "cppblog/config/command_line.hpp"
 
 #include <array>
+#include <filesystem>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
 #include "cppblog/config/config_error.hpp"
+#include "cppblog/text/redact.hpp"
 
 #include "config/display.hpp"
 
@@ -96,9 +99,10 @@ std::optional<CommandLine> ParseCommandLine(int argc, const char* const* argv,
                  "-configBranch)")
       ->capture_default_str()
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
-  app.add_option("--config-dir", config_dir, "Directory of {app}.yml and {app}-{profile}.yml")
-      ->capture_default_str()
-      ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  auto* config_dir_option =
+      app.add_option("--config-dir", config_dir, "Directory of {app}.yml and {app}-{profile}.yml")
+          ->capture_default_str()
+          ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   app.add_option("--log-format", log_format, "Log lines as 'text' or 'json'")
       ->capture_default_str()
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
@@ -133,7 +137,8 @@ std::optional<CommandLine> ParseCommandLine(int argc, const char* const* argv,
     out << e.what() << '\n';
     return std::nullopt;
   } catch (const CLI::ParseError& e) {
-    ThrowUsage(app_text, e.what());
+    // CLI11 may quote an argument: a URL's password must not be printed with it.
+    ThrowUsage(app_text, text::MaskUrlCredentials(e.what()));
   }
 
   if (server_url->count() > 0) {
@@ -143,6 +148,16 @@ std::optional<CommandLine> ParseCommandLine(int argc, const char* const* argv,
     result.config_server_url = config_server_url;
   }
   result.config_dir = config_dir;
+  // A mistyped directory would silently leave the service on its defaults.
+  if (config_dir_option->count() > 0) {
+    std::error_code error;
+    if (!std::filesystem::is_directory(result.config_dir, error)) {
+      ThrowUsage(app_text,
+                 fmt::format("--config-dir: '{}' is not a directory{}; name the directory that "
+                             "holds {}.yml, or leave the flag out to use ./config",
+                             config_dir, error ? " (" + error.message() + ")" : "", app_text));
+    }
+  }
   if (log_format == "text") {
     result.log_format = LogFormat::kText;
   } else if (log_format == "json") {

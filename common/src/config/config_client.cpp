@@ -39,11 +39,16 @@ using tcp = asio::ip::tcp;
 
 constexpr std::size_t kMaxBody = 16 * 1024 * 1024;
 constexpr const char* kFailFastKey = "fail_fast";
+// Spring Cloud Config client's credentials, so that they need not sit in -configServerUrl,
+// which `ps` shows to every local user.
+constexpr const char* kUsernameKey = "spring.cloud.config.username";
+constexpr const char* kPasswordKey = "spring.cloud.config.password";
 
 struct ServerAddress {
   std::string host;
   std::string port;
   std::string base_path;  // "" or "/prefix", no trailing '/'
+  std::string user;       // the URL's, if any
   std::optional<std::string> authorization;
   std::string display;  // the URL, password masked
 };
@@ -84,10 +89,15 @@ ServerAddress ParseServerUrl(std::string_view text) {
     url = "http://" + url;  // "configserver:8888"
   }
   const std::string shown = DisplayValue("configServerUrl", url);
+  const bool has_userinfo = url.find('@') != std::string::npos;
   const auto fail = [&](std::string_view what) -> ConfigError {
     return ConfigError(fmt::format(
-        "-configServerUrl: '{}' {}; expected http://host:port, e.g. http://configserver:8888",
-        shown, what));
+        "-configServerUrl: '{}' {}; expected http://host:port, e.g. http://configserver:8888{}",
+        shown, what,
+        has_userinfo ? "; a '/', '?', '#' or '@' in the user name or password must be "
+                       "percent-encoded (%2F, %3F, %23, %40), or pass the credentials in "
+                       "SPRING_CLOUD_CONFIG_USERNAME and SPRING_CLOUD_CONFIG_PASSWORD"
+                     : ""));
   };
   const auto parsed = boost::urls::parse_uri(url);
   if (!parsed) {
@@ -119,8 +129,8 @@ ServerAddress ParseServerUrl(std::string_view text) {
     address.base_path.pop_back();
   }
   if (uri.has_userinfo()) {
-    address.authorization =
-        "Basic " + Base64(std::string(uri.user()) + ":" + std::string(uri.password()));
+    address.user = std::string(uri.user());
+    address.authorization = "Basic " + Base64(address.user + ":" + std::string(uri.password()));
   }
   address.display = DisplayValue("configServerUrl", url);
   while (!address.display.empty() && address.display.back() == '/') {
@@ -237,15 +247,40 @@ std::chrono::milliseconds Jittered(std::chrono::milliseconds interval, double ji
 struct ConfigClient::Impl {
   ConfigClientOptions options;
   std::optional<ServerAddress> server;
-  std::string target;  // "/prefix/app/profile/label"
-  std::string url;     // display form of server + target
+  std::string target;                        // "/prefix/app/profile/label"
+  std::string url;                           // display form of server + target
+  std::optional<Properties> local_at_start;  // the local layers, read once at construction
 
   [[nodiscard]] Properties DefaultsWithClientKeys() const {
     Properties defaults = options.defaults;
     if (!defaults.Has(kFailFastKey)) {
       defaults.Set(kFailFastKey, "false", "default");
     }
+    for (const char* key : {kUsernameKey, kPasswordKey}) {
+      if (!defaults.Has(key)) {
+        defaults.Set(key, "", "default");
+      }
+    }
     return defaults;
+  }
+
+  // spring.cloud.config.password (files, SPRING_CLOUD_CONFIG_PASSWORD or its _FILE, --set)
+  // wins over the URL's credentials, as in Spring; the user is the username key, else the
+  // URL's user, else "user" (Spring Security's default).
+  void UseConfiguredCredentials(const Properties& local, std::string_view url_user) {
+    const std::string password = local.GetString(kPasswordKey);
+    std::string user = local.GetString(kUsernameKey);
+    if (password.empty()) {
+      if (!user.empty()) {
+        spdlog::warn("configuration: {} is set but {} is not; sending no credentials of those",
+                     kUsernameKey, kPasswordKey);
+      }
+      return;
+    }
+    if (user.empty()) {
+      user = url_user.empty() ? "user" : std::string(url_user);
+    }
+    server->authorization = "Basic " + Base64(user + ":" + password);
   }
 
   [[nodiscard]] Properties LoadLayers(const Properties& defaults, const Properties* remote) const {
@@ -333,6 +368,8 @@ ConfigClient::ConfigClient(ConfigClientOptions options) : impl_(std::make_unique
     }
     // The display URL keeps the base path the user gave (and masks a password).
     impl_->url = impl_->server->display + target.substr(impl_->server->base_path.size());
+    impl_->local_at_start = impl_->LoadLayers(impl_->DefaultsWithClientKeys(), nullptr);
+    impl_->UseConfiguredCredentials(*impl_->local_at_start, impl_->server->user);
   }
 }
 
@@ -358,12 +395,8 @@ LoadedConfiguration ConfigClient::Load(LoadMode mode) const {
   bool fail_fast = true;
   std::optional<Properties> local;
   if (mode == LoadMode::kStartup) {
-    if (impl_->options.fail_fast) {
-      fail_fast = *impl_->options.fail_fast;
-    } else {
-      local = impl_->LoadLayers(defaults, nullptr);
-      fail_fast = local->GetBool(kFailFastKey);
-    }
+    local = impl_->local_at_start;
+    fail_fast = impl_->options.fail_fast ? *impl_->options.fail_fast : local->GetBool(kFailFastKey);
   }
   try {
     RemoteConfiguration remote = impl_->Fetch();

@@ -130,7 +130,25 @@ Properties LoadFile(const std::filesystem::path& dir, const std::string& stem) {
   return {};
 }
 
-// Environment variables for every key the layers below know; list keys by base name.
+// The content of the file `variable` names (Docker's secrets convention), one trailing newline
+// dropped.
+std::string ReadSecretFile(const std::string& variable, const std::string& path) {
+  std::ifstream file(path, std::ios::binary);
+  std::ostringstream text;
+  if (!file || !(text << file.rdbuf())) {
+    throw ConfigError(
+        fmt::format("{}: cannot read the file it names, '{}' ({}); check that it "
+                    "exists and is readable",
+                    variable, path, std::strerror(errno)));
+  }
+  std::string value = text.str();
+  if (value.ends_with('\n')) value.pop_back();
+  if (value.ends_with('\r')) value.pop_back();
+  return value;
+}
+
+// Environment variables for every key the layers below know; list keys by base name. NAME
+// wins over NAME_FILE, which names a file holding the value (a mounted secret).
 Properties EnvironmentLayer(const Properties& below, const EnvironmentLookup& environment) {
   Properties layer;
   std::set<std::string> bases;
@@ -141,6 +159,8 @@ Properties EnvironmentLayer(const Properties& below, const EnvironmentLookup& en
     const std::string name = EnvironmentVariableName(base);
     if (auto text = environment(name)) {
       layer.Set(base, std::move(*text), "environment " + name);
+    } else if (auto path = environment(name + "_FILE"); path && !path->empty()) {
+      layer.Set(base, ReadSecretFile(name + "_FILE", *path), "file named by " + name + "_FILE");
     }
   }
   return layer;

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <mutex>
+#include <random>
 #include <sstream>
 
 #include <spdlog/spdlog.h>
@@ -49,22 +50,34 @@ std::string ResolvePassword(const AmqpClientOptions& options, const AmqpUrl& url
 ConnectionSettings MakeSettings(const AmqpClientOptions& options) {
   ConnectionSettings settings;
   settings.display_url = MaskPassword(options.url);
-  settings.url = ParseAmqpUrl(options.url);
-  settings.url.password = ResolvePassword(options, settings.url);
-  settings.tls = options.tls;
-  if (settings.url.ca_file) settings.tls.ca_file = *settings.url.ca_file;
-  if (settings.url.cert_file) settings.tls.cert_file = *settings.url.cert_file;
-  if (settings.url.key_file) settings.tls.key_file = *settings.url.key_file;
-  if (settings.url.verify_peer) settings.tls.verify_peer = *settings.url.verify_peer;
-  if (settings.tls.cert_file.empty() != settings.tls.key_file.empty()) {
-    throw MessagingError(MessagingErrorKind::kInvalidOptions,
-                         "TLS client authentication needs both a certificate and a key file");
+  std::vector<AmqpUrl> urls = ParseAmqpUrlList(options.url);
+  const std::vector<std::string_view> entries = SplitAmqpUrlList(options.url);
+  // One password for the whole list (ParseAmqpUrlList made sure the URLs agree on it).
+  const std::string password = ResolvePassword(options, urls.front());
+  for (std::size_t i = 0; i < urls.size(); ++i) {
+    BrokerNode node;
+    node.url = std::move(urls[i]);
+    node.url.password = password;
+    node.display_url = MaskPassword(entries[i]);
+    node.name = NodeName(node.url);
+    node.tls = options.tls;
+    if (node.url.ca_file) node.tls.ca_file = *node.url.ca_file;
+    if (node.url.cert_file) node.tls.cert_file = *node.url.cert_file;
+    if (node.url.key_file) node.tls.key_file = *node.url.key_file;
+    if (node.url.verify_peer) node.tls.verify_peer = *node.url.verify_peer;
+    if (node.tls.cert_file.empty() != node.tls.key_file.empty()) {
+      throw MessagingError(MessagingErrorKind::kInvalidOptions,
+                           "TLS client authentication needs both a certificate and a key file (" +
+                               node.display_url + ")");
+    }
+    node.heartbeat = node.url.heartbeat.value_or(options.heartbeat);
+    node.connection_timeout = node.url.connection_timeout.value_or(options.connection_timeout);
+    if (node.connection_timeout.count() <= 0) node.connection_timeout = std::chrono::seconds{5};
+    settings.nodes.push_back(std::move(node));
   }
-  settings.heartbeat = settings.url.heartbeat.value_or(options.heartbeat);
-  settings.connection_timeout =
-      settings.url.connection_timeout.value_or(options.connection_timeout);
-  if (settings.connection_timeout.count() <= 0)
-    settings.connection_timeout = std::chrono::seconds{5};
+  // Each client starts at a random node and goes round the list from there, so that the
+  // clients of a cluster spread over its nodes.
+  std::shuffle(settings.nodes.begin(), settings.nodes.end(), std::mt19937{std::random_device{}()});
   settings.reconnect_min = std::max(options.reconnect_min, std::chrono::milliseconds{1});
   settings.reconnect_max = std::max(options.reconnect_max, settings.reconnect_min);
   settings.connection_name = options.connection_name;
@@ -199,6 +212,16 @@ class AmqpClient::Impl {
 
   const std::string& DisplayUrl() const noexcept { return settings_.display_url; }
 
+  std::string CurrentNode() const {
+    const std::string& publishing = publisher_->CurrentNode().name;
+    if (const ConsumerConnection* consumer = consumer_view_.load()) {
+      const std::string& consuming = consumer->CurrentNode().name;
+      if (consuming != publishing)
+        return publishing + " (publishing), " + consuming + " (consuming)";
+    }
+    return publishing;
+  }
+
  private:
   void NotifyState() {
     if (!publisher_) return;  // during construction
@@ -268,5 +291,7 @@ void AmqpClient::Close(std::chrono::milliseconds deadline) { impl_->Close(deadli
 ConnectionState AmqpClient::State() const { return impl_->State(); }
 
 const std::string& AmqpClient::DisplayUrl() const noexcept { return impl_->DisplayUrl(); }
+
+std::string AmqpClient::CurrentNode() const { return impl_->CurrentNode(); }
 
 }  // namespace cppblog::messaging

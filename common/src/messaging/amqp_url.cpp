@@ -4,6 +4,7 @@
 #include <cctype>
 #include <charconv>
 #include <string>
+#include <vector>
 
 #include "cppblog/messaging/messaging_error.hpp"
 #include "cppblog/text/redact.hpp"
@@ -11,10 +12,23 @@
 namespace cppblog::messaging {
 namespace {
 
+constexpr std::string_view kEncodingHint =
+    "; a user name or password holding '/', '?', '#', '@', ':' or ',' must be percent-encoded "
+    "(%2F, %3F, %23, %40, %3A, %2C)";
+
+// What an error may show of `url`: the password masked, even when the text is no URL at all
+// (`user:secret@host` without a scheme keeps nothing before its last '@').
+std::string Displayable(std::string_view url) {
+  if (url.find("://") != std::string_view::npos) return MaskPassword(url);
+  const auto at = url.rfind('@');
+  return at == std::string_view::npos ? std::string(url) : "***" + std::string(url.substr(at));
+}
+
 [[noreturn]] void Invalid(std::string_view url, std::string_view why) {
   throw MessagingError(MessagingErrorKind::kInvalidOptions,
-                       "invalid AMQP URL '" + MaskPassword(url) + "': " + std::string(why) +
-                           " (expected amqp[s]://user:password@host:port/vhost)");
+                       "invalid AMQP URL '" + Displayable(url) + "': " + std::string(why) +
+                           " (expected amqp[s]://user:password@host:port/vhost" +
+                           std::string(kEncodingHint) + ")");
 }
 
 int HexValue(char c) {
@@ -113,6 +127,15 @@ AmqpUrl ParseAmqpUrl(std::string_view url) {
     Invalid(url, "the scheme must be amqp:// or amqps://");
   }
 
+  // The userinfo ends at the last '@' (as MaskUrlCredentials takes it). If a '/', '?' or '#'
+  // comes before that '@', a password holds one unencoded: refuse it here, before the parts
+  // below would take a piece of the password for a host, port or vhost and print it.
+  if (const auto at = rest.rfind('@'); at != std::string_view::npos) {
+    if (rest.substr(0, at).find_first_of("/?#") != std::string_view::npos) {
+      Invalid(url, "the user name or password holds an unencoded '/', '?' or '#'");
+    }
+  }
+
   std::string_view query;
   if (const auto q = rest.find('?'); q != std::string_view::npos) {
     query = rest.substr(q + 1);
@@ -172,5 +195,76 @@ AmqpUrl ParseAmqpUrl(std::string_view url) {
 }
 
 std::string MaskPassword(std::string_view url) { return text::MaskUrlCredentials(url); }
+
+std::vector<std::string_view> SplitAmqpUrlList(std::string_view list) {
+  std::vector<std::string_view> entries;
+  std::size_t start = 0;
+  for (std::size_t comma = list.find(','); comma != std::string_view::npos;
+       comma = list.find(',', comma + 1)) {
+    std::string_view after = list.substr(comma + 1);
+    while (!after.empty() && (after.front() == ' ' || after.front() == '\t'))
+      after.remove_prefix(1);
+    // Only a comma before the next URL separates: one inside a password stays in its entry.
+    if (StartsWithNoCase(after, "amqp://") || StartsWithNoCase(after, "amqps://") ||
+        after.empty() || after.front() == ',') {
+      entries.push_back(list.substr(start, comma - start));
+      start = comma + 1;
+    }
+  }
+  entries.push_back(list.substr(start));
+  for (auto& entry : entries) {
+    while (!entry.empty() && (entry.front() == ' ' || entry.front() == '\t'))
+      entry.remove_prefix(1);
+    while (!entry.empty() && (entry.back() == ' ' || entry.back() == '\t')) entry.remove_suffix(1);
+  }
+  return entries;
+}
+
+std::vector<AmqpUrl> ParseAmqpUrlList(std::string_view list) {
+  const std::vector<std::string_view> entries = SplitAmqpUrlList(list);
+  const auto fail = [&](const std::string& why) {
+    throw MessagingError(MessagingErrorKind::kInvalidOptions,
+                         "invalid AMQP URL list '" + Displayable(list) + "': " + why);
+  };
+  std::vector<AmqpUrl> urls;
+  urls.reserve(entries.size());
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    const std::string which =
+        "entry " + std::to_string(i + 1) + " of " + std::to_string(entries.size());
+    if (entries[i].empty()) {
+      fail(which + " is empty (expected one amqp[s]:// URL, or several separated by commas)");
+    }
+    try {
+      urls.push_back(ParseAmqpUrl(entries[i]));
+    } catch (const MessagingError& e) {
+      if (entries.size() == 1) throw;
+      throw MessagingError(e.kind(), which + ": " + e.what());
+    }
+  }
+  for (std::size_t i = 1; i < urls.size(); ++i) {
+    const char* differs = urls[i].user != urls[0].user           ? "user name"
+                          : urls[i].password != urls[0].password ? "password"
+                          : urls[i].vhost != urls[0].vhost       ? "vhost"
+                                                                 : nullptr;
+    if (differs == nullptr) continue;
+    fail("entries 1 ('" + MaskPassword(entries[0]) + "') and " + std::to_string(i + 1) + " ('" +
+         MaskPassword(entries[i]) + "') differ in their " + differs +
+         "; every address of one broker cluster must use the same user, password and vhost");
+  }
+  return urls;
+}
+
+std::string NodeName(const AmqpUrl& url) {
+  const bool ipv6 = url.host.find(':') != std::string::npos;
+  std::string name = (ipv6 ? "[" + url.host + "]" : url.host) + ":" + std::to_string(url.port);
+  // Safe to put in a log line or a JSON string as it is.
+  for (char& c : name) {
+    if (std::isalnum(static_cast<unsigned char>(c)) == 0 &&
+        std::string_view(".-_:[]%").find(c) == std::string_view::npos) {
+      c = '?';
+    }
+  }
+  return name;
+}
 
 }  // namespace cppblog::messaging

@@ -4,6 +4,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "cppblog/text/one_line.hpp"
+
 #include "amqp_message.hpp"
 #include "amqp_status.hpp"
 #include "declare.hpp"
@@ -26,6 +28,8 @@ constexpr const char* kOriginalRoutingKeyHeader = "x-original-routing-key";
 constexpr const char* kOriginalQueueHeader = "x-original-queue";
 constexpr const char* kLastErrorHeader = "x-last-error";
 constexpr const char* kDeathReasonHeader = "x-death-reason";
+// A handler's error text travels in headers and log lines: one line, bounded.
+constexpr std::size_t kMaxReasonBytes = 512;
 
 std::string Truncated(const std::string& body) {
   constexpr std::size_t kMax = 200;
@@ -99,7 +103,10 @@ void ConsumerConnection::Setup(amqp_connection_state_t conn, Subscription& sub) 
     const std::string queue = amqp::DeclareQueue(conn, sub.channel, config.queue);
     if (!config.queue.name.empty()) {
       (void)amqp::DeclareQueue(conn, sub.channel,
-                               QueueSpec{.name = queue + ".dlq", .arguments = {}});
+                               QueueSpec{.name = queue + ".dlq",
+                                         .arguments = {},
+                                         .type = config.queue.type,
+                                         .type_setting = config.queue.type_setting});
     }
     if (config.exchange) {
       const std::vector<std::string> empty_key{std::string{}};
@@ -173,14 +180,16 @@ void ConsumerConnection::RunHandler(const SubscriptionConfig& config, std::uint6
   Result result{config.id, generation, delivery_tag, Outcome::kRetry, {}, {}};
   try {
     result.outcome = config.handler(message);
-    if (result.outcome == Outcome::kRetry) result.reason = "the handler asked for a retry";
+    if (result.outcome == Outcome::kRetry) {
+      result.reason = "the handler asked for a retry without saying why";
+    }
     if (result.outcome == Outcome::kDeadLetter) result.reason = "the handler rejected the message";
   } catch (const PoisonMessage& e) {
     result.outcome = Outcome::kDeadLetter;
-    result.reason = e.what();
+    result.reason = text::OneLine(e.what(), kMaxReasonBytes);
   } catch (const std::exception& e) {
     result.outcome = Outcome::kRetry;
-    result.reason = e.what();
+    result.reason = text::OneLine(e.what(), kMaxReasonBytes);
   } catch (...) {
     result.outcome = Outcome::kRetry;
     result.reason = "the handler threw a non-standard exception";
@@ -229,6 +238,19 @@ void ConsumerConnection::HandleResult(amqp_connection_state_t conn, Result& resu
     case Outcome::kDeadLetter:
       DeadLetter(sub, result, result.reason, now);
       return;
+    case Outcome::kRequeue: {
+      // To the end of the queue, headers unchanged (no retry counted), and the original acked
+      // once that is confirmed: unlike basic.reject with requeue, this puts it behind the
+      // others and adds nothing to a quorum queue's delivery count (x-delivery-limit).
+      spdlog::debug("amqp consumer: requeue queue={} message_id={}", sub.queue_name,
+                    result.message.message_id);
+      Message& m = result.message;
+      m.headers.try_emplace(kOriginalExchangeHeader, m.exchange);
+      m.headers.try_emplace(kOriginalRoutingKeyHeader, m.routing_key);
+      delayed_.push_back(Republish{result.subscription, result.generation, result.delivery_tag,
+                                   sub.queue_name, std::move(m), now, false});
+      return;
+    }
   }
 }
 
@@ -505,6 +527,10 @@ void ConsumerConnection::Work(amqp_connection_state_t conn, Clock::time_point no
       for (Republish& r : due) SendRepublish(conn, std::move(r));
     }
   }
+  ResolveFlushWaiters(now);
+}
+
+void ConsumerConnection::ResolveFlushWaiters(Clock::time_point now) {
   if (!flush_waiters_.empty() && republish_in_flight_.empty() &&
       std::none_of(delayed_.begin(), delayed_.end(),
                    [now](const Republish& r) { return r.due <= now; })) {
@@ -525,7 +551,12 @@ bool ConsumerConnection::HasWorkLocked() {
          !flush_requests_.empty() || !tasks_.empty();
 }
 
-void ConsumerConnection::AfterRead() { pool_.Submit(tasks_); }
+void ConsumerConnection::AfterRead() {
+  pool_.Submit(tasks_);
+  // The last confirm of a republish (a requeue at shutdown) may just have come in: a drain
+  // waiting for it must not wait for the next wake-up (up to half a heartbeat).
+  ResolveFlushWaiters(Clock::now());
+}
 
 void ConsumerConnection::OnStopping(amqp_connection_state_t /*conn*/) {
   tasks_.clear();

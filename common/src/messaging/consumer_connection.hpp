@@ -92,6 +92,8 @@ class ConsumerConnection final : public IoConnection {
   static void Track(Subscription& sub, std::uint64_t tag);
   static void Mark(Subscription& sub, std::uint64_t tag, std::uint8_t state);
   void SendDueAcks(amqp_connection_state_t conn);
+  // Completes the flush waiters once no republish is unconfirmed or due.
+  void ResolveFlushWaiters(Clock::time_point now);
   void CancelConsumers(amqp_connection_state_t conn);
   Subscription* FindByChannel(amqp_channel_t channel);
 

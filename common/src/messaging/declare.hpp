@@ -15,6 +15,9 @@ namespace cppblog::messaging::amqp {
 void DeclareExchange(amqp_connection_state_t conn, amqp_channel_t channel,
                      const ExchangeSpec& exchange);
 
+/// Declares x-queue-type=quorum for a quorum queue (classic: no argument). A conflict with the
+/// existing queue's type is a MessagingError (kPreconditionFailed) naming both types and
+/// `queue.type_setting`.
 /// Returns the queue's name (the broker's for an empty spec name).
 [[nodiscard]] std::string DeclareQueue(amqp_connection_state_t conn, amqp_channel_t channel,
                                        const QueueSpec& queue);

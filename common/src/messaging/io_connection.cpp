@@ -86,8 +86,13 @@ void IoConnection::SendChannelCloseOk(amqp_connection_state_t conn,
   amqp_send_method(conn, channel, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok);
 }
 
+void IoConnection::NextNode() {
+  current_node_.store((current_node_.load() + 1) % settings_.nodes.size());
+}
+
 void IoConnection::Connect() {
-  const AmqpUrl& url = settings_.url;
+  const BrokerNode& node = CurrentNode();
+  const AmqpUrl& url = node.url;
   conn_ = amqp_new_connection();
   if (conn_ == nullptr) {
     throw MessagingError(MessagingErrorKind::kConnectionLost, "out of memory for a connection");
@@ -98,7 +103,7 @@ void IoConnection::Connect() {
     if (socket == nullptr) {
       throw MessagingError(MessagingErrorKind::kConnectionLost, "cannot create a TLS socket");
     }
-    const TlsOptions& tls = settings_.tls;
+    const TlsOptions& tls = node.tls;
     amqp_ssl_socket_set_verify_peer(socket, tls.verify_peer ? 1 : 0);
     amqp_ssl_socket_set_verify_hostname(socket, tls.verify_hostname ? 1 : 0);
     amqp::CheckStatus(amqp_ssl_socket_set_ssl_versions(socket, AMQP_TLSv1_2, AMQP_TLSvLATEST),
@@ -122,9 +127,9 @@ void IoConnection::Connect() {
     }
   }
 
-  timeval connect_timeout = ToTimeval(settings_.connection_timeout);
+  timeval connect_timeout = ToTimeval(node.connection_timeout);
   amqp::CheckStatus(amqp_socket_open_noblock(socket, url.host.c_str(), url.port, &connect_timeout),
-                    "connect to " + settings_.display_url);
+                    "connect to " + node.display_url);
   amqp_set_handshake_timeout(conn_, &connect_timeout);
   timeval rpc_timeout = ToTimeval(kRpcTimeout);
   amqp_set_rpc_timeout(conn_, &rpc_timeout);
@@ -144,11 +149,11 @@ void IoConnection::Connect() {
       {amqp::Bytes("product"), Text("cppblog")},
   };
   const amqp_table_t properties_table{3, properties};
-  const auto heartbeat = static_cast<int>(settings_.heartbeat.count());
+  const auto heartbeat = static_cast<int>(node.heartbeat.count());
   amqp::CheckReply(amqp_login_with_properties(conn_, url.vhost.c_str(), 0, AMQP_DEFAULT_FRAME_SIZE,
                                               heartbeat, &properties_table, AMQP_SASL_METHOD_PLAIN,
                                               url.user.c_str(), url.password.c_str()),
-                   "log in to " + settings_.display_url + " as user '" + url.user + "'");
+                   "log in to " + node.display_url + " as user '" + url.user + "'");
 }
 
 void IoConnection::DropConnection(const std::string& why) {
@@ -159,8 +164,8 @@ void IoConnection::DropConnection(const std::string& why) {
   blocked_ = false;
   OnConnectionLost();
   if (!reported_loss_) {
-    spdlog::warn("amqp {}: {}; reconnecting in the background (url={})", role_, why,
-                 settings_.display_url);
+    spdlog::warn("amqp {}: {}; reconnecting in the background (node={} url={})", role_, why,
+                 CurrentNode().name, settings_.display_url);
     reported_loss_ = true;
   } else {
     spdlog::debug("amqp {}: {}", role_, why);
@@ -253,11 +258,11 @@ void IoConnection::Sleep(Clock::time_point until) {
 void IoConnection::Run() {
   auto backoff = settings_.reconnect_min;
   auto next_attempt = Clock::now();
+  // Failed attempts since the last success; a whole round of the list backs off.
+  std::size_t failures = 0;
   // Heartbeats are only serviced inside rabbitmq-c calls: never sleep longer than half the
   // interval without reading.
-  const auto heartbeat_tick = settings_.heartbeat.count() > 0
-                                  ? std::chrono::milliseconds{settings_.heartbeat} / 2
-                                  : std::chrono::milliseconds{1000};
+  auto heartbeat_tick = std::chrono::milliseconds{1000};
   while (!stop_requested_) {
     const auto now = Clock::now();
     if (conn_ == nullptr) {
@@ -267,16 +272,31 @@ void IoConnection::Run() {
           OnConnected(conn_);
           blocked_ = false;
           backoff = settings_.reconnect_min;
+          failures = 0;
           reported_loss_ = false;
-          spdlog::info("amqp {}: connected to {}", role_, settings_.display_url);
+          const BrokerNode& node = CurrentNode();
+          heartbeat_tick = node.heartbeat.count() > 0
+                               ? std::chrono::milliseconds{node.heartbeat} / 2
+                               : std::chrono::milliseconds{1000};
+          if (settings_.nodes.size() > 1) {
+            spdlog::info("amqp {}: connected to node {} ({})", role_, node.name, node.display_url);
+          } else {
+            spdlog::info("amqp {}: connected to {}", role_, node.display_url);
+          }
           SetState(ConnectionState::kConnected);
           continue;
         } catch (const std::exception& e) {  // MessagingError, or OpenSSL/allocation trouble
           DropConnection(e.what());
-          std::uniform_real_distribution<double> jitter(0.75, 1.25);
-          next_attempt = Clock::now() + std::chrono::duration_cast<std::chrono::milliseconds>(
-                                            backoff * jitter(random_));
-          backoff = std::min(backoff * 2, settings_.reconnect_max);
+          NextNode();
+          if (++failures < settings_.nodes.size()) {
+            next_attempt = Clock::now();  // the next address at once
+          } else {
+            failures = 0;
+            std::uniform_real_distribution<double> jitter(0.75, 1.25);
+            next_attempt = Clock::now() + std::chrono::duration_cast<std::chrono::milliseconds>(
+                                              backoff * jitter(random_));
+            backoff = std::min(backoff * 2, settings_.reconnect_max);
+          }
         }
       }
       Work(nullptr, Clock::now());
@@ -290,7 +310,10 @@ void IoConnection::Run() {
       Sleep(std::min(Clock::now() + heartbeat_tick, NextTimer()));
     } catch (const MessagingError& e) {
       DropConnection(e.what());
-      next_attempt = Clock::now();  // the first retry is immediate: a broker restart is short
+      // The first retry is immediate: a broker restart is short, and on a cluster the next
+      // node is most likely up.
+      NextNode();
+      next_attempt = Clock::now();
     } catch (const std::exception& e) {
       // Not a broker error (out of memory, a bug): start over on a fresh connection rather
       // than end the thread, which would silently stop all messaging.

@@ -8,6 +8,7 @@
 #include <random>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "cppblog/messaging/amqp_client.hpp"
 #include "cppblog/messaging/amqp_url.hpp"
@@ -25,16 +26,25 @@ using Clock = std::chrono::steady_clock;
   return std::make_exception_ptr(MessagingError(error.kind(), std::string(error.what())));
 }
 
-/// Everything needed to open one connection; the password is resolved already.
-struct ConnectionSettings {
+/// One broker address of the list; the password is resolved already.
+struct BrokerNode {
   AmqpUrl url;
   TlsOptions tls;
   std::chrono::seconds heartbeat{10};
   std::chrono::milliseconds connection_timeout{5'000};
+  std::string display_url;  // password masked
+  std::string name;         // host:port
+};
+
+/// Everything needed to open one connection.
+struct ConnectionSettings {
+  /// In the order to try them (shuffled once per client, so that the clients of a cluster
+  /// spread over its nodes); never empty.
+  std::vector<BrokerNode> nodes;
   std::chrono::milliseconds reconnect_min{100};
   std::chrono::milliseconds reconnect_max{5'000};
   std::string connection_name;
-  std::string display_url;  // password masked
+  std::string display_url;  // the whole list, passwords masked
 };
 
 /// One rabbitmq-c connection owned by one I/O thread (rabbitmq-c is not thread-safe).
@@ -61,6 +71,10 @@ class IoConnection {
   void Stop();
 
   [[nodiscard]] ConnectionState State() const noexcept { return state_.load(); }
+  /// The node this connection is on, or tries next while recovering. Any thread.
+  [[nodiscard]] const BrokerNode& CurrentNode() const noexcept {
+    return settings_.nodes[current_node_.load()];
+  }
 
  protected:
   /// Runs `push` under queue_mutex_ and wakes the I/O thread if it sleeps.
@@ -113,6 +127,8 @@ class IoConnection {
   void Run();
   void Connect();
   void DropConnection(const std::string& why);
+  /// On to the next address of the list (the same one when there is one).
+  void NextNode();
   void ReadAvailable();
   void Dispatch(const amqp_frame_t& frame);
   void Sleep(Clock::time_point until);
@@ -125,6 +141,7 @@ class IoConnection {
   bool io_idle_ = false;  // guarded by queue_mutex_
   std::atomic<bool> stop_requested_{false};
   std::atomic<ConnectionState> state_{ConnectionState::kRecovering};
+  std::atomic<std::size_t> current_node_{0};  // written by the I/O thread only
   std::thread thread_;
 
   // I/O thread only.

@@ -46,9 +46,10 @@ class PublisherConnection final : public IoConnection {
     std::uint32_t target = 0;  // 1-based index into targets_; 0: nothing to declare
     Clock::time_point deadline;
     std::promise<void> promise;
-    bool settled = false;    // the promise has its result
-    bool confirmed = false;  // the broker acked or nacked it
-    bool returned = false;   // basic.return came first: unroutable
+    bool settled = false;     // the promise has its result
+    bool confirmed = false;   // the broker acked or nacked it
+    bool returned = false;    // basic.return came first: unroutable
+    std::uint32_t nacks = 0;  // times the broker refused it
     std::string return_text;
   };
   struct Inspect {
@@ -80,6 +81,9 @@ class PublisherConnection final : public IoConnection {
   bool HasWorkLocked() override;
   void OnStopping(amqp_connection_state_t conn) override;
 
+  static constexpr std::chrono::milliseconds kMinNackBackoff{50};
+  static constexpr std::chrono::milliseconds kMaxNackBackoff{1000};
+
   const std::size_t window_;
   const std::size_t max_outstanding_;
   const std::chrono::milliseconds timeout_;
@@ -102,6 +106,9 @@ class PublisherConnection final : public IoConnection {
   std::vector<Outgoing> batch_;
   std::deque<Outgoing> pending_;
   std::deque<Outgoing> in_flight_;  // delivery tags first_tag_, first_tag_ + 1, ...
+  std::deque<Outgoing> nacked_;     // refused, to be sent again at hold_until_
+  Clock::time_point hold_until_{};  // no sending before (after a nack)
+  std::chrono::milliseconds nack_backoff_{0};
   std::uint64_t first_tag_ = 1;
   std::vector<char> declared_;  // per target, on this connection
   std::vector<amqp_table_entry_t> header_entries_;

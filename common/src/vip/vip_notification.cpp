@@ -1,6 +1,7 @@
 #include "cppblog/vip/vip_notification.hpp"
 
 #include <array>
+#include <cctype>
 #include <cstdint>
 #include <cstdio>
 #include <stdexcept>
@@ -221,14 +222,24 @@ messaging::Message MakeVipMessage(const VipNotification& notification, std::stri
   return message;
 }
 
-messaging::QueueSpec VipQueue(bool compat_goblog_p9, std::string name) {
+std::optional<messaging::QueueType> ParseQueueType(std::string_view text) {
+  std::string lower(text);
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (lower == "classic") return messaging::QueueType::kClassic;
+  if (lower == "quorum") return messaging::QueueType::kQuorum;
+  return std::nullopt;
+}
+
+messaging::QueueSpec VipQueue(bool compat_goblog_p9, std::string name, messaging::QueueType type) {
   // The Go original: QueueDeclare(name, false, false, false, false, nil) — durable false,
   // autoDelete false, exclusive false, noWait false, no arguments.
   return {.name = std::move(name),
-          .durable = !compat_goblog_p9,
+          .durable = !compat_goblog_p9 || type == messaging::QueueType::kQuorum,
           .exclusive = false,
           .auto_delete = false,
-          .arguments = {}};
+          .arguments = {},
+          .type = type,
+          .type_setting = kVipQueueTypeSetting};
 }
 
 }  // namespace cppblog::vip

@@ -71,12 +71,30 @@ TEST(CommandLine, AcceptsTheOriginalFlagsWithTwoDashes) {
 TEST(CommandLine, AcceptsLongForms) {
   const CommandLine command_line =
       Parse({"--profile", "prod", "--config-server-url=http://cs:8888", "--config-branch", "v1",
-             "--config-dir", "/etc/cppblog", "--log-format", "json"});
+             "--config-dir", "/tmp", "--log-format", "json"});
   EXPECT_EQ(command_line.profile, "prod");
   EXPECT_EQ(command_line.config_server_url, "http://cs:8888");
   EXPECT_EQ(command_line.config_branch, "v1");
-  EXPECT_EQ(command_line.config_dir, "/etc/cppblog");
+  EXPECT_EQ(command_line.config_dir, "/tmp");
   EXPECT_EQ(command_line.log_format, LogFormat::kJson);
+}
+
+TEST(CommandLine, AMissingConfigDirGivenExplicitlyIsAnError) {
+  const std::string error = ErrorOf({"--config-dir", "/nonexistent-cppblog-confg"});
+  EXPECT_THAT(error, HasSubstr("--config-dir: '/nonexistent-cppblog-confg' is not a directory"));
+  EXPECT_THAT(error, HasSubstr("leave the flag out"));
+}
+
+TEST(CommandLine, AMissingDefaultConfigDirIsNoError) {
+  // ./config is optional: only a directory the user named must exist.
+  EXPECT_EQ(Parse({}).config_dir, "config");
+}
+
+TEST(CommandLine, ParseErrorsMaskAUrlPassword) {
+  const std::string error = ErrorOf({"--config-server-url", "http://u:S3c/r3t?x@host:8888",
+                                     "stray-argument", "http://u:S3c/r3t?x@other:8888"});
+  EXPECT_THAT(error, ::testing::Not(HasSubstr("S3c")));
+  EXPECT_THAT(error, ::testing::Not(HasSubstr("r3t")));
 }
 
 TEST(CommandLine, TheLastOfARepeatedFlagWins) {

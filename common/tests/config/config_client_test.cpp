@@ -7,9 +7,12 @@
 #include <future>
 #include <map>
 #include <mutex>
+#include <sstream>
 #include <string>
 
 #include <gtest/gtest.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include "cppblog/config/config_error.hpp"
@@ -152,6 +155,91 @@ TEST(ConfigClient, SendsBasicCredentialsAndNeverShowsThePassword) {
 
   EXPECT_EQ(server.LastHeader("Authorization"), "Basic dXNlcjpzM2NyZXQ=");
   EXPECT_EQ(client.Url().find("s3cret"), std::string::npos);
+}
+
+EnvironmentLookup EnvironmentOf(std::map<std::string, std::string> variables) {
+  return [variables = std::move(variables)](std::string_view name) -> std::optional<std::string> {
+    const auto found = variables.find(std::string(name));
+    if (found == variables.end()) {
+      return std::nullopt;
+    }
+    return found->second;
+  };
+}
+
+TEST(ConfigClient, CredentialsComeFromTheEnvironmentInsteadOfTheUrl) {
+  const FakeConfigServer server(Serving(kEnvironmentJson));
+  const TempDir dir;
+  ConfigClientOptions options = Options(dir, server.Url());
+  options.environment = EnvironmentOf({{"SPRING_CLOUD_CONFIG_USERNAME", "configserver"},
+                                       {"SPRING_CLOUD_CONFIG_PASSWORD", "s3cret"}});
+  const ConfigClient client(std::move(options));
+
+  (void)client.Fetch();
+
+  EXPECT_EQ(server.LastHeader("Authorization"), "Basic Y29uZmlnc2VydmVyOnMzY3JldA==");
+}
+
+TEST(ConfigClient, ThePasswordMayComeFromAFileAndWinsOverTheUrl) {
+  const FakeConfigServer server(Serving(kEnvironmentJson));
+  const TempDir dir;
+  dir.Write("password", "s3cret\n");
+  ConfigClientOptions options =
+      Options(dir, "http://configserver:old@127.0.0.1:" + std::to_string(server.Port()));
+  options.environment =
+      EnvironmentOf({{"SPRING_CLOUD_CONFIG_PASSWORD_FILE", (dir.path() / "password").string()}});
+  const ConfigClient client(std::move(options));
+
+  (void)client.Fetch();
+
+  // configserver (the URL's user) : s3cret (the file's password, newline dropped)
+  EXPECT_EQ(server.LastHeader("Authorization"), "Basic Y29uZmlnc2VydmVyOnMzY3JldA==");
+}
+
+TEST(ConfigClient, AnUnreadablePasswordFileIsAClearError) {
+  const TempDir dir;
+  ConfigClientOptions options = Options(dir, "http://127.0.0.1:1");
+  options.environment =
+      EnvironmentOf({{"SPRING_CLOUD_CONFIG_PASSWORD_FILE", (dir.path() / "missing").string()}});
+  try {
+    const ConfigClient client(std::move(options));
+    ADD_FAILURE() << "no ConfigError for a missing password file";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("SPRING_CLOUD_CONFIG_PASSWORD_FILE"), std::string::npos)
+        << e.what();
+  }
+}
+
+// Issue 16.3: a '/' or '?' in the password made the URL unparseable before it was masked.
+TEST(ConfigClient, APasswordWithSlashAndQuestionMarkReachesNoLogLineAndNoError) {
+  std::ostringstream log;
+  const auto previous = spdlog::default_logger();
+  spdlog::set_default_logger(std::make_shared<spdlog::logger>(
+      "capture", std::make_shared<spdlog::sinks::ostream_sink_mt>(log)));
+  spdlog::set_level(spdlog::level::trace);
+  const TempDir dir;
+  const std::string port = std::to_string(ClosedPort());
+  std::string errors;
+  for (const std::string& url :
+       {"http://u:S3c/r3t?x@127.0.0.1:" + port, "http://u:S3c/r3t@127.0.0.1:" + port,
+        "u:S3c/r3t?x@127.0.0.1:" + port, "http://u:S3c%2Fr3t%3Fx@127.0.0.1:" + port}) {
+    try {
+      const ConfigClient client(Options(dir, url));
+      errors += client.Url() + "\n";
+      const LoadedConfiguration loaded = client.Load();  // fail_fast false: warns, runs locally
+      EXPECT_FALSE(loaded.remote.has_value());
+      (void)client.Fetch();
+    } catch (const ConfigError& e) {
+      errors += std::string(e.what()) + "\n";
+    }
+  }
+  spdlog::set_default_logger(previous);
+
+  EXPECT_FALSE(errors.empty());
+  for (const std::string& text : {errors, log.str()}) {
+    EXPECT_EQ(text.find("S3c"), std::string::npos) << text;
+    EXPECT_EQ(text.find("r3t"), std::string::npos) << text;
+  }
 }
 
 TEST(ConfigClient, RetriesUntilTheServerAnswers) {

@@ -229,6 +229,37 @@ TEST(Load, EnvironmentSetsKeysKnownOnlyToFiles) {
   EXPECT_FALSE(loaded.Has("unknown_key"));
 }
 
+TEST(Load, AVariableEndingInFileNamesAFileHoldingTheValue) {
+  const TempDir dir;
+  dir.Write("secret", "amqp://guest:S3c/r3t@broker:5672/\n");
+  const CommandLine command_line = InDir(dir);
+  const Properties defaults = Defaults();
+  const std::string secret = (dir.path() / "secret").string();
+  const Properties loaded = Load(
+      {.app = "accountservice",
+       .command_line = command_line,
+       .defaults = defaults,
+       .environment = FakeEnvironment(
+           {{"AMQP_SERVER_URL_FILE", secret}, {"DATA_DIR", "/env"}, {"DATA_DIR_FILE", secret}})});
+  EXPECT_EQ(loaded.GetString("amqp_server_url"), "amqp://guest:S3c/r3t@broker:5672/");
+  EXPECT_EQ(loaded.Find("amqp_server_url")->source, "file named by AMQP_SERVER_URL_FILE");
+  EXPECT_EQ(loaded.GetString("data_dir"), "/env");  // the variable itself wins
+}
+
+TEST(Load, AnUnreadableFileVariableNamesTheVariableAndThePath) {
+  const TempDir dir;
+  const CommandLine command_line = InDir(dir);
+  const Properties defaults = Defaults();
+  const std::string error = ErrorOf([&] {
+    (void)Load({.app = "accountservice",
+                .command_line = command_line,
+                .defaults = defaults,
+                .environment = FakeEnvironment({{"DATA_DIR_FILE", "/nonexistent/secret"}})});
+  });
+  EXPECT_NE(error.find("DATA_DIR_FILE"), std::string::npos) << error;
+  EXPECT_NE(error.find("/nonexistent/secret"), std::string::npos) << error;
+}
+
 TEST(Load, FileListReplacesTheDefaultListWhole) {
   const TempDir dir;
   Properties defaults = Defaults();

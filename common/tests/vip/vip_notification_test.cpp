@@ -176,6 +176,22 @@ TEST(VipQueue, CompatIsTheGoOriginalsDeclaration) {
   EXPECT_TRUE(queue.arguments.empty());
 }
 
+TEST(VipQueue, ClassicByDefaultQuorumWhenAsked) {
+  EXPECT_EQ(VipQueue(false).type, messaging::QueueType::kClassic);
+  const messaging::QueueSpec quorum = VipQueue(false, "vip_queue", messaging::QueueType::kQuorum);
+  EXPECT_EQ(quorum.type, messaging::QueueType::kQuorum);
+  EXPECT_TRUE(quorum.durable);
+  EXPECT_TRUE(quorum.arguments.empty());  // x-queue-type comes from the type when declared
+  EXPECT_EQ(quorum.type_setting, "vip_queue_type (env VIP_QUEUE_TYPE)");
+}
+
+TEST(VipQueue, ParsesTheQueueTypeSetting) {
+  EXPECT_EQ(ParseQueueType("classic"), messaging::QueueType::kClassic);
+  EXPECT_EQ(ParseQueueType("QUORUM"), messaging::QueueType::kQuorum);
+  EXPECT_EQ(ParseQueueType("stream"), std::nullopt);
+  EXPECT_EQ(ParseQueueType(""), std::nullopt);
+}
+
 TEST(VipQueue, TakesAnotherName) {
   EXPECT_EQ(VipQueue(false, "vip_queue_test_1").name, "vip_queue_test_1");
 }

@@ -27,7 +27,7 @@ struct CommandLine {
 
 /// Parses argv. Returns nullopt after printing --help or --version to `out`
 /// (the caller then exits 0). Throws ConfigError naming the bad flag and saying
-/// to run with --help.
+/// to run with --help, also when --config-dir is given and names no directory.
 [[nodiscard]] std::optional<CommandLine> ParseCommandLine(int argc, const char* const* argv,
                                                           std::string_view app, std::ostream& out);
 

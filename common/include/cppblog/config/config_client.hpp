@@ -59,12 +59,16 @@ enum class LoadMode {
 /// (`(_)` for a '/' in a label, no label segment when -configBranch is empty) over HTTP/1.1
 /// with `Accept: application/json`, retrying per RetryPolicy, and layers the result between
 /// the local files and the environment. URLs: `http://host:port[/prefix]`, or a bare
-/// `host:port`; `http://user:password@host` sends HTTP Basic credentials. https:// is not
-/// supported (ConfigError at construction): put the server behind a local TLS proxy.
+/// `host:port`; `http://user:password@host` sends HTTP Basic credentials, and so do
+/// `spring.cloud.config.username` / `spring.cloud.config.password` from the local layers
+/// (files, SPRING_CLOUD_CONFIG_PASSWORD or SPRING_CLOUD_CONFIG_PASSWORD_FILE, --set), which
+/// win over the URL's. https:// is not supported (ConfigError at construction): put the
+/// server behind a local TLS proxy.
 /// Const member functions are thread-safe; each request uses its own connection.
 class ConfigClient {
  public:
-  /// Throws ConfigError for a malformed or https configServerUrl.
+  /// With a configServerUrl, reads the local layers once (for the credentials). Throws
+  /// ConfigError for a malformed or https configServerUrl, or a malformed local file.
   explicit ConfigClient(ConfigClientOptions options);
   ~ConfigClient();
   ConfigClient(const ConfigClient&) = delete;

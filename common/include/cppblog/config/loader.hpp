@@ -37,9 +37,11 @@ struct LoadOptions {
 /// A file is `.yml`, or `.yaml` when there is no `.yml`; files read are logged at info, missing
 /// files are skipped (logged at debug). The environment is consulted for every key known to the
 /// layers below, list keys by their base name only (VIP_ACCOUNTS="10000,10001" replaces
-/// vip_accounts[*]). Sources: "default", the file path, "environment NAME", "flag --set". Throws
-/// ConfigError naming the file for an unreadable or malformed file, and for a profile that is not a
-/// plain name.
+/// vip_accounts[*]). When NAME is unset, NAME_FILE may name a file that holds the value (a
+/// mounted secret; one trailing newline dropped). Sources: "default", the file path, "environment
+/// NAME", "file named by NAME_FILE", "flag --set". Throws ConfigError naming the file for an
+/// unreadable or malformed file (also one a NAME_FILE names), and for a profile that is not a plain
+/// name.
 [[nodiscard]] Properties Load(const LoadOptions& options);
 
 /// Parses one YAML document into flattened properties with `source` as their origin,

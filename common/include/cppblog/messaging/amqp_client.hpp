@@ -37,11 +37,14 @@ struct TlsOptions {
 
 struct AmqpClientOptions {
   /// amqp://user:password@host:port/vhost?heartbeat=10&connection_timeout=5000 (see
-  /// ParseAmqpUrl); amqps:// for TLS.
+  /// ParseAmqpUrl); amqps:// for TLS. Or the addresses of one broker cluster separated by
+  /// commas, each a full URL with the same user, password and vhost (ParseAmqpUrlList): the
+  /// client tries them in a shuffled order and, when a connection is lost or cannot be made,
+  /// goes on to the next (a whole round that fails backs off as below).
   std::string url = "amqp://guest:guest@localhost:5672/%2F";
   /// Password sources, strongest first: `password`, the file `password_file`, then (only with
   /// password_from_environment) $AMQP_PASSWORD or the file named by $AMQP_PASSWORD_FILE, then
-  /// the URL.
+  /// the URL. The password applies to every address of a list.
   std::optional<std::string> password{};
   std::string password_file{};
   bool password_from_environment = false;
@@ -118,8 +121,13 @@ class AmqpClient final : public MessagePublisher, public MessageSubscriber {
   /// The worse of the two connections' states (the consuming one counts once opened).
   [[nodiscard]] ConnectionState State() const;
 
-  /// The URL with the password masked, for logs.
+  /// The URL (or list) with the passwords masked, for logs.
   [[nodiscard]] const std::string& DisplayUrl() const noexcept;
+
+  /// "host:port" of the broker node the client is on (or tries next while recovering), for
+  /// logs and /health; "a (publishing), b (consuming)" while its two connections are on
+  /// different nodes. Never a password.
+  [[nodiscard]] std::string CurrentNode() const;
 
  private:
   class Impl;

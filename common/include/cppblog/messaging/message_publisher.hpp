@@ -11,8 +11,10 @@ namespace cppblog::messaging {
 /// The role "sends messages to the broker, reliably". Implementations are thread-safe.
 ///
 /// Every publish returns a future that completes when the broker has taken responsibility
-/// for the message (publisher confirm) and fails with MessagingError on nack, unroutable
-/// return (when Message::mandatory), timeout, a full buffer or close. A caller that drops
+/// for the message (publisher confirm) and fails with MessagingError on unroutable return
+/// (when Message::mandatory), timeout, a full buffer or close. A nack is not final: the
+/// message is sent again after a pause until the broker takes it or it times out (kNacked
+/// then; a quorum queue nacks while it elects a leader, docs/decisions/0011). A caller that drops
 /// the future accepts losing the message.
 class MessagePublisher {
  public:

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -50,13 +51,22 @@ struct VipNotification {
 [[nodiscard]] messaging::Message MakeVipMessage(const VipNotification& notification,
                                                 std::string message_id);
 
+/// The setting that chooses vip_queue's type, as errors name it.
+inline constexpr const char* kVipQueueTypeSetting = "vip_queue_type (env VIP_QUEUE_TYPE)";
+
+/// "classic" or "quorum" (any case) → the type; std::nullopt for anything else.
+[[nodiscard]] std::optional<messaging::QueueType> ParseQueueType(std::string_view text);
+
 /// How `vip_queue` (or `name`) is declared. Both services must agree, and so must any Go
 /// service sharing the broker, or the second declaration fails with PRECONDITION_FAILED.
 ///  - ours (compat_goblog_p9 false): durable, not exclusive, not auto-delete, no arguments;
 ///  - compat (true): exactly the Go original's QueueDeclare("vip_queue", false, false, false,
 ///    false, nil): non-durable, not auto-delete, not exclusive, no arguments. The queue and the
-///    messages in it are lost when the broker restarts (docs/decisions/0003).
-[[nodiscard]] messaging::QueueSpec VipQueue(bool compat_goblog_p9,
-                                            std::string name = std::string(kVipQueueName));
+///    messages in it are lost when the broker restarts (docs/decisions/0003);
+///  - `type` quorum (vip_queue_type): x-queue-type=quorum, durable; its dead-letter queue too
+///    (docs/decisions/0011). Not with compat_goblog_p9 (the services' settings refuse that).
+[[nodiscard]] messaging::QueueSpec VipQueue(
+    bool compat_goblog_p9, std::string name = std::string(kVipQueueName),
+    messaging::QueueType type = messaging::QueueType::kClassic);
 
 }  // namespace cppblog::vip

@@ -1,4 +1,4 @@
-#include "offer_store.hpp"
+#include "lmdb_offer_store.hpp"
 
 #include <chrono>
 #include <fstream>
@@ -24,9 +24,9 @@ VipNotification Notification(std::string account, system_clock::time_point read_
   return {.account_id = std::move(account), .read_at = read_at};
 }
 
-TEST(OfferStore, FirstNotificationYieldsAnOffer) {
+TEST(LmdbOfferStore, FirstNotificationYieldsAnOffer) {
   const TempDir dir;
-  OfferStore store{dir.path()};
+  LmdbOfferStore store{dir.path()};
 
   const ProcessResult result = store.Process("m1", Notification("10000", kT0), kT0 + 1ms, 24h);
 
@@ -38,9 +38,9 @@ TEST(OfferStore, FirstNotificationYieldsAnOffer) {
       (Offer{.account_id = "10000", .message_id = "m1", .read_at = kT0, .offered_at = kT0 + 1ms}));
 }
 
-TEST(OfferStore, SameMessageIdTwiceChangesNothing) {
+TEST(LmdbOfferStore, SameMessageIdTwiceChangesNothing) {
   const TempDir dir;
-  OfferStore store{dir.path()};
+  LmdbOfferStore store{dir.path()};
   ASSERT_EQ(store.Process("m1", Notification("10000", kT0), kT0, 0ms), ProcessResult::kOffered);
 
   const ProcessResult again = store.Process("m1", Notification("10000", kT0 + 1h), kT0 + 1h, 0ms);
@@ -51,9 +51,9 @@ TEST(OfferStore, SameMessageIdTwiceChangesNothing) {
   EXPECT_EQ(store.OffersFor("10000").at(0).offered_at, kT0);
 }
 
-TEST(OfferStore, NotificationWithinCooldownIsProcessedWithoutOffer) {
+TEST(LmdbOfferStore, NotificationWithinCooldownIsProcessedWithoutOffer) {
   const TempDir dir;
-  OfferStore store{dir.path()};
+  LmdbOfferStore store{dir.path()};
   ASSERT_EQ(store.Process("m1", Notification("10000", kT0), kT0, 24h), ProcessResult::kOffered);
 
   const ProcessResult later = store.Process("m2", Notification("10000", kT0 + 23h), kT0, 24h);
@@ -67,9 +67,9 @@ TEST(OfferStore, NotificationWithinCooldownIsProcessedWithoutOffer) {
             ProcessResult::kDuplicate);
 }
 
-TEST(OfferStore, NotificationAfterCooldownYieldsAnotherOffer) {
+TEST(LmdbOfferStore, NotificationAfterCooldownYieldsAnotherOffer) {
   const TempDir dir;
-  OfferStore store{dir.path()};
+  LmdbOfferStore store{dir.path()};
   ASSERT_EQ(store.Process("m1", Notification("10000", kT0), kT0, 24h), ProcessResult::kOffered);
 
   const ProcessResult result = store.Process("m2", Notification("10000", kT0 + 24h), kT0, 24h);
@@ -78,9 +78,9 @@ TEST(OfferStore, NotificationAfterCooldownYieldsAnotherOffer) {
   EXPECT_EQ(store.OffersFor("10000").size(), 2U);
 }
 
-TEST(OfferStore, CooldownIsPerAccount) {
+TEST(LmdbOfferStore, CooldownIsPerAccount) {
   const TempDir dir;
-  OfferStore store{dir.path()};
+  LmdbOfferStore store{dir.path()};
   ASSERT_EQ(store.Process("m1", Notification("10000", kT0), kT0, 24h), ProcessResult::kOffered);
 
   EXPECT_EQ(store.Process("m2", Notification("1000", kT0), kT0, 24h), ProcessResult::kOffered);
@@ -89,9 +89,9 @@ TEST(OfferStore, CooldownIsPerAccount) {
   EXPECT_EQ(store.OffersFor("1000").size(), 1U);
 }
 
-TEST(OfferStore, ZeroCooldownMakesEveryDistinctMessageAnOffer) {
+TEST(LmdbOfferStore, ZeroCooldownMakesEveryDistinctMessageAnOffer) {
   const TempDir dir;
-  OfferStore store{dir.path()};
+  LmdbOfferStore store{dir.path()};
 
   for (int i = 0; i < 50; ++i) {
     ASSERT_EQ(store.Process("m" + std::to_string(i), Notification("10000", kT0), kT0, 0ms),
@@ -103,9 +103,9 @@ TEST(OfferStore, ZeroCooldownMakesEveryDistinctMessageAnOffer) {
   EXPECT_EQ(store.OffersFor("10000").size(), 50U);
 }
 
-TEST(OfferStore, OffersAreListedByReadAt) {
+TEST(LmdbOfferStore, OffersAreListedByReadAt) {
   const TempDir dir;
-  OfferStore store{dir.path()};
+  LmdbOfferStore store{dir.path()};
   ASSERT_EQ(store.Process("late", Notification("10000", kT0 + 2h), kT0, 0ms),
             ProcessResult::kOffered);
   ASSERT_EQ(store.Process("early", Notification("10000", kT0 - 2h), kT0, 0ms),
@@ -118,20 +118,20 @@ TEST(OfferStore, OffersAreListedByReadAt) {
   EXPECT_EQ(offers[1].message_id, "late");
 }
 
-TEST(OfferStore, UnknownAccountHasNoOffers) {
+TEST(LmdbOfferStore, UnknownAccountHasNoOffers) {
   const TempDir dir;
-  const OfferStore store{dir.path()};
+  const LmdbOfferStore store{dir.path()};
 
   EXPECT_TRUE(store.OffersFor("10001").empty());
 }
 
-TEST(OfferStore, ReopenKeepsOffersAndProcessedIds) {
+TEST(LmdbOfferStore, ReopenKeepsOffersAndProcessedIds) {
   const TempDir dir;
   {
-    OfferStore store{dir.path()};
+    LmdbOfferStore store{dir.path()};
     ASSERT_EQ(store.Process("m1", Notification("10000", kT0), kT0, 24h), ProcessResult::kOffered);
   }
-  OfferStore reopened{dir.path()};
+  LmdbOfferStore reopened{dir.path()};
 
   EXPECT_EQ(reopened.OffersFor("10000").size(), 1U);
   EXPECT_EQ(reopened.Process("m1", Notification("10000", kT0), kT0, 24h),
@@ -140,9 +140,9 @@ TEST(OfferStore, ReopenKeepsOffersAndProcessedIds) {
             ProcessResult::kCooldown);
 }
 
-TEST(OfferStore, RejectsEmptyAndOverlongMessageIds) {
+TEST(LmdbOfferStore, RejectsEmptyAndOverlongMessageIds) {
   const TempDir dir;
-  OfferStore store{dir.path()};
+  LmdbOfferStore store{dir.path()};
 
   EXPECT_THROW(static_cast<void>(store.Process("", Notification("10000", kT0), kT0, 0ms)),
                std::invalid_argument);
@@ -152,22 +152,22 @@ TEST(OfferStore, RejectsEmptyAndOverlongMessageIds) {
   EXPECT_EQ(store.CountProcessed(), 0U);
 }
 
-TEST(OfferStore, UnwritableDirectoryFailsNamingThePath) {
+TEST(LmdbOfferStore, UnwritableDirectoryFailsNamingThePath) {
   const TempDir dir;
   const auto file = dir.path() / "a-file";
   { std::ofstream{file} << "x"; }
 
   try {
-    OfferStore store{file / "store"};
+    LmdbOfferStore store{file / "store"};
     FAIL() << "expected StoreError";
   } catch (const StoreError& e) {
     EXPECT_NE(std::string(e.what()).find("a-file"), std::string::npos) << e.what();
   }
 }
 
-TEST(OfferStore, ConcurrentRedeliveriesYieldOneOffer) {
+TEST(LmdbOfferStore, ConcurrentRedeliveriesYieldOneOffer) {
   const TempDir dir;
-  OfferStore store{dir.path()};
+  LmdbOfferStore store{dir.path()};
   std::vector<std::future<ProcessResult>> results;
 
   for (int i = 0; i < 8; ++i) {
@@ -182,9 +182,9 @@ TEST(OfferStore, ConcurrentRedeliveriesYieldOneOffer) {
   EXPECT_EQ(store.CountOffers(), 1U);
 }
 
-TEST(OfferStore, ConcurrentDistinctMessagesAreAllRecorded) {
+TEST(LmdbOfferStore, ConcurrentDistinctMessagesAreAllRecorded) {
   const TempDir dir;
-  OfferStore store{dir.path()};
+  LmdbOfferStore store{dir.path()};
   std::vector<std::future<int>> workers;
 
   for (int t = 0; t < 8; ++t) {
@@ -205,6 +205,49 @@ TEST(OfferStore, ConcurrentDistinctMessagesAreAllRecorded) {
   EXPECT_EQ(offered, 160);
   EXPECT_EQ(store.CountOffers(), 160U);
   EXPECT_EQ(store.CountProcessed(), 160U);
+}
+
+TEST(LmdbOfferStore, DeleteProcessedBeforeDeletesOnlyOlderIds) {
+  const TempDir dir;
+  LmdbOfferStore store{dir.path()};
+  ASSERT_EQ(store.Process("old", Notification("10000", kT0 - 8 * 24h), kT0 - 8 * 24h, 0ms),
+            ProcessResult::kOffered);
+  ASSERT_EQ(store.Process("new", Notification("10000", kT0), kT0, 0ms), ProcessResult::kOffered);
+
+  const std::size_t deleted = store.DeleteProcessedBefore(kT0 - 7 * 24h);
+
+  EXPECT_EQ(deleted, 1U);
+  EXPECT_EQ(store.CountProcessed(), 1U);
+  EXPECT_EQ(store.CountOffers(), 2U);  // offers are kept
+  EXPECT_EQ(store.Process("new", Notification("10000", kT0), kT0, 0ms), ProcessResult::kDuplicate);
+  // A redelivery older than the retention is new again; its offer (same account, readAt and
+  // id) is there already, so it makes no second one.
+  EXPECT_EQ(store.Process("old", Notification("10000", kT0 - 8 * 24h), kT0, 0ms),
+            ProcessResult::kOffered);
+  EXPECT_EQ(store.CountOffers(), 2U);
+}
+
+TEST(LmdbOfferStore, DeleteProcessedBeforeWorksAcrossTransactions) {
+  const TempDir dir;
+  LmdbOfferStore store{dir.path()};
+  // More than one transaction's scan (4096), old and new interleaved by key; written by 16
+  // threads so that group commit keeps the syncs few.
+  std::vector<std::future<void>> writers;
+  for (int t = 0; t < 16; ++t) {
+    writers.push_back(std::async(std::launch::async, [&store, t] {
+      for (int i = t; i < 10'000; i += 16) {
+        const auto at = i % 2 == 0 ? kT0 - 8 * 24h : kT0;
+        static_cast<void>(store.Process("m" + std::to_string(i), Notification("1", kT0), at, 0ms));
+      }
+    }));
+  }
+  for (auto& writer : writers) writer.get();
+  ASSERT_EQ(store.CountProcessed(), 10'000U);
+
+  EXPECT_EQ(store.DeleteProcessedBefore(kT0 - 7 * 24h), 5'000U);
+  EXPECT_EQ(store.CountProcessed(), 5'000U);
+  EXPECT_EQ(store.Process("m1", Notification("10000", kT0), kT0, 0ms), ProcessResult::kDuplicate);
+  EXPECT_EQ(store.DeleteProcessedBefore(kT0 - 7 * 24h), 0U);
 }
 
 }  // namespace

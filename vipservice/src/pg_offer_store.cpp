@@ -1,0 +1,731 @@
+#include "pg_offer_store.hpp"
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <cstdint>
+#include <cstring>
+#include <exception>
+#include <limits>
+#include <stdexcept>
+#include <utility>
+
+#include <dlfcn.h>
+#include <libpq-fe.h>
+#include <spdlog/spdlog.h>
+
+#include "cppblog/text/redact.hpp"
+
+namespace cppblog::vip {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::nanoseconds;
+using std::chrono::steady_clock;
+using std::chrono::system_clock;
+
+// Advisory lock keys (two int4 form): one class for the schema, one for accounts.
+constexpr std::int32_t kSchemaLockClass = 0x43504253;   // "CPBS"
+constexpr std::int32_t kAccountLockClass = 0x43504241;  // "CPBA"
+constexpr std::size_t kMaxBatch = 256;  // a pipeline's results stay far below socket buffers
+constexpr std::size_t kDeleteChunk = 10'000;
+constexpr milliseconds kMinBackoff{100};
+constexpr milliseconds kMaxBackoff{5'000};
+constexpr Oid kByteaOid = 17;
+constexpr Oid kInt8Oid = 20;
+
+// The offer rule for one notification, one statement: the id's primary key makes a processed
+// id a duplicate (no row returned); otherwise the id is recorded with whether it yields an
+// offer, and the offer is inserted. The offer exists already only when this message's id was
+// deleted by retention and the message came again: its offer is kept as it was. The account's
+// advisory lock, taken before in the same transaction, keeps the cooldown check and the insert
+// atomic across instances.
+constexpr const char* kProcessSql = R"sql(
+WITH processed AS (
+  INSERT INTO vip_processed (message_id, processed_at_ns, offered)
+  SELECT $1, $4, NOT EXISTS (SELECT 1 FROM vip_offers
+                             WHERE account_id = $2 AND read_at_ns > $5 AND read_at_ns < $6)
+  ON CONFLICT (message_id) DO NOTHING
+  RETURNING offered),
+offer AS (
+  INSERT INTO vip_offers (account_id, read_at_ns, message_id, offered_at_ns)
+  SELECT $2, $3, $1, $4 FROM processed WHERE offered
+  ON CONFLICT DO NOTHING)
+SELECT offered FROM processed)sql";
+
+constexpr const char* kSchemaV1 = R"sql(
+CREATE TABLE IF NOT EXISTS vip_processed (
+  message_id bytea PRIMARY KEY,
+  processed_at_ns bigint NOT NULL,
+  offered boolean NOT NULL);
+CREATE INDEX IF NOT EXISTS vip_processed_by_time ON vip_processed (processed_at_ns);
+CREATE TABLE IF NOT EXISTS vip_offers (
+  account_id bytea NOT NULL,
+  read_at_ns bigint NOT NULL,
+  message_id bytea NOT NULL,
+  offered_at_ns bigint NOT NULL,
+  PRIMARY KEY (account_id, read_at_ns, message_id));
+)sql";
+
+// libpq is loaded when a PgOfferStore is first made, not linked: a vipservice on LMDB then never
+// maps libpq and what it pulls in (Kerberos, LDAP, GnuTLS, the shared OpenSSL; about 4.5 MB of
+// resident memory measured idle), and the executable keeps its static OpenSSL, which it does not
+// export, so the two copies never meet (ADR 0010).
+#define CPPBLOG_LIBPQ_FUNCTIONS(X) \
+  X(PQclear)                       \
+  X(PQcmdTuples)                   \
+  X(PQconnectdbParams)             \
+  X(PQconninfoFree)                \
+  X(PQconninfoParse)               \
+  X(PQenterPipelineMode)           \
+  X(PQerrorMessage)                \
+  X(PQexec)                        \
+  X(PQexecParams)                  \
+  X(PQexitPipelineMode)            \
+  X(PQfinish)                      \
+  X(PQfreemem)                     \
+  X(PQgetResult)                   \
+  X(PQgetlength)                   \
+  X(PQgetvalue)                    \
+  X(PQntuples)                     \
+  X(PQpipelineStatus)              \
+  X(PQpipelineSync)                \
+  X(PQresultErrorMessage)          \
+  X(PQresultStatus)                \
+  X(PQsendQueryParams)             \
+  X(PQsetNoticeProcessor)          \
+  X(PQstatus)                      \
+  X(PQtransactionStatus)
+
+struct LibPq {
+#define CPPBLOG_LIBPQ_MEMBER(name) decltype(&::name) name = nullptr;
+  CPPBLOG_LIBPQ_FUNCTIONS(CPPBLOG_LIBPQ_MEMBER)
+#undef CPPBLOG_LIBPQ_MEMBER
+};
+
+constexpr const char* kLibPq = "libpq.so.5";
+
+// The loaded library; throws StoreError (and tries again at the next call) when it is missing.
+const LibPq& Pq() {
+  static const LibPq loaded = [] {
+    void* handle = dlopen(kLibPq, RTLD_NOW | RTLD_LOCAL);
+    if (handle == nullptr) {
+      const char* why = dlerror();
+      throw StoreError(std::string("offer_store_url: cannot load ") + kLibPq + " (" +
+                       (why != nullptr ? why : "unknown error") +
+                       "), which the PostgreSQL store needs: install the Debian package libpq5");
+    }
+    LibPq pq;
+#define CPPBLOG_LIBPQ_LOAD(name)                                                    \
+  pq.name = reinterpret_cast<decltype(&::name)>(dlsym(handle, #name));              \
+  if (pq.name == nullptr) {                                                         \
+    throw StoreError(std::string("offer_store_url: ") + kLibPq +                    \
+                     " has no " #name                                               \
+                     ": install libpq5 of PostgreSQL 14 or later (pipeline mode)"); \
+  }
+    CPPBLOG_LIBPQ_FUNCTIONS(CPPBLOG_LIBPQ_LOAD)
+#undef CPPBLOG_LIBPQ_LOAD
+    return pq;
+  }();
+  return loaded;
+}
+
+std::int64_t ToNanos(system_clock::time_point time) {
+  return std::chrono::duration_cast<nanoseconds>(time.time_since_epoch()).count();
+}
+
+system_clock::time_point FromNanos(std::int64_t nanos) {
+  return system_clock::time_point{
+      std::chrono::duration_cast<system_clock::duration>(nanoseconds{nanos})};
+}
+
+std::int64_t SaturatingAdd(std::int64_t a, std::int64_t b) {
+  constexpr auto kMax = std::numeric_limits<std::int64_t>::max();
+  constexpr auto kMin = std::numeric_limits<std::int64_t>::min();
+  if (b > 0 && a > kMax - b) return kMax;
+  if (b < 0 && a < kMin - b) return kMin;
+  return a + b;
+}
+
+std::int64_t ReadBigEndian64(const char* bytes) {
+  std::uint64_t bits = 0;
+  for (int i = 0; i < 8; ++i) bits = (bits << 8) | static_cast<unsigned char>(bytes[i]);
+  return static_cast<std::int64_t>(bits);
+}
+
+// The account's lock key: FNV-1a folded to 32 bits. Two accounts sharing one only serialise.
+std::int32_t AccountLockKey(std::string_view account_id) {
+  std::uint64_t hash = 0xcbf29ce484222325ULL;
+  for (const char c : account_id) {
+    hash ^= static_cast<unsigned char>(c);
+    hash *= 0x100000001b3ULL;
+  }
+  return static_cast<std::int32_t>(static_cast<std::uint32_t>(hash ^ (hash >> 32)));
+}
+
+// libpq's messages span lines ("...failed: Connection refused\n\tIs the server running...").
+std::string OneLine(std::string_view text) {
+  std::string line;
+  for (const char c : text) {
+    if (c == '\n' || c == '\r' || c == '\t') {
+      if (!line.empty() && line.back() != ' ') line.push_back(' ');
+    } else {
+      line.push_back(c);
+    }
+  }
+  while (!line.empty() && line.back() == ' ') line.pop_back();
+  return line;
+}
+
+std::string PercentDecoded(std::string_view text) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '%' && i + 2 < text.size()) {
+      const auto hex = [](char c) -> int {
+        if (c >= '0' && c <= '9') return c - '0';
+        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+        return -1;
+      };
+      const int high = hex(text[i + 1]);
+      const int low = hex(text[i + 2]);
+      if (high >= 0 && low >= 0) {
+        out.push_back(static_cast<char>(high * 16 + low));
+        i += 2;
+        continue;
+      }
+    }
+    out.push_back(text[i]);
+  }
+  return out;
+}
+
+// The password in a postgresql:// URL's userinfo, as written (maybe percent-encoded).
+std::string UrlPassword(std::string_view url) {
+  const auto scheme_end = url.find("://");
+  if (scheme_end == std::string_view::npos) return {};
+  const std::string_view rest = url.substr(scheme_end + 3);
+  const auto at = rest.rfind('@');
+  if (at == std::string_view::npos) return {};
+  const std::string_view userinfo = rest.substr(0, at);
+  const auto colon = userinfo.find(':');
+  if (colon == std::string_view::npos) return {};
+  return std::string(userinfo.substr(colon + 1));
+}
+
+void ReplaceAll(std::string& text, std::string_view needle, std::string_view with) {
+  if (needle.empty()) return;
+  for (auto at = text.find(needle); at != std::string::npos;
+       at = text.find(needle, at + with.size())) {
+    text.replace(at, needle.size(), with);
+  }
+}
+
+struct ResultDeleter {
+  void operator()(PGresult* result) const { Pq().PQclear(result); }
+};
+using Result = std::unique_ptr<PGresult, ResultDeleter>;
+
+}  // namespace
+
+/// Where and how to connect, shared by a store's connections.
+struct PgTarget {
+  std::string url;
+  std::optional<std::string> password;
+  std::string connect_timeout;
+  std::string display_url;           // masked
+  std::string prefix;                // "offer store PostgreSQL <display_url>"
+  std::string where;                 // "host:port (database d, user u)"
+  std::vector<std::string> secrets;  // every spelling of the password, scrubbed from messages
+};
+
+/// One libpq connection with its parameters: connects when first used and again, after a
+/// backoff, when it was lost. Not thread-safe: its owner serialises the calls.
+class PgConnection {
+ public:
+  explicit PgConnection(const PgTarget& target) : target_(target) {}
+  ~PgConnection() { Drop(); }
+  PgConnection(const PgConnection&) = delete;
+  PgConnection& operator=(const PgConnection&) = delete;
+
+  /// The connection, connected now when it is not and the backoff allows it. Throws StoreError.
+  PGconn* Get() {
+    if (conn_ != nullptr && Pq().PQstatus(conn_) == CONNECTION_OK) return conn_;
+    if (conn_ != nullptr) {
+      spdlog::warn("{}: connection lost: {}", target_.prefix, LastError());
+      Drop();
+      lost_ = true;
+    }
+    const auto now = steady_clock::now();
+    if (now < next_attempt_) {
+      throw StoreError(
+          target_.prefix + ": not connected (" + last_error_ + "); next attempt in " +
+          std::to_string(std::chrono::duration_cast<milliseconds>(next_attempt_ - now).count()) +
+          " ms");
+    }
+    Connect();
+    return conn_;
+  }
+
+  /// Connects now. Throws StoreError naming the place and what to do.
+  void Connect() {
+    Drop();
+    std::vector<const char*> keys{
+        "dbname",           "connect_timeout",          "keepalives",
+        "keepalives_idle",  "keepalives_interval",      "keepalives_count",
+        "tcp_user_timeout", "fallback_application_name"};
+    std::vector<const char*> values{
+        target_.url.c_str(), target_.connect_timeout.c_str(), "1", "5", "2", "3", "10000",
+        "vipservice"};
+    if (target_.password) {
+      keys.push_back("password");
+      values.push_back(target_.password->c_str());
+    }
+    keys.push_back(nullptr);
+    values.push_back(nullptr);
+    conn_ = Pq().PQconnectdbParams(keys.data(), values.data(), /*expand_dbname=*/1);
+    if (conn_ == nullptr || Pq().PQstatus(conn_) != CONNECTION_OK) {
+      last_error_ = conn_ != nullptr ? LastError() : "out of memory";
+      Drop();
+      backoff_ = std::clamp(backoff_ * 2, kMinBackoff, kMaxBackoff);
+      next_attempt_ = steady_clock::now() + backoff_;
+      throw StoreError("offer_store_url: cannot connect to PostgreSQL at " + target_.where + ": " +
+                       last_error_ +
+                       "; check that the server runs there and accepts connections, and that the "
+                       "user and password (in the URL or offer_store_password_file) are right");
+    }
+    // Server notices (a shutdown's warning, NOTICEs of DDL) into the log, not onto stderr.
+    Pq().PQsetNoticeProcessor(
+        conn_,
+        [](void* self, const char* message) {
+          const auto* connection = static_cast<const PgConnection*>(self);
+          spdlog::info("{}: server says: {}", connection->Prefix(), connection->Scrub(message));
+        },
+        this);
+    if (lost_) spdlog::info("{}: reconnected", target_.prefix);
+    lost_ = false;
+    backoff_ = milliseconds{0};
+    last_error_.clear();
+  }
+
+  /// After a failed call: keeps the connection when it is still usable, drops it otherwise (the
+  /// next Get reconnects). Returns the scrubbed, one-line error of the connection.
+  std::string AfterFailure() {
+    std::string error = LastError();
+    if (conn_ != nullptr &&
+        (Pq().PQstatus(conn_) != CONNECTION_OK || Pq().PQtransactionStatus(conn_) != PQTRANS_IDLE ||
+         Pq().PQpipelineStatus(conn_) != PQ_PIPELINE_OFF)) {
+      last_error_ = error;
+      spdlog::warn("{}: connection dropped, reconnecting at the next call: {}", target_.prefix,
+                   error);
+      Drop();
+      lost_ = true;
+      next_attempt_ = steady_clock::now();  // the first reconnect is immediate
+    }
+    return error;
+  }
+
+  [[nodiscard]] std::string LastError() const {
+    return Scrub(conn_ != nullptr ? Pq().PQerrorMessage(conn_) : "not connected");
+  }
+
+  [[nodiscard]] std::string Scrub(std::string_view message) const {
+    std::string text = text::MaskUrlCredentials(OneLine(message));
+    for (const std::string& secret : target_.secrets) ReplaceAll(text, secret, "***");
+    return text;
+  }
+
+  [[nodiscard]] const std::string& DisplayUrl() const { return target_.display_url; }
+  /// "offer store PostgreSQL <masked URL>", how errors begin.
+  [[nodiscard]] const std::string& Prefix() const { return target_.prefix; }
+
+ private:
+  void Drop() {
+    if (conn_ != nullptr) Pq().PQfinish(std::exchange(conn_, nullptr));
+  }
+
+  const PgTarget& target_;
+  PGconn* conn_ = nullptr;
+  bool lost_ = false;
+  milliseconds backoff_{0};
+  steady_clock::time_point next_attempt_{};
+  std::string last_error_;
+};
+
+namespace {
+
+// Runs one statement on `connection`; throws StoreError naming `operation` when it fails.
+Result Exec(PgConnection& connection, PGconn* conn, const std::string& operation, const char* sql,
+            const std::vector<std::string>& params = {}, int result_format = 0) {
+  std::vector<const char*> values;
+  values.reserve(params.size());
+  for (const std::string& param : params) values.push_back(param.c_str());
+  // PQexec runs several statements (DDL); PQexecParams only one.
+  Result result{params.empty() && result_format == 0
+                    ? Pq().PQexec(conn, sql)
+                    : Pq().PQexecParams(conn, sql, static_cast<int>(params.size()), nullptr,
+                                        values.data(), nullptr, nullptr, result_format)};
+  const ExecStatusType status = result ? Pq().PQresultStatus(result.get()) : PGRES_FATAL_ERROR;
+  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+    const std::string error = connection.AfterFailure();
+    throw StoreError(connection.Prefix() + ": " + operation + ": " + error);
+  }
+  return result;
+}
+
+std::size_t CountFrom(const PGresult* result) {
+  return static_cast<std::size_t>(std::stoull(Pq().PQgetvalue(result, 0, 0)));
+}
+
+void Migrate(PgConnection& connection, PGconn* conn) {
+  // A failure leaves the transaction open: the store is not made, and closing its connection
+  // rolls it back.
+  const std::string op = "create the schema";
+  static_cast<void>(Exec(connection, conn, op, "BEGIN"));
+  {
+    // Instances starting together: the first creates, the others wait, then find it made.
+    static_cast<void>(Exec(connection, conn, op, "SELECT pg_advisory_xact_lock($1::int4, 0)",
+                           {std::to_string(kSchemaLockClass)}));
+    static_cast<void>(Exec(connection, conn, op,
+                           "CREATE TABLE IF NOT EXISTS cppblog_schema_version ("
+                           "component text PRIMARY KEY, version integer NOT NULL)"));
+    const Result found = Exec(connection, conn, op,
+                              "SELECT version FROM cppblog_schema_version "
+                              "WHERE component = 'vipservice'");
+    const int version =
+        Pq().PQntuples(found.get()) == 0 ? 0 : std::stoi(Pq().PQgetvalue(found.get(), 0, 0));
+    if (version > PgOfferStore::kSchemaVersion) {
+      throw StoreError("offer_store_url: the database " + connection.DisplayUrl() +
+                       " holds the vipservice schema version " + std::to_string(version) +
+                       ", newer than this vipservice's " +
+                       std::to_string(PgOfferStore::kSchemaVersion) +
+                       ": run a vipservice as new as the others sharing it");
+    }
+    if (version < 1) {
+      static_cast<void>(Exec(connection, conn, op, kSchemaV1));
+    }
+    if (version < PgOfferStore::kSchemaVersion) {
+      static_cast<void>(Exec(connection, conn, op,
+                             "INSERT INTO cppblog_schema_version (component, version) "
+                             "VALUES ('vipservice', $1::int4) ON CONFLICT (component) "
+                             "DO UPDATE SET version = EXCLUDED.version",
+                             {std::to_string(PgOfferStore::kSchemaVersion)}));
+    }
+    static_cast<void>(Exec(connection, conn, op, "COMMIT"));
+  }
+}
+
+}  // namespace
+
+struct PgOfferStore::Pending {
+  std::string_view message_id;
+  const VipNotification& notification;
+  system_clock::time_point offered_at;
+  milliseconds cooldown;
+  ProcessResult result = ProcessResult::kDuplicate;
+  std::exception_ptr error;
+  bool done = false;
+};
+
+namespace {
+
+PgTarget MakeTarget(PgOfferStore::Options& options) {
+  PgTarget target;
+  target.display_url = text::MaskUrlCredentials(options.url);
+  target.prefix = "offer store PostgreSQL " + target.display_url;
+  const std::string_view url = options.url;
+  if (!url.starts_with("postgresql://") && !url.starts_with("postgres://")) {
+    // Not shown: a libpq "key=value" string would show its password.
+    throw StoreError(
+        "offer_store_url is not a PostgreSQL URL (it does not begin with postgresql://; the value "
+        "is not shown, it may hold a password): write it as "
+        "postgresql://user:password@host:port/database");
+  }
+  const std::string url_password = UrlPassword(url);
+  for (std::string secret :
+       {url_password, PercentDecoded(url_password), options.password.value_or(std::string{})}) {
+    if (!secret.empty()) target.secrets.push_back(std::move(secret));
+  }
+  char* parse_error = nullptr;
+  PQconninfoOption* parsed = Pq().PQconninfoParse(options.url.c_str(), &parse_error);
+  if (parsed == nullptr) {
+    std::string why = parse_error != nullptr ? OneLine(parse_error) : "out of memory";
+    Pq().PQfreemem(parse_error);
+    why = text::MaskUrlCredentials(why);
+    for (const std::string& secret : target.secrets) ReplaceAll(why, secret, "***");
+    throw StoreError("offer_store_url: '" + target.display_url +
+                     "' is not a valid PostgreSQL URL (" + why +
+                     "): write it as postgresql://user:password@host:port/database");
+  }
+  std::string host = "localhost";
+  std::string port = "5432";
+  std::string dbname;
+  std::string user;
+  for (const PQconninfoOption* option = parsed; option->keyword != nullptr; ++option) {
+    if (option->val == nullptr || *option->val == '\0') continue;
+    const std::string_view key = option->keyword;
+    if (key == "host" || (key == "hostaddr" && host == "localhost")) host = option->val;
+    if (key == "port") port = option->val;
+    if (key == "dbname") dbname = option->val;
+    if (key == "user") user = option->val;
+  }
+  Pq().PQconninfoFree(parsed);
+  target.where = host + ":" + port + " (database " + (dbname.empty() ? user : dbname) + ", user " +
+                 (user.empty() ? "of the process" : user) + ")";
+  target.url = std::move(options.url);
+  target.password = std::move(options.password);
+  target.connect_timeout =
+      std::to_string(std::max<std::int64_t>(options.connect_timeout.count(), 1));
+  return target;
+}
+
+}  // namespace
+
+PgOfferStore::PgOfferStore(Options options)
+    : target_(std::make_unique<const PgTarget>(MakeTarget(options))),
+      display_url_(target_->display_url),
+      writer_(std::make_unique<PgConnection>(*target_)),
+      reader_(std::make_unique<PgConnection>(*target_)) {
+  writer_->Connect();
+  try {
+    Migrate(*writer_, writer_->Get());
+  } catch (const StoreError& e) {
+    const std::string_view what = e.what();
+    if (what.starts_with("offer_store_url")) throw;
+    throw StoreError("offer_store_url: cannot create the vipservice's tables at " + target_->where +
+                     " (" + std::string(what) +
+                     "); give the user CREATE on the first schema of its search_path, or have "
+                     "them created by a vipservice that may");
+  }
+  reader_->Connect();
+}
+
+PgOfferStore::~PgOfferStore() = default;
+
+ProcessResult PgOfferStore::Process(std::string_view message_id,
+                                    const VipNotification& notification,
+                                    system_clock::time_point offered_at, milliseconds cooldown) {
+  if (message_id.empty() || message_id.size() > kMaxMessageIdBytes) {
+    throw std::invalid_argument("offer store: a message id must be 1 to 255 bytes");
+  }
+  if (notification.account_id.empty() || notification.account_id.size() > kMaxAccountIdBytes) {
+    throw std::invalid_argument("offer store: an account id must be 1 to 128 bytes");
+  }
+  Pending mine{.message_id = message_id,
+               .notification = notification,
+               .offered_at = offered_at,
+               .cooldown = cooldown,
+               .result = ProcessResult::kDuplicate,
+               .error = nullptr,
+               .done = false};
+  std::unique_lock lock{commit_mutex_};
+  queued_.push_back(&mine);
+  while (!mine.done) {
+    if (committing_) {
+      commit_done_.wait(lock);
+      continue;
+    }
+    committing_ = true;
+    lock.unlock();
+    const std::vector<Pending*> batch = CommitQueued();
+    lock.lock();
+    for (Pending* request : batch) request->done = true;
+    committing_ = false;
+    commit_done_.notify_all();
+  }
+  if (mine.error) std::rethrow_exception(mine.error);
+  return mine.result;
+}
+
+std::vector<PgOfferStore::Pending*> PgOfferStore::CommitQueued() noexcept {
+  std::vector<Pending*> batch;
+  {
+    const std::lock_guard lock{commit_mutex_};
+    const std::size_t take = std::min(queued_.size(), kMaxBatch);
+    batch.assign(queued_.begin(), queued_.begin() + static_cast<std::ptrdiff_t>(take));
+    queued_.erase(queued_.begin(), queued_.begin() + static_cast<std::ptrdiff_t>(take));
+  }
+  std::exception_ptr error;
+  try {
+    PGconn* conn = writer_->Get();
+    const auto fail = [this](const std::string& operation) {
+      const std::string why = writer_->AfterFailure();
+      throw StoreError("offer store " + Describe() + ": " + operation + ": " + why);
+    };
+    if (Pq().PQenterPipelineMode(conn) != 1) fail("enter pipeline mode");
+
+    // One implicit transaction up to the sync: the protocol commits it there when every
+    // statement succeeded and rolls it back otherwise.
+    std::vector<std::int32_t> locks;
+    locks.reserve(batch.size());
+    for (const Pending* request : batch) {
+      locks.push_back(AccountLockKey(request->notification.account_id));
+    }
+    // Always in one order, so that two instances' batches never wait for each other in a cycle.
+    std::sort(locks.begin(), locks.end());
+    locks.erase(std::unique(locks.begin(), locks.end()), locks.end());
+    const std::string lock_class = std::to_string(kAccountLockClass);
+    std::size_t sent = 0;
+    for (const std::int32_t key : locks) {
+      const std::string key_text = std::to_string(key);
+      const std::array<const char*, 2> values{lock_class.c_str(), key_text.c_str()};
+      if (Pq().PQsendQueryParams(conn, "SELECT pg_advisory_xact_lock($1::int4, $2::int4)", 2,
+                                 nullptr, values.data(), nullptr, nullptr, 0) != 1) {
+        fail("send account lock");
+      }
+      ++sent;
+    }
+    static constexpr std::array<Oid, 6> kTypes{kByteaOid, kByteaOid, kInt8Oid,
+                                               kInt8Oid,  kInt8Oid,  kInt8Oid};
+    static constexpr std::array<int, 6> kFormats{1, 1, 0, 0, 0, 0};
+    for (const Pending* request : batch) {
+      const std::int64_t read_at = ToNanos(request->notification.read_at);
+      const std::int64_t window = std::max<std::int64_t>(
+          std::chrono::duration_cast<nanoseconds>(request->cooldown).count(), 0);
+      const std::string read_text = std::to_string(read_at);
+      const std::string offered_text = std::to_string(ToNanos(request->offered_at));
+      const std::string low = std::to_string(SaturatingAdd(read_at, -window));
+      const std::string high = std::to_string(SaturatingAdd(read_at, window));
+      const std::array<const char*, 6> values{request->message_id.data(),
+                                              request->notification.account_id.data(),
+                                              read_text.c_str(),
+                                              offered_text.c_str(),
+                                              low.c_str(),
+                                              high.c_str()};
+      const std::array<int, 6> lengths{static_cast<int>(request->message_id.size()),
+                                       static_cast<int>(request->notification.account_id.size()),
+                                       0,
+                                       0,
+                                       0,
+                                       0};
+      if (Pq().PQsendQueryParams(conn, kProcessSql, 6, kTypes.data(), values.data(), lengths.data(),
+                                 kFormats.data(), 0) != 1) {
+        fail("send offer rule");
+      }
+      ++sent;
+    }
+    if (Pq().PQpipelineSync(conn) != 1) fail("send commit");
+
+    std::string first_error;
+    for (std::size_t i = 0; i < sent; ++i) {
+      const std::size_t request_index = i >= locks.size() ? i - locks.size() : batch.size();
+      // Each statement yields one result, then nullptr.
+      for (Result result{Pq().PQgetResult(conn)}; result; result.reset(Pq().PQgetResult(conn))) {
+        const ExecStatusType status = Pq().PQresultStatus(result.get());
+        if (status == PGRES_TUPLES_OK && request_index < batch.size()) {
+          batch[request_index]->result =
+              Pq().PQntuples(result.get()) == 0             ? ProcessResult::kDuplicate
+              : *Pq().PQgetvalue(result.get(), 0, 0) == 't' ? ProcessResult::kOffered
+                                                            : ProcessResult::kCooldown;
+        } else if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK && first_error.empty()) {
+          first_error = status == PGRES_PIPELINE_ABORTED
+                            ? "aborted"
+                            : writer_->Scrub(Pq().PQresultErrorMessage(result.get()));
+        }
+      }
+      if (Pq().PQstatus(conn) != CONNECTION_OK) {
+        if (first_error.empty()) first_error = writer_->LastError();
+        break;
+      }
+    }
+    if (Pq().PQstatus(conn) == CONNECTION_OK) {
+      const Result sync{Pq().PQgetResult(conn)};
+      if (!sync || Pq().PQresultStatus(sync.get()) != PGRES_PIPELINE_SYNC) {
+        if (first_error.empty()) first_error = "no commit confirmation";
+      }
+      if (Pq().PQexitPipelineMode(conn) != 1 && first_error.empty()) {
+        first_error = writer_->LastError();
+      }
+    }
+    if (!first_error.empty()) {
+      // The transaction was rolled back (or, when the connection broke while committing, may
+      // have committed: a retry then finds the ids processed).
+      writer_->AfterFailure();
+      throw StoreError("offer store " + Describe() + ": commit offers: " + first_error);
+    }
+  } catch (...) {  // one failed statement fails the whole transaction, so every request in it
+    error = std::current_exception();
+    for (Pending* request : batch) request->error = error;
+  }
+  return batch;
+}
+
+std::vector<Offer> PgOfferStore::OffersFor(std::string_view account_id) const {
+  std::vector<Offer> offers;
+  if (account_id.empty() || account_id.size() > kMaxAccountIdBytes) return offers;
+  const std::lock_guard lock{reader_mutex_};
+  PGconn* conn = reader_->Get();
+  const char* values[] = {account_id.data()};
+  const int lengths[] = {static_cast<int>(account_id.size())};
+  const int formats[] = {1};
+  const Oid types[] = {kByteaOid};
+  const Result result{
+      Pq().PQexecParams(conn,
+                        "SELECT message_id, read_at_ns, offered_at_ns FROM vip_offers "
+                        "WHERE account_id = $1 ORDER BY read_at_ns, message_id",
+                        1, types, values, lengths, formats, /*resultFormat=*/1)};
+  if (!result || Pq().PQresultStatus(result.get()) != PGRES_TUPLES_OK) {
+    const std::string why = reader_->AfterFailure();
+    throw StoreError("offer store " + Describe() + ": read offers of account: " + why);
+  }
+  const int rows = Pq().PQntuples(result.get());
+  offers.reserve(static_cast<std::size_t>(rows));
+  for (int row = 0; row < rows; ++row) {
+    if (Pq().PQgetlength(result.get(), row, 1) != 8 ||
+        Pq().PQgetlength(result.get(), row, 2) != 8) {
+      throw StoreError("offer store " + Describe() + ": read offers: unexpected column type");
+    }
+    offers.push_back(
+        {.account_id = std::string(account_id),
+         .message_id =
+             std::string(Pq().PQgetvalue(result.get(), row, 0),
+                         static_cast<std::size_t>(Pq().PQgetlength(result.get(), row, 0))),
+         .read_at = FromNanos(ReadBigEndian64(Pq().PQgetvalue(result.get(), row, 1))),
+         .offered_at = FromNanos(ReadBigEndian64(Pq().PQgetvalue(result.get(), row, 2)))});
+  }
+  return offers;
+}
+
+std::size_t PgOfferStore::Count(const char* sql) const {
+  const std::lock_guard lock{reader_mutex_};
+  PGconn* conn = reader_->Get();
+  return CountFrom(Exec(*reader_, conn, "count", sql).get());
+}
+
+std::size_t PgOfferStore::CountOffers() const { return Count("SELECT count(*) FROM vip_offers"); }
+
+std::size_t PgOfferStore::CountProcessed() const {
+  return Count("SELECT count(*) FROM vip_processed");
+}
+
+void PgOfferStore::Ping() const {
+  const std::lock_guard lock{reader_mutex_};
+  PGconn* conn = reader_->Get();
+  static_cast<void>(Exec(*reader_, conn, "ping", "SELECT 1"));
+}
+
+std::size_t PgOfferStore::DeleteProcessedBefore(system_clock::time_point cutoff) {
+  const std::string limit = std::to_string(ToNanos(cutoff));
+  const std::string chunk = std::to_string(kDeleteChunk);
+  std::size_t deleted = 0;
+  for (;;) {
+    std::size_t deleted_here = 0;
+    {
+      // A chunk per statement (its own transaction); rows another instance is deleting are
+      // skipped, not waited for.
+      const std::lock_guard lock{reader_mutex_};
+      PGconn* conn = reader_->Get();
+      const Result result = Exec(*reader_, conn, "delete old processed message ids",
+                                 "DELETE FROM vip_processed WHERE message_id IN ("
+                                 "SELECT message_id FROM vip_processed WHERE processed_at_ns < "
+                                 "$1::int8 LIMIT $2::int8 FOR UPDATE SKIP LOCKED)",
+                                 {limit, chunk});
+      const std::string_view count = Pq().PQcmdTuples(result.get());
+      static_cast<void>(std::from_chars(count.data(), count.data() + count.size(), deleted_here));
+    }
+    deleted += deleted_here;
+    if (deleted_here < kDeleteChunk) return deleted;
+  }
+}
+
+}  // namespace cppblog::vip

@@ -1,0 +1,82 @@
+#include <chrono>
+#include <cstdlib>
+#include <stdexcept>
+#include <string>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "pg_offer_store.hpp"
+#include "pg_test_env.hpp"
+
+// The PostgreSQL server of ./dev test stopped and started under a store: RUN_SERIAL, since every
+// other test on that server would fail meanwhile.
+namespace cppblog::vip {
+namespace {
+
+using namespace std::chrono_literals;
+using std::chrono::system_clock;
+
+const system_clock::time_point kT0 = system_clock::time_point{} + std::chrono::hours{480'000};
+
+std::string RequiredEnv(const char* name) {
+  const char* value = std::getenv(name);
+  if (value == nullptr || *value == '\0') {
+    throw std::runtime_error(std::string(name) + " is not set: run this test through ./dev test");
+  }
+  return value;
+}
+
+void Postgres(const std::string& command) {
+  const std::string line = "PG_DIR='" + RequiredEnv("CPPBLOG_TEST_PG_DIR") + "' '" +
+                           RequiredEnv("CPPBLOG_DEV") + "' postgres " + command +
+                           " >/dev/null 2>&1";
+  if (std::system(line.c_str()) != 0) throw std::runtime_error("failed: ./dev postgres " + command);
+}
+
+VipNotification Notification(std::string account) {
+  return {.account_id = std::move(account), .read_at = kT0};
+}
+
+TEST(PgOfferStoreRestart, ServerDownFailsWithStoreErrorOnlyAndServerBackResumes) {
+  const TestPgSchema schema;
+  PgOfferStore store{{.url = schema.Url()}};
+  ASSERT_EQ(store.Process("before", Notification("1"), kT0, 0ms), ProcessResult::kOffered);
+
+  Postgres("stop");
+  int store_errors = 0;
+  for (int i = 0; i < 5; ++i) {
+    try {
+      static_cast<void>(store.Process("during", Notification("1"), kT0, 0ms));
+    } catch (const StoreError&) {
+      ++store_errors;
+    }
+    try {
+      store.Ping();
+    } catch (const StoreError&) {
+      ++store_errors;
+    }
+  }
+  Postgres("start");
+  // The store reconnects by itself, after its backoff (at most 5 s).
+  std::string last_error;
+  ProcessResult result = ProcessResult::kDuplicate;
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  for (bool done = false; !done && std::chrono::steady_clock::now() < deadline;) {
+    try {
+      result = store.Process("during", Notification("1"), kT0, 0ms);
+      done = true;
+    } catch (const StoreError& e) {
+      last_error = e.what();
+      std::this_thread::sleep_for(50ms);  // a poll interval, not a wait
+    }
+  }
+
+  EXPECT_EQ(store_errors, 10);
+  EXPECT_EQ(result, ProcessResult::kOffered) << last_error;
+  EXPECT_EQ(store.CountOffers(), 2U);
+  EXPECT_EQ(store.Process("before", Notification("1"), kT0, 0ms), ProcessResult::kDuplicate);
+}
+
+}  // namespace
+}  // namespace cppblog::vip

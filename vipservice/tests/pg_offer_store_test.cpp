@@ -1,0 +1,375 @@
+#include "pg_offer_store.hpp"
+
+#include <chrono>
+#include <functional>
+#include <future>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "pg_test_env.hpp"
+
+namespace cppblog::vip {
+namespace {
+
+using namespace std::chrono_literals;
+using std::chrono::system_clock;
+
+const system_clock::time_point kT0 = system_clock::time_point{} + std::chrono::hours{480'000};
+
+VipNotification Notification(std::string account, system_clock::time_point read_at) {
+  return {.account_id = std::move(account), .read_at = read_at};
+}
+
+PgOfferStore Open(const TestPgSchema& schema) { return PgOfferStore{{.url = schema.Url()}}; }
+
+std::string ErrorOf(const std::function<void()>& action) {
+  try {
+    action();
+  } catch (const StoreError& e) {
+    return e.what();
+  }
+  return "(no StoreError)";
+}
+
+bool WaitUntil(const std::function<bool()>& condition, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() >= deadline) return condition();
+    std::this_thread::sleep_for(10ms);  // a poll interval, not a wait
+  }
+  return true;
+}
+
+TEST(PgOfferStore, FirstNotificationYieldsAnOffer) {
+  const TestPgSchema schema;
+  PgOfferStore store = Open(schema);
+
+  const ProcessResult result = store.Process("m1", Notification("10000", kT0), kT0 + 1ms, 24h);
+
+  EXPECT_EQ(result, ProcessResult::kOffered);
+  const std::vector<Offer> offers = store.OffersFor("10000");
+  ASSERT_EQ(offers.size(), 1U);
+  EXPECT_EQ(
+      offers[0],
+      (Offer{.account_id = "10000", .message_id = "m1", .read_at = kT0, .offered_at = kT0 + 1ms}));
+}
+
+TEST(PgOfferStore, KeepsTimesToTheNanosecondAndIdsAsBytes) {
+  const TestPgSchema schema;
+  PgOfferStore store = Open(schema);
+  const auto read_at = kT0 + 123456789ns;
+  const std::string id("m\0\xff\xfe", 4);  // not UTF-8, with a NUL: AMQP ids are bytes
+
+  ASSERT_EQ(store.Process(id, Notification("10000", read_at), read_at + 1ns, 0ms),
+            ProcessResult::kOffered);
+
+  const std::vector<Offer> offers = store.OffersFor("10000");
+  ASSERT_EQ(offers.size(), 1U);
+  EXPECT_EQ(offers[0].message_id, id);
+  EXPECT_EQ(offers[0].read_at, read_at);
+  EXPECT_EQ(offers[0].offered_at, read_at + 1ns);
+  EXPECT_EQ(store.Process(id, Notification("10000", read_at), read_at, 0ms),
+            ProcessResult::kDuplicate);
+}
+
+TEST(PgOfferStore, SameMessageIdTwiceChangesNothing) {
+  const TestPgSchema schema;
+  PgOfferStore store = Open(schema);
+  ASSERT_EQ(store.Process("m1", Notification("10000", kT0), kT0, 0ms), ProcessResult::kOffered);
+
+  const ProcessResult again = store.Process("m1", Notification("10000", kT0 + 1h), kT0 + 1h, 0ms);
+
+  EXPECT_EQ(again, ProcessResult::kDuplicate);
+  EXPECT_EQ(store.CountOffers(), 1U);
+  EXPECT_EQ(store.CountProcessed(), 1U);
+  EXPECT_EQ(store.OffersFor("10000").at(0).offered_at, kT0);
+}
+
+TEST(PgOfferStore, NotificationWithinCooldownIsProcessedWithoutOffer) {
+  const TestPgSchema schema;
+  PgOfferStore store = Open(schema);
+  ASSERT_EQ(store.Process("m1", Notification("10000", kT0), kT0, 24h), ProcessResult::kOffered);
+
+  const ProcessResult later = store.Process("m2", Notification("10000", kT0 + 23h), kT0, 24h);
+  const ProcessResult earlier = store.Process("m3", Notification("10000", kT0 - 23h), kT0, 24h);
+
+  EXPECT_EQ(later, ProcessResult::kCooldown);
+  EXPECT_EQ(earlier, ProcessResult::kCooldown);
+  EXPECT_EQ(store.CountOffers(), 1U);
+  EXPECT_EQ(store.CountProcessed(), 3U);
+  EXPECT_EQ(store.Process("m2", Notification("10000", kT0 + 23h), kT0, 24h),
+            ProcessResult::kDuplicate);
+}
+
+TEST(PgOfferStore, NotificationAfterCooldownYieldsAnotherOffer) {
+  const TestPgSchema schema;
+  PgOfferStore store = Open(schema);
+  ASSERT_EQ(store.Process("m1", Notification("10000", kT0), kT0, 24h), ProcessResult::kOffered);
+
+  EXPECT_EQ(store.Process("m2", Notification("10000", kT0 + 24h), kT0, 24h),
+            ProcessResult::kOffered);
+  EXPECT_EQ(store.Process("m3", Notification("10000", kT0 - 24h), kT0, 24h),
+            ProcessResult::kOffered);
+  EXPECT_EQ(store.OffersFor("10000").size(), 3U);
+}
+
+TEST(PgOfferStore, CooldownIsPerAccount) {
+  const TestPgSchema schema;
+  PgOfferStore store = Open(schema);
+  ASSERT_EQ(store.Process("m1", Notification("10000", kT0), kT0, 24h), ProcessResult::kOffered);
+
+  EXPECT_EQ(store.Process("m2", Notification("1000", kT0), kT0, 24h), ProcessResult::kOffered);
+  EXPECT_EQ(store.Process("m3", Notification("100000", kT0), kT0, 24h), ProcessResult::kOffered);
+  EXPECT_EQ(store.OffersFor("10000").size(), 1U);
+  EXPECT_EQ(store.OffersFor("1000").size(), 1U);
+}
+
+TEST(PgOfferStore, OffersAreListedByReadAt) {
+  const TestPgSchema schema;
+  PgOfferStore store = Open(schema);
+  ASSERT_EQ(store.Process("late", Notification("10000", kT0 + 2h), kT0, 0ms),
+            ProcessResult::kOffered);
+  ASSERT_EQ(store.Process("early", Notification("10000", kT0 - 2h), kT0, 0ms),
+            ProcessResult::kOffered);
+
+  const std::vector<Offer> offers = store.OffersFor("10000");
+
+  ASSERT_EQ(offers.size(), 2U);
+  EXPECT_EQ(offers[0].message_id, "early");
+  EXPECT_EQ(offers[1].message_id, "late");
+  EXPECT_TRUE(store.OffersFor("10001").empty());
+}
+
+TEST(PgOfferStore, RejectsEmptyAndOverlongMessageIds) {
+  const TestPgSchema schema;
+  PgOfferStore store = Open(schema);
+
+  EXPECT_THROW(static_cast<void>(store.Process("", Notification("10000", kT0), kT0, 0ms)),
+               std::invalid_argument);
+  EXPECT_THROW(
+      static_cast<void>(store.Process(std::string(256, 'x'), Notification("10000", kT0), kT0, 0ms)),
+      std::invalid_argument);
+  EXPECT_EQ(store.CountProcessed(), 0U);
+}
+
+TEST(PgOfferStore, ReopenKeepsOffersAndProcessedIds) {
+  const TestPgSchema schema;
+  {
+    PgOfferStore store = Open(schema);
+    ASSERT_EQ(store.Process("m1", Notification("10000", kT0), kT0, 24h), ProcessResult::kOffered);
+  }
+  PgOfferStore reopened = Open(schema);
+
+  EXPECT_EQ(reopened.OffersFor("10000").size(), 1U);
+  EXPECT_EQ(reopened.Process("m1", Notification("10000", kT0), kT0, 24h),
+            ProcessResult::kDuplicate);
+  EXPECT_EQ(reopened.Process("m2", Notification("10000", kT0 + 1h), kT0, 24h),
+            ProcessResult::kCooldown);
+  EXPECT_EQ(schema.Query("SELECT version FROM cppblog_schema_version"), "1");
+}
+
+TEST(PgOfferStore, InstancesStartingTogetherCreateTheSchemaOnce) {
+  const TestPgSchema schema;
+  std::vector<std::future<std::size_t>> opened;
+
+  for (int i = 0; i < 6; ++i) {
+    opened.push_back(std::async(std::launch::async, [&schema] {
+      PgOfferStore store = Open(schema);
+      return store.CountOffers();
+    }));
+  }
+
+  for (auto& store : opened) EXPECT_EQ(store.get(), 0U);
+  EXPECT_EQ(schema.Query("SELECT count(*) FROM cppblog_schema_version"), "1");
+}
+
+TEST(PgOfferStore, NewerSchemaIsRefusedWithWhatToDo) {
+  const TestPgSchema schema;
+  { const PgOfferStore store = Open(schema); }
+  static_cast<void>(schema.Query("UPDATE cppblog_schema_version SET version = 99"));
+
+  const std::string error = ErrorOf([&schema] { const PgOfferStore store = Open(schema); });
+
+  EXPECT_NE(error.find("offer_store_url"), std::string::npos) << error;
+  EXPECT_NE(error.find("version 99"), std::string::npos) << error;
+}
+
+TEST(PgOfferStore, ConcurrentRedeliveriesYieldOneOffer) {
+  const TestPgSchema schema;
+  PgOfferStore store = Open(schema);
+  std::vector<std::future<ProcessResult>> results;
+
+  for (int i = 0; i < 8; ++i) {
+    results.push_back(std::async(std::launch::async, [&store] {
+      return store.Process("same", Notification("10000", kT0), kT0, 0ms);
+    }));
+  }
+
+  int offered = 0;
+  for (auto& result : results) offered += result.get() == ProcessResult::kOffered ? 1 : 0;
+  EXPECT_EQ(offered, 1);
+  EXPECT_EQ(store.CountOffers(), 1U);
+}
+
+TEST(PgOfferStore, GroupCommitRecordsEveryConcurrentMessage) {
+  const TestPgSchema schema;
+  PgOfferStore store = Open(schema);
+  std::vector<std::future<int>> workers;
+
+  for (int t = 0; t < 16; ++t) {
+    workers.push_back(std::async(std::launch::async, [&store, t] {
+      int offered = 0;
+      for (int i = 0; i < 25; ++i) {
+        const std::string id = "t" + std::to_string(t) + "-" + std::to_string(i);
+        const std::string account = std::to_string(10000 + (t * 25 + i) % 7);
+        offered +=
+            store.Process(id, Notification(account, kT0), kT0, 0ms) == ProcessResult::kOffered ? 1
+                                                                                               : 0;
+      }
+      return offered;
+    }));
+  }
+
+  int offered = 0;
+  for (auto& worker : workers) offered += worker.get();
+  EXPECT_EQ(offered, 400);
+  EXPECT_EQ(store.CountOffers(), 400U);
+  EXPECT_EQ(store.CountProcessed(), 400U);
+}
+
+// Issue 11 (e): instances on different hosts share the database; each store object here has
+// connections of its own, as another process would.
+TEST(PgOfferStore, ConcurrentInstancesWithCooldownMakeExactlyOneOffer) {
+  const TestPgSchema schema;
+  constexpr int kInstances = 4;
+  constexpr int kThreadsEach = 8;
+  constexpr int kMessagesEach = 10;
+  std::vector<std::unique_ptr<PgOfferStore>> instances;
+  for (int i = 0; i < kInstances; ++i) {
+    instances.push_back(std::make_unique<PgOfferStore>(PgOfferStore::Options{.url = schema.Url()}));
+  }
+  std::vector<std::future<int>> workers;
+
+  for (int i = 0; i < kInstances; ++i) {
+    for (int t = 0; t < kThreadsEach; ++t) {
+      workers.push_back(std::async(std::launch::async, [&store = *instances[i], i, t] {
+        int offered = 0;
+        for (int m = 0; m < kMessagesEach; ++m) {
+          const std::string id =
+              "i" + std::to_string(i) + "-t" + std::to_string(t) + "-m" + std::to_string(m);
+          const auto read_at = kT0 + std::chrono::seconds{m * 7 + t};
+          offered += store.Process(id, Notification("10000", read_at), read_at, 24h) ==
+                             ProcessResult::kOffered
+                         ? 1
+                         : 0;
+        }
+        return offered;
+      }));
+    }
+  }
+
+  int offered = 0;
+  for (auto& worker : workers) offered += worker.get();
+  EXPECT_EQ(offered, 1);
+  EXPECT_EQ(instances[0]->OffersFor("10000").size(), 1U);
+  EXPECT_EQ(instances[1]->CountProcessed(),
+            static_cast<std::size_t>(kInstances * kThreadsEach * kMessagesEach));
+}
+
+TEST(PgOfferStore, DeleteProcessedBeforeDeletesOnlyOlderIds) {
+  const TestPgSchema schema;
+  PgOfferStore store = Open(schema);
+  ASSERT_EQ(store.Process("old", Notification("10000", kT0 - 8 * 24h), kT0 - 8 * 24h, 0ms),
+            ProcessResult::kOffered);
+  ASSERT_EQ(store.Process("new", Notification("10000", kT0), kT0, 0ms), ProcessResult::kOffered);
+
+  const std::size_t deleted = store.DeleteProcessedBefore(kT0 - 7 * 24h);
+
+  EXPECT_EQ(deleted, 1U);
+  EXPECT_EQ(store.CountProcessed(), 1U);
+  EXPECT_EQ(store.CountOffers(), 2U);  // offers are kept
+  EXPECT_EQ(store.Process("new", Notification("10000", kT0), kT0, 0ms), ProcessResult::kDuplicate);
+  // A redelivery older than the retention is new again; its offer (same account, readAt and
+  // id) is there already, so it makes no second one.
+  EXPECT_EQ(store.Process("old", Notification("10000", kT0 - 8 * 24h), kT0, 0ms),
+            ProcessResult::kOffered);
+  EXPECT_EQ(store.CountOffers(), 2U);
+}
+
+TEST(PgOfferStore, DeleteProcessedBeforeWorksInChunks) {
+  const TestPgSchema schema;
+  PgOfferStore store = Open(schema);
+  static_cast<void>(
+      schema.Query("INSERT INTO vip_processed SELECT convert_to('bulk' || n, 'UTF8'), 0, false "
+                   "FROM generate_series(1, 25000) n"));
+  ASSERT_EQ(store.Process("kept", Notification("10000", kT0), kT0, 0ms), ProcessResult::kOffered);
+
+  EXPECT_EQ(store.DeleteProcessedBefore(kT0), 25'000U);
+  EXPECT_EQ(store.CountProcessed(), 1U);
+}
+
+TEST(PgOfferStore, LostConnectionFailsOneCallThenReconnects) {
+  const TestPgSchema schema;
+  PgOfferStore store = Open(schema);
+  ASSERT_EQ(store.Process("m1", Notification("10000", kT0), kT0, 0ms), ProcessResult::kOffered);
+  const std::string mine = "FROM pg_stat_activity WHERE application_name = '" + schema.Name() + "'";
+  static_cast<void>(TestPgSchema{}.Query("SELECT pg_terminate_backend(pid) " + mine));
+  ASSERT_TRUE(
+      WaitUntil([&] { return TestPgSchema{}.Query("SELECT count(*) " + mine) == "0"; }, 10s));
+
+  const std::string error =
+      ErrorOf([&] { static_cast<void>(store.Process("m2", Notification("1", kT0), kT0, 0ms)); });
+  const std::string read_error = ErrorOf([&] { store.Ping(); });
+
+  EXPECT_NE(error.find("offer store PostgreSQL"), std::string::npos) << error;
+  EXPECT_NE(read_error.find("offer store PostgreSQL"), std::string::npos) << read_error;
+  EXPECT_EQ(store.Process("m2", Notification("1", kT0), kT0, 0ms), ProcessResult::kOffered);
+  EXPECT_EQ(store.CountOffers(), 2U);
+}
+
+TEST(PgOfferStore, NotAUrlIsAnErrorNamingTheSetting) {
+  const std::string error =
+      ErrorOf([] { const PgOfferStore store{{.url = "host=db password=hunter2"}}; });
+
+  EXPECT_NE(error.find("offer_store_url"), std::string::npos) << error;
+  EXPECT_NE(error.find("postgresql://user:password@host:port/database"), std::string::npos)
+      << error;
+  EXPECT_EQ(error.find("hunter2"), std::string::npos) << error;
+}
+
+TEST(PgOfferStore, WrongPasswordIsAnErrorNamingHostAndNotThePassword) {
+  std::string url = TestPgUrl();
+  const auto colon = url.find(':', url.find("://") + 3);
+  const auto at = url.rfind('@');
+  ASSERT_NE(colon, std::string::npos);
+  ASSERT_NE(at, std::string::npos);
+  url.replace(colon + 1, at - colon - 1, "Wr0ng-Pa55");
+
+  const std::string error = ErrorOf([&url] { const PgOfferStore store{{.url = url}}; });
+
+  EXPECT_NE(error.find("offer_store_url"), std::string::npos) << error;
+  EXPECT_NE(error.find("127.0.0.1"), std::string::npos) << error;
+  EXPECT_NE(error.find("password"), std::string::npos) << error;
+  EXPECT_EQ(error.find("Wr0ng-Pa55"), std::string::npos) << error;
+  EXPECT_EQ(error.find('\n'), std::string::npos) << error;
+}
+
+TEST(PgOfferStore, PasswordOptionReplacesTheUrls) {
+  std::string url = TestPgUrl();
+  const auto colon = url.find(':', url.find("://") + 3);
+  const auto at = url.rfind('@');
+  const std::string password = url.substr(colon + 1, at - colon - 1);
+  url.replace(colon + 1, at - colon - 1, "not-this-one");
+  const TestPgSchema schema;  // the server is up
+
+  const PgOfferStore store{{.url = url, .password = password}};
+
+  EXPECT_NO_THROW(store.Ping());
+}
+
+}  // namespace
+}  // namespace cppblog::vip

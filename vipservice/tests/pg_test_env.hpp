@@ -1,0 +1,32 @@
+#pragma once
+
+#include <string>
+
+// Helpers for tests against the PostgreSQL server that `./dev test` starts.
+namespace cppblog::vip {
+
+/// $CPPBLOG_TEST_PG_URL; throws (failing the test) with instructions when unset.
+[[nodiscard]] std::string TestPgUrl();
+
+/// A schema of its own in the test database, dropped with everything in it by the destructor,
+/// so that tests running at once never see each other's tables. Throws std::runtime_error.
+class TestPgSchema {
+ public:
+  TestPgSchema();
+  ~TestPgSchema();
+  TestPgSchema(const TestPgSchema&) = delete;
+  TestPgSchema& operator=(const TestPgSchema&) = delete;
+
+  [[nodiscard]] const std::string& Name() const { return name_; }
+  /// TestPgUrl() with this schema first in the search path (a store opened on it keeps its
+  /// tables here) and the schema's name as application_name (to find its connections).
+  [[nodiscard]] const std::string& Url() const { return url_; }
+  /// Runs `sql` in this schema; returns the first column of the first row ("" when none).
+  std::string Query(const std::string& sql) const;
+
+ private:
+  std::string name_;
+  std::string url_;
+};
+
+}  // namespace cppblog::vip
