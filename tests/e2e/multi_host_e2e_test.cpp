@@ -233,7 +233,7 @@ class VipFlowClusterE2e : public ::testing::Test {
 // redelivers what the dead vipservice held, and the shared store's processed ids drop both
 // kinds of duplicate.
 TEST_F(VipFlowClusterE2e, KillingTheLeaderNodeAndAVipServiceLosesAndDoublesNoRead) {
-  constexpr int kReadsAfterKill = 300;
+  constexpr int kReadsAfterKill = 1000;
   const vip::TestPgSchema schema;
   const std::string queue = UniqueName("vip_queue-cluster");
   const Settings broker{
@@ -254,10 +254,10 @@ TEST_F(VipFlowClusterE2e, KillingTheLeaderNodeAndAVipServiceLosesAndDoublesNoRea
   GetLoad load{{.port = accounts.Port(),
                 .target = std::string(kVipRead),
                 .total = 1'000'000,  // until Stop()
-                .connections = 2,
-                .threads = 1,
-                .round_interval = 10ms}};  // a stream of 200 reads a second
-  ASSERT_TRUE(WaitUntil([&] { return victim.MessagesLogged() >= 100; }, 30s))
+                .connections = 4,
+                .threads = 2,
+                .round_interval = 8ms}};  // a stream of 500 reads a second
+  ASSERT_TRUE(WaitUntil([&] { return victim.MessagesLogged() >= 300; }, 30s))
       << Describe(load.Tally()) << "\n"
       << victim.Process().Output();
 
@@ -311,6 +311,9 @@ TEST_F(VipFlowClusterE2e, KillingTheLeaderNodeAndAVipServiceLosesAndDoublesNoRea
             << " deliveries handled (" << handled - std::min(handled, answered)
             << " duplicates dropped); " << MillisecondsSince(start) << " ms in all\n";
   AmqpClient client{{.url = urls_}};
+  // It may try the dead node first: an inspection fails until it is on another.
+  ASSERT_TRUE(
+      WaitUntil([&] { return client.State() == messaging::ConnectionState::kConnected; }, 20s));
   EXPECT_EQ(client.InspectQueue(queue + ".dlq").get().messages, 0U);
   EXPECT_TRUE(WaitUntil([&] { return client.InspectQueue(queue).get().messages == 0; }, 10s));
 }
@@ -419,6 +422,8 @@ TEST(VipFlowStoreOutageE2e, PostgresDownTenSecondsReadsAnswerNothingDeadLettered
   EXPECT_EQ(stored.offers, answered) << Describe(stored);
   EXPECT_EQ(stored.distinct_offered_ids, answered) << Describe(stored);
   AmqpClient client{{.url = TestAmqpUrl()}};
+  ASSERT_TRUE(
+      WaitUntil([&] { return client.State() == messaging::ConnectionState::kConnected; }, 20s));
   EXPECT_EQ(client.InspectQueue(queue + ".dlq").get().messages, 0U);
   EXPECT_EQ(vip.Process().Output().find("dead-lettering"), std::string::npos)
       << vip.Process().Output();
