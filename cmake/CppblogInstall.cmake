@@ -148,3 +148,11 @@ if(CPPBLOG_BUILD_TESTS AND NOT CMAKE_CXX_FLAGS MATCHES "-fsanitize"
     LABELS integration SKIP_RETURN_CODE 77 TIMEOUT 600
     ENVIRONMENT "CXX=${CMAKE_CXX_COMPILER}")
 endif()
+# docs/messaging.md quotes its C++ snippets from examples/ (compiled by the test above); this fails
+# when a quoted snippet and its file differ, or a ```cpp block quotes no file.
+if(CPPBLOG_BUILD_TESTS AND EXISTS ${cppblog_repository_root}/examples/check_doc_snippets.sh)
+  add_test(NAME docs_messaging_snippets
+    COMMAND ${cppblog_repository_root}/examples/check_doc_snippets.sh
+            ${cppblog_repository_root}/docs/messaging.md)
+  set_tests_properties(docs_messaging_snippets PROPERTIES LABELS unit)
+endif()
