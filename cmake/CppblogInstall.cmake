@@ -24,6 +24,12 @@ else()
 endif()
 configure_file(${CMAKE_CURRENT_LIST_DIR}/version.hpp.in
   ${cppblog_generated_include}/cppblog/version.hpp @ONLY)
+# Installed, it sits beside the other headers (every module's include path); in a build tree
+# (add_subdirectory), link cppblog::version. The modules do not: their compile lines, and so
+# ccache's hits, stay as they were.
+add_library(cppblog_version INTERFACE)
+add_library(cppblog::version ALIAS cppblog_version)
+target_include_directories(cppblog_version INTERFACE ${cppblog_generated_include})
 
 # --- the exported targets -----------------------------------------------------------------------
 # The libraries name these (cmake/CppblogHelpers.cmake) in their link interface, so they are
@@ -61,8 +67,7 @@ foreach(target IN LISTS cppblog_modules)
       endif()
     endforeach()
   endif()
-  list(APPEND mapped "$<BUILD_INTERFACE:${cppblog_generated_include}>"
-                     "$<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>")
+  list(APPEND mapped "$<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>")
   set_target_properties(${target} PROPERTIES INTERFACE_INCLUDE_DIRECTORIES "${mapped}")
   # The public headers are C++20.
   set_property(TARGET ${target} APPEND PROPERTY INTERFACE_COMPILE_FEATURES cxx_std_20)
