@@ -4,8 +4,10 @@
 //
 // Publishes COUNT (default 100) orders to the durable queue "examples.orders", waits for every
 // confirm, then shows the one error a publisher must expect from a correct program: a mandatory
-// message that no queue takes. Exits 0 when every order was confirmed and the unroutable message
-// failed as it should.
+// message that no queue takes; then publishes the orders again with a completion callback each
+// instead of a future. Exits 0 when every order was confirmed both ways and the unroutable
+// message failed as it should.
+#include <atomic>
 #include <cstdint>
 #include <cstdlib>
 #include <future>
@@ -62,8 +64,27 @@ int PublishOrders(const std::string& url, int count) {
     std::cout << "unroutable, as expected: " << e.what() << '\n';
   }
   // [/snippet unroutable]
+
+  // [snippet publish-callback]
+  // No future and no thread that waits: each result comes to a callback, on the client's
+  // publishing thread (keep it short). Exactly once per publish, also when the client closes.
+  std::atomic<int> settled{0};
+  std::atomic<int> failed{0};
+  std::promise<void> all_settled;
+  for (int i = 0; i < count; ++i) {
+    client.PublishToQueue(orders,
+                          {.body = R"({"order":)" + std::to_string(i) + "}",
+                           .message_id = "order-again-" + std::to_string(i)},
+                          [&](const messaging::MessagingError* error) {
+                            if (error != nullptr) ++failed;  // error->kind(), error->what()
+                            if (++settled == count) all_settled.set_value();
+                          });
+  }
+  all_settled.get_future().wait();  // here only to end the example
+  // [/snippet publish-callback]
+  std::cout << "confirmed " << count - failed << " of " << count << " orders by callback\n";
   client.Close();
-  return confirmed == count ? 0 : 1;
+  return confirmed == count && failed == 0 ? 0 : 1;
 }
 
 }  // namespace
@@ -71,6 +92,10 @@ int PublishOrders(const std::string& url, int count) {
 int main(int argc, char** argv) {
   const std::string url = argc > 1 ? argv[1] : "amqp://guest:guest@localhost:5672/%2F";
   const int count = argc > 2 ? std::atoi(argv[2]) : 100;
+  if (count < 1) {
+    std::cerr << "confirmed_publisher: COUNT must be a number of at least 1\n";
+    return 2;
+  }
   std::cout << "cppblog " << cppblog::kVersion << '\n';
   try {
     return PublishOrders(url, count);
