@@ -23,8 +23,10 @@
 # the store is read back (GET /offers/{account}): it must hold exactly one offer per answered read.
 # Configurations on the single node (classic vip_queue): LMDB with 1 and 3 vipservices (the 3
 # share one data dir, as deployed on one host: ADR 0005), PostgreSQL (`./dev postgres`, a private
-# server) with 1 and 3. On the cluster (`./dev rabbit cluster`, quorum vip_queue, every service
-# on the cluster's address list): PostgreSQL with 3 vipservices, as `./dev cluster` deploys.
+# server) with 1 and 3, and with 3 and the reads spread over 3 accounts (PostgreSQL serialises one
+# account's transactions, ADR 0010: this shows whether that lock is what bounds it). On the cluster
+# (`./dev rabbit cluster`, quorum vip_queue, every service on the cluster's address list):
+# PostgreSQL with 3 vipservices, as `./dev cluster` deploys.
 # Raw pipelines run before the first configuration, after every second one and after the last;
 # a configuration's ratio is its rate over the median of its broker's raw pipelines.
 # For every run: the CPU time (user + system, all threads, from /proc) of each process per
@@ -42,7 +44,7 @@
 # (build/bench; configured with `cmake --preset bench` when absent), SUSTAINED_SECONDS (5),
 # SUSTAINED_CONNECTIONS (8), SUSTAINED_RAW_COUNT (30000; SUSTAINED_CLUSTER_RAW_COUNT, 10000, on
 # the cluster), SUSTAINED_CONFIGS ("lmdb:1 lmdb:3
-# pg:1 pg:3", STORE:VIPSERVICES on the single node), SUSTAINED_CLUSTER_CONFIGS ("pg:3"; empty:
+# pg:1 pg:3 pg:3:3", STORE:VIPSERVICES[:ACCOUNTS] on the single node), SUSTAINED_CLUSTER_CONFIGS ("pg:3"; empty:
 # no cluster, no failover), SUSTAINED_FAILOVER_RATE (300), SUSTAINED_FAILOVER_SECONDS (12),
 # SUSTAINED_FAILOVER_KILL_AFTER (4), BENCH_DOC (docs/benchmarks.md), BUILD_JOBS (2), KEEP_WORK
 # (set: keep the logs in /tmp).
@@ -56,7 +58,7 @@ LOAD_SECONDS=${SUSTAINED_SECONDS:-5}
 CONNECTIONS=${SUSTAINED_CONNECTIONS:-8}
 RAW_COUNT=${SUSTAINED_RAW_COUNT:-30000}
 CLUSTER_RAW_COUNT=${SUSTAINED_CLUSTER_RAW_COUNT:-10000}  # a quorum queue on 3 nodes is slower
-read -ra CONFIGS <<<"${SUSTAINED_CONFIGS-lmdb:1 lmdb:3 pg:1 pg:3}"
+read -ra CONFIGS <<<"${SUSTAINED_CONFIGS-lmdb:1 lmdb:3 pg:1 pg:3 pg:3:3}"
 read -ra CLUSTER_CONFIGS <<<"${SUSTAINED_CLUSTER_CONFIGS-pg:3}"
 FAILOVER_RATE=${SUSTAINED_FAILOVER_RATE:-300}
 FAILOVER_SECONDS=${SUSTAINED_FAILOVER_SECONDS:-12}
@@ -82,13 +84,15 @@ TARGET_FAILOVER_S=5
 [ -x "$VIP_BIN" ] || die "$VIP_BIN not found; build it first: ./dev build release"
 ACCOUNT_BIN=$(readlink -f "$ACCOUNT_BIN") VIP_BIN=$(readlink -f "$VIP_BIN")
 for c in "${CONFIGS[@]}" "${CLUSTER_CONFIGS[@]}"; do
-  [[ $c =~ ^(lmdb|pg):[1-9]$ ]] || die "a configuration is STORE:VIPSERVICES (lmdb:3, pg:1), not '$c'"
+  [[ $c =~ ^(lmdb|pg):[1-9](:[1-9])?$ ]] ||
+    die "a configuration is STORE:VIPSERVICES[:ACCOUNTS] (lmdb:3, pg:1, pg:3:3), not '$c'"
 done
 
 configure_bench_build "$BUILD_DIR"
-say "building amqp_raw_bench and paced_http_load in $BUILD_DIR"
-cmake --build "$BUILD_DIR" --parallel "$JOBS" --target amqp_raw_bench paced_http_load >&2 ||
-  die "amqp_raw_bench or paced_http_load did not build"
+say "building amqp_raw_bench, paced_http_load and disk_sync_probe in $BUILD_DIR"
+cmake --build "$BUILD_DIR" --parallel "$JOBS" --target amqp_raw_bench paced_http_load disk_sync_probe >&2 ||
+  die "amqp_raw_bench, paced_http_load or disk_sync_probe did not build"
+PROBE_BIN=$BUILD_DIR/bin/disk_sync_probe
 RAW_BIN=$BUILD_DIR/bin/amqp_raw_bench
 LOAD_BIN=$BUILD_DIR/bin/paced_http_load
 
@@ -126,7 +130,7 @@ wait_healthy() {  # NAME PORT PID LOG
 start_accountservice() {  # BROKER_URLS QUEUE_TYPE NAME
   ACCOUNT_PORT=$(free_port) ACCOUNT_LOG=$WORK/accountservice-$3.log
   local accounts="$WARMUP_ACCOUNT" i
-  for i in $(seq 0 9); do accounts+=",$((FIRST_ACCOUNT + i))"; done
+  for i in $(seq 0 29); do accounts+=",$((FIRST_ACCOUNT + i))"; done
   (cd "$WORK" && exec "$ACCOUNT_BIN" --config-dir "$WORK/no-config" --set "server_port=$ACCOUNT_PORT" \
     --set "data_dir=$WORK/accountservice-$3" --set "amqp_server_url=$1" --set "vip_queue_type=$2" \
     --set "vip_accounts=$accounts") 2>"$ACCOUNT_LOG" >&2 &
@@ -258,12 +262,31 @@ run_raw() {  # BROKER PUBLISH_URL CONSUME_URL QUEUE_TYPE
 }
 
 NEXT_ACCOUNT=$FIRST_ACCOUNT
-VIP_ROWS=()  # "broker store n account sent ok stored dup load_s answered_rate drain_s rate acc_us broker_us vips_us pg_us machine_us busy steal pg_commits"
-run_vip() {  # BROKER STORE COUNT BROKER_URLS QUEUE_TYPE
-  local name="$1-$2-$3" account=$NEXT_ACCOUNT out before after t0 t_last ok stored dup drain rate cpu
-  local xid_before xid_after commits
-  NEXT_ACCOUNT=$((NEXT_ACCOUNT + 1))
-  start_vipservices "$3" "$2" "$4" "$5" "$name"
+VIP_ROWS=()  # "broker store n accounts first_account sent ok stored dup load_s answered_rate drain_s rate acc_us broker_us vips_us pg_us machine_us busy steal pg_commits"
+# Runs the closed loop on ACCOUNTS accounts from FIRST at once (CONNECTIONS shared out among
+# them), one driver each; prints "sent ok seconds" summed (seconds: the longest).
+drive_closed_loop() {  # FIRST ACCOUNTS
+  local i conns pids=() files=()
+  for i in $(seq 0 $(($2 - 1))); do
+    conns=$((CONNECTIONS / $2 + (i < CONNECTIONS % $2 ? 1 : 0)))
+    [ "$conns" -ge 1 ] || conns=1
+    files+=("$WORK/load-$(($1 + i)).out")
+    "$LOAD_BIN" --port "$ACCOUNT_PORT" --path "/accounts/$(($1 + i))" --rate 0 \
+      --duration "$LOAD_SECONDS" --connections "$conns" >"${files[-1]}" 2>&1 &
+    pids+=($!)
+  done
+  for i in "${!pids[@]}"; do wait "${pids[$i]}" || say "the load on /accounts/$(($1 + i)) had errors: $(cat "${files[$i]}")"; done
+  for i in "${files[@]}"; do cat "$i"; done |
+    awk '{ for (f = 1; f <= NF; f++) { split($f, kv, "="); v[kv[1]] = kv[2] }
+           sent += v["sent"]; ok += v["ok"]; if (v["seconds"] > s) s = v["seconds"] }
+         END { printf "%d %d %.2f\n", sent, ok, s }'
+}
+run_vip() {  # BROKER STORE COUNT ACCOUNTS BROKER_URLS QUEUE_TYPE
+  local name="$1-$2-$3-$4" first=$NEXT_ACCOUNT accounts out before after t0 t_last sent ok seconds
+  local stored=0 dup=0 s d i drain rate cpu answered xid_before xid_after commits
+  NEXT_ACCOUNT=$((NEXT_ACCOUNT + $4))
+  accounts="($(seq -s '|' "$first" $((first + $4 - 1))))"  # an ERE alternation of the accounts
+  start_vipservices "$3" "$2" "$5" "$6" "$name"
   [ "$2" = pg ] && read -ra PG_PIDS < <(pg_pids) || PG_PIDS=()
   out=$("$LOAD_BIN" --port "$ACCOUNT_PORT" --path "/accounts/$WARMUP_ACCOUNT" --rate 200 --duration 1 \
     --connections 4) || say "the warm-up had errors: $out"
@@ -275,41 +298,53 @@ run_vip() {  # BROKER STORE COUNT BROKER_URLS QUEUE_TYPE
     say "a VIP notification's body: $BODY_BYTES bytes"
   fi
   if [ "${RUN_RAW_BEFORE:-0}" = 1 ]; then run_raw "${RAW_ARGS[@]}"; fi
-  say "VIP flow on the $1, $2 store, $3 vipservice(s): $LOAD_SECONDS s closed loop on /accounts/$account over $CONNECTIONS connections, then the drain"
+  say "VIP flow on the $1, $2 store, $3 vipservice(s): $LOAD_SECONDS s closed loop on /accounts/$accounts over $CONNECTIONS connections, then the drain"
   xid_before=-
   [ "$2" = pg ] && xid_before=$(pg_next_xid)
   before=$(snapshot)
   t0=$(date +%s.%N)
-  out=$("$LOAD_BIN" --port "$ACCOUNT_PORT" --path "/accounts/$account" --rate 0 \
-    --duration "$LOAD_SECONDS" --connections "$CONNECTIONS") || say "the load had errors: $out"
-  ok=$(kv ok "$out")
-  wait_delivered "$account" "$ok" || true
+  read -r sent ok seconds < <(drive_closed_loop "$first" "$4")
+  wait_delivered "$accounts" "$ok" || true
   after=$(snapshot)
   commits=-
   if [ "$xid_before" != - ]; then
     xid_after=$(pg_next_xid)
     [ "$xid_after" != - ] && commits=$((xid_after - xid_before))
   fi
-  t_last=$(delivery_times "$account" | tail -n 1)
-  read -r stored dup < <(stored_offers "$account" "$ok")
-  drain=$(awk -v t0="$t0" -v s="$(kv seconds "$out")" -v e="${t_last:-0}" 'BEGIN { printf "%.2f", e - t0 - s }')
+  t_last=$(delivery_times "$accounts" | tail -n 1)
+  # Each account's offers from the store (all its offers, from every instance), summed.
+  for i in $(seq "$first" $((first + $4 - 1))); do
+    read -r s d < <(stored_offers "$i" 1)
+    [ "$s" = - ] && { stored=-; break; }
+    stored=$((stored + s)) dup=$((dup + d))
+  done
+  [ "$stored" = - ] || [ "$stored" -ge "$ok" ] || sleep 1  # the last commits; then once more
+  if [ "$stored" != - ] && [ "$stored" -lt "$ok" ]; then
+    stored=0 dup=0
+    for i in $(seq "$first" $((first + $4 - 1))); do
+      read -r s d < <(stored_offers "$i" 1)
+      stored=$((stored + ${s/-/0})) dup=$((dup + ${d/-/0}))
+    done
+  fi
+  drain=$(awk -v t0="$t0" -v s="$seconds" -v e="${t_last:-0}" 'BEGIN { printf "%.2f", e - t0 - s }')
   rate=$(awk -v n="$stored" -v t0="$t0" -v e="${t_last:-0}" 'BEGIN { if (n !~ /^[0-9]+$/ || e - t0 <= 0) print "—"; else printf "%.0f", n / (e - t0) }')
+  answered=$(awk -v n="$ok" -v s="$seconds" 'BEGIN { if (s + 0 > 0) printf "%.0f", n / s; else print "—" }')
   cpu=$(cpu_per_message "$before" "$after" "$ok")
-  VIP_ROWS+=("$1 $2 $3 $account $(kv sent "$out") $ok $stored $dup $(kv seconds "$out") $(kv rate "$out") $drain $rate $cpu $commits")
-  say "  answered $ok ($(kv rate "$out")/s for $(kv seconds "$out") s), drained $drain s later; stored $stored (ids twice: $dup): $rate offers/s end to end"
+  VIP_ROWS+=("$1 $2 $3 $4 $first $sent $ok $stored $dup $seconds $answered $drain $rate $cpu $commits")
+  say "  answered $ok ($answered/s for $seconds s), drained $drain s later; stored $stored (ids twice: $dup): $rate offers/s end to end"
   say "  CPU per notification (µs): accountservice, RabbitMQ, vipservices, PostgreSQL, machine; busy %, steal %: $cpu; PostgreSQL write transactions: $commits"
   stop_vipservices
 }
 
 # Runs CONFIGS on one broker: raw pipelines before the first, after every second and after the last.
 run_broker() {  # BROKER URLS PUBLISH_URL CONSUME_URL QUEUE_TYPE CONFIG...
-  local broker=$1 urls=$2 queue_type=$5 i=0 store count
+  local broker=$1 urls=$2 queue_type=$5 i=0 store count accounts
   RAW_ARGS=("$broker" "$3" "$4" "$queue_type")
   shift 5
   for config in "$@"; do
-    store=${config%:*} count=${config#*:}
+    IFS=: read -r store count accounts <<<"$config"
     RUN_RAW_BEFORE=$((i % 2 == 0 ? 1 : 0))
-    run_vip "$broker" "$store" "$count" "$urls" "$queue_type"
+    run_vip "$broker" "$store" "$count" "${accounts:-1}" "$urls" "$queue_type"
     i=$((i + 1))
   done
   run_raw "${RAW_ARGS[@]}"
@@ -318,6 +353,10 @@ run_broker() {  # BROKER URLS PUBLISH_URL CONSUME_URL QUEUE_TYPE CONFIG...
 # --- the single node --------------------------------------------------------------------------
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 T_START=$SECONDS
+# What one synced commit after another can do on this disk and machine now: the offer store's
+# group commits (and the outbox's) are such a sequence.
+DISK=$("$PROBE_BIN" --dir "$WORK" --writers 1 --kb 4 --seconds 2) || die "disk_sync_probe failed"
+say "disk: $DISK"
 say "starting a private RabbitMQ node (${RABBIT_DIR_BENCH#"$ROOT"/}) and PostgreSQL (${PG_DIR_BENCH#"$ROOT"/})"
 PG_DIR=$PG_DIR_BENCH "$ROOT/dev" postgres remove >/dev/null 2>&1 || true
 PG_DIR=$PG_DIR_BENCH "$ROOT/dev" postgres start >/dev/null || die "PostgreSQL did not start"
@@ -358,9 +397,9 @@ if [ ${#CLUSTER_CONFIGS[@]} -gt 0 ]; then
   run_broker cluster "$CLUSTER_URLS" "${NODE_URLS[0]}" "${NODE_URLS[1]}" quorum "${CLUSTER_CONFIGS[@]}"
 
   # --- failover: kill -9 the leader of vip_queue under a paced stream ---------------------------
-  last_config=${CLUSTER_CONFIGS[-1]}
+  IFS=: read -r store count _ <<<"${CLUSTER_CONFIGS[-1]}"
   account=$NEXT_ACCOUNT
-  start_vipservices "${last_config#*:}" "${last_config%:*}" "$CLUSTER_URLS" quorum failover
+  start_vipservices "$count" "$store" "$CLUSTER_URLS" quorum failover
   leader_name=$(RABBIT_CLUSTER_DIR=$CLUSTER_DIR_BENCH "$ROOT/dev" rabbit cluster ctl 1 list_queues name leader 2>/dev/null |
     awk '$1 == "vip_queue" {print $2}')
   leader=""
@@ -430,6 +469,9 @@ raw_cpu_median() {  # BROKER FIELD(4 client, 5 broker, 6 machine) → the median
   done
   [ ${#values[@]} -gt 0 ] && median "${values[@]}" || echo "—"
 }
+run_label() {  # STORE VIPSERVICES ACCOUNTS
+  echo "VIP flow, $(store_name "$1"), $2 vipservice$([ "$2" = 1 ] || echo s)$([ "$3" = 1 ] || echo ", reads over $3 accounts")"
+}
 store_name() { [ "$1" = pg ] && echo PostgreSQL || echo LMDB; }
 broker_name() { [ "$1" = cluster ] && echo "3-node cluster, quorum" || echo "one node, classic"; }
 CORES=$(nproc)
@@ -437,6 +479,7 @@ flow_us() {  # ACCOUNT BROKER VIPS PG (µs; PG may be "—") → their sum
   awk -v a="$1" -v b="$2" -v c="$3" -v d="$4" 'BEGIN { print a + b + c + (d ~ /^[0-9]+$/ ? d : 0) }'
 }
 share() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 <= 0) print "—"; else printf "%.0f", 100 * a / b }'; }
+cores() { awk -v r="$1" -v us="$2" 'BEGIN { if (r !~ /^[0-9.]+$/) print "—"; else printf "%.2f", r * us / 1e6 }'; }
 bound() { awk -v us="$1" -v n="$CORES" 'BEGIN { if (us + 0 <= 0) print "—"; else printf "%.0f", n * 1e6 / us }'; }
 
 rate_rows() {
@@ -450,12 +493,12 @@ rate_rows() {
       i=$((i + 1))
     done
     for row in "${VIP_ROWS[@]}"; do
-      read -r rb store n account sent ok stored dup load_s answered drain rate acc brk vips pg machine busy steal commits <<<"$row"
+      read -r rb store n na account sent ok stored dup load_s answered drain rate acc brk vips pg machine busy steal commits <<<"$row"
       [ "$rb" = "$b" ] || continue
       local r loss
       r=$(ratio "$rate" "$(raw_median "$b")")
       loss=$([ "$stored" = "$ok" ] && [ "$dup" = 0 ] && echo "$stored / $ok" || echo "**$stored / $ok, $dup twice**")
-      echo "| $(broker_name "$b") | VIP flow, $(store_name "$store"), $n vipservice$([ "$n" = 1 ] || echo s) | $loss | $(fmt_rps "$answered")/s for $load_s s | $drain s | **$rate/s** | $r | $(verdict "$r" ">=" "$TARGET_RATIO") | $busy / $steal % |"
+      echo "| $(broker_name "$b") | $(run_label "$store" "$n" "$na") | $loss | $(fmt_rps "$answered")/s for $load_s s | $drain s | **$rate/s** | $r | $(verdict "$r" ">=" "$TARGET_RATIO") | $busy / $steal % |"
     done
   done
 }
@@ -466,13 +509,13 @@ cpu_rows() {
     client=$(raw_cpu_median "$b" 4) brk=$(raw_cpu_median "$b" 5) machine=$(raw_cpu_median "$b" 6)
     [ "$client" = "—" ] && continue
     raw_flow=$(awk -v c="$client" -v b="$brk" 'BEGIN { print c + b }')
-    echo "| $(broker_name "$b") | raw pipeline (medians) | $client (the bench client) | $brk | | | $raw_flow | $machine | $(bound "$raw_flow")/s | |"
+    echo "| $(broker_name "$b") | raw pipeline (medians) | $client (the bench client) | $brk | | | $raw_flow | $machine | $(bound "$raw_flow")/s | | $(cores "$(raw_median "$b")" "$raw_flow") |"
   done
   for row in "${VIP_ROWS[@]}"; do
-    read -r b store n account sent ok stored dup load_s answered drain rate acc brk vips pg machine busy steal commits <<<"$row"
+    read -r b store n na account sent ok stored dup load_s answered drain rate acc brk vips pg machine busy steal commits <<<"$row"
     flow=$(flow_us "$acc" "$brk" "$vips" "$pg")
     raw_flow=$(awk -v c="$(raw_cpu_median "$b" 4)" -v r="$(raw_cpu_median "$b" 5)" 'BEGIN { print c + r }')
-    echo "| $(broker_name "$b") | VIP flow, $(store_name "$store"), $n vipservice$([ "$n" = 1 ] || echo s) | $acc | $brk | $vips | $([ "$store" = pg ] && echo "$pg" || echo "") | $flow | $machine | $(bound "$flow")/s | $(ratio "$raw_flow" "$flow") |"
+    echo "| $(broker_name "$b") | $(run_label "$store" "$n" "$na") | $acc | $brk | $vips | $([ "$store" = pg ] && echo "$pg" || echo "") | $flow | $machine | $(bound "$flow")/s | $(ratio "$raw_flow" "$flow") | $(cores "$rate" "$flow") |"
   done
 }
 failover_rows() {
@@ -490,17 +533,21 @@ failover_rows() {
 bounds_text() {
   local row out=""
   for row in "${VIP_ROWS[@]}"; do
-    read -r b store n account sent ok stored dup load_s answered drain rate acc brk vips pg machine busy steal commits <<<"$row"
-    local r flow raw_flow raw_brk elapsed
+    read -r b store n na account sent ok stored dup load_s answered drain rate acc brk vips pg machine busy steal commits <<<"$row"
+    local r flow raw_flow raw_brk raw_cores run_cores elapsed
     r=$(ratio "$rate" "$(raw_median "$b")")
     awk -v r="$r" -v t="$TARGET_RATIO" 'BEGIN { exit !(r ~ /^[0-9.]+$/ && r < t) }' || continue
     raw_brk=$(raw_cpu_median "$b" 5)
     raw_flow=$(awk -v c="$(raw_cpu_median "$b" 4)" -v b="$raw_brk" 'BEGIN { print c + b }')
     flow=$(flow_us "$acc" "$brk" "$vips" "$pg")
-    out+="- $(broker_name "$b"), $(store_name "$store"), $n vipservice$([ "$n" = 1 ] || echo s): **$r × raw**. Per notification the flow's processes used $flow µs of CPU (accountservice $acc, RabbitMQ $brk, vipservices $vips$([ "$store" = pg ] && echo ", PostgreSQL $pg")), the raw pipeline $raw_flow µs (RabbitMQ $raw_brk): RabbitMQ alone spent $(ratio "$brk" "$raw_brk") × its raw share. On $CORES cores that caps the flow at $(bound "$flow")/s against $(bound "$raw_flow")/s: CPU alone predicts $(ratio "$raw_flow" "$flow"). The machine was $busy % busy (the flow's processes $(share "$flow" "$machine") % of it), steal $steal %."
+    raw_cores=$(cores "$(raw_median "$b")" "$raw_flow") run_cores=$(cores "$rate" "$flow")
+    out+="- $(broker_name "$b"), $(run_label "$store" "$n" "$na"): **$r × raw** = CPU ratio $(ratio "$raw_flow" "$flow") × cores $run_cores / $raw_cores. Per notification the flow's processes used $flow µs of CPU (accountservice $acc, RabbitMQ $brk, vipservices $vips$([ "$store" = pg ] && echo ", PostgreSQL $pg")), the raw pipeline $raw_flow µs; RabbitMQ alone spent $(ratio "$brk" "$raw_brk") × its raw share ($brk against $raw_brk µs). The machine was $busy % busy, steal $steal %."
+    if [ "$b" = node ]; then
+      out+=" Best case here: $(awk -v n="$CORES" -v rb="$raw_brk" -v f="$flow" -v vb="$brk" 'BEGIN { a = n * rb / f; b = rb / vb; printf "%.2f", (a < b ? a : b) }')."
+    fi
     if [ "$store" = pg ] && [ "$commits" != - ]; then
       elapsed=$(awk -v s="$load_s" -v d="$drain" 'BEGIN { print s + d }')
-      out+=" PostgreSQL committed $commits write transactions (group commits) for $stored offers: $(ratio "$stored" "$commits") offers each, $(awk -v c="$commits" -v e="$elapsed" 'BEGIN { if (c + 0 > 0) printf "%.1f", e * 1000 / c; else print "—" }') ms apart."
+      out+=" PostgreSQL committed $commits write transactions for $stored offers: $(ratio "$stored" "$commits") offers each, one every $(awk -v c="$commits" -v e="$elapsed" 'BEGIN { if (c + 0 > 0) printf "%.1f", e * 1000 / c; else print "—" }') ms."
     fi
     out+=$'\n'
   done
@@ -513,12 +560,55 @@ DIRTY=$(git -C "$ROOT" status --porcelain -- accountservice vipservice common be
 WHEN=$(date -u '+%Y-%m-%d %H:%M UTC')
 COMMAND="\`bench/vip_sustained.sh\` (one of the benchmarks \`./dev bench\` runs; SUSTAINED_SECONDS=$LOAD_SECONDS SUSTAINED_CONNECTIONS=$CONNECTIONS SUSTAINED_RAW_COUNT=$RAW_COUNT SUSTAINED_CLUSTER_RAW_COUNT=$CLUSTER_RAW_COUNT SUSTAINED_CONFIGS=\"${CONFIGS[*]}\" SUSTAINED_CLUSTER_CONFIGS=\"${CLUSTER_CONFIGS[*]}\"; binaries \`${ACCOUNT_BIN#"$ROOT"/}\`, \`${VIP_BIN#"$ROOT"/}\`, \`${RAW_BIN#"$ROOT"/}\`)"
 BOUNDS=$(bounds_text)
+# Measured ratio against the CPU ratio, the cores each run got, RabbitMQ's CPU against its raw
+# share: "r/c" pairs, a cores range, a factor range.
+compare_cpu() {
+  local row pairs="" cores_list=() broker_factors=()
+  for row in "${VIP_ROWS[@]}"; do
+    read -r b store n na account sent ok stored dup load_s answered drain rate acc brk vips pg machine busy steal commits <<<"$row"
+    local raw_flow flow
+    raw_flow=$(awk -v c="$(raw_cpu_median "$b" 4)" -v r="$(raw_cpu_median "$b" 5)" 'BEGIN { print c + r }')
+    flow=$(flow_us "$acc" "$brk" "$vips" "$pg")
+    pairs+="${pairs:+, }$(ratio "$rate" "$(raw_median "$b")") / $(ratio "$raw_flow" "$flow")"
+    cores_list+=("$(cores "$rate" "$flow")")
+    broker_factors+=("$(ratio "$brk" "$(raw_cpu_median "$b" 5)")")
+  done
+  local b
+  for b in node cluster; do
+    local raw_flow2
+    [ "$(raw_median "$b")" = "—" ] && continue
+    raw_flow2=$(awk -v c="$(raw_cpu_median "$b" 4)" -v r="$(raw_cpu_median "$b" 5)" 'BEGIN { print c + r }')
+    cores_list+=("$(cores "$(raw_median "$b")" "$raw_flow2")")
+  done
+  printf '%s;%s;%s\n' "$pairs" \
+    "$(printf '%s\n' "${cores_list[@]}" | sort -g | sed -n '1p;$p' | paste -sd' ' | sed 's/ / to /')" \
+    "$(printf '%s\n' "${broker_factors[@]}" | sort -g | sed -n '1p;$p' | paste -sd' ' | sed 's/ / to /')"
+}
 BOUNDS_SECTION=""
 if [ -n "$BOUNDS" ]; then
+  IFS=';' read -r CPU_PAIRS CORES_RANGE BROKER_FACTORS < <(compare_cpu)
+  # The raw rows end with "busy steal", the VIP rows with "busy steal commits".
+  BUSY_MIN=$( { for row in "${VIP_ROWS[@]}"; do awk '{ print $(NF - 2) }' <<<"$row"; done
+    for row in "${RAW_ROWS[@]}"; do awk '{ print $(NF - 1) }' <<<"$row"; done; } | sort -g | head -n 1)
   BOUNDS_SECTION="**What bounds the missed ratios.** Each VIP notification is made durable three times (the
-outbox's synced commit, RabbitMQ's, the offer store's: ADR 0008) and crosses HTTP, the relay and
-a consumer; the raw pipeline only publishes and consumes. On $CORES cores shared by every process, the
-rate follows the CPU each notification costs:
+outbox's synced commit, RabbitMQ's, the offer store's: ADR 0008) and crosses HTTP, the outbox
+relay and a consumer; the raw pipeline only publishes and consumes. By the definitions above, a
+run's rate is the cores it used over its CPU per message, so **VIP / raw = CPU ratio × (cores the
+VIP run used / cores the raw pipeline used)**. The first factor is the work each notification
+costs; run by run, measured ratio / CPU ratio: $CPU_PAIRS. The second is how much of the machine
+each run got: the machine was at least $BUSY_MIN % busy in every run, and the runs' own processes
+used $CORES_RANGE of its $CORES cores, other processes the rest. On a machine that busy each
+runnable thread gets its slice, so a run of more threads (the flow's four processes against the
+raw pipeline's broker and client) gets more of it, and one that waits (PostgreSQL's commits) less.
+**Best case**, on this VM idle: RabbitMQ runs one Erlang scheduler (\`RABBIT_SCHEDULERS\`), so
+the raw pipeline reaches one core over RabbitMQ's CPU per message (its client costs a tenth of
+that), and the flow no more than $CORES cores over its own CPU per notification, nor one core over
+RabbitMQ's: VIP / raw ≤ min($CORES × RabbitMQ's raw µs / the flow's µs, RabbitMQ's raw µs / its VIP µs),
+given per run below for the single node. For 0.8 the other processes would need cores of their
+own, and RabbitMQ would have to cost at most 1.25 × as much per VIP notification as per raw
+message; it costs $BROKER_FACTORS × as much (smaller batches of publishes, confirms, deliveries
+and acks than the raw loops': ADR 0008). A synced 4 kB write after another on this disk, from one writer (\`disk_sync_probe\`,
+2 s before the runs): $(kv syncs_per_s "$DISK")/s, p50 $(kv p50_ms "$DISK") ms, p99 $(kv p99_ms "$DISK") ms. Run by run:
 
 $BOUNDS
 
@@ -554,8 +644,11 @@ vipservices have received a notification for every answered read. **Sustained** 
 (start of the load → the last notification delivered, from the vipservices' log timestamps); the
 store is then read back (\`GET /offers/{account}\`): *stored / answered* must be equal, with no
 message id twice. LMDB with 3 vipservices: one data dir shared, as on one host (ADR 0005);
-PostgreSQL: a data dir each, one database. The ratio is over the median of the same broker's raw
-pipelines.
+PostgreSQL: a data dir each, one database. Every read goes to one VIP account, except in the run
+*over 3 accounts* (the connections shared out among 3 drivers, one account each): PostgreSQL
+serialises one account's transactions across instances (ADR 0010's advisory lock), and that run
+shows whether the lock is what holds three vipservices back. The ratio is over the median of the
+same broker's raw pipelines.
 
 | broker | run | stored / answered | answered during the load | drain after it | sustained, end to end | VIP / raw | target ≥ $TARGET_RATIO | busy / steal |
 |---|---|---:|---:|---:|---:|---:|---|---:|
@@ -564,10 +657,11 @@ $(rate_rows)
 **CPU per notification** (µs; user + system time of each process, all its threads, from
 \`/proc\`, over the load and its drain, per answered read; for the raw pipeline, per message):
 *bound* is what $CORES cores running nothing but those processes could carry; *CPU ratio* is the
-raw pipeline's CPU over the flow's, the VIP / raw ratio a CPU-bound machine would show.
+raw pipeline's CPU over the flow's, the VIP / raw ratio a CPU-bound machine would show; *cores
+used* is the sustained rate times the CPU per message: the share of the machine the run got.
 
-| broker | run | accountservice | RabbitMQ | vipservices | PostgreSQL | the flow's processes | the whole machine (other sessions too) | bound | CPU ratio |
-|---|---|---:|---:|---:|---:|---:|---:|---:|---:|
+| broker | run | accountservice | RabbitMQ | vipservices | PostgreSQL | the flow's processes | the whole machine (other sessions too) | bound | CPU ratio | cores used |
+|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|
 $(cpu_rows)
 
 $BOUNDS_SECTION**Failover.** On the cluster, $FAILOVER_SECONDS s of VIP reads at a steady $FAILOVER_RATE/s
