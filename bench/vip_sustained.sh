@@ -371,7 +371,7 @@ RABBIT_VERSION=$(RABBIT_DIR=$RABBIT_DIR_BENCH "$ROOT/dev" rabbit ctl -q version 
 SCHEDULERS=$(rabbit_schedulers "$RABBIT_DIR_BENCH")
 PG_BIN_DIR=$(sed -n 's/^PG_BIN=//p' "$ROOT/dev" | head -n 1)
 PSQL=$PG_BIN_DIR/psql
-PG_VERSION=$("$PG_BIN_DIR/postgres" --version 2>/dev/null | awk '{print $NF}' || echo unknown)
+PG_VERSION=$("$PG_BIN_DIR/postgres" --version 2>/dev/null | awk '{print $3}' || echo unknown)
 BROKER_PIDS=("$(cat "$RABBIT_DIR_BENCH/node.pid")")
 start_accountservice "$URL" classic node
 run_broker node "$URL" "$URL" "$URL" classic "${CONFIGS[@]}"
@@ -467,7 +467,7 @@ raw_cpu_median() {  # BROKER FIELD(4 client, 5 broker, 6 machine) → the median
     read -ra f <<<"$row"
     [ "${f[0]}" = "$1" ] && values+=("${f[$(($2 - 1))]}")
   done
-  [ ${#values[@]} -gt 0 ] && median "${values[@]}" || echo "—"
+  [ ${#values[@]} -gt 0 ] && awk -v m="$(median "${values[@]}")" 'BEGIN { printf "%.0f", m }' || echo "—"
 }
 run_label() {  # STORE VIPSERVICES ACCOUNTS
   echo "VIP flow, $(store_name "$1"), $2 vipservice$([ "$2" = 1 ] || echo s)$([ "$3" = 1 ] || echo ", reads over $3 accounts")"
@@ -551,6 +551,24 @@ bounds_text() {
     fi
     out+=$'\n'
   done
+  # PostgreSQL with 3 vipservices on one account and over 3: is the per-account lock the bound?
+  local one="" three="" one_gap="" three_gap=""
+  for row in "${VIP_ROWS[@]}"; do
+    read -r b store n na account sent ok stored dup load_s answered drain rate acc brk vips pg machine busy steal commits <<<"$row"
+    if [ "$b" != node ] || [ "$store" != pg ] || [ "$n" != 3 ]; then continue; fi
+    local gap
+    gap=$(awk -v c="$commits" -v e="$(awk -v s="$load_s" -v d="$drain" 'BEGIN { print s + d }')" 'BEGIN { if (c + 0 > 0) printf "%.1f", e * 1000 / c; else print "—" }')
+    if [ "$na" = 1 ]; then one=$rate one_gap=$gap; elif [ "$na" = 3 ]; then three=$rate three_gap=$gap; fi
+  done
+  if [ -n "$one" ] && [ -n "$three" ]; then
+    out+=$'\n'"PostgreSQL, 3 vipservices: $one/s with every read on one account, $three/s over 3 accounts, a commit every $one_gap and $three_gap ms: "
+    if awk -v a="$one" -v b="$three" 'BEGIN { exit !(b > 1.2 * a) }'; then
+      out+="the per-account lock (ADR 0010) holds three instances on one account back."
+    else
+      out+="not the per-account lock (ADR 0010): with the accounts apart the commits come no faster."
+    fi
+    out+=$'\n'
+  fi
   printf '%s' "$out"
 }
 
