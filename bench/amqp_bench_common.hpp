@@ -15,12 +15,16 @@
 namespace cppblog::bench {
 
 struct Args {
-  std::string mode;  // publish | consume | delete
+  std::string mode;  // publish | consume | delete (and pipeline: amqp_raw_bench only)
   std::string url = "amqp://guest:guest@127.0.0.1:5672/%2F";
   std::string queue = "bench";
   std::uint32_t count = 100'000;
   std::uint16_t prefetch = 100;
   std::uint32_t window = 1000;  // unconfirmed publishes in flight
+  // amqp_raw_bench only (amqp_client_bench refuses them):
+  std::string consume_url;             // pipeline: the consumer's broker node (default: --url)
+  std::string queue_type = "classic";  // classic | quorum (x-queue-type)
+  std::uint32_t body_bytes = 0;        // pipeline: body size; 0: JsonBody's 120 bytes
 };
 
 inline std::uint32_t ParseNumber(std::string_view flag, const char* text, std::uint32_t max) {
@@ -36,12 +40,13 @@ inline std::uint32_t ParseNumber(std::string_view flag, const char* text, std::u
                            ", not '" + text + "'");
 }
 
-/// MODE [--url URL] [--queue Q] [--count N] [--prefetch P] [--window W]; throws with a usage
-/// line on anything else.
+/// MODE [--url URL] [--queue Q] [--count N] [--prefetch P] [--window W] [--consume-url URL]
+/// [--queue-type classic|quorum] [--body-bytes B]; throws with a usage line on anything else.
 inline Args ParseArgs(int argc, char* argv[], const char* program) {
   const std::string usage =
       std::string("usage: ") + program +
-      " publish|consume|delete --url URL --queue Q --count N [--prefetch P] [--window W]";
+      " publish|consume|pipeline|delete --url URL --queue Q --count N [--prefetch P] [--window W]"
+      " [--consume-url URL] [--queue-type classic|quorum] [--body-bytes B]";
   if (argc < 2) throw std::runtime_error(usage);
   Args args;
   args.mode = argv[1];
@@ -59,6 +64,16 @@ inline Args ParseArgs(int argc, char* argv[], const char* program) {
       args.prefetch = static_cast<std::uint16_t>(ParseNumber(flag, value, 65'535));
     } else if (flag == "--window") {
       args.window = ParseNumber(flag, value, 1'000'000);
+    } else if (flag == "--consume-url") {
+      args.consume_url = value;
+    } else if (flag == "--queue-type") {
+      args.queue_type = value;
+      if (args.queue_type != "classic" && args.queue_type != "quorum") {
+        throw std::runtime_error("--queue-type is classic or quorum, not '" + args.queue_type +
+                                 "'");
+      }
+    } else if (flag == "--body-bytes") {
+      args.body_bytes = ParseNumber(flag, value, 1'000'000);
     } else {
       throw std::runtime_error("unknown option '" + std::string(flag) + "'; " + usage);
     }

@@ -140,6 +140,10 @@ double Consume(const Args& args) {
 int Run(int argc, char* argv[]) {
   try {
     const Args args = ParseArgs(argc, argv, "amqp_client_bench");
+    if (!args.consume_url.empty() || args.queue_type != "classic" || args.body_bytes != 0) {
+      throw std::runtime_error(
+          "--consume-url, --queue-type and --body-bytes are amqp_raw_bench's options only");
+    }
     if (args.mode == "publish") {
       PrintResult("amqpclient", args, Publish(args));
     } else if (args.mode == "consume") {

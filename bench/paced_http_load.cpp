@@ -16,6 +16,11 @@
 // (late_ms: the largest delay between a request's due time and its send; > 0 means the
 // connections could not keep up with the rate). Exits 1 when a request failed at the socket
 // level (connect, send, receive, malformed response), after printing the line.
+//
+// --rate 0 is a closed loop instead: each connection sends its next request as soon as it has
+// read the previous response, until --duration has passed (latency then counts from the send);
+// bench/vip_sustained.sh drives the VIP flow's sustained rate with it. Here too every request
+// sent is answered before the driver exits, so ok= is exact.
 #include <algorithm>
 #include <atomic>
 #include <charconv>
@@ -60,7 +65,7 @@ struct Tally {
 [[noreturn]] void Usage(const char* why) {
   std::fprintf(stderr,
                "paced_http_load: %s\nusage: paced_http_load --port PORT [--host 127.0.0.1] "
-               "[--path /] [--rate 1000] [--duration 10] [--connections 64]\n",
+               "[--path /] [--rate 1000 (0: closed loop)] [--duration 10] [--connections 64]\n",
                why);
   std::exit(2);
 }
@@ -88,8 +93,8 @@ Options Parse(int argc, char** argv) {
     }
   }
   if (options.port == 0) Usage("--port is required");
-  if (options.rate <= 0 || options.duration_s <= 0 || options.connections < 1) {
-    Usage("--rate, --duration and --connections must be positive");
+  if (options.rate < 0 || options.duration_s <= 0 || options.connections < 1) {
+    Usage("--duration and --connections must be positive, --rate 0 (closed loop) or more");
   }
   return options;
 }
@@ -159,16 +164,23 @@ int ReadResponse(int fd, std::string& buffer) {
 }
 
 // One connection's share of the schedule: requests first, first + step, first + 2 step, …
+// (closed loop, rate 0: one request after another until start + duration).
 void Drive(const Options& options, Clock::time_point start, std::int64_t first, std::int64_t step,
            std::int64_t count, Tally& tally) {
   const std::string request = "GET " + options.path + " HTTP/1.1\r\nHost: " + options.host +
                               "\r\nUser-Agent: paced_http_load\r\n\r\n";
-  const auto period = std::chrono::duration<double>(1.0 / options.rate);
+  const bool closed_loop = options.rate == 0;
+  const auto period = std::chrono::duration<double>(closed_loop ? 0.0 : 1.0 / options.rate);
+  const auto end = start + std::chrono::duration_cast<Clock::duration>(
+                               std::chrono::duration<double>(options.duration_s));
   std::string buffer;
   int fd = -1;
-  for (std::int64_t k = first; k < count; k += step) {
+  if (closed_loop) std::this_thread::sleep_until(start);
+  for (std::int64_t k = first; closed_loop ? Clock::now() < end : k < count; k += step) {
     const auto due =
-        start + std::chrono::duration_cast<Clock::duration>(period * static_cast<double>(k));
+        closed_loop
+            ? Clock::now()
+            : start + std::chrono::duration_cast<Clock::duration>(period * static_cast<double>(k));
     std::this_thread::sleep_until(due);
     if (fd < 0) fd = Connect(options);
     const auto sent_at = Clock::now();

@@ -1,12 +1,14 @@
-# cppblog::warnings — the warning set every target of ours compiles with.
+# cppblog::warnings — the warning set every target of ours compiles with. Only in this build:
+# the installed package exports it (the libraries name it) empty, so that it never changes how
+# a user's code compiles.
 add_library(cppblog_warnings INTERFACE)
 add_library(cppblog::warnings ALIAS cppblog_warnings)
 target_compile_options(cppblog_warnings INTERFACE
-  -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wno-sign-conversion
+  "$<BUILD_INTERFACE:-Wall;-Wextra;-Wpedantic;-Wshadow;-Wconversion;-Wno-sign-conversion>"
   # GCC 12 at -O3 reports false -Wrestrict overlaps inside std::string (GCC bug 105651) and
   # false -Wmaybe-uninitialized on strings of aggregates built with designated initializers.
-  "$<$<AND:$<CXX_COMPILER_ID:GNU>,$<VERSION_LESS:$<CXX_COMPILER_VERSION>,13>>:-Wno-restrict;-Wno-maybe-uninitialized>"
-  $<$<BOOL:${CPPBLOG_WERROR}>:-Werror>)
+  "$<BUILD_INTERFACE:$<$<AND:$<CXX_COMPILER_ID:GNU>,$<VERSION_LESS:$<CXX_COMPILER_VERSION>,13>>:-Wno-restrict;-Wno-maybe-uninitialized>>"
+  "$<BUILD_INTERFACE:$<$<BOOL:${CPPBLOG_WERROR}>:-Werror>>")
 
 # cppblog::third_party — the libraries linked once, the way the build asks for
 # (static or shared), so targets name them without repeating that choice.

@@ -17,7 +17,4 @@ struct Account {
 /// {"id":"10000","name":"Person_0","servedBy":"10.255.0.11"}. Strings are JSON-escaped.
 [[nodiscard]] std::string ToJson(const Account& account, std::string_view served_by);
 
-/// Appends `text` to `out` as a JSON string literal (quotes included).
-void AppendJsonString(std::string& out, std::string_view text);
-
 }  // namespace cppblog::account

@@ -9,6 +9,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "cppblog/text/escape.hpp"
 #include "cppblog/trace/trace_context.hpp"
 #include "cppblog/web/http_error.hpp"
 
@@ -126,7 +127,7 @@ web::Router MakeRouter(HandlerDeps deps) {
     }
     // The contract's body, and why.
     std::string body = R"({"status":"Database unaccessible","reason":)";
-    AppendJsonString(body, reason);
+    text::AppendJsonString(body, reason);
     body += '}';
     return web::Response::Json(503, std::move(body));
   });

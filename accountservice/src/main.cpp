@@ -98,7 +98,11 @@ int Run(int argc, char* argv[]) {
     AddHealthChecks(health, accounts, health_switch);
     AddOutboxHealthCheck(health, outbox);
     metrics::HttpServerMetrics http_metrics{metrics};
-    web::Server server{{.port = settings.server_port, .threads = settings.http_threads},
+    web::Server server{{.address = settings.server_address,
+                        .port = settings.server_port,
+                        .threads = settings.http_threads,
+                        .request_timeout = settings.request_timeout,
+                        .max_connections = settings.max_connections},
                        http_metrics.Instrument(MakeRouter(
                            {.accounts = accounts,
                             .health = health,

@@ -21,11 +21,11 @@ TEST(Account, EscapesQuotesBackslashesAndControlCharacters) {
             R"({"id":"1","name":"a\"b\\c\nd\u0001","servedBy":"127.0.0.1"})");
 }
 
-TEST(Account, KeepsUtf8AsIs) {
-  std::string out;
-  AppendJsonString(out, "Jörg");
+TEST(Account, KeepsUtf8AsIsAndReplacesBytesThatAreNot) {
+  const Account account{.id = "1", .name = std::string("J\xc3\xb6rg \xff")};
 
-  EXPECT_EQ(out, "\"Jörg\"");
+  EXPECT_EQ(ToJson(account, "127.0.0.1"),
+            "{\"id\":\"1\",\"name\":\"J\xc3\xb6rg \\ufffd\",\"servedBy\":\"127.0.0.1\"}");
 }
 
 }  // namespace

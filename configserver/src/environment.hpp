@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "cppblog/text/escape.hpp"
+
 #include "property_file.hpp"
 
 namespace cppblog::configserver {
@@ -51,7 +53,7 @@ void ResolvePlaceholders(FlatProperties& merged);
 /// The same as YAML (/{application}-{profile}.yml).
 [[nodiscard]] std::string ToNestedYaml(const FlatProperties& merged);
 
-/// JSON text of one string, escaped.
-[[nodiscard]] std::string JsonString(std::string_view text);
+/// JSON text of one string, escaped, invalid UTF-8 replaced: the tree's one escaper.
+using text::JsonString;
 
 }  // namespace cppblog::configserver

@@ -128,7 +128,10 @@ int Run(int argc, char* argv[]) {
 
     metrics::HttpServerMetrics http_metrics{metrics};
     web::Server server{
-        {.port = settings.port},
+        {.address = settings.address,
+         .port = settings.port,
+         .request_timeout = settings.request_timeout,
+         .max_connections = settings.max_connections},
         http_metrics.Instrument(MakeRouter({.repository = *repository,
                                             .health = health,
                                             .accept_empty = settings.accept_empty,

@@ -10,6 +10,9 @@ config::Properties Settings::Defaults() {
     defaults.Set(std::move(key), std::move(value), "default");
   };
   set("server_port", "8888");
+  set("server_address", "0.0.0.0");
+  set("max_connections", "0");
+  set("request_timeout", "30s");
   set("config_backend", "native");
   set("config_repo", "deploy/config-repo");
   set("config_repo_uri", "");
@@ -29,6 +32,15 @@ config::Properties Settings::Defaults() {
 Settings Settings::From(const config::Properties& properties) {
   Settings settings;
   settings.port = properties.GetPort("server_port");
+  settings.address = properties.GetIpAddress("server_address");
+  settings.max_connections =
+      static_cast<std::size_t>(properties.GetInt("max_connections", 0, 1'000'000));
+  settings.request_timeout = properties.GetDuration("request_timeout");
+  if (settings.request_timeout.count() == 0) {
+    throw config::ConfigError("request_timeout: '0' (" +
+                              properties.Find("request_timeout")->source +
+                              ") must be more than 0, like 30s");
+  }
   const std::string backend = properties.GetString("config_backend");
   if (backend == "native") {
     settings.backend = Backend::kNative;

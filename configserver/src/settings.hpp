@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <string>
@@ -26,6 +27,12 @@ struct Settings {
   /// /actuator/busrefresh answer 503, file changes are only logged).
   std::string amqp_server_url = "amqp://guest:guest@127.0.0.1:5672/%2F";
   std::string config_event_bus = "springCloudBus";  // config_event_bus: the bus exchange
+  /// The address the HTTP server listens on (server_address); 0.0.0.0: every IPv4 interface.
+  std::string address = "0.0.0.0";
+  /// Most HTTP connections at once (max_connections); 0: derived from ulimit -n.
+  std::size_t max_connections = 0;
+  /// How long a request may take to arrive whole (request_timeout).
+  std::chrono::milliseconds request_timeout{30'000};
 
   /// spring.security.user.name / spring.security.user.password: HTTP Basic credentials every
   /// endpoint but /health requires; no authentication while the password is empty.

@@ -62,6 +62,18 @@ TEST(Environment, JsonEscapesStrings) {
             "line\n\t\\");
 }
 
+TEST(Environment, JsonStaysValidWhenANameIsNotUtf8) {
+  // /{application}/{profile} are percent-decoded: /%FF/test names the application "\xff".
+  Environment environment{.name = "\xff\xfe", .profiles = {"te\xc3st"}};
+
+  boost::system::error_code ec;
+  const auto parsed = boost::json::parse(ToJson(environment), ec);
+
+  ASSERT_FALSE(ec) << ec.message();
+  EXPECT_EQ(parsed.at("name").as_string(), "\xef\xbf\xbd\xef\xbf\xbd");
+  EXPECT_EQ(parsed.at("profiles").as_array()[0].as_string(), "te\xef\xbf\xbdst");
+}
+
 TEST(Environment, MergeLetsTheFirstSourceWinAndReplacesWholeLists) {
   EXPECT_THAT(Merge(Sample()),
               ElementsAre(Pair("config_event_bus", ScalarValue{std::string("springCloudBus")}),

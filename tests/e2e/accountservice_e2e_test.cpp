@@ -17,11 +17,13 @@ using ::testing::Optional;
 
 // A running accountservice on a free port with its own data and (empty) config dir.
 struct AccountService {
-  explicit AccountService(const TempDir& data_dir, std::vector<std::string> extra_args = {})
-      : port(FreePort()), process(Options(data_dir, port, std::move(extra_args))) {}
+  explicit AccountService(const TempDir& data_dir, std::vector<std::string> extra_args = {},
+                          std::vector<std::pair<std::string, std::string>> env = {})
+      : port(FreePort()), process(Options(data_dir, port, std::move(extra_args), std::move(env))) {}
 
   static ServiceOptions Options(const TempDir& data_dir, std::uint16_t port,
-                                std::vector<std::string> extra_args) {
+                                std::vector<std::string> extra_args,
+                                std::vector<std::pair<std::string, std::string>> env) {
     std::filesystem::create_directories(data_dir.path() / "no-config");
     std::vector<std::string> args = {
         "--config-dir", (data_dir.path() / "no-config").string(),
@@ -30,7 +32,7 @@ struct AccountService {
     args.insert(args.end(), extra_args.begin(), extra_args.end());
     return {.binary = BinaryPath("CPPBLOG_ACCOUNTSERVICE_BIN", CPPBLOG_ACCOUNTSERVICE_BIN),
             .args = std::move(args),
-            .env = {}};
+            .env = std::move(env)};
   }
 
   std::uint16_t port;
@@ -125,7 +127,8 @@ TEST(AccountServiceE2e, TestabilitySwitchTogglesHealth) {
   const HttpResponse up = connection.Get("/health");
 
   EXPECT_EQ(down.status, 503);
-  EXPECT_EQ(down.body, R"({"status":"Database unaccessible"})");
+  // The contract's status, and (issue 16.4) which check failed.
+  EXPECT_EQ(down.body, R"({"status":"Database unaccessible","reason":"healthy_switch: unusable"})");
   EXPECT_EQ(up.status, 200);
 }
 
@@ -209,6 +212,25 @@ TEST(AccountServiceE2e, BadSettingExitsOneNamingTheKey) {
 
   EXPECT_THAT(service.process.WaitExit(10s), Optional(1));
   EXPECT_THAT(service.process.Output(), HasSubstr("server_port"));
+}
+
+TEST(AccountServiceE2e, ServerAddressFromTheEnvironmentIsWhereItListens) {
+  const TempDir data;
+  AccountService service{data, {}, {{"SERVER_ADDRESS", "127.0.0.1"}}};
+
+  EXPECT_TRUE(service.process.WaitHealthy(service.port)) << service.process.Output();
+  EXPECT_THAT(service.process.Output(),
+              HasSubstr("serving HTTP on 127.0.0.1:" + std::to_string(service.port)));
+}
+
+TEST(AccountServiceE2e, BadServerAddressExitsOneNamingTheKey) {
+  const TempDir data;
+  AccountService service{data, {}, {{"SERVER_ADDRESS", "localhost"}}};
+
+  EXPECT_THAT(service.process.WaitExit(10s), Optional(1));
+  EXPECT_THAT(service.process.Output(),
+              HasSubstr("server_address: 'localhost' (from environment SERVER_ADDRESS) is not an "
+                        "IP address"));
 }
 
 // Issue 16.3: an unencoded '/' or '?' in the password was printed whole, seven times.

@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <memory>
 #include <stdexcept>
+#include <thread>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -232,7 +234,12 @@ void GetLoad::Drive(int connections) {
   std::vector<std::unique_ptr<HttpConnection>> open(static_cast<std::size_t>(connections));
   std::vector<std::size_t> waiting;  // connections with a request in flight
   bool budget_left = true;
+  auto round_start = std::chrono::steady_clock::now();
   while (budget_left && !stop_.load()) {
+    if (options_.round_interval.count() > 0) {
+      std::this_thread::sleep_until(round_start);  // pacing the stream, not waiting for it
+      round_start += options_.round_interval;
+    }
     waiting.clear();
     bool any_open = false;
     for (std::size_t i = 0; i < open.size() && !stop_.load(); ++i) {

@@ -68,6 +68,10 @@ struct GetLoadOptions {
   int threads = 5;
   /// For each connect and each response.
   std::chrono::milliseconds timeout{10'000};
+  /// A thread starts a round (one request on each of its connections) at most this often:
+  /// a steady stream of threads × connections / round_interval requests a second instead of
+  /// as many as are answered. 0: no pacing.
+  std::chrono::milliseconds round_interval{0};
 };
 
 /// What a GetLoad did so far.

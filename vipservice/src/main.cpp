@@ -136,7 +136,10 @@ int Run(int argc, char* argv[]) {
         [&broker] { return broker.CurrentNode(); });
     AddStoreWriteCheck(health, consumer);
     metrics::HttpServerMetrics http_metrics{metrics};
-    web::Server server{{.port = settings.server_port},
+    web::Server server{{.address = settings.server_address,
+                        .port = settings.server_port,
+                        .request_timeout = settings.request_timeout,
+                        .max_connections = settings.max_connections},
                        http_metrics.Instrument(MakeRouter({.offers = offers, .health = health}))};
     std::atomic<bool> refused{false};
     std::jthread watch = WatchSubscription(std::move(subscribed), refresh.Subscribed(),

@@ -17,6 +17,12 @@ inline constexpr const char* kServiceName = "vipservice";
 /// nothing else in the service reads raw keys.
 struct Settings {
   std::uint16_t server_port = 6868;
+  /// The address the HTTP server listens on (server_address); 0.0.0.0: every IPv4 interface.
+  std::string server_address = "0.0.0.0";
+  /// Most HTTP connections at once (max_connections); 0: derived from ulimit -n.
+  std::size_t max_connections = 0;
+  /// How long a request may take to arrive whole (request_timeout).
+  std::chrono::milliseconds request_timeout{30'000};
   std::string server_name = kServiceName;
   std::filesystem::path data_dir;
   /// Empty: offers in LMDB under data_dir. Else a postgresql:// URL: offers in PostgreSQL,

@@ -7,6 +7,7 @@
 #include <boost/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "cppblog/text/escape.hpp"
 #include "cppblog/vip/vip_notification.hpp"
 #include "cppblog/web/http_error.hpp"
 
@@ -46,8 +47,9 @@ std::string ToJson(const std::vector<Offer>& offers) {
   array.reserve(offers.size());
   for (const Offer& offer : offers) {
     boost::json::object object;
-    object.emplace("accountId", offer.account_id);
-    object.emplace("messageId", offer.message_id);
+    // Both came in a message, in any bytes; Boost.JSON writes strings as they are.
+    object.emplace("accountId", text::ToValidUtf8(offer.account_id));
+    object.emplace("messageId", text::ToValidUtf8(offer.message_id));
     object.emplace("readAt", FormatGoTime(offer.read_at));
     object.emplace("offeredAt", FormatGoTime(offer.offered_at));
     array.emplace_back(std::move(object));

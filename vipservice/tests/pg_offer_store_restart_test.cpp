@@ -1,6 +1,4 @@
 #include <chrono>
-#include <cstdlib>
-#include <stdexcept>
 #include <string>
 #include <thread>
 
@@ -19,21 +17,6 @@ using std::chrono::system_clock;
 
 const system_clock::time_point kT0 = system_clock::time_point{} + std::chrono::hours{480'000};
 
-std::string RequiredEnv(const char* name) {
-  const char* value = std::getenv(name);
-  if (value == nullptr || *value == '\0') {
-    throw std::runtime_error(std::string(name) + " is not set: run this test through ./dev test");
-  }
-  return value;
-}
-
-void Postgres(const std::string& command) {
-  const std::string line = "PG_DIR='" + RequiredEnv("CPPBLOG_TEST_PG_DIR") + "' '" +
-                           RequiredEnv("CPPBLOG_DEV") + "' postgres " + command +
-                           " >/dev/null 2>&1";
-  if (std::system(line.c_str()) != 0) throw std::runtime_error("failed: ./dev postgres " + command);
-}
-
 VipNotification Notification(std::string account) {
   return {.account_id = std::move(account), .read_at = kT0};
 }
@@ -43,7 +26,7 @@ TEST(PgOfferStoreRestart, ServerDownFailsWithStoreErrorOnlyAndServerBackResumes)
   PgOfferStore store{{.url = schema.Url()}};
   ASSERT_EQ(store.Process("before", Notification("1"), kT0, 0ms), ProcessResult::kOffered);
 
-  Postgres("stop");
+  TestPostgres("stop");
   int store_errors = 0;
   for (int i = 0; i < 5; ++i) {
     try {
@@ -57,7 +40,7 @@ TEST(PgOfferStoreRestart, ServerDownFailsWithStoreErrorOnlyAndServerBackResumes)
       ++store_errors;
     }
   }
-  Postgres("start");
+  TestPostgres("start");
   // The store reconnects by itself, after its backoff (at most 5 s).
   std::string last_error;
   ProcessResult result = ProcessResult::kDuplicate;

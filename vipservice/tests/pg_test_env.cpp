@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include <libpq-fe.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 namespace cppblog::vip {
@@ -48,6 +49,24 @@ std::string TestPgUrl() {
         "from .run/postgres/pg.env as CPPBLOG_TEST_PG_URL)");
   }
   return value;
+}
+
+void TestPostgres(const std::string& command) {
+  const auto required = [](const char* name) {
+    const char* value = std::getenv(name);
+    if (value == nullptr || *value == '\0') {
+      throw std::runtime_error(std::string(name) +
+                               " is not set: run this test through ./dev test, which starts the "
+                               "PostgreSQL server and sets it");
+    }
+    return std::string(value);
+  };
+  const std::string line = "PG_DIR='" + required("CPPBLOG_TEST_PG_DIR") + "' '" +
+                           required("CPPBLOG_DEV") + "' postgres " + command + " >/dev/null 2>&1";
+  const int status = std::system(line.c_str());
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    throw std::runtime_error("failed: PG_DIR=$CPPBLOG_TEST_PG_DIR ./dev postgres " + command);
+  }
 }
 
 TestPgSchema::TestPgSchema() {

@@ -8,6 +8,11 @@ namespace cppblog::vip {
 /// $CPPBLOG_TEST_PG_URL; throws (failing the test) with instructions when unset.
 [[nodiscard]] std::string TestPgUrl();
 
+/// Runs `PG_DIR=$CPPBLOG_TEST_PG_DIR $CPPBLOG_DEV postgres <command>` (stop: the server stops at
+/// once and keeps its data and port; start: it starts again on them); throws unless it succeeds.
+/// A test that stops the server must run alone (RUN_SERIAL) and start it again however it ends.
+void TestPostgres(const std::string& command);
+
 /// A schema of its own in the test database, dropped with everything in it by the destructor,
 /// so that tests running at once never see each other's tables. Throws std::runtime_error.
 class TestPgSchema {

@@ -1,5 +1,6 @@
 #include "settings.hpp"
 
+#include <chrono>
 #include <string>
 
 #include <gmock/gmock.h>
@@ -156,6 +157,38 @@ TEST(Settings, UnknownLogLevelIsRejected) {
   properties.Set("log_level", "verbose", "flag --set");
 
   EXPECT_THAT(ErrorOf(properties), HasSubstr("log_level: 'verbose'"));
+}
+
+TEST(Settings, HttpServerAddressCapAndRequestTimeout) {
+  const Settings defaults = Settings::From(Settings::Defaults());
+  EXPECT_EQ(defaults.server_address, "0.0.0.0");
+  EXPECT_EQ(defaults.max_connections, 0U);  // derived from ulimit -n
+  EXPECT_EQ(defaults.request_timeout, std::chrono::seconds(30));
+
+  config::Properties properties = Settings::Defaults();
+  properties.Set("server_address", "127.0.0.1", "environment SERVER_server_addressESS");
+  properties.Set("max_connections", "500", "environment MAX_CONNECTIONS");
+  properties.Set("request_timeout", "10s", "environment REQUEST_TIMEOUT");
+  const Settings settings = Settings::From(properties);
+  EXPECT_EQ(settings.server_address, "127.0.0.1");
+  EXPECT_EQ(settings.max_connections, 500U);
+  EXPECT_EQ(settings.request_timeout, std::chrono::seconds(10));
+
+  properties.Set("server_address", "localhost", "environment SERVER_server_addressESS");
+  try {
+    static_cast<void>(Settings::From(properties));
+    FAIL() << "expected ConfigError";
+  } catch (const config::ConfigError& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find(
+                  "server_address: 'localhost' (from environment SERVER_server_addressESS) is not "
+                  "an IP address"),
+              std::string::npos)
+        << message;
+  }
+  properties.Set("server_address", "::", "test");
+  properties.Set("request_timeout", "0", "test");
+  EXPECT_THROW(static_cast<void>(Settings::From(properties)), config::ConfigError);
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "cppblog/config/properties.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cctype>
 #include <charconv>
 #include <limits>
@@ -8,7 +9,9 @@
 #include <set>
 #include <utility>
 
+#include <arpa/inet.h>
 #include <fmt/format.h>
+#include <netinet/in.h>
 
 #include "cppblog/config/config_error.hpp"
 #include "cppblog/config/loader.hpp"
@@ -153,6 +156,19 @@ bool Properties::GetBool(std::string_view key) const {
     return false;
   }
   ThrowBadValue(key, value, "is not a boolean (true/false, yes/no, on/off, 1/0)");
+}
+
+std::string Properties::GetIpAddress(std::string_view key) const {
+  const PropertyValue& value = Require(key);
+  std::string address(Trim(value.text));
+  std::array<unsigned char, sizeof(in6_addr)> parsed{};
+  if (::inet_pton(AF_INET, address.c_str(), parsed.data()) != 1 &&
+      ::inet_pton(AF_INET6, address.c_str(), parsed.data()) != 1) {
+    ThrowBadValue(key, value,
+                  "is not an IP address; give one of this host's addresses, 0.0.0.0 (every IPv4 "
+                  "interface) or :: (every interface), not a host name");
+  }
+  return address;
 }
 
 std::chrono::milliseconds Properties::GetDuration(std::string_view key) const {

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
-#include <iterator>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -15,79 +14,24 @@
 #include <spdlog/spdlog.h>
 
 #include "cppblog/config/config_error.hpp"
+#include "cppblog/text/escape.hpp"
 
 namespace cppblog::logging {
 namespace {
 
 constexpr std::string_view kLevelNames = "trace, debug, info, warn, error, critical, off";
 
-// Appends `text` as the inside of a JSON string: quotes, backslashes and control
-// characters escaped, bytes that are not UTF-8 replaced by U+FFFD so the line stays valid.
-void AppendJsonEscaped(std::string_view text, spdlog::memory_buf_t& dest) {
-  constexpr std::string_view kReplacement = "\\ufffd";
-  std::size_t i = 0;
-  while (i < text.size()) {
-    const auto byte = static_cast<unsigned char>(text[i]);
-    if (byte < 0x80) {
-      switch (byte) {
-        case '"':
-          dest.append(std::string_view{"\\\""});
-          break;
-        case '\\':
-          dest.append(std::string_view{"\\\\"});
-          break;
-        case '\n':
-          dest.append(std::string_view{"\\n"});
-          break;
-        case '\r':
-          dest.append(std::string_view{"\\r"});
-          break;
-        case '\t':
-          dest.append(std::string_view{"\\t"});
-          break;
-        default:
-          if (byte < 0x20) {
-            fmt::format_to(std::back_inserter(dest), "\\u{:04x}", byte);
-          } else {
-            dest.push_back(static_cast<char>(byte));
-          }
-      }
-      ++i;
-      continue;
-    }
-    // Length of the sequence and the smallest code point it may encode (no overlongs).
-    std::size_t length = 0;
-    char32_t code_point = 0;
-    char32_t minimum = 0;
-    if ((byte & 0xE0U) == 0xC0U) {
-      length = 2;
-      code_point = byte & 0x1FU;
-      minimum = 0x80;
-    } else if ((byte & 0xF0U) == 0xE0U) {
-      length = 3;
-      code_point = byte & 0x0FU;
-      minimum = 0x800;
-    } else if ((byte & 0xF8U) == 0xF0U) {
-      length = 4;
-      code_point = byte & 0x07U;
-      minimum = 0x10000;
-    }
-    bool valid = length != 0 && i + length <= text.size();
-    for (std::size_t k = 1; valid && k < length; ++k) {
-      const auto next = static_cast<unsigned char>(text[i + k]);
-      valid = (next & 0xC0U) == 0x80U;
-      code_point = (code_point << 6U) | (next & 0x3FU);
-    }
-    valid = valid && code_point >= minimum && code_point <= 0x10FFFF &&
-            !(code_point >= 0xD800 && code_point <= 0xDFFF);
-    if (valid) {
-      dest.append(text.substr(i, length));
-      i += length;
-    } else {
-      dest.append(kReplacement);
-      ++i;
-    }
-  }
+// Appends `text` escaped by `escape` (a cppblog::text function), through a buffer reused per
+// thread: a line allocates nothing once its thread has logged one as long, and a rare huge
+// line does not keep its buffer.
+template <typename Escape>
+void AppendEscaped(std::string_view text, Escape escape, spdlog::memory_buf_t& dest) {
+  constexpr std::size_t kKeptCapacity = 64 * 1024;
+  thread_local std::string escaped;
+  escaped.clear();
+  escape(escaped, text);
+  dest.append(std::string_view{escaped});
+  if (escaped.capacity() > kKeptCapacity) std::string().swap(escaped);
 }
 
 // The message, JSON-escaped.
@@ -95,10 +39,26 @@ class JsonMessageFlag final : public spdlog::custom_flag_formatter {
  public:
   void format(const spdlog::details::log_msg& msg, const std::tm& /*time*/,
               spdlog::memory_buf_t& dest) override {
-    AppendJsonEscaped(std::string_view(msg.payload.data(), msg.payload.size()), dest);
+    AppendEscaped(std::string_view(msg.payload.data(), msg.payload.size()), text::AppendJsonEscaped,
+                  dest);
   }
   [[nodiscard]] std::unique_ptr<custom_flag_formatter> clone() const override {
     return std::make_unique<JsonMessageFlag>();
+  }
+};
+
+// The message on one line, whatever it holds: line breaks, control characters and bytes that
+// are not UTF-8 escaped (text::AppendLogEscaped), so a value logged from a request or a
+// message cannot forge a line or reach a terminal as a control sequence.
+class TextMessageFlag final : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, const std::tm& /*time*/,
+              spdlog::memory_buf_t& dest) override {
+    AppendEscaped(std::string_view(msg.payload.data(), msg.payload.size()), text::AppendLogEscaped,
+                  dest);
+  }
+  [[nodiscard]] std::unique_ptr<custom_flag_formatter> clone() const override {
+    return std::make_unique<TextMessageFlag>();
   }
 };
 
@@ -156,17 +116,18 @@ std::unique_ptr<spdlog::formatter> MakeFormatter(std::string_view service,
   auto formatter = std::make_unique<spdlog::pattern_formatter>("", spdlog::pattern_time_type::utc,
                                                                std::string("\n"));
   if (format == config::LogFormat::kJson) {
-    spdlog::memory_buf_t escaped;
-    AppendJsonEscaped(service, escaped);
+    std::string escaped;
+    text::AppendJsonEscaped(escaped, service);
     formatter->add_flag<JsonMessageFlag>(kMessageFlag)
         .add_flag<JsonLevelFlag>(kJsonLevelFlag)
-        .add_flag<LiteralFlag>(kServiceFlag, fmt::to_string(escaped));
+        .add_flag<LiteralFlag>(kServiceFlag, std::move(escaped));
     formatter->set_pattern(
         R"({"ts":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%@","service":"%&","msg":"%*"})");
   } else {
-    formatter->add_flag<TextLevelFlag>(kTextLevelFlag)
-        .add_flag<LiteralFlag>(kServiceFlag, std::string(service));
-    formatter->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %~ %&: %v");
+    formatter->add_flag<TextMessageFlag>(kMessageFlag)
+        .add_flag<TextLevelFlag>(kTextLevelFlag)
+        .add_flag<LiteralFlag>(kServiceFlag, text::EscapeForLog(service));
+    formatter->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %~ %&: %*");
   }
   return formatter;
 }

@@ -153,6 +153,21 @@ class AmqpClient::Impl {
     return publisher_->Publish(queue, std::move(message));
   }
 
+  void Publish(const ExchangeSpec& exchange, std::string routing_key, Message message,
+               PublishCallback on_done) {
+    publisher_->Publish(exchange, std::move(routing_key), std::move(message), std::move(on_done));
+  }
+
+  void PublishToQueue(const QueueSpec& queue, Message message, PublishCallback on_done) {
+    if (queue.name.empty()) {
+      const MessagingError error(MessagingErrorKind::kInvalidOptions,
+                                 "publish to a queue: the queue name is empty");
+      if (on_done) on_done(&error);
+      return;
+    }
+    publisher_->Publish(queue, std::move(message), std::move(on_done));
+  }
+
   std::future<QueueInfo> InspectQueue(std::string queue) {
     return publisher_->InspectQueue(std::move(queue));
   }
@@ -273,6 +288,15 @@ std::future<void> AmqpClient::Publish(const ExchangeSpec& exchange, std::string 
 
 std::future<void> AmqpClient::PublishToQueue(const QueueSpec& queue, Message message) {
   return impl_->PublishToQueue(queue, std::move(message));
+}
+
+void AmqpClient::Publish(const ExchangeSpec& exchange, std::string routing_key, Message message,
+                         PublishCallback on_done) {
+  impl_->Publish(exchange, std::move(routing_key), std::move(message), std::move(on_done));
+}
+
+void AmqpClient::PublishToQueue(const QueueSpec& queue, Message message, PublishCallback on_done) {
+  impl_->PublishToQueue(queue, std::move(message), std::move(on_done));
 }
 
 std::future<void> AmqpClient::Subscribe(const ExchangeSpec& exchange,

@@ -23,6 +23,27 @@ std::string Destination(const std::string& exchange, const std::string& routing_
                           : "exchange '" + exchange + "' with routing key '" + routing_key + "'";
 }
 
+// Gives a publish's result to its callback: nullptr for a confirm, else the MessagingError. A
+// callback that throws is logged; its exception never reaches the I/O loop.
+void CallDone(const PublishCallback& on_done, const std::exception_ptr& error) noexcept {
+  try {
+    if (!error) {
+      on_done(nullptr);
+      return;
+    }
+    try {
+      std::rethrow_exception(error);
+    } catch (const MessagingError& e) {
+      on_done(&e);
+    }
+  } catch (const std::exception& e) {
+    spdlog::error("amqp publisher: a publish callback threw ({}); callbacks must not throw",
+                  e.what());
+  } catch (...) {
+    spdlog::error("amqp publisher: a publish callback threw; callbacks must not throw");
+  }
+}
+
 }  // namespace
 
 PublisherConnection::PublisherConnection(ConnectionSettings settings,
@@ -42,6 +63,17 @@ std::future<void> PublisherConnection::Publish(const ExchangeSpec& exchange,
 
 std::future<void> PublisherConnection::Publish(const QueueSpec& queue, Message message) {
   return Enqueue(queue, std::string{}, queue.name, std::move(message));
+}
+
+void PublisherConnection::Publish(const ExchangeSpec& exchange, std::string routing_key,
+                                  Message message, PublishCallback on_done) {
+  (void)Enqueue(exchange, exchange.name, std::move(routing_key), std::move(message),
+                std::move(on_done));
+}
+
+void PublisherConnection::Publish(const QueueSpec& queue, Message message,
+                                  PublishCallback on_done) {
+  (void)Enqueue(queue, std::string{}, queue.name, std::move(message), std::move(on_done));
 }
 
 std::uint32_t PublisherConnection::TargetIdLocked(const Target& target) {
@@ -70,13 +102,17 @@ std::uint32_t PublisherConnection::TargetIdLocked(const Target& target) {
 }
 
 std::future<void> PublisherConnection::Enqueue(const Target& target, std::string exchange,
-                                               std::string routing_key, Message message) {
+                                               std::string routing_key, Message message,
+                                               PublishCallback on_done) {
   Outgoing out;
   out.exchange = std::move(exchange);
   out.routing_key = std::move(routing_key);
   out.message = std::move(message);
   out.deadline = Clock::now() + timeout_;
-  std::future<void> future = out.promise.get_future();
+  out.on_done = std::move(on_done);
+  const bool callback = static_cast<bool>(out.on_done);
+  std::future<void> future;
+  if (!callback) future = out.promise.get_future();
   std::exception_ptr refused;
   Post([&] {
     if (closing_) {
@@ -102,6 +138,10 @@ std::future<void> PublisherConnection::Enqueue(const Target& target, std::string
   });
   if (refused) {
     Metrics().failed_to_publish.Increment();
+    if (callback) {  // `out` was not taken: its callback is still here
+      CallDone(out.on_done, refused);
+      return {};
+    }
     std::promise<void> failed;
     failed.set_exception(refused);
     return failed.get_future();
@@ -130,8 +170,11 @@ bool PublisherConnection::WaitSettled(Clock::time_point deadline) {
 void PublisherConnection::Settle(Outgoing& message, std::exception_ptr error) {
   if (message.settled) return;
   message.settled = true;
-  if (error) {
-    Metrics().failed_to_publish.Increment();
+  if (error) Metrics().failed_to_publish.Increment();
+  if (message.on_done) {
+    CallDone(message.on_done, error);
+    message.on_done = nullptr;  // what it captured goes now, not with the message
+  } else if (error) {
     message.promise.set_exception(std::move(error));
   } else {
     message.promise.set_value();

@@ -29,6 +29,10 @@ class PublisherConnection final : public IoConnection {
   [[nodiscard]] std::future<void> Publish(const ExchangeSpec& exchange, std::string routing_key,
                                           Message message);
   [[nodiscard]] std::future<void> Publish(const QueueSpec& queue, Message message);
+  /// The callback forms: `on_done` instead of a future (AmqpClient::Publish with a callback).
+  void Publish(const ExchangeSpec& exchange, std::string routing_key, Message message,
+               PublishCallback on_done);
+  void Publish(const QueueSpec& queue, Message message, PublishCallback on_done);
   [[nodiscard]] std::future<QueueInfo> InspectQueue(std::string queue);
 
   /// New publishes fail with kClosed from now on.
@@ -46,9 +50,10 @@ class PublisherConnection final : public IoConnection {
     std::uint32_t target = 0;  // 1-based index into targets_; 0: nothing to declare
     metrics::Histogram* confirm_duration = nullptr;  // of its destination
     Clock::time_point deadline;
-    Clock::time_point sent_at;  // the last basic.publish of it
-    std::promise<void> promise;
-    bool settled = false;     // the promise has its result
+    Clock::time_point sent_at;   // the last basic.publish of it
+    std::promise<void> promise;  // unused when on_done is set
+    PublishCallback on_done;
+    bool settled = false;     // the promise (or on_done) has its result
     bool confirmed = false;   // the broker acked or nacked it
     bool returned = false;    // basic.return came first: unroutable
     std::uint32_t nacks = 0;  // times the broker refused it
@@ -59,8 +64,9 @@ class PublisherConnection final : public IoConnection {
     std::promise<QueueInfo> promise;
   };
 
+  /// With `on_done`: it gets the result and the returned future is not valid.
   std::future<void> Enqueue(const Target& target, std::string exchange, std::string routing_key,
-                            Message message);
+                            Message message, PublishCallback on_done = {});
   std::uint32_t TargetIdLocked(const Target& target);
   void Settle(Outgoing& message, std::exception_ptr error);
   void Confirm(std::uint64_t tag, bool multiple, bool ack);

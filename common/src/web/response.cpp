@@ -1,6 +1,6 @@
 #include "cppblog/web/response.hpp"
 
-#include <boost/json/serialize.hpp>
+#include "cppblog/text/escape.hpp"
 
 namespace cppblog::web {
 
@@ -21,7 +21,7 @@ Response Response::Text(int status, std::string body) {
 
 Response Response::Error(int status, std::string_view message) {
   std::string body = "{\"error\":";
-  body += boost::json::serialize(boost::json::string_view{message.data(), message.size()});
+  text::AppendJsonString(body, message);  // messages echo paths and values: any bytes
   body += '}';
   return Json(status, std::move(body));
 }

@@ -16,6 +16,7 @@
 #include <stdexcept>
 #include <thread>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include <boost/asio/dispatch.hpp>
@@ -32,7 +33,12 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/status.hpp>
 #include <boost/beast/http/string_body.hpp>
+#include <fcntl.h>
+#include <poll.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "target.hpp"
 
@@ -50,7 +56,13 @@ using Parser = http::request_parser<http::string_body>;
 // destroying the response (a "lingering close").
 constexpr std::chrono::seconds kLingerTime{1};
 constexpr std::size_t kLingerBytes = 8 * 1024 * 1024;
+// After a failed accept (out of descriptors, most likely) the next try waits, doubling from
+// the first delay to the last: never a busy loop, and soon back once descriptors are free.
 constexpr std::chrono::milliseconds kAcceptRetryDelay{50};
+constexpr std::chrono::milliseconds kAcceptRetryMaxDelay{800};
+// Repeated warnings (refused connections, failed accepts) are logged at most this often.
+constexpr std::chrono::seconds kWarningInterval{10};
+constexpr std::size_t kMaxConnectionsCeiling = 10'000;
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 
 Method ToMethod(http::verb verb) {
@@ -120,14 +132,68 @@ using Socket = asio::basic_stream_socket<tcp, Executor>;
 using Clock = std::chrono::steady_clock;
 using Timer = asio::basic_waitable_timer<Clock, asio::wait_traits<Clock>, Executor>;
 
+// Which of a stream of like events gets a log line: the first, then at most one per
+// `interval`, each line told how many events went unlogged since the previous one.
+// Not thread-safe (used on the acceptor's strand).
+class LogThrottle {
+ public:
+  explicit LogThrottle(Clock::duration interval) : interval_(interval) {}
+
+  // nullopt: stay quiet; otherwise log, mentioning the events that were not logged.
+  std::optional<std::size_t> Admit(Clock::time_point now) {
+    if (logged_ && now - last_line_ < interval_) {
+      ++unlogged_;
+      return std::nullopt;
+    }
+    logged_ = true;
+    last_line_ = now;
+    return std::exchange(unlogged_, 0);
+  }
+
+ private:
+  Clock::duration interval_;
+  Clock::time_point last_line_{};
+  bool logged_ = false;
+  std::size_t unlogged_ = 0;
+};
+
+// " (12 more refused since the last such line)", or nothing when none went unlogged.
+std::string Unlogged(std::size_t count, std::string_view what) {
+  if (count == 0) return {};
+  return " (" + std::to_string(count) + " more " + std::string(what) + " since the last such line)";
+}
+
+std::string ServiceUnavailableResponse(std::string_view reason) {
+  const std::string body = "{\"error\":\"" + std::string(reason) + "; retry later\"}";
+  return "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: " +
+         std::to_string(body.size()) + "\r\nRetry-After: 1\r\nConnection: close\r\n\r\n" + body;
+}
+
+// Answers a connection that will not be served with `response` (if the socket takes it at
+// once) and shuts it down; the caller closes the descriptor. What the client already sent is
+// read first, so that closing does not reset the connection and destroy the answer unread.
+void RefuseConnection(int fd, std::string_view response) {
+  std::array<char, 4096> discard{};
+  for (int reads = 0; reads < 16; ++reads) {
+    if (::recv(fd, discard.data(), discard.size(), MSG_DONTWAIT) <= 0) break;
+  }
+  (void)::send(fd, response.data(), response.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+  (void)::shutdown(fd, SHUT_WR);
+}
+
+constexpr std::string_view kRequestTimeoutResponse =
+    "HTTP/1.1 408 Request Timeout\r\nContent-Type: application/json\r\nContent-Length: 48\r\n"
+    "Connection: close\r\n\r\n{\"error\":\"the request took too long to arrive\"}";
+
 // What the acceptor and all sessions share; outlives every session.
 struct Shared {
   Shared(ServerOptions server_options, Router server_router)
       : options(std::move(server_options)), router(std::move(server_router)) {}
 
-  const ServerOptions options;
+  const ServerOptions options;  // max_connections resolved (never 0)
   const Router router;
   std::atomic<bool> stopping{false};
+  std::atomic<std::size_t> connections{0};  // sessions alive, counted by Session
   std::mutex sessions_mutex;
   std::unordered_map<Session*, std::weak_ptr<Session>> sessions;
 };
@@ -146,11 +212,16 @@ struct Shared {
 class Session final : public std::enable_shared_from_this<Session>, public ResponseSink {
  public:
   Session(Socket socket, Shared& shared)
-      : socket_(std::move(socket)), timer_(socket_.get_executor()), shared_(shared) {}
+      : socket_(std::move(socket)), timer_(socket_.get_executor()), shared_(shared) {
+    shared_.connections.fetch_add(1, std::memory_order_relaxed);
+  }
 
   ~Session() {
-    const std::lock_guard lock(shared_.sessions_mutex);
-    shared_.sessions.erase(this);
+    {
+      const std::lock_guard lock(shared_.sessions_mutex);
+      shared_.sessions.erase(this);
+    }
+    shared_.connections.fetch_sub(1, std::memory_order_relaxed);
   }
 
   Session(const Session&) = delete;
@@ -192,9 +263,19 @@ class Session final : public std::enable_shared_from_this<Session>, public Respo
  private:
   enum class Phase { kHeader, kBody, kBusy, kWriting, kLinger, kClosed };
 
+  // The timer waits for `deadline_`; a deadline moved later is noticed when it fires, one
+  // moved earlier re-arms it at once (SetDeadline).
   void ArmTimer() {
-    timer_.expires_at(deadline_);
+    armed_for_ = deadline_;
+    timer_.expires_at(deadline_);  // cancels a wait already pending: its handler sees an error
     timer_.async_wait([self = shared_from_this()](beast::error_code ec) { self->OnTimer(ec); });
+  }
+
+  // The next deadline, never later than the request's own (request_timeout).
+  void SetDeadline(Clock::time_point at) {
+    if (request_deadline_) at = std::min(at, *request_deadline_);
+    deadline_ = at;
+    if (deadline_ < armed_for_) ArmTimer();
   }
 
   void OnTimer(beast::error_code ec) {
@@ -203,13 +284,29 @@ class Session final : public std::enable_shared_from_this<Session>, public Respo
       // Waiting for a handler's answer is not a stalled connection.
       deadline_ = Clock::now() + shared_.options.idle_timeout;
     } else if (Clock::now() >= deadline_) {
-      if (phase_ == Phase::kHeader && buffer_.size() == 0) {
+      if (phase_ == Phase::kHeader && !request_deadline_) {
         spdlog::debug("http connection idle for {} ms, closing",
                       shared_.options.idle_timeout.count());
+      } else if ((phase_ == Phase::kHeader || phase_ == Phase::kBody) && request_deadline_ &&
+                 Clock::now() >= *request_deadline_) {
+        return TimeOutRequest();
       }
       return Close();
     }
     ArmTimer();
+  }
+
+  // The request has not fully arrived within request_timeout: a 408 if the socket takes it
+  // now (nothing else is being written in these phases), then close.
+  void TimeOutRequest() {
+    spdlog::debug("http request incomplete after {} ms ({} bytes of body), closing",
+                  shared_.options.request_timeout.count(),
+                  parser_ && parser_->is_header_done() ? parser_->get().body().size() : 0);
+    beast::error_code ignored;
+    socket_.write_some(
+        asio::const_buffer(kRequestTimeoutResponse.data(), kRequestTimeoutResponse.size()),
+        ignored);
+    Close();
   }
 
   void StartRequest() {
@@ -221,14 +318,20 @@ class Session final : public std::enable_shared_from_this<Session>, public Respo
     parser_->eager(true);
     continue_sent_ = false;
     phase_ = Phase::kHeader;
-    // The whole header must arrive within one timeout (a client trickling bytes does not
-    // extend it); a body may take longer as long as it keeps arriving.
-    deadline_ = Clock::now() + shared_.options.idle_timeout;
+    request_deadline_.reset();
+    // The next request must start within one idle timeout. From its first byte the whole
+    // request must arrive within request_timeout, however bytes trickle in, and its body may
+    // not pause longer than the idle timeout either.
+    SetDeadline(Clock::now() + shared_.options.idle_timeout);
     Parse();
   }
 
   // Feeds what is buffered to the parser; reads more when it needs more.
   void Parse() {
+    if (!request_deadline_ && buffer_.size() != 0) {
+      request_deadline_ = Clock::now() + shared_.options.request_timeout;
+      SetDeadline(*request_deadline_);  // the header's deadline, also after a long idle wait
+    }
     while (buffer_.size() != 0) {
       beast::error_code ec;
       const std::size_t used = parser_->put(buffer_.data(), ec);
@@ -244,7 +347,7 @@ class Session final : public std::enable_shared_from_this<Session>, public Respo
     }
     if (parser_->is_header_done()) {
       phase_ = Phase::kBody;
-      deadline_ = Clock::now() + shared_.options.idle_timeout;
+      SetDeadline(Clock::now() + shared_.options.idle_timeout);
     }
     socket_.async_read_some(buffer_.prepare(kReadSize),
                             [self = shared_from_this()](beast::error_code ec, std::size_t bytes) {
@@ -292,6 +395,7 @@ class Session final : public std::enable_shared_from_this<Session>, public Respo
 
   void Handle() {
     phase_ = Phase::kBusy;
+    request_deadline_.reset();
     try {
       auto& message = parser_->get();
       Request request;
@@ -334,6 +438,7 @@ class Session final : public std::enable_shared_from_this<Session>, public Respo
   }
 
   void Write(bool keep_alive, bool http10) {
+    request_deadline_.reset();  // the request is in; the response has its own deadline
     close_after_write_ = !keep_alive || shared_.stopping.load(std::memory_order_relaxed);
     const bool with_body = BodyAllowed(response_.status);
     FormatHead(with_body, http10);
@@ -355,7 +460,7 @@ class Session final : public std::enable_shared_from_this<Session>, public Respo
       return;
     }
     if (ec && ec != asio::error::would_block) return Close();
-    deadline_ = Clock::now() + shared_.options.idle_timeout;
+    SetDeadline(Clock::now() + shared_.options.idle_timeout);
     if (written < buffers[0].size()) {
       buffers[0] += written;
     } else {
@@ -412,7 +517,7 @@ class Session final : public std::enable_shared_from_this<Session>, public Respo
     beast::error_code ignored;
     socket_.shutdown(tcp::socket::shutdown_send, ignored);
     phase_ = Phase::kLinger;
-    deadline_ = Clock::now() + kLingerTime;
+    SetDeadline(Clock::now() + kLingerTime);
     buffer_.clear();
     Linger(0);
   }
@@ -443,6 +548,9 @@ class Session final : public std::enable_shared_from_this<Session>, public Respo
   Timer timer_;
   Shared& shared_;
   Clock::time_point deadline_;
+  Clock::time_point armed_for_;  // what the timer waits for
+  // When the request being received must have arrived whole; none before its first byte.
+  std::optional<Clock::time_point> request_deadline_;
   beast::flat_buffer buffer_;
   std::optional<Parser> parser_;
   Response response_;  // kept alive while it is written
@@ -459,22 +567,44 @@ class Session final : public std::enable_shared_from_this<Session>, public Respo
   bool linger_ = false;
 };
 
+// "127.0.0.1:8080", "[::1]:8080".
+std::string HostPort(const std::string& address, std::uint16_t port) {
+  const bool ipv6 = address.find(':') != std::string::npos;
+  return (ipv6 ? "[" + address + "]" : address) + ":" + std::to_string(port);
+}
+
 std::string ListenError(const ServerOptions& options, const beast::error_code& ec) {
   std::string reason = ec.message();
   if (!reason.empty()) reason.front() = static_cast<char>(std::tolower(reason.front()));
   std::string message =
-      "cannot listen on " + options.address + ":" + std::to_string(options.port) + ": " + reason;
+      "cannot listen on " + HostPort(options.address, options.port) + ": " + reason;
   if (ec == asio::error::address_in_use) {
     message += "; is another instance running? set server_port";
   } else if (ec == asio::error::access_denied) {
     message += "; ports below 1024 need privileges, set server_port";
   } else if (ec == boost::system::errc::address_not_available) {
-    message += "; the address is not one of this host's, set the server address";
+    message += "; the address is not one of this host's, set server_address";
   }
   return message;
 }
 
 }  // namespace
+
+std::size_t MaxConnectionsFor(std::uint64_t descriptor_limit) {
+  const std::uint64_t reserve = std::max<std::uint64_t>(64, descriptor_limit / 8);
+  const std::uint64_t usable =
+      descriptor_limit > 2 * reserve ? descriptor_limit - reserve : descriptor_limit / 2;
+  return static_cast<std::size_t>(
+      std::clamp<std::uint64_t>(usable, 1, std::uint64_t{kMaxConnectionsCeiling}));
+}
+
+std::size_t DefaultMaxConnections() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return 1024;
+  return MaxConnectionsFor(limit.rlim_cur == RLIM_INFINITY
+                               ? std::uint64_t{kMaxConnectionsCeiling} * 2
+                               : static_cast<std::uint64_t>(limit.rlim_cur));
+}
 
 struct Server::Impl {
   Impl(ServerOptions options, Router router, unsigned thread_count)
@@ -482,6 +612,11 @@ struct Server::Impl {
         threads(thread_count),
         io(static_cast<int>(thread_count)),
         acceptor(asio::make_strand(io)) {}
+  ~Impl() {
+    if (reserve_fd >= 0) ::close(reserve_fd);
+  }
+  Impl(const Impl&) = delete;
+  Impl& operator=(const Impl&) = delete;
 
   void StartAccepting() {
     if (shared.stopping.load()) return;
@@ -494,19 +629,107 @@ struct Server::Impl {
 
   void OnAccept(beast::error_code ec, Socket socket) {
     if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
-    if (ec) {
-      // Out of descriptors, most likely: wait a moment instead of spinning.
-      spdlog::warn("http accept failed: {}; retrying", ec.message());
-      accept_retry.expires_after(kAcceptRetryDelay);
-      accept_retry.async_wait([this](beast::error_code wait_ec) {
-        if (!wait_ec) StartAccepting();
-      });
-      return;
+    if (ec == asio::error::connection_aborted) return StartAccepting();  // the peer gave up
+    if (ec == asio::error::no_descriptors ||
+        ec == boost::system::errc::too_many_files_open_in_system) {
+      switch (ShedOneConnection(ec)) {
+        case Shed::kOne:
+          return StartAccepting();  // each round takes one waiting connection: no busy loop
+        case Shed::kNoneWaiting:
+          return WaitForAClient(ec);
+        case Shed::kCannot:
+          break;
+      }
     }
-    beast::error_code ignored;
-    socket.set_option(tcp::no_delay(true), ignored);
-    std::make_shared<Session>(std::move(socket), shared)->Start();
+    if (ec) return RetryAcceptLater(ec);
+    accept_retry_delay = kAcceptRetryDelay;
+    const std::size_t max_connections = shared.options.max_connections;
+    if (shared.connections.load(std::memory_order_relaxed) >= max_connections) {
+      Refuse(socket);
+    } else {
+      beast::error_code ignored;
+      socket.set_option(tcp::no_delay(true), ignored);
+      std::make_shared<Session>(std::move(socket), shared)->Start();
+    }
     StartAccepting();
+  }
+
+  // Out of descriptors, most likely: wait, longer each time, instead of spinning.
+  void RetryAcceptLater(beast::error_code ec) {
+    if (const auto unlogged = accept_error_log.Admit(Clock::now())) {
+      spdlog::warn(
+          "http accept failed: {}; retrying in {} ms{}. Out of file descriptors? Lower "
+          "max_connections (now {}) or raise ulimit -n",
+          ec.message(), accept_retry_delay.count(), Unlogged(*unlogged, "failed"),
+          shared.options.max_connections);
+    }
+    accept_retry.expires_after(accept_retry_delay);
+    accept_retry_delay = std::min(accept_retry_delay * 2, kAcceptRetryMaxDelay);
+    accept_retry.async_wait([this](beast::error_code wait_ec) {
+      if (!wait_ec) StartAccepting();
+    });
+  }
+
+  enum class Shed { kOne, kNoneWaiting, kCannot };
+
+  // Out of descriptors with a client waiting: the descriptor kept in reserve is given up for a
+  // moment to take that client and answer it 503, so it learns at once instead of waiting in
+  // the backlog until descriptors are free.
+  Shed ShedOneConnection(beast::error_code ec) {
+    if (reserve_fd < 0) return Shed::kCannot;
+    pollfd waiting{.fd = acceptor.native_handle(), .events = POLLIN, .revents = 0};
+    // An accept may fail for want of a descriptor with nobody waiting (Asio tries one at once);
+    // and accept4 below must find a client, not block.
+    const int ready = ::poll(&waiting, 1, 0);
+    if (ready == 0) return Shed::kNoneWaiting;
+    if (ready < 0) return Shed::kCannot;
+    ::close(reserve_fd);
+    const int fd = ::accept4(acceptor.native_handle(), nullptr, nullptr, SOCK_CLOEXEC);
+    if (fd >= 0) {
+      // Logged before the answer, so that a client told 503 finds the reason already logged.
+      if (const auto unlogged = accept_error_log.Admit(Clock::now())) {
+        spdlog::warn(
+            "http accept failed: {}; waiting clients are answered 503 and closed{}. Lower "
+            "max_connections (now {}) or raise ulimit -n",
+            ec.message(), Unlogged(*unlogged, "failed"), shared.options.max_connections);
+      }
+      RefuseConnection(fd, ServiceUnavailableResponse("the server is out of file descriptors"));
+      ::close(fd);
+    }
+    reserve_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return Shed::kCannot;
+    return Shed::kOne;
+  }
+
+  // Out of descriptors and nobody waiting: try again when a client connects (to be shed if
+  // descriptors are still short), not on a timer.
+  void WaitForAClient(beast::error_code ec) {
+    if (const auto unlogged = accept_error_log.Admit(Clock::now())) {
+      spdlog::warn(
+          "http accept failed: {}; clients will be answered 503 and closed until descriptors "
+          "are free{}. Lower max_connections (now {}) or raise ulimit -n",
+          ec.message(), Unlogged(*unlogged, "failed"), shared.options.max_connections);
+    }
+    acceptor.async_wait(tcp::acceptor::wait_read, [this](beast::error_code wait_ec) {
+      if (!wait_ec) StartAccepting();
+    });
+  }
+
+  // One connection too many: 503 if the socket takes it at once, then closed.
+  void Refuse(Socket& socket) {
+    const std::size_t max_connections = shared.options.max_connections;
+    if (const auto unlogged = refusal_log.Admit(Clock::now())) {
+      spdlog::warn(
+          "http connection limit reached: max_connections={} connections are open, new ones "
+          "are answered 503 and closed{}; raise max_connections (and ulimit -n) if this load is "
+          "expected",
+          max_connections, Unlogged(*unlogged, "refused"));
+    }
+    RefuseConnection(socket.native_handle(),
+                     ServiceUnavailableResponse("too many connections: this server takes at most " +
+                                                std::to_string(max_connections) + " at once"));
+    beast::error_code ignored;
+    socket.close(ignored);
   }
 
   // Runs on the acceptor's strand.
@@ -553,6 +776,11 @@ struct Server::Impl {
   asio::io_context io;
   tcp::acceptor acceptor;
   asio::steady_timer accept_retry{acceptor.get_executor()};
+  std::chrono::milliseconds accept_retry_delay = kAcceptRetryDelay;
+  LogThrottle accept_error_log{kWarningInterval};  // these two on the acceptor's strand
+  LogThrottle refusal_log{kWarningInterval};
+  // Given up for a moment to shed a connection when out of descriptors (ShedOneConnection).
+  int reserve_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   std::optional<asio::signal_set> signals;
   std::uint16_t port = 0;
   bool handle_signals = false;
@@ -567,10 +795,12 @@ Server::Server(ServerOptions options, Router router) {
   const auto address = asio::ip::make_address(options.address, ec);
   if (ec) {
     throw std::runtime_error("cannot listen on '" + options.address +
-                             "': not an IP address; set the server address to one like 0.0.0.0");
+                             "': not an IP address; set server_address to one of this host's "
+                             "addresses, 0.0.0.0 (every IPv4 interface) or :: (every interface)");
   }
   const unsigned threads =
       options.threads != 0 ? options.threads : std::max(1U, std::thread::hardware_concurrency());
+  if (options.max_connections == 0) options.max_connections = DefaultMaxConnections();
   impl_ = std::make_unique<Impl>(options, std::move(router), threads);
   auto& acceptor = impl_->acceptor;
   const tcp::endpoint endpoint{address, options.port};
@@ -599,7 +829,15 @@ void Server::Run() {
   }
   const auto& options = impl_->shared.options;
   const unsigned threads = impl_->threads;
-  spdlog::info("serving HTTP on {}:{} with {} thread(s)", options.address, impl_->port, threads);
+  spdlog::info("serving HTTP on {} with {} thread(s), at most {} connections",
+               HostPort(options.address, impl_->port), threads, options.max_connections);
+  if (const std::size_t fits = DefaultMaxConnections(); options.max_connections > fits) {
+    spdlog::warn(
+        "max_connections={} is more than this process's open-file limit (ulimit -n) leaves room "
+        "for ({}): accepts will fail with 'Too many open files' before the cap is reached; "
+        "lower max_connections or raise ulimit -n",
+        options.max_connections, fits);
+  }
 
   asio::post(impl_->acceptor.get_executor(), [impl = impl_.get()] { impl->BeginServing(); });
   const auto run = [impl = impl_.get()] {

@@ -66,6 +66,24 @@ TEST(Properties, GetPortRejectsOutOfRangeAndTrailingText) {
   }
 }
 
+TEST(Properties, GetIpAddressAcceptsIpv4AndIpv6) {
+  EXPECT_EQ(With("server_address", "127.0.0.1").GetIpAddress("server_address"), "127.0.0.1");
+  EXPECT_EQ(With("server_address", " 0.0.0.0 ").GetIpAddress("server_address"), "0.0.0.0");
+  EXPECT_EQ(With("server_address", "::").GetIpAddress("server_address"), "::");
+  EXPECT_EQ(With("server_address", "::1").GetIpAddress("server_address"), "::1");
+}
+
+TEST(Properties, BadIpAddressErrorNamesKeyValueAndSource) {
+  const auto properties = With("server_address", "localhost", "environment SERVER_ADDRESS");
+  const std::string error = ErrorOf([&] { (void)properties.GetIpAddress("server_address"); });
+  EXPECT_THAT(error, HasSubstr("server_address: 'localhost' (from environment SERVER_ADDRESS) is "
+                               "not an IP address"));
+  for (const char* text : {"", "256.0.0.1", "1.2.3", "127.0.0.1:80", "[::1]"}) {
+    EXPECT_THROW((void)With("server_address", text).GetIpAddress("server_address"), ConfigError)
+        << text;
+  }
+}
+
 TEST(Properties, GetIntChecksTheRange) {
   const auto properties = With("prefetch", "100", "config/vipservice.yml");
   EXPECT_EQ(properties.GetInt("prefetch", 1, 1000), 100);

@@ -97,6 +97,34 @@ TEST(Logging, JsonLinesAreValidJsonWithEscapedMessages) {
               MatchesRegex(R"([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z)"));
 }
 
+TEST(Logging, ForgedLineInALoggedValueStaysOneEscapedLine) {
+  // A busrefresh destination, a /monitor path or an AMQP body carrying a line of its own.
+  const std::string destination =
+      "x\n2026-12-06T23:00:00.000Z CRIT  configserver: disk wiped\r\nagain";
+  const std::string output = CaptureStderr([&] {
+    Init("configserver");
+    spdlog::info("refresh for: {} (POST /actuator/busrefresh)", destination);
+  });
+  const auto lines = Lines(output);
+  ASSERT_EQ(lines.size(), 1U) << output;
+  EXPECT_THAT(lines[0], HasSubstr("Z INFO  configserver: refresh for: x\\n2026-12-06T23:00:00.000Z "
+                                  "CRIT  configserver: disk wiped\\r\\nagain (POST "));
+}
+
+TEST(Logging, TextLinesEscapeNulControlCharactersAndInvalidUtf8) {
+  const std::string output = CaptureStderr([] {
+    Init("accountservice");
+    static constexpr char kBody[] = "nul\0 esc\x1b[2J bad\xff\xfe utf8 \xc3\xa9";
+    spdlog::warn("body={}", std::string_view(kBody, sizeof kBody - 1));
+  });
+  const auto lines = Lines(output);
+  ASSERT_EQ(lines.size(), 1U) << output;
+  EXPECT_THAT(lines[0],
+              HasSubstr("accountservice: body=nul\\x00 esc\\x1b[2J bad\\xff\\xfe utf8 \xc3\xa9"));
+  EXPECT_EQ(lines[0].find('\0'), std::string::npos);
+  EXPECT_EQ(lines[0].find('\xff'), std::string::npos);
+}
+
 TEST(Logging, JsonLevelNames) {
   const std::string output = CaptureStderr([] {
     Init("vipservice", config::LogFormat::kJson);

@@ -30,18 +30,6 @@ constexpr std::size_t kMessages = 10'000;
 constexpr std::size_t kKillAfterConfirms = 2'000;
 constexpr std::size_t kConfirmWindow = 1'000;
 
-// KEY=value lines of the cluster's cluster.env.
-std::map<std::string, std::string> ReadClusterEnv(const std::string& dir) {
-  std::map<std::string, std::string> env;
-  std::ifstream in(dir + "/cluster.env");
-  for (std::string line; std::getline(in, line);) {
-    if (const auto eq = line.find('='); eq != std::string::npos) {
-      env[line.substr(0, eq)] = line.substr(eq + 1);
-    }
-  }
-  return env;
-}
-
 std::string ReadFirstLine(const std::string& path) {
   std::ifstream in(path);
   std::string line;

@@ -1,7 +1,11 @@
 #include "broker_test_env.hpp"
 
+#include <array>
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <memory>
 #include <stdexcept>
 #include <thread>
 
@@ -24,6 +28,36 @@ std::string TestAmqpUrl() { return RequiredEnv("CPPBLOG_TEST_AMQP_URL"); }
 int Shell(const std::string& command) {
   const int status = std::system(command.c_str());
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+std::string ShellOutput(const std::string& command) {
+  struct PipeCloser {
+    void operator()(std::FILE* pipe) const { static_cast<void>(pclose(pipe)); }
+  };
+  std::unique_ptr<std::FILE, PipeCloser> pipe{popen(command.c_str(), "r")};
+  if (!pipe) throw std::runtime_error("cannot run: " + command);
+  std::string output;
+  std::array<char, 4096> buffer{};
+  while (const std::size_t n = std::fread(buffer.data(), 1, buffer.size(), pipe.get())) {
+    output.append(buffer.data(), n);
+  }
+  const int status = pclose(pipe.release());
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    throw std::runtime_error("failed (status " + std::to_string(status) + "): " + command + "\n" +
+                             output);
+  }
+  return output;
+}
+
+std::map<std::string, std::string> ReadClusterEnv(const std::string& dir) {
+  std::map<std::string, std::string> env;
+  std::ifstream in(dir + "/cluster.env");
+  for (std::string line; std::getline(in, line);) {
+    if (const auto eq = line.find('='); eq != std::string::npos) {
+      env[line.substr(0, eq)] = line.substr(eq + 1);
+    }
+  }
+  return env;
 }
 
 void RabbitCtl(const std::string& args) {

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <string>
 #include <string_view>
 
@@ -16,6 +17,13 @@ void RabbitCtl(const std::string& args);
 
 /// Runs a shell command; returns its exit status.
 int Shell(const std::string& command);
+
+/// Runs a shell command and returns what it wrote to stdout; throws unless it exits 0.
+[[nodiscard]] std::string ShellOutput(const std::string& command);
+
+/// The KEY=value lines of `<dir>/cluster.env` that `./dev rabbit cluster start` writes
+/// (CLUSTER_URLS, NODEi_DIR, NODEi_NAME, NODEi_PORT, NODEi_PID); empty when there is none.
+[[nodiscard]] std::map<std::string, std::string> ReadClusterEnv(const std::string& dir);
 
 /// A name no other test (or earlier run) uses: `<prefix>-<pid>-<counter>-<time>`.
 [[nodiscard]] std::string UniqueName(std::string_view prefix);

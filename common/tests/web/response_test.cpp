@@ -1,5 +1,7 @@
 #include "cppblog/web/response.hpp"
 
+#include <string>
+
 #include <boost/json/parse.hpp>
 #include <gtest/gtest.h>
 
@@ -28,6 +30,17 @@ TEST(Response, ErrorEscapesMessage) {
   EXPECT_EQ(response.content_type, "application/json");
   const auto parsed = boost::json::parse(response.body);
   EXPECT_EQ(parsed.at("error").as_string(), "a \"b\"\\\n\x01");
+}
+
+TEST(Response, ErrorEchoingInvalidUtf8IsStillValidJson) {
+  // A path segment like /accounts/%FF%00 decodes to bytes that are not UTF-8.
+  const Response response = Response::Error(404, std::string("no account \xff\0\xc3", 14));
+
+  boost::system::error_code ec;
+  const auto parsed = boost::json::parse(response.body, ec);
+  ASSERT_FALSE(ec) << ec.message() << ": " << response.body;
+  EXPECT_EQ(parsed.at("error").as_string(),
+            std::string("no account \xef\xbf\xbd\0\xef\xbf\xbd", 18));
 }
 
 TEST(Response, ErrorBodyIsCompact) {

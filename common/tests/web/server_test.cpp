@@ -9,14 +9,20 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <thread>
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -44,7 +50,8 @@ struct Reply {
 /// A blocking HTTP/1.1 client on a POSIX socket; every receive gives up after kMaxWait.
 class Client {
  public:
-  explicit Client(std::uint16_t port) : fd_(::socket(AF_INET, SOCK_STREAM, 0)) {
+  explicit Client(std::uint16_t port, const char* ipv4 = "127.0.0.1")
+      : fd_(::socket(AF_INET, SOCK_STREAM, 0)) {
     if (fd_ < 0) throw std::runtime_error("socket() failed");
     timeval timeout{.tv_sec = std::chrono::seconds(kMaxWait).count(), .tv_usec = 0};
     ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
@@ -52,7 +59,7 @@ class Client {
     sockaddr_in address{};
     address.sin_family = AF_INET;
     address.sin_port = htons(port);
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::inet_pton(AF_INET, ipv4, &address.sin_addr);
     if (::connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
       ::close(fd_);
       throw std::runtime_error("connect() failed");
@@ -112,6 +119,21 @@ class Client {
   }
 
   [[nodiscard]] const std::string& Unread() const { return pending_; }
+
+  /// True when something (data, the end of the stream, an error) can be read within `timeout`.
+  bool WaitReadable(std::chrono::milliseconds timeout) {
+    if (!pending_.empty()) return true;
+    pollfd entry{.fd = fd_, .events = POLLIN, .revents = 0};
+    return ::poll(&entry, 1, static_cast<int>(timeout.count())) > 0;
+  }
+
+  /// The server's answer to a request it refuses or times out: its status, or 0 when it
+  /// closed the connection without one (the connection is then closed in either case).
+  int StatusOrClosed() {
+    const auto reply = Read();
+    if (reply) return WaitClosed() ? reply->status : -1;
+    return closed_ ? 0 : -1;
+  }
 
  private:
   bool Fill() {
@@ -632,11 +654,277 @@ TEST(Server, PortInUseIsReportedWithAHint) {
   }
 }
 
-TEST(Server, InvalidAddressIsReported) {
+TEST(Server, InvalidAddressIsReportedNamingTheSetting) {
   ServerOptions options = TestOptions();
   options.address = "not-an-address";
 
-  EXPECT_THROW(Server(options, EchoRouter()), std::runtime_error);
+  try {
+    Server server(options, EchoRouter());
+    FAIL() << "a server listened on 'not-an-address'";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("'not-an-address': not an IP address; set server_address"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(Server, ListensOnTheGivenAddressOnly) {
+  // All of 127.0.0.0/8 reaches this host: a server bound to 127.0.0.1 is not on 127.0.0.2.
+  RunningServer server(TestOptions(), EchoRouter());
+  Client client(server.Port(), "127.0.0.1");
+  ASSERT_TRUE(client.Send(GetRequest("/accounts/1")));
+  const auto reply = client.Read();
+  ASSERT_TRUE(reply.has_value());
+  EXPECT_EQ(reply->status, 200);
+
+  EXPECT_THROW(Client(server.Port(), "127.0.0.2"), std::runtime_error);
+}
+
+TEST(Server, AnAddressNotOfThisHostIsReportedNamingTheSetting) {
+  ServerOptions options = TestOptions();
+  options.address = "192.0.2.1";  // TEST-NET-1: never one of this host's
+
+  try {
+    Server server(options, EchoRouter());
+    FAIL() << "a server listened on 192.0.2.1";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("server_address"), std::string::npos) << e.what();
+  }
+}
+
+TEST(MaxConnectionsFor, LeavesDescriptorsForTheRestOfTheProcess) {
+  EXPECT_EQ(MaxConnectionsFor(256), 192U);   // 64 kept
+  EXPECT_EQ(MaxConnectionsFor(1024), 896U);  // an eighth kept
+  EXPECT_EQ(MaxConnectionsFor(100), 50U);    // tiny limits: half
+  EXPECT_EQ(MaxConnectionsFor(1), 1U);
+  EXPECT_EQ(MaxConnectionsFor(1U << 20U), 10'000U);
+  EXPECT_GE(DefaultMaxConnections(), 1U);
+}
+
+// Opens a keep-alive connection and makes sure the server has taken it (one answered request).
+std::unique_ptr<Client> ServedConnection(std::uint16_t port) {
+  auto client = std::make_unique<Client>(port);
+  if (!client->Send(GetRequest("/accounts/1"))) return nullptr;
+  const auto reply = client->Read();
+  if (!reply || reply->status != 200) return nullptr;
+  return client;
+}
+
+TEST(Server, ConnectionsBeyondTheCapAreRefusedUntilSomeClose) {
+  ServerOptions options = TestOptions();
+  options.max_connections = 3;
+  RunningServer server(options, EchoRouter());
+  std::vector<std::unique_ptr<Client>> open;
+  for (int i = 0; i < 3; ++i) {
+    open.push_back(ServedConnection(server.Port()));
+    ASSERT_NE(open.back(), nullptr) << "connection " << i;
+  }
+
+  Client one_too_many(server.Port());
+  (void)one_too_many.Send(GetRequest("/accounts/2"));  // it may be closed already
+  const int status = one_too_many.StatusOrClosed();
+  EXPECT_TRUE(status == 503 || status == 0) << "status " << status;
+
+  // Those open are still served.
+  ASSERT_TRUE(open[0]->Send(GetRequest("/accounts/3")));
+  const auto still = open[0]->Read();
+  ASSERT_TRUE(still.has_value());
+  EXPECT_EQ(still->status, 200);
+
+  // Once one closes, a new connection is served again (the server notices the close soon).
+  open.pop_back();
+  const auto deadline = std::chrono::steady_clock::now() + kMaxWait;
+  std::unique_ptr<Client> again;
+  while (!again && std::chrono::steady_clock::now() < deadline) {
+    again = ServedConnection(server.Port());
+  }
+  EXPECT_NE(again, nullptr) << "no connection served after one of the open ones closed";
+}
+
+/// Collects what is logged through spdlog's default logger while it lives.
+class CapturedLog {
+ public:
+  CapturedLog() : previous_(spdlog::default_logger()) {
+    auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(stream_);
+    sink->set_pattern("%l %v");
+    spdlog::set_default_logger(std::make_shared<spdlog::logger>("test", std::move(sink)));
+  }
+  ~CapturedLog() { spdlog::set_default_logger(previous_); }
+  CapturedLog(const CapturedLog&) = delete;
+  CapturedLog& operator=(const CapturedLog&) = delete;
+
+  [[nodiscard]] std::string Text() {
+    spdlog::default_logger()->flush();
+    return stream_.str();
+  }
+
+  [[nodiscard]] std::size_t CountLinesWith(std::string_view text) {
+    spdlog::default_logger()->flush();
+    std::istringstream lines(stream_.str());
+    std::size_t count = 0;
+    for (std::string line; std::getline(lines, line);) {
+      if (line.find(text) != std::string::npos) ++count;
+    }
+    return count;
+  }
+
+ private:
+  std::ostringstream stream_;
+  std::shared_ptr<spdlog::logger> previous_;
+};
+
+TEST(Server, ABurstOfRefusalsIsLoggedOnce) {
+  CapturedLog log;
+  ServerOptions options = TestOptions();
+  options.max_connections = 1;
+  RunningServer server(options, EchoRouter());
+  const auto held = ServedConnection(server.Port());
+  ASSERT_NE(held, nullptr);
+
+  for (int i = 0; i < 20; ++i) {
+    Client refused(server.Port());
+    (void)refused.Send(GetRequest("/accounts/2"));
+    const int status = refused.StatusOrClosed();
+    ASSERT_TRUE(status == 503 || status == 0) << "connection " << i << ": status " << status;
+  }
+
+  EXPECT_EQ(log.CountLinesWith("connection limit reached"), 1U);
+  EXPECT_EQ(log.CountLinesWith("max_connections=1"), 1U);
+}
+
+/// Lowers this process's soft open-file limit so that exactly `free_descriptors` more can be
+/// opened; restores it on destruction.
+class DescriptorLimit {
+ public:
+  explicit DescriptorLimit(std::size_t free_descriptors) {
+    ::getrlimit(RLIMIT_NOFILE, &saved_);
+    // The smallest limit below which `free_descriptors` numbers are unused.
+    rlim_t limit = 0;
+    for (std::size_t unused = 0; unused < free_descriptors; ++limit) {
+      if (::fcntl(static_cast<int>(limit), F_GETFD) == -1) ++unused;
+    }
+    rlimit lowered = saved_;
+    lowered.rlim_cur = limit;
+    ::setrlimit(RLIMIT_NOFILE, &lowered);
+  }
+  ~DescriptorLimit() { ::setrlimit(RLIMIT_NOFILE, &saved_); }
+  DescriptorLimit(const DescriptorLimit&) = delete;
+  DescriptorLimit& operator=(const DescriptorLimit&) = delete;
+
+ private:
+  rlimit saved_{};
+};
+
+TEST(Server, OutOfDescriptorsAWaitingClientIsAnsweredAtOnce) {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  GTEST_SKIP()
+      << "the sanitizers open descriptors of their own while checking (a pipe per "
+         "memory check), which this test exhausts on purpose; it runs in the release build";
+#endif
+  CapturedLog log;
+  ServerOptions options = TestOptions();
+  options.max_connections = 1000;  // more than the descriptors allow: accepts fail first
+  RunningServer server(options, EchoRouter());
+  const auto warmed = ServedConnection(server.Port());  // the I/O threads are settled
+  ASSERT_NE(warmed, nullptr);
+
+  // Room for one client and its server side, and one more client.
+  const DescriptorLimit limit(3);
+  const auto served = ServedConnection(server.Port());
+  ASSERT_NE(served, nullptr) << "the connection that fits was not served";
+  Client waiting(server.Port());
+  (void)waiting.Send(GetRequest("/accounts/2"));
+  const auto asked = std::chrono::steady_clock::now();
+  const int status = waiting.StatusOrClosed();
+
+  EXPECT_TRUE(status == 503 || status == 0) << "status " << status << "\n" << log.Text();
+  EXPECT_LT(std::chrono::steady_clock::now() - asked, 1s);  // not left in the backlog
+  EXPECT_EQ(log.CountLinesWith("http accept failed"), 1U) << log.Text();
+}
+
+TEST(Server, ABodyTricklingInIsCutOffAtTheRequestTimeout) {
+  ServerOptions options = TestOptions();
+  options.idle_timeout = 2s;  // every byte comes well within it: only the total can end this
+  options.request_timeout = 600ms;
+  RunningServer server(options, EchoRouter());
+  Client client(server.Port());
+  const auto started = std::chrono::steady_clock::now();
+  ASSERT_TRUE(client.Send("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\n\r\n"));
+
+  // One byte every 100 ms, until the server stops listening or the test gives up.
+  const auto give_up = started + options.request_timeout + kMaxWait;
+  bool answered = false;
+  while (!answered && std::chrono::steady_clock::now() < give_up) {
+    answered = client.WaitReadable(100ms);
+    if (!answered && !client.Send("x")) answered = true;
+  }
+  const auto elapsed = std::chrono::steady_clock::now() - started;
+
+  ASSERT_TRUE(answered) << "the connection outlived request_timeout by " << kMaxWait.count()
+                        << " s";
+  const int status = client.StatusOrClosed();
+  EXPECT_TRUE(status == 408 || status == 0) << "status " << status;
+  EXPECT_GE(elapsed, 500ms);
+  EXPECT_LT(elapsed, options.request_timeout + 1s);
+}
+
+TEST(Server, TimeBetweenRequestsDoesNotCountTowardsTheRequestTimeout) {
+  ServerOptions options = TestOptions();
+  options.idle_timeout = 5s;
+  options.request_timeout = 300ms;
+  RunningServer server(options, EchoRouter());
+  Client client(server.Port());
+  ASSERT_TRUE(client.Send(GetRequest("/accounts/1")));
+  ASSERT_TRUE(client.Read().has_value());
+
+  // Idle for longer than a request may take: the connection stays open...
+  EXPECT_FALSE(client.WaitReadable(600ms));
+
+  // ...and the next request is answered.
+  ASSERT_TRUE(client.Send(GetRequest("/accounts/2")));
+  const auto reply = client.Read();
+  ASSERT_TRUE(reply.has_value());
+  EXPECT_EQ(reply->status, 200);
+}
+
+TEST(Server, AfterALongIdleWaitARequestStillHasItsWholeRequestTimeout) {
+  ServerOptions options = TestOptions();
+  options.idle_timeout = 600ms;
+  options.request_timeout = 2s;
+  RunningServer server(options, EchoRouter());
+  Client client(server.Port());
+  ASSERT_FALSE(client.WaitReadable(400ms));  // idle for most of the idle timeout
+
+  // The header arrives in two parts, the second after the idle timeout has passed.
+  ASSERT_TRUE(client.Send("GET /accounts/1 HTTP/1.1\r\n"));
+  ASSERT_FALSE(client.WaitReadable(400ms));
+  ASSERT_TRUE(client.Send("Host: t\r\n\r\n"));
+
+  const auto reply = client.Read();
+  ASSERT_TRUE(reply.has_value()) << "closed while its request was arriving";
+  EXPECT_EQ(reply->status, 200);
+}
+
+TEST(Server, AHeaderTricklingInIsCutOffAtTheRequestTimeout) {
+  ServerOptions options = TestOptions();
+  options.idle_timeout = 5s;
+  options.request_timeout = 400ms;
+  RunningServer server(options, EchoRouter());
+  Client client(server.Port());
+  const auto started = std::chrono::steady_clock::now();
+  ASSERT_TRUE(client.Send("GET /accounts/1 HTTP/1.1\r\n"));
+
+  bool answered = false;
+  while (!answered && std::chrono::steady_clock::now() < started + kMaxWait) {
+    answered = client.WaitReadable(100ms);
+    if (!answered && !client.Send("X-A: b\r\n")) answered = true;
+  }
+  const auto elapsed = std::chrono::steady_clock::now() - started;
+
+  ASSERT_TRUE(answered);
+  const int status = client.StatusOrClosed();
+  EXPECT_TRUE(status == 408 || status == 0) << "status " << status;
+  EXPECT_LT(elapsed, options.request_timeout + 1s);
 }
 
 }  // namespace

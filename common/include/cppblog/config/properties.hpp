@@ -49,6 +49,9 @@ class Properties {
   [[nodiscard]] std::int64_t GetInt(std::string_view key, std::int64_t min, std::int64_t max) const;
   /// true/false (also yes/no, on/off, 1/0), case-insensitive.
   [[nodiscard]] bool GetBool(std::string_view key) const;
+  /// An IPv4 ("0.0.0.0", "127.0.0.1") or IPv6 ("::", "::1") address in numeric form, trimmed;
+  /// a host name is rejected (the error says to give an address).
+  [[nodiscard]] std::string GetIpAddress(std::string_view key) const;
   /// "250ms", "10s", "5m", "24h", "1d", or a bare integer of seconds; 0 is allowed,
   /// negative values are rejected.
   [[nodiscard]] std::chrono::milliseconds GetDuration(std::string_view key) const;

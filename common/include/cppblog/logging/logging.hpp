@@ -14,6 +14,9 @@ namespace cppblog::logging {
 ///   json:
 ///   {"ts":"2026-11-27T07:30:00.123Z","level":"info","service":"accountservice","msg":"message"}
 /// (one JSON object per line; the message JSON-escaped, invalid UTF-8 replaced by U+FFFD).
+/// Every line is one line whatever the message holds: in text lines, line breaks, control
+/// characters and bytes that are not UTF-8 are escaped (\n, \xNN; text::AppendLogEscaped),
+/// so values logged from requests or messages cannot forge lines.
 /// Call it in main before other threads log: calls to Init are serialised, but spdlog's
 /// default logger must not be replaced while another thread logs through it.
 void Init(std::string_view service_name, config::LogFormat format = config::LogFormat::kText);

@@ -12,12 +12,18 @@
 
 #include "cppblog/messaging/message_publisher.hpp"
 #include "cppblog/messaging/message_subscriber.hpp"
+#include "cppblog/messaging/messaging_error.hpp"
 
 namespace cppblog::metrics {
 class Registry;
 }
 
 namespace cppblog::messaging {
+
+/// The result of a publish, for the callback forms of AmqpClient::Publish and PublishToQueue:
+/// nullptr once the broker confirmed the message, else the error its future would have thrown
+/// (valid only during the call).
+using PublishCallback = std::function<void(const MessagingError* error)>;
 
 /// The client's connection state, for /health and metrics.
 enum class ConnectionState {
@@ -109,6 +115,16 @@ class AmqpClient final : public MessagePublisher, public MessageSubscriber {
   [[nodiscard]] std::future<void> Publish(const ExchangeSpec& exchange, std::string routing_key,
                                           Message message) override;
   [[nodiscard]] std::future<void> PublishToQueue(const QueueSpec& queue, Message message) override;
+
+  /// As the two above, but with no future and no thread that waits: `on_done` is called exactly
+  /// once with the result. It runs on the publishing I/O thread, or on the calling thread before
+  /// this returns when the publish is refused at once (closed, kBufferFull, an empty queue
+  /// name); Close() returns only after every accepted publish's callback ran. Keep it short: it
+  /// holds up every other confirm. It may publish again (not after kClosed); it must not block,
+  /// call Close() or throw (an exception is logged and dropped).
+  void Publish(const ExchangeSpec& exchange, std::string routing_key, Message message,
+               PublishCallback on_done);
+  void PublishToQueue(const QueueSpec& queue, Message message, PublishCallback on_done);
   [[nodiscard]] std::future<void> Subscribe(const ExchangeSpec& exchange,
                                             std::vector<std::string> binding_keys,
                                             const QueueSpec& queue, Handler handler,

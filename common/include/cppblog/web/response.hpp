@@ -19,7 +19,8 @@ struct Response {
   [[nodiscard]] static Response Json(int status, std::string body);
   /// A text/plain body.
   [[nodiscard]] static Response Text(int status, std::string body);
-  /// {"error":"<message>"} with the message JSON-escaped.
+  /// {"error":"<message>"} with the message JSON-escaped and bytes that are not UTF-8 replaced
+  /// by U+FFFD, so the body is valid JSON whatever the message echoes.
   [[nodiscard]] static Response Error(int status, std::string_view message);
 };
 

@@ -11,20 +11,41 @@
 namespace cppblog::web {
 
 struct ServerOptions {
+  /// The IPv4 or IPv6 address to listen on: "0.0.0.0" every IPv4 interface, "::" every
+  /// interface (IPv6 and, unless the host disables it, IPv4), "127.0.0.1" this host only.
   std::string address = "0.0.0.0";
   std::uint16_t port = 0;  // 0: an ephemeral port, see Server::Port()
   unsigned threads = 0;    // 0: one per core
-  /// A connection that makes no progress this long (no request arriving, a request or a
+  /// A connection that makes no progress this long (no request starting, a request body or a
   /// response stalled) is closed.
   std::chrono::milliseconds idle_timeout{30'000};
+  /// A request's line, headers and body must all have arrived this long after its first byte,
+  /// however steadily they trickle in; otherwise it is answered 408 and the connection closed.
+  std::chrono::milliseconds request_timeout{30'000};
+  /// Most connections open at once. One more is answered 503 at once and closed, and the
+  /// server logs one warning per burst of refusals (at most one line every 10 s).
+  /// 0: DefaultMaxConnections().
+  std::size_t max_connections = 0;
   std::size_t header_limit = 8 * 1024;   // larger request line + headers: 431, then close
   std::size_t body_limit = 1024 * 1024;  // larger bodies: 413, then close
 };
 
+/// The connection cap for a process allowed `descriptor_limit` open files: the limit less a
+/// reserve for everything else the process opens (a store, broker connections, logs; an
+/// eighth of the limit, at least 64), at most 10,000, at least 1. Pure.
+[[nodiscard]] std::size_t MaxConnectionsFor(std::uint64_t descriptor_limit);
+
+/// MaxConnectionsFor(the soft RLIMIT_NOFILE of this process); 1024 when it cannot be read.
+[[nodiscard]] std::size_t DefaultMaxConnections();
+
 /// An HTTP/1.1 server (Boost.Beast, kept out of this header) on one io_context
 /// run by `threads` threads, with keep-alive and the limits above.
-/// The constructor binds and listens (throws std::runtime_error naming the
-/// address and port when it cannot); Run() serves. Not copyable or movable.
+/// The constructor binds and listens (throws std::runtime_error naming the address and port,
+/// and the setting to change, when it cannot); Run() serves. Not copyable or movable.
+/// Out of file descriptors, a client waiting to be accepted is answered 503 and closed at once
+/// (through one descriptor kept in reserve) and accepting resumes when the next one connects;
+/// other accept errors are retried after a growing pause. Never a busy loop; logged at most
+/// once every 10 s.
 ///
 /// On the wire: keep-alive by default (HTTP/1.0 on request), pipelining, chunked request
 /// bodies, `Expect: 100-continue`; responses carry Content-Length and Date; HEAD gets the

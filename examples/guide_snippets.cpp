@@ -1,0 +1,105 @@
+// The snippets of docs/messaging.md that are not part of a runnable example. Compiled by
+// ./dev test (examples/CMakeLists.txt: guide_snippets), never run: a snippet the library no
+// longer compiles fails the test.
+#include <atomic>
+#include <chrono>
+#include <future>
+#include <iostream>
+#include <string>
+
+#include "cppblog/messaging/amqp_client.hpp"
+#include "cppblog/messaging/messaging_error.hpp"
+
+namespace messaging = cppblog::messaging;
+using namespace std::chrono_literals;
+
+namespace guide {
+
+messaging::AmqpClientOptions Options() {
+  // [snippet options]
+  messaging::AmqpClientOptions options{
+      // One broker, or the nodes of one cluster separated by commas (same user and vhost).
+      .url = "amqps://orders@rabbit-1:5671/shop,amqps://orders@rabbit-2:5671/shop",
+      // Never in the URL in production: a file (or $AMQP_PASSWORD with password_from_environment).
+      .password_file = "/run/secrets/amqp_password",
+      .tls = {.ca_file = "/etc/ssl/shop-ca.pem"},
+      .heartbeat = 10s,
+      .reconnect_min = 100ms,  // first retry; doubles up to reconnect_max, +-25 % jitter
+      .reconnect_max = 5s,
+      .confirm_window = 1000,                // unconfirmed publishes on the wire
+      .max_outstanding_publishes = 100'000,  // accepted but unconfirmed; one more: kBufferFull
+      .publish_timeout = 60s,                // not confirmed by then: kTimeout
+      .handler_threads = 4,
+      .connection_name = "order-service",
+  };
+  // [/snippet options]
+  return options;
+}
+
+// [snippet errors]
+// What a caller does with a publish that failed, by kind.
+bool ShouldRetryLater(const messaging::MessagingError& error) {
+  switch (error.kind()) {
+    case messaging::MessagingErrorKind::kTimeout:     // not confirmed within publish_timeout
+    case messaging::MessagingErrorKind::kNacked:      // refused until publish_timeout
+    case messaging::MessagingErrorKind::kBufferFull:  // too many waiting for a confirm
+    case messaging::MessagingErrorKind::kConnectionLost:
+      return true;  // keep the message (an outbox) and publish it again later
+    case messaging::MessagingErrorKind::kUnroutable:          // no queue is bound: a topology bug
+    case messaging::MessagingErrorKind::kPreconditionFailed:  // declared differently elsewhere
+    case messaging::MessagingErrorKind::kInvalidOptions:
+    case messaging::MessagingErrorKind::kAuthentication:
+    case messaging::MessagingErrorKind::kAccessRefused:
+    case messaging::MessagingErrorKind::kNotFound:
+    case messaging::MessagingErrorKind::kChannelClosed:
+    case messaging::MessagingErrorKind::kClosed:
+      return false;  // report it: error.what() names the queue or setting and what to do
+  }
+  return false;
+}
+// [/snippet errors]
+
+void Health() {
+  // [snippet state]
+  std::atomic<messaging::ConnectionState> state{messaging::ConnectionState::kRecovering};
+  messaging::AmqpClientOptions options{
+      .url = "amqp://guest:guest@localhost:5672/%2F",
+      // On an I/O thread: keep it short and never call back into the client.
+      .on_state_change = [&state](messaging::ConnectionState now) { state = now; },
+  };
+  messaging::AmqpClient client{options};
+  // /health: healthy while kConnected; kRecovering and kBlocked are worth a warning.
+  std::cout << "broker " << client.DisplayUrl() << " on " << client.CurrentNode() << ": "
+            << messaging::ToString(client.State()) << '\n';
+  // [/snippet state]
+}
+
+void Quorum(messaging::AmqpClient& client) {
+  // [snippet quorum]
+  // Replicated on the cluster's nodes: survives the loss of a minority of them. Must be
+  // durable, not exclusive, not auto-delete; its dead-letter queue is a quorum queue too.
+  const messaging::QueueSpec payments{
+      .name = "payments",
+      .type = messaging::QueueType::kQuorum,
+      .type_setting = "payments_queue_type (env PAYMENTS_QUEUE_TYPE)"};
+  auto confirm = client.PublishToQueue(payments, {.body = R"({"amount":10})"});
+  confirm.get();  // may take a few seconds while the queue elects a new leader
+  // [/snippet quorum]
+}
+
+void Inspect(messaging::AmqpClient& client) {
+  // [snippet inspect]
+  const messaging::QueueInfo info = client.InspectQueue("examples.work.dlq").get();
+  std::cout << info.messages << " dead letters, " << info.consumers << " consumers\n";
+  // [/snippet inspect]
+}
+
+void Shutdown(messaging::AmqpClient& client) {
+  // [snippet close]
+  // On SIGTERM: stop consuming, let running handlers finish and their acks reach the broker,
+  // wait for outstanding confirms, at most 5 s in all. Unconfirmed publishes then fail (kClosed).
+  client.Close(5s);
+  // [/snippet close]
+}
+
+}  // namespace guide
