@@ -33,6 +33,7 @@
 #include <vector>
 
 #include <libpq-fe.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include "pg_offer_store.hpp"
@@ -156,10 +157,11 @@ std::vector<std::string> StatFields(int pid) {
   return fields;
 }
 
-double CpuSeconds(int pid) {
+/// User + system CPU time of `pid`, or its system time only.
+double CpuSeconds(int pid, bool system_only = false) {
   const std::vector<std::string> fields = StatFields(pid);
   if (fields.size() < 13) return 0;
-  return static_cast<double>(std::stoll(fields[11]) + std::stoll(fields[12])) /
+  return static_cast<double>((system_only ? 0 : std::stoll(fields[11])) + std::stoll(fields[12])) /
          static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
@@ -177,9 +179,9 @@ std::vector<int> ServerProcesses(int postmaster) {
   return pids;
 }
 
-double CpuOf(const std::vector<int>& pids) {
+double CpuOf(const std::vector<int>& pids, bool system_only = false) {
   double total = 0;
-  for (const int pid : pids) total += CpuSeconds(pid);
+  for (const int pid : pids) total += CpuSeconds(pid, system_only);
   return total;
 }
 
@@ -191,6 +193,7 @@ std::string WithParameters(const std::string& url, const std::string& parameters
 
 int main(int argc, char** argv) {
   const Args args = Parse(argc, argv);
+  spdlog::set_level(spdlog::level::warn);  // not the schema's NOTICEs of every instance
   try {
     Admin admin(args.url);
     const std::string schema = "offer_bench_" + std::to_string(getpid());
@@ -227,6 +230,7 @@ int main(int argc, char** argv) {
     const std::int64_t commits_before = admin.Number(commits_sql);
     const double self_before = CpuSeconds(getpid());
     const double backends_before = CpuOf(store_backends);
+    const double backends_sys_before = CpuOf(store_backends, true);
     const double server_before = CpuOf(server);
 
     std::atomic<std::size_t> next{0};
@@ -257,6 +261,7 @@ int main(int argc, char** argv) {
     const double seconds = std::chrono::duration<double>(steady_clock::now() - start).count();
     const double self = CpuSeconds(getpid()) - self_before;
     const double backends = CpuOf(store_backends) - backends_before;
+    const double backends_sys = CpuOf(store_backends, true) - backends_sys_before;
     const double whole = CpuOf(server) - server_before;
     std::this_thread::sleep_for(std::chrono::milliseconds{1'200});
     static_cast<void>(admin.Column("SELECT pg_stat_force_next_flush()"));
@@ -267,11 +272,11 @@ int main(int argc, char** argv) {
     std::printf(
         "label=%s notifications=%zu threads=%zu instances=%zu accounts=%zu offered=%zu errors=%zu "
         "seconds=%.2f per_s=%.0f commits=%lld per_commit=%.1f client_us=%.1f backends_us=%.1f "
-        "server_us=%.1f total_us=%.1f\n",
+        "(sys %.1f) server_us=%.1f total_us=%.1f\n",
         args.label.c_str(), args.notifications, args.threads, args.instances, args.accounts,
         offered.load(), errors.load(), seconds, n / seconds, static_cast<long long>(commits),
         commits > 0 ? n / static_cast<double>(commits) : 0.0, self / n * 1e6, backends / n * 1e6,
-        whole / n * 1e6, (self + whole) / n * 1e6);
+        backends_sys / n * 1e6, whole / n * 1e6, (self + whole) / n * 1e6);
     return errors.load() == 0 ? 0 : 1;
   } catch (const std::exception& e) {
     std::cerr << "pg_offer_store_bench: " << e.what() << "\n";
