@@ -588,6 +588,11 @@ std::vector<PgOfferStore::Pending*> PgOfferStore::CommitQueued() noexcept {
       throw StoreError("offer store " + Describe() + ": " + operation + ": " + why);
     };
     if (!writer_->Prepared()) {
+      // An earlier attempt on this connection may have prepared the first statement only.
+      const Result cleared{Pq().PQexec(conn, "DEALLOCATE ALL")};
+      if (!cleared || Pq().PQresultStatus(cleared.get()) != PGRES_COMMAND_OK) {
+        fail("prepare statements");
+      }
       static constexpr std::array<Oid, 2> kLockTypes{kInt4Oid, kInt4ArrayOid};
       static constexpr std::array<Oid, 6> kProcessTypes{kByteaOid, kByteaOid, kInt8Oid,
                                                         kInt8Oid,  kInt8Oid,  kInt8Oid};
