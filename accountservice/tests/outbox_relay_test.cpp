@@ -2,9 +2,7 @@
 
 #include <chrono>
 #include <functional>
-#include <future>
 #include <mutex>
-#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -33,27 +31,26 @@ bool WaitUntil(const std::function<bool()>& condition) {
   return true;
 }
 
-// A MockMessagePublisher that records every publish and settles it as `settle` says:
-// confirm, fail, or leave it pending (the promise is kept).
+// A MockMessagePublisher that records every publish (the relay uses the callback form) and
+// settles it as `settle` says: confirm, fail, or leave it pending (its callback is kept).
 struct Publisher {
   enum class Settle { kConfirm, kFail, kPending };
 
   Publisher() {
-    ON_CALL(mock, PublishToQueue(_, _))
-        .WillByDefault([this](const messaging::QueueSpec& queue, messaging::Message message) {
+    ON_CALL(mock, PublishToQueue(_, _, _))
+        .WillByDefault([this](const messaging::QueueSpec& queue, messaging::Message message,
+                              messaging::PublishCallback on_done) {
           const std::lock_guard lock{mutex};
           queues.push_back(queue.name);
           messages.push_back(message);
-          std::promise<void> promise;
-          auto future = promise.get_future();
           const Settle how = plan.empty() ? fallback : plan.front();
           if (!plan.empty()) plan.erase(plan.begin());
-          if (how == Settle::kConfirm) promise.set_value();
+          if (how == Settle::kConfirm) on_done(nullptr);
           if (how == Settle::kFail) {
-            promise.set_exception(std::make_exception_ptr(std::runtime_error("nack")));
+            const messaging::MessagingError nack{messaging::MessagingErrorKind::kNacked, "nack"};
+            on_done(&nack);
           }
-          if (how == Settle::kPending) pending.push_back(std::move(promise));
-          return future;
+          if (how == Settle::kPending) pending.push_back(std::move(on_done));
         });
   }
 
@@ -72,7 +69,7 @@ struct Publisher {
   Settle fallback = Settle::kConfirm;
   std::vector<std::string> queues;
   std::vector<messaging::Message> messages;
-  std::vector<std::promise<void>> pending;
+  std::vector<messaging::PublishCallback> pending;
 };
 
 OutboxRelayOptions Options() {
@@ -175,7 +172,7 @@ TEST(OutboxRelay, KeepsAtMostTheWindowInFlight) {
   ASSERT_TRUE(WaitUntil([&] { return publisher.Published() == 3; }));
   {
     const std::lock_guard lock{publisher.mutex};
-    publisher.pending.at(0).set_value();
+    publisher.pending.at(0)(nullptr);
   }
   ASSERT_TRUE(WaitUntil([&] { return publisher.Published() == 4; }));
   EXPECT_EQ(publisher.Messages().back().message_id, "id-3");

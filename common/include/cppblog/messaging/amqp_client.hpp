@@ -16,11 +16,6 @@
 
 namespace cppblog::messaging {
 
-/// The result of a publish, for the callback forms of AmqpClient::Publish and PublishToQueue:
-/// nullptr once the broker confirmed the message, else the error its future would have thrown
-/// (valid only during the call).
-using PublishCallback = std::function<void(const MessagingError* error)>;
-
 /// The client's connection state, for /health and metrics.
 enum class ConnectionState {
   kRecovering,  // not (yet) connected: connecting, or reconnecting with backoff
@@ -115,8 +110,8 @@ class AmqpClient final : public MessagePublisher, public MessageSubscriber {
   /// holds up every other confirm. It may publish again (not after kClosed); it must not block,
   /// call Close() or throw (an exception is logged and dropped).
   void Publish(const ExchangeSpec& exchange, std::string routing_key, Message message,
-               PublishCallback on_done);
-  void PublishToQueue(const QueueSpec& queue, Message message, PublishCallback on_done);
+               PublishCallback on_done) override;
+  void PublishToQueue(const QueueSpec& queue, Message message, PublishCallback on_done) override;
   [[nodiscard]] std::future<void> Subscribe(const ExchangeSpec& exchange,
                                             std::vector<std::string> binding_keys,
                                             const QueueSpec& queue, Handler handler,
