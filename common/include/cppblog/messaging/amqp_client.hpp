@@ -13,6 +13,7 @@
 #include "cppblog/messaging/message_publisher.hpp"
 #include "cppblog/messaging/message_subscriber.hpp"
 #include "cppblog/messaging/messaging_error.hpp"
+#include "cppblog/messaging/subscription.hpp"
 
 namespace cppblog::messaging {
 
@@ -118,6 +119,17 @@ class AmqpClient final : public MessagePublisher, public MessageSubscriber {
                                             const ConsumerOptions& options) override;
   [[nodiscard]] std::future<void> SubscribeToQueue(const QueueSpec& queue, Handler handler,
                                                    const ConsumerOptions& options) override;
+
+  /// As Subscribe and SubscribeToQueue, but returning a handle that pauses, resumes and cancels
+  /// this one subscription (see Subscription); its Ready() is what their future reports. A
+  /// subscription refused at once (closed client, empty handler or queue name) gets a handle
+  /// whose Ready() has the error and whose calls fail with kClosed.
+  [[nodiscard]] Subscription SubscribeHandle(const ExchangeSpec& exchange,
+                                             std::vector<std::string> binding_keys,
+                                             const QueueSpec& queue, Handler handler,
+                                             const ConsumerOptions& options);
+  [[nodiscard]] Subscription SubscribeToQueueHandle(const QueueSpec& queue, Handler handler,
+                                                    const ConsumerOptions& options);
 
   /// Passive declare on the publishing connection: counts of an existing queue; fails with
   /// MessagingError (kNotFound) when it does not exist.
