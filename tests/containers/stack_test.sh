@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# The container stack end to end (issue 13), run by `./dev test containers`:
+#  1. from an empty container store (only the base image kept) `./dev containers up` builds the
+#     images and brings the stack up healthy;
+#  2. four VIP reads are split 2/2 between the two vipservice replicas (their logs);
+#  3. a replica killed with `podman kill -s KILL` in the middle of 200 reads loses nothing: every
+#     notification ends up processed exactly once in PostgreSQL (the other replica takes over,
+#     the killed one's unacknowledged deliveries are redelivered);
+#  4. `./dev containers down` stops every container within 10 s with exit status 0;
+#  5. nothing of the stack is left (containers, network, volumes), and `clean` removes its images.
+# Host ports are taken from a free block, so a `./dev run` on 6767/8888 does not disturb it.
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+DEV="$ROOT/dev"
+PROJECT=cppblog
+T0=$SECONDS
+
+step() { printf 'containers test: %s (%d s)\n' "$*" $((SECONDS - T0)) >&2; }
+fail() { printf 'containers test: FAILED: %s\n' "$*" >&2; exit 1; }
+
+cleanup() {
+  local status=$?
+  trap - EXIT
+  if [ $status -ne 0 ]; then
+    for c in $(podman ps -a --filter "label=io.podman.compose.project=$PROJECT" --format '{{.Names}}'); do
+      printf -- '--- last lines of %s\n' "$c" >&2; podman logs --tail 15 "$c" >&2 || true
+    done
+    "$DEV" containers down >/dev/null 2>&1 || true
+  fi
+  "$DEV" containers clean >&2 || true
+  exit $status
+}
+trap cleanup EXIT
+
+# podman's settings for this machine, as ./dev writes them.
+"$DEV" containers ps >/dev/null
+export CONTAINERS_CONF="$ROOT/.run/containers/containers.conf"
+
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+base=0
+for _ in $(seq 1 50); do
+  p=$((21000 + RANDOM % 9000))
+  if port_free "$p" && port_free $((p + 1)) && port_free $((p + 2)); then base=$p; break; fi
+done
+[ "$base" != 0 ] || fail "no three free ports found"
+export CPPBLOG_ACCOUNTSERVICE_PORT=$base CPPBLOG_CONFIGSERVER_PORT=$((base + 1))
+export CPPBLOG_RABBITMQ_MANAGEMENT_PORT=$((base + 2))
+ACCOUNTS="http://127.0.0.1:$CPPBLOG_ACCOUNTSERVICE_PORT/accounts/10000"
+
+# --- 1. from an empty store ------------------------------------------------------------------
+"$DEV" containers down >/dev/null
+"$DEV" containers clean
+[ -z "$(podman images -q --filter label=org.cppblog.image)" ] || fail "cppblog images left after clean"
+step "container store empty but for the base image; building and starting"
+t_up=$SECONDS
+"$DEV" containers up 2>&1 | tail -n 14 >&2
+step "stack up and healthy in $((SECONDS - t_up)) s"
+
+mapfile -t VIPS < <(podman ps --filter "label=io.podman.compose.project=$PROJECT" \
+  --filter label=com.docker.compose.service=vipservice --format '{{.Names}}' | sort)
+[ ${#VIPS[@]} -eq 2 ] || fail "expected 2 vipservice replicas, found ${#VIPS[@]}: ${VIPS[*]}"
+
+# Notifications a replica's log shows as received.
+received() { podman logs "$1" 2>&1 | grep -c 'Got a message' || true; }
+# vip_processed rows: notifications processed (each message id once).
+processed() {
+  podman exec "${PROJECT}_postgres_1" psql -q -t -A -U cppblog -d cppblog \
+    -c 'SELECT count(*) FROM vip_processed' 2>/dev/null || echo 0
+}
+# Waits until $1 (a command) prints $2, for up to $3 seconds.
+await_value() {
+  local deadline=$((SECONDS + $3)) v
+  while :; do
+    v=$($1)
+    [ "$v" = "$2" ] && return 0
+    [ $SECONDS -lt $deadline ] || { echo "$v"; return 1; }
+    sleep 0.5
+  done
+}
+reads() {  # $1 reads of the VIP account; every answer must be 200
+  local codes
+  codes=$(curl -s -o /dev/null -w '%{http_code}\n' $(for _ in $(seq 1 "$1"); do echo "$ACCOUNTS"; done) |
+    sort | uniq -c | tr -s ' ')
+  [ "$codes" = " $1 200" ] || fail "reads of $ACCOUNTS answered: $codes (expected $1 times 200)"
+}
+total_received() { echo $(($(received "${VIPS[0]}") + $(received "${VIPS[1]}"))); }
+
+# --- 2. four reads, two per replica ------------------------------------------------------------
+reads 4
+got=$(await_value total_received 4 30) || fail "the replicas received $got of 4 notifications within 30 s"
+r0=$(received "${VIPS[0]}") r1=$(received "${VIPS[1]}")
+[ "$r0" = 2 ] && [ "$r1" = 2 ] || fail "4 notifications split $r0/$r1 between ${VIPS[*]}, expected 2/2"
+got=$(await_value processed 4 30) || fail "PostgreSQL holds $got processed notifications, expected 4"
+step "4 reads: ${VIPS[0]} got $r0, ${VIPS[1]} got $r1"
+
+# --- 3. a replica killed mid-stream ------------------------------------------------------------
+reads 100
+podman kill -s KILL "${VIPS[0]}" >/dev/null
+killed_at=$(received "${VIPS[0]}")
+reads 100
+got=$(await_value processed 204 90) || fail "after killing ${VIPS[0]}: $got of 204 notifications processed within 90 s"
+step "200 reads with ${VIPS[0]} killed after receiving $((killed_at - 2)) of them: all 204 processed once (${VIPS[1]} received $(received "${VIPS[1]}"))"
+
+# Its restart policy (on-failure) brings the killed replica back; wait for it to be running so
+# that `down` below stops it like the others (a container that stays dead has nothing to stop).
+deadline=$((SECONDS + 60))
+until [ "$(podman inspect -f '{{.State.Running}}' "${VIPS[0]}")" = true ]; do
+  if [ $SECONDS -ge $deadline ]; then
+    step "the restart policy did not restart ${VIPS[0]} within 60 s; starting it"
+    podman start "${VIPS[0]}" >/dev/null
+    break
+  fi
+  sleep 0.5
+done
+
+# --- 4. down: SIGTERM, exit 0, within 10 s ---------------------------------------------------------
+down=$("$DEV" containers down --report)
+printf '%s\n' "$down" | sed 's/^/  stopped: /' >&2
+[ "$(printf '%s\n' "$down" | grep -c .)" -ge 6 ] || fail "down stopped fewer than 6 containers"
+while read -r name code secs; do
+  [ "$code" = 0 ] || fail "$name exited with status $code on SIGTERM, expected 0"
+  awk -v s="$secs" 'BEGIN { exit !(s < 10) }' || fail "$name took $secs s to stop (limit 10 s)"
+done <<<"$down"
+
+# --- 5. nothing left ----------------------------------------------------------------------------
+left=$(podman ps -a -q --filter "label=io.podman.compose.project=$PROJECT")
+[ -z "$left" ] || fail "containers left after down: $left"
+left=$(podman volume ls -q --filter "label=io.podman.compose.project=$PROJECT")
+[ -z "$left" ] || fail "volumes left after down: $left"
+! podman network exists "${PROJECT}_default" || fail "network ${PROJECT}_default left after down"
+step "passed"
