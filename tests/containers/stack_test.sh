@@ -79,7 +79,8 @@ await_value() {
 }
 reads() {  # $1 reads of the VIP account; every answer must be 200
   local codes
-  codes=$(curl -s -o /dev/null -w '%{http_code}\n' $(for _ in $(seq 1 "$1"); do echo "$ACCOUNTS"; done) |
+  # One curl, one connection: -o /dev/null for each URL (an -o applies to one URL only).
+  codes=$(curl -s -w '%{http_code}\n' $(for _ in $(seq 1 "$1"); do echo "-o /dev/null $ACCOUNTS"; done) |
     sort | uniq -c | tr -s ' ')
   [ "$codes" = " $1 200" ] || fail "reads of $ACCOUNTS answered: $codes (expected $1 times 200)"
 }
