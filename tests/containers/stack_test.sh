@@ -52,6 +52,7 @@ ACCOUNTS="http://127.0.0.1:$CPPBLOG_ACCOUNTSERVICE_PORT/accounts/10000"
 "$DEV" containers down >/dev/null
 "$DEV" containers clean
 [ -z "$(podman images -q --filter label=org.cppblog.image)" ] || fail "cppblog images left after clean"
+volumes_before=$(podman volume ls -q | sort)
 step "container store empty but for the base image; building and starting"
 t_up=$SECONDS
 "$DEV" containers up 2>&1 | tail -n 14 >&2
@@ -142,7 +143,8 @@ done <<<"$down"
 # --- 5. nothing left ----------------------------------------------------------------------------
 left=$(podman ps -a -q --filter "label=io.podman.compose.project=$PROJECT")
 [ -z "$left" ] || fail "containers left after down: $left"
-left=$(podman volume ls -q --filter "label=io.podman.compose.project=$PROJECT")
-[ -z "$left" ] || fail "volumes left after down: $left"
+# Every volume made since the start, named or anonymous (the images' VOLUMEs).
+left=$(comm -13 <(printf '%s\n' "$volumes_before") <(podman volume ls -q | sort) | tr '\n' ' ')
+[ -z "${left// /}" ] || fail "volumes left after down: $left"
 ! podman network exists "${PROJECT}_default" || fail "network ${PROJECT}_default left after down"
 step "passed"
