@@ -19,9 +19,12 @@ T0=$SECONDS
 step() { printf 'containers test: %s (%d s)\n' "$*" $((SECONDS - T0)) >&2; }
 fail() { printf 'containers test: FAILED: %s\n' "$*" >&2; exit 1; }
 
+PROGRESS=$(mktemp)  # how many batches of the background reads have been answered
+
 cleanup() {
   local status=$?
   trap - EXIT
+  rm -f "$PROGRESS"
   if [ $status -ne 0 ]; then
     for c in $(podman ps -a --filter "label=io.podman.compose.project=$PROJECT" --format '{{.Names}}'); do
       printf -- '--- last lines of %s\n' "$c" >&2; podman logs --tail 15 "$c" >&2 || true
@@ -97,35 +100,39 @@ got=$(await_value processed 4 30) || fail "PostgreSQL holds $got processed notif
 step "4 reads: ${VIPS[0]} got $r0, ${VIPS[1]} got $r1"
 
 # --- 3. a replica killed mid-stream ------------------------------------------------------------
-# The reads run in the background; the replica is killed once it has received 10 of their
-# notifications, while the rest are still on their way (outbox, queue, its prefetch buffer).
-(reads 200) &
+# The reads run in the background, 20 batches of 10 (one curl each); the replica is killed
+# once 5 batches have been answered, while the rest are still being read and their
+# notifications are on their way (outbox, queue, the replica's prefetch buffer).
+(for b in $(seq 1 20); do reads 10; echo "$b" >"$PROGRESS"; done) &
 reader=$!
 deadline=$((SECONDS + 30))
-until [ "$(received "${VIPS[0]}")" -ge 12 ]; do
-  [ $SECONDS -lt $deadline ] || fail "${VIPS[0]} received no notification of the 200 reads within 30 s"
-  sleep 0.05
+until [ "$(cat "$PROGRESS")" -ge 5 ] 2>/dev/null; do
+  [ $SECONDS -lt $deadline ] || fail "the first 50 of the 200 reads were not answered within 30 s"
+  sleep 0.01
 done
 podman kill -s KILL "${VIPS[0]}" >/dev/null
+killed_after=$(($(cat "$PROGRESS") * 10))
 wait $reader || fail "the 200 reads did not all answer 200 (see above)"
 got=$(await_value processed 204 90) || fail "after killing ${VIPS[0]}: $got of 204 notifications processed within 90 s"
 r0=$(received "${VIPS[0]}") r1=$(received "${VIPS[1]}")
-step "200 reads, ${VIPS[0]} killed after receiving $((r0 - 2)) of their notifications: all 204 processed once; ${VIPS[1]} received $((r1 - 2)), so $((r0 + r1 - 204)) were delivered twice (the killed replica's unacknowledged ones)"
+step "200 reads, ${VIPS[0]} killed after read $killed_after and receiving $((r0 - 2)) of their notifications: all 204 processed once; ${VIPS[1]} received $((r1 - 2)), so $((r0 + r1 - 204)) were delivered twice (the killed replica's unacknowledged ones)"
 
 # `podman kill` (like `docker kill`) counts as a manual stop, to which the restart policy does
 # not apply: start the replica again. A crash does restart it: SIGKILL the other replica's
 # process from the host and wait for its restart policy (on-failure) to bring it back.
-podman start "${VIPS[0]}" >/dev/null
+# (podman warns on stderr that no systemd runs health-check timers here: dropped.)
+podman start "${VIPS[0]}" 2> >(grep -v "systemd connection" >&2) >/dev/null
 pid=$(podman inspect -f '{{.State.Pid}}' "${VIPS[1]}")
 kill -KILL "$pid"
-deadline=$((SECONDS + 60))
+# 2 s in most runs; once 53 s on a machine loaded by four builds.
+deadline=$((SECONDS + 120))
 until [ "$(podman inspect -f '{{.RestartCount}} {{.State.Running}}' "${VIPS[1]}")" = "1 true" ]; do
-  [ $SECONDS -lt $deadline ] || fail "${VIPS[1]} (process $pid killed) was not restarted by its restart policy within 60 s"
+  [ $SECONDS -lt $deadline ] || fail "${VIPS[1]} (process $pid killed) was not restarted by its restart policy within 120 s"
   sleep 0.5
 done
 for c in "${VIPS[@]}"; do
   until podman healthcheck run "$c" >/dev/null 2>&1; do
-    [ $SECONDS -lt $deadline ] || fail "$c did not become healthy again within 60 s"
+    [ $SECONDS -lt $deadline ] || fail "$c did not become healthy again within 120 s of the kill"
     sleep 0.5
   done
 done
