@@ -59,6 +59,8 @@ int Run(int argc, char* argv[]) {
     // notifications meanwhile.
     messaging::AmqpClient broker{
         {.url = settings.amqp_server_url,
+         // AMQP_PASSWORD or AMQP_PASSWORD_FILE (a Docker secret) wins over the URL's password.
+         .password_from_environment = true,
          .connection_name = std::string(kServiceName) + ":" + std::to_string(settings.server_port),
          .on_state_change = [](messaging::ConnectionState state) {
            spdlog::info("broker connection: {}", messaging::ToString(state));

@@ -98,6 +98,8 @@ int Run(int argc, char* argv[]) {
     VipConsumer consumer{offers, settings.offer_cooldown};
     messaging::AmqpClient broker{
         {.url = settings.amqp_server_url,
+         // AMQP_PASSWORD or AMQP_PASSWORD_FILE (a Docker secret) wins over the URL's password.
+         .password_from_environment = true,
          .handler_threads = settings.handler_threads,
          .connection_name = std::string(kServiceName) + ":" + std::to_string(settings.server_port),
          .on_state_change = [](messaging::ConnectionState state) {
