@@ -94,6 +94,23 @@ void Inspect(messaging::AmqpClient& client) {
   // [/snippet inspect]
 }
 
+void Handles(messaging::AmqpClient& client) {
+  // [snippet subscription-handle]
+  // A handle to this one subscription; Ready() is what SubscribeToQueue's future reports.
+  messaging::Subscription orders =
+      client.SubscribeToQueueHandle({.name = "orders"},
+                                    [](const messaging::Message& message) {
+                                      std::cout << "order " << message.body << '\n';
+                                      return messaging::Outcome::kAck;
+                                    },
+                                    {.prefetch = 20});
+  orders.Ready().get();
+  orders.Pause().get();   // nothing new is delivered; running handlers still ack
+  orders.Resume().get();  // consumes again on the same channel
+  orders.Cancel().get();  // once its handlers and acks are done: channel closed, not replayed
+  // [/snippet subscription-handle]
+}
+
 void Shutdown(messaging::AmqpClient& client) {
   // [snippet close]
   // On SIGTERM: stop consuming, let running handlers finish and their acks reach the broker,

@@ -34,7 +34,7 @@
 namespace cppblog::account {
 namespace {
 
-// Closing the broker client at shutdown, once the relay has stopped: time for the bus acks.
+// Closing the broker client at shutdown: time for the relay's confirms and the bus acks.
 constexpr std::chrono::milliseconds kBrokerCloseWait{500};
 
 }  // namespace
@@ -62,6 +62,8 @@ int Run(int argc, char* argv[]) {
     // notifications meanwhile.
     messaging::AmqpClient broker{
         {.url = settings.amqp_server_url,
+         // AMQP_PASSWORD or AMQP_PASSWORD_FILE (a Docker secret) wins over the URL's password.
+         .password_from_environment = true,
          .connection_name = std::string(kServiceName) + ":" + std::to_string(settings.server_port),
          .on_state_change =
              [](messaging::ConnectionState state) {
@@ -70,7 +72,7 @@ int Run(int argc, char* argv[]) {
          .metrics = &metrics}};
     const messaging::QueueSpec vip_queue =
         vip::VipQueue(settings.compat_goblog_p9, settings.vip_queue, settings.vip_queue_type);
-    // Optional so that shutdown can stop it before closing the broker client (below).
+    // Optional so that shutdown stops it right after closing the broker client (below).
     std::optional<OutboxRelay> relay{std::in_place, outbox, broker,
                                      OutboxRelayOptions{.queue = vip_queue}};
     VipNotifier notifier{outbox, settings.vip_accounts};
@@ -137,11 +139,12 @@ int Run(int argc, char* argv[]) {
         }};
 
     server.RunUntilSignal();
-    // The relay waits up to its stop_wait for the confirms of what it published; whatever is
-    // unconfirmed then stays in the outbox. So the client has nothing left worth its default
-    // 5 s close wait (a broker that is down would take all of it): only the bus acks.
-    relay.reset();
+    // One wait bounds the whole stop, broker reachable or not (SIGTERM ends the service within
+    // 1 s): the client's close waits for the relay's confirms and the bus acks; what is still
+    // unconfirmed then fails with 'closed' and stays in the outbox, so the relay, stopped
+    // next, has nothing left to wait for.
     broker.Close(kBrokerCloseWait);
+    relay.reset();
     spdlog::info("{} stopped", kServiceName);
     return EXIT_SUCCESS;
   } catch (const std::exception& e) {

@@ -259,7 +259,12 @@ void Outbox::WriterLoop() {
       }
     }
     committed_.notify_all();
+    const std::uint64_t appended_up_to = last_sequence_;
     lock.unlock();
+    if (!error && !batch.empty()) {
+      const std::lock_guard listener_lock{listener_mutex_};
+      if (append_listener_) append_listener_(appended_up_to);
+    }
     // Outside the lock: a callback may append again, or take its time.
     for (Pending& pending : batch) {
       try {
@@ -460,6 +465,11 @@ std::size_t Outbox::Size() const {
 std::uint64_t Outbox::LastSequence() const {
   const std::lock_guard lock{mutex_};
   return last_sequence_;
+}
+
+void Outbox::SetAppendListener(std::function<void(std::uint64_t last_sequence)> listener) {
+  const std::lock_guard lock{listener_mutex_};
+  append_listener_ = std::move(listener);
 }
 
 bool Outbox::WaitForEntriesAfter(std::uint64_t after, std::chrono::milliseconds timeout) const {

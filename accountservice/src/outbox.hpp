@@ -110,6 +110,13 @@ class Outbox {
   /// `timeout`. True when there is one.
   bool WaitForEntriesAfter(std::uint64_t after, std::chrono::milliseconds timeout) const;
 
+  /// `listener` is called on the writer thread after every commit that appended entries
+  /// (outside the outbox's lock, once they are readable), with the last sequence committed; it
+  /// replaces the listener set before, and null removes it. Returns only after a call of the
+  /// previous listener in progress has returned, so its owner may then go. The listener must
+  /// not throw, block or call SetAppendListener.
+  void SetAppendListener(std::function<void(std::uint64_t last_sequence)> listener);
+
   /// Commits made so far (each syncs its pages; one of deletions alone leaves its meta page to
   /// the next): for tests and metrics.
   [[nodiscard]] std::uint64_t Commits() const;
@@ -184,6 +191,8 @@ class Outbox {
   bool write_failing_ = false;
   std::chrono::steady_clock::time_point failing_since_{};
   std::chrono::milliseconds probe_backoff_{0};
+  std::mutex listener_mutex_;  // held while the listener runs; never together with mutex_
+  std::function<void(std::uint64_t)> append_listener_;
   std::thread writer_;
 };
 

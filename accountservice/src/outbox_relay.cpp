@@ -1,9 +1,10 @@
 #include "outbox_relay.hpp"
 
 #include <algorithm>
-#include <deque>
+#include <condition_variable>
 #include <exception>
-#include <future>
+#include <mutex>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -12,155 +13,208 @@
 #include "cppblog/trace/trace_context.hpp"
 
 namespace cppblog::account {
-namespace {
 
-using namespace std::chrono_literals;
+struct OutboxRelay::Shared {
+  std::mutex mutex;
+  std::condition_variable wake;  // the relay thread waits here for all of the below
+  bool stopping = false;
+  bool appended = false;  // the outbox committed entries since the relay last read
+  std::size_t in_flight = 0;
+  std::vector<std::uint64_t> confirmed;  // settled by a confirm, not yet deleted
+  std::uint64_t failures = 0;            // settled with an error, not yet counted
+  std::string first_error;               // the first of those, for the log
 
-// How long the relay waits for a confirm or a new entry before looking again: bounds how
-// late it notices the other one (and a stop).
-constexpr auto kPollInterval = 20ms;
-// While publishes await confirms and the window has room: how long to wait for a new entry
-// before checking the confirms again.
-constexpr auto kNewEntryWait = 1ms;
-constexpr auto kIdleWait = 100ms;
-
-struct InFlight {
-  std::uint64_t sequence;
-  std::future<void> confirm;
+  void Settled(std::uint64_t sequence, const messaging::MessagingError* error) {
+    {
+      const std::lock_guard lock{mutex};
+      --in_flight;
+      if (error == nullptr) {
+        confirmed.push_back(sequence);
+      } else if (failures++ == 0) {
+        first_error = error->what();
+      }
+    }
+    wake.notify_one();
+  }
 };
-
-}  // namespace
 
 OutboxRelay::OutboxRelay(Outbox& outbox, messaging::MessagePublisher& publisher,
                          OutboxRelayOptions options)
-    : outbox_(outbox), publisher_(publisher), options_(std::move(options)) {
+    : outbox_(outbox),
+      publisher_(publisher),
+      options_(std::move(options)),
+      shared_(std::make_shared<Shared>()) {
   if (options_.window == 0) options_.window = 1;
+  outbox_.SetAppendListener([shared = shared_](std::uint64_t) {
+    {
+      const std::lock_guard lock{shared->mutex};
+      shared->appended = true;
+    }
+    shared->wake.notify_one();
+  });
   thread_ = std::thread{[this] { Run(); }};
 }
 
 OutboxRelay::~OutboxRelay() {
+  outbox_.SetAppendListener(nullptr);
   {
-    const std::lock_guard lock{mutex_};
-    stopping_ = true;
+    const std::lock_guard lock{shared_->mutex};
+    shared_->stopping = true;
   }
-  stop_flag_.store(true);
-  stop_cv_.notify_all();
+  shared_->wake.notify_one();
   thread_.join();
 }
 
-bool OutboxRelay::SleepUnlessStopping(std::chrono::milliseconds timeout) {
-  std::unique_lock lock{mutex_};
-  return stop_cv_.wait_for(lock, timeout, [&] { return stopping_; });
+void OutboxRelay::Delete(std::vector<std::uint64_t>& sequences) {
+  try {
+    // Not waiting for the deletion's commit: the next entries go out meanwhile. A failed
+    // deletion is logged by the outbox; those entries stay, for one more delivery later.
+    outbox_.RemoveLater(sequences);
+    confirmed_.fetch_add(sequences.size());
+  } catch (const std::exception& e) {  // closed: they stay
+    spdlog::error("cannot delete relayed VIP notifications from the outbox: {}", e.what());
+  }
+  sequences.clear();
+}
+
+bool OutboxRelay::PublishNext(std::uint64_t& cursor, std::size_t room, bool& round_failed) {
+  const std::uint64_t committed = outbox_.LastSequence();
+  auto entries = outbox_.Read(cursor, room);
+  const bool filled = entries.size() == room;
+  // The read saw every entry up to `committed`: the next read starts after it.
+  if (!filled) cursor = std::max(cursor, committed);
+  for (auto& entry : entries) {
+    cursor = std::max(cursor, entry.sequence);
+    messaging::Message message;
+    message.body = std::move(entry.body);
+    message.content_type = "application/json";
+    message.message_id = std::move(entry.message_id);
+    message.persistent = true;
+    // The publish is a span of the read's trace: same trace id, a span id of its own.
+    if (const auto read_span = trace::ParseTraceparent(entry.traceparent)) {
+      message.headers.insert_or_assign(std::string(trace::kTraceparentHeader),
+                                       trace::FormatTraceparent(trace::ChildOf(*read_span)));
+    }
+    {
+      const std::lock_guard lock{shared_->mutex};
+      ++shared_->in_flight;
+    }
+    try {
+      publisher_.PublishToQueue(
+          options_.queue, std::move(message),
+          [shared = shared_, sequence = entry.sequence](const messaging::MessagingError* error) {
+            shared->Settled(sequence, error);
+          });
+    } catch (const std::exception& e) {  // not accepted: no callback will come
+      {
+        const std::lock_guard lock{shared_->mutex};
+        --shared_->in_flight;
+      }
+      spdlog::error("VIP outbox relay: {}", e.what());
+      failed_.fetch_add(1);
+      round_failed = true;
+      return false;
+    }
+  }
+  return filled;
 }
 
 void OutboxRelay::Run() {
-  std::deque<InFlight> in_flight;
+  Shared& shared = *shared_;
   std::vector<std::uint64_t> done;
   std::uint64_t cursor = 0;  // the last sequence published in this round
-  auto backoff = options_.retry_min;
+  bool read_more = true;     // entries may wait after the cursor (at start: an earlier run's)
   bool round_failed = false;
+  auto backoff = options_.retry_min;
 
-  // Collects settled publishes; deletes the confirmed ones. `wait` bounds the wait for the
-  // oldest one.
-  auto harvest = [&](std::chrono::milliseconds wait) {
-    if (!in_flight.empty()) static_cast<void>(in_flight.front().confirm.wait_for(wait));
-    for (auto it = in_flight.begin(); it != in_flight.end();) {
-      if (it->confirm.wait_for(0s) != std::future_status::ready) {
-        ++it;
+  std::unique_lock lock{shared.mutex};
+  while (true) {
+    if (!shared.confirmed.empty()) {
+      done.swap(shared.confirmed);
+      lock.unlock();
+      Delete(done);
+      lock.lock();
+      continue;
+    }
+    if (shared.failures != 0) {
+      if (!round_failed) {
+        spdlog::warn("VIP notification not published, kept for retry: {}", shared.first_error);
+      }
+      failed_.fetch_add(shared.failures);
+      shared.failures = 0;
+      shared.first_error.clear();
+      round_failed = true;
+    }
+    if (shared.stopping) break;
+
+    if (round_failed) {
+      if (shared.in_flight != 0) {  // the round ends when all its publishes have settled
+        shared.wake.wait(lock);
         continue;
       }
-      try {
-        it->confirm.get();
-        done.push_back(it->sequence);
-      } catch (const std::exception& e) {
-        if (!round_failed)
-          spdlog::warn("VIP notification not published, kept for retry: {}", e.what());
-        round_failed = true;
-        failed_.fetch_add(1);
-      }
-      it = in_flight.erase(it);
-    }
-    if (!done.empty()) {
-      try {
-        // Not waiting for the deletion's commit: the next entries go out meanwhile. A failed
-        // deletion is logged by the outbox; those entries stay, for one more delivery later.
-        outbox_.RemoveLater(done);
-        confirmed_.fetch_add(done.size());
-      } catch (const std::exception& e) {  // closed: they stay
-        spdlog::error("cannot delete relayed VIP notifications from the outbox: {}", e.what());
-      }
-      done.clear();
-    }
-  };
-
-  while (!stop_flag_.load()) {
-    try {
-      if (!round_failed && in_flight.size() < options_.window) {
-        const std::uint64_t committed = outbox_.LastSequence();
-        const std::size_t room = options_.window - in_flight.size();
-        auto entries = outbox_.Read(cursor, room);
-        // The read saw every entry up to `committed`: the next wait starts after it.
-        if (entries.size() < room) cursor = std::max(cursor, committed);
-        for (auto& entry : entries) {
-          cursor = std::max(cursor, entry.sequence);
-          messaging::Message message;
-          message.body = std::move(entry.body);
-          message.content_type = "application/json";
-          message.message_id = std::move(entry.message_id);
-          message.persistent = true;
-          // The publish is a span of the read's trace: same trace id, a span id of its own.
-          if (const auto read_span = trace::ParseTraceparent(entry.traceparent)) {
-            message.headers.insert_or_assign(std::string(trace::kTraceparentHeader),
-                                             trace::FormatTraceparent(trace::ChildOf(*read_span)));
-          }
-          in_flight.push_back(
-              {.sequence = entry.sequence,
-               .confirm = publisher_.PublishToQueue(options_.queue, std::move(message))});
-        }
-      }
-    } catch (const std::exception& e) {  // store or publisher refused: try again later
-      spdlog::error("VIP outbox relay: {}", e.what());
-      round_failed = true;
-      failed_.fetch_add(1);
-    }
-
-    if (!in_flight.empty()) {
-      if (!round_failed && in_flight.size() < options_.window) {
-        // A new entry goes out at once instead of after the oldest confirm: the confirm of a
-        // persistent message waits for the broker's disk, which must not delay the next one.
-        static_cast<void>(outbox_.WaitForEntriesAfter(cursor, kNewEntryWait));
-        harvest(0ms);
-      } else {
-        harvest(kPollInterval);
-      }
-    } else if (round_failed) {
-      // Every publish of the round settled; relay what is left from the start, later.
-      if (SleepUnlessStopping(backoff)) break;
+      // Relay what is left from the start, after the backoff.
+      if (shared.wake.wait_for(lock, backoff, [&] { return shared.stopping; })) break;
       backoff = std::min(backoff * 2, options_.retry_max);
       round_failed = false;
+      lock.unlock();
       // The next round reads from the start: what was confirmed must be gone by then, or it
       // would go out twice.
       try {
         outbox_.FlushRemovals();
       } catch (const std::exception&) {  // logged by the outbox; those go out once more
       }
+      lock.lock();
       cursor = 0;
-    } else {
-      backoff = options_.retry_min;
-      static_cast<void>(outbox_.WaitForEntriesAfter(cursor, kIdleWait));
+      read_more = true;
+      continue;
     }
+
+    if (shared.in_flight < options_.window && (read_more || shared.appended)) {
+      // A new entry goes out at once instead of after the oldest confirm: the confirm of a
+      // persistent message waits for the broker's disk, which must not delay the next one.
+      shared.appended = false;
+      const std::size_t room = options_.window - shared.in_flight;
+      lock.unlock();
+      try {
+        read_more = PublishNext(cursor, room, round_failed);
+      } catch (const std::exception& e) {  // the store refused: try again later
+        spdlog::error("VIP outbox relay: {}", e.what());
+        failed_.fetch_add(1);
+        round_failed = true;
+      }
+      lock.lock();
+      continue;
+    }
+
+    if (shared.in_flight == 0) backoff = options_.retry_min;
+    shared.wake.wait(lock, [&] {
+      return shared.stopping || !shared.confirmed.empty() || shared.failures != 0 ||
+             (shared.appended && shared.in_flight < options_.window);
+    });
   }
 
-  // Stopping: give outstanding confirms a moment; the rest stay in the outbox.
+  // Stopping: give outstanding confirms until stop_wait; the rest stay in the outbox.
   const auto deadline = std::chrono::steady_clock::now() + options_.stop_wait;
-  while (!in_flight.empty() && std::chrono::steady_clock::now() < deadline) {
-    harvest(kPollInterval);
+  while (true) {
+    if (!shared.confirmed.empty()) {
+      done.swap(shared.confirmed);
+      lock.unlock();
+      Delete(done);
+      lock.lock();
+      continue;
+    }
+    failed_.fetch_add(std::exchange(shared.failures, 0));
+    if (shared.in_flight == 0 || !shared.wake.wait_until(lock, deadline, [&] {
+          return shared.in_flight == 0 || !shared.confirmed.empty() || shared.failures != 0;
+        })) {
+      break;
+    }
   }
-  if (!in_flight.empty()) {
+  if (shared.in_flight != 0) {
     spdlog::info(
         "VIP outbox relay stopped with {} notifications unconfirmed; they stay in the "
         "outbox for the next start",
-        in_flight.size());
+        shared.in_flight);
   }
 }
 

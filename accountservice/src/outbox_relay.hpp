@@ -2,11 +2,11 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
-#include <mutex>
+#include <memory>
 #include <thread>
+#include <vector>
 
 #include "cppblog/messaging/message_publisher.hpp"
 #include "cppblog/messaging/topology.hpp"
@@ -33,8 +33,10 @@ struct OutboxRelayOptions {
 /// relays everything left again. On start it relays whatever an earlier run left, so each
 /// entry is delivered at least once, across crashes.
 ///
-/// One thread; wakes when entries are committed. The outbox and the publisher must outlive
-/// the relay. Not copyable or movable.
+/// One thread, which sleeps until a confirm (or failure) arrives or the outbox commits new
+/// entries: it publishes with MessagePublisher's callback form and never polls. The outbox and
+/// the publisher must outlive the relay; a publish's callback may come after the relay is gone
+/// (it then touches only state the callback shares). Not copyable or movable.
 class OutboxRelay {
  public:
   OutboxRelay(Outbox& outbox, messaging::MessagePublisher& publisher, OutboxRelayOptions options);
@@ -50,19 +52,21 @@ class OutboxRelay {
   [[nodiscard]] std::uint64_t Failed() const noexcept { return failed_.load(); }
 
  private:
+  struct Shared;  // what the relay thread, the publish callbacks and the outbox listener share
+
   void Run();
-  /// Waits up to `timeout` unless stopping; true when stopping.
-  bool SleepUnlessStopping(std::chrono::milliseconds timeout);
+  // Reads up to `room` entries after `cursor` and publishes them; advances `cursor`. True when
+  // the read filled `room` (more may wait). Throws what the outbox throws.
+  bool PublishNext(std::uint64_t& cursor, std::size_t room, bool& round_failed);
+  // Queues the deletion of confirmed entries and counts them.
+  void Delete(std::vector<std::uint64_t>& sequences);
 
   Outbox& outbox_;
   messaging::MessagePublisher& publisher_;
   OutboxRelayOptions options_;
   std::atomic<std::uint64_t> confirmed_{0};
   std::atomic<std::uint64_t> failed_{0};
-  std::mutex mutex_;
-  std::condition_variable stop_cv_;
-  bool stopping_ = false;
-  std::atomic<bool> stop_flag_{false};
+  std::shared_ptr<Shared> shared_;
   std::thread thread_;
 };
 

@@ -9,10 +9,8 @@
 #include <thread>
 #include <vector>
 
-#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "cppblog/messaging/mock_message_publisher.hpp"
 #include "cppblog/storage/temp_dir.hpp"
 #include "cppblog/trace/trace_context.hpp"
 
@@ -20,8 +18,6 @@ namespace cppblog::account {
 namespace {
 
 using namespace std::chrono_literals;
-using ::testing::_;
-using ::testing::NiceMock;
 
 constexpr auto kDeadline = 10s;
 
@@ -34,28 +30,32 @@ bool WaitUntil(const std::function<bool()>& condition) {
   return true;
 }
 
-// A MockMessagePublisher that records every publish and settles it as `settle` says:
-// confirm, fail, or leave it pending (the promise is kept).
-struct Publisher {
+// A MessagePublisher that records every publish (the relay uses the callback form) and
+// settles it as `settle` says: confirm, fail, or leave it pending (its callback is kept).
+struct Publisher final : messaging::MessagePublisher {
   enum class Settle { kConfirm, kFail, kPending };
 
-  Publisher() {
-    ON_CALL(mock, PublishToQueue(_, _))
-        .WillByDefault([this](const messaging::QueueSpec& queue, messaging::Message message) {
-          const std::lock_guard lock{mutex};
-          queues.push_back(queue.name);
-          messages.push_back(message);
-          std::promise<void> promise;
-          auto future = promise.get_future();
-          const Settle how = plan.empty() ? fallback : plan.front();
-          if (!plan.empty()) plan.erase(plan.begin());
-          if (how == Settle::kConfirm) promise.set_value();
-          if (how == Settle::kFail) {
-            promise.set_exception(std::make_exception_ptr(std::runtime_error("nack")));
-          }
-          if (how == Settle::kPending) pending.push_back(std::move(promise));
-          return future;
-        });
+  using MessagePublisher::Publish;
+  std::future<void> Publish(const messaging::ExchangeSpec&, std::string,
+                            messaging::Message) override {
+    throw std::logic_error("the relay publishes to a queue, with a callback");
+  }
+  std::future<void> PublishToQueue(const messaging::QueueSpec&, messaging::Message) override {
+    throw std::logic_error("the relay publishes with a callback");
+  }
+  void PublishToQueue(const messaging::QueueSpec& queue, messaging::Message message,
+                      messaging::PublishCallback on_done) override {
+    const std::lock_guard lock{mutex};
+    queues.push_back(queue.name);
+    messages.push_back(message);
+    const Settle how = plan.empty() ? fallback : plan.front();
+    if (!plan.empty()) plan.erase(plan.begin());
+    if (how == Settle::kConfirm) on_done(nullptr);
+    if (how == Settle::kFail) {
+      const messaging::MessagingError nack{messaging::MessagingErrorKind::kNacked, "nack"};
+      on_done(&nack);
+    }
+    if (how == Settle::kPending) pending.push_back(std::move(on_done));
   }
 
   std::size_t Published() {
@@ -67,13 +67,12 @@ struct Publisher {
     return messages;
   }
 
-  NiceMock<messaging::MockMessagePublisher> mock;
   std::mutex mutex;
   std::vector<Settle> plan;  // per publish, in order; then `fallback`
   Settle fallback = Settle::kConfirm;
   std::vector<std::string> queues;
   std::vector<messaging::Message> messages;
-  std::vector<std::promise<void>> pending;
+  std::vector<messaging::PublishCallback> pending;
 };
 
 OutboxRelayOptions Options() {
@@ -89,7 +88,7 @@ TEST(OutboxRelay, PublishesEntriesInOrderAndDeletesThemOnConfirm) {
   static_cast<void>(outbox.Append("id-2", R"({"n":2})"));
   Publisher publisher;
 
-  const OutboxRelay relay{outbox, publisher.mock, Options()};
+  const OutboxRelay relay{outbox, publisher, Options()};
 
   ASSERT_TRUE(WaitUntil([&] { return outbox.Size() == 0; }));
   const auto messages = publisher.Messages();
@@ -115,7 +114,7 @@ TEST(OutboxRelay, PublishIsASpanOfTheTraceTheEntryKept) {
   static_cast<void>(outbox.Append("id-2", R"({"n":2})"));  // no trace
   Publisher publisher;
 
-  const OutboxRelay relay{outbox, publisher.mock, Options()};
+  const OutboxRelay relay{outbox, publisher, Options()};
 
   ASSERT_TRUE(WaitUntil([&] { return outbox.Size() == 0; }));
   const auto messages = publisher.Messages();
@@ -133,7 +132,7 @@ TEST(OutboxRelay, PublishesEntriesAppendedWhileRunning) {
   AccountStore store{dir.path()};
   Outbox outbox{store};
   Publisher publisher;
-  const OutboxRelay relay{outbox, publisher.mock, Options()};
+  const OutboxRelay relay{outbox, publisher, Options()};
 
   static_cast<void>(outbox.Append("late-1", "b"));
 
@@ -151,7 +150,7 @@ TEST(OutboxRelay, KeepsAFailedEntryAndPublishesItAgain) {
   Publisher publisher;
   publisher.plan = {Publisher::Settle::kFail, Publisher::Settle::kFail};
 
-  const OutboxRelay relay{outbox, publisher.mock, Options()};
+  const OutboxRelay relay{outbox, publisher, Options()};
 
   ASSERT_TRUE(WaitUntil([&] { return relay.Confirmed() == 1; }));
   outbox.FlushRemovals();  // the relay queues deletions without waiting for them
@@ -171,13 +170,13 @@ TEST(OutboxRelay, UnconfirmedEntriesStayAndAreRelayedOnTheNextStart) {
   {
     Publisher never_confirms;
     never_confirms.fallback = Publisher::Settle::kPending;
-    const OutboxRelay relay{outbox, never_confirms.mock, Options()};
+    const OutboxRelay relay{outbox, never_confirms, Options()};
     ASSERT_TRUE(WaitUntil([&] { return never_confirms.Published() == 2; }));
   }
   EXPECT_EQ(outbox.Size(), 2U);
   Publisher publisher;
 
-  const OutboxRelay relay{outbox, publisher.mock, Options()};
+  const OutboxRelay relay{outbox, publisher, Options()};
 
   ASSERT_TRUE(WaitUntil([&] { return outbox.Size() == 0; }));
   const auto messages = publisher.Messages();
@@ -196,12 +195,12 @@ TEST(OutboxRelay, KeepsAtMostTheWindowInFlight) {
   auto options = Options();
   options.window = 3;
 
-  const OutboxRelay relay{outbox, publisher.mock, options};
+  const OutboxRelay relay{outbox, publisher, options};
 
   ASSERT_TRUE(WaitUntil([&] { return publisher.Published() == 3; }));
   {
     const std::lock_guard lock{publisher.mutex};
-    publisher.pending.at(0).set_value();
+    publisher.pending.at(0)(nullptr);
   }
   ASSERT_TRUE(WaitUntil([&] { return publisher.Published() == 4; }));
   EXPECT_EQ(publisher.Messages().back().message_id, "id-3");

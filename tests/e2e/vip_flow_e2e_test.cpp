@@ -2,6 +2,7 @@
 #include <csignal>
 #include <filesystem>
 #include <initializer_list>
+#include <iostream>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -175,6 +176,48 @@ TEST(VipFlowE2e, KilledAfterAnsweringItDeliversEveryReadAfterRestart) {
       << restarted.Output();
   EXPECT_EQ(DistinctIds(collector.Messages()).size(), static_cast<std::size_t>(kReads));
   EXPECT_EQ(collector.Count(), static_cast<std::size_t>(kReads));
+}
+
+// Issue 14: a SIGTERM ends the accountservice within 1 s even with the broker unreachable and
+// a notification waiting for its confirm; the notification stays in the outbox, across a
+// second such stop, and is relayed by the first start with a broker.
+TEST(VipFlowE2e, SigtermWithTheBrokerUnreachableExitsZeroWithinOneSecondAndKeepsTheEntry) {
+  const std::string queue = UniqueName("vip_queue-flow");
+  const TempDir data;
+  // Nothing listens there: connecting is refused, and the relay's publish waits.
+  const std::string no_broker =
+      "amqp://guest:guest@127.0.0.1:" + std::to_string(FreePort()) + "/%2F";
+  for (int start = 1; start <= 2; ++start) {
+    const std::uint16_t port = FreePort();
+    ServiceProcess service{AccountServiceOptions(data, port, queue, no_broker)};
+    ASSERT_TRUE(service.WaitHealthy(port, 20s)) << service.Output();
+    if (start == 1) {
+      ASSERT_EQ(VipReads(port, 1), 1);
+    } else {
+      EXPECT_TRUE(service.WaitForOutput("outbox_pending=1", 5s)) << service.Output();
+    }
+
+    const auto signalled = std::chrono::steady_clock::now();
+    service.Signal(SIGTERM);
+    const std::optional<int> status = service.WaitExit(5s);
+    const auto took = std::chrono::steady_clock::now() - signalled;
+
+    ASSERT_THAT(status, Optional(0)) << "start " << start << "\n" << service.Output();
+    std::cout << "start " << start << ": SIGTERM to exit in "
+              << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms\n";
+    EXPECT_LT(took, 1s) << "start " << start << ": stopped after "
+                        << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+                        << " ms\n"
+                        << service.Output();
+  }
+  Collector collector{queue};
+
+  const std::uint16_t port = FreePort();
+  ServiceProcess restarted{AccountServiceOptions(data, port, queue, TestAmqpUrl())};
+
+  ASSERT_TRUE(WaitUntil([&] { return collector.Count() >= 1; }, 20s)) << restarted.Output();
+  EXPECT_THAT(restarted.Output(), HasSubstr("outbox_pending=1"));
+  EXPECT_EQ(collector.Count(), 1U);
 }
 
 constexpr std::string_view kVipRead = "/accounts/10000";

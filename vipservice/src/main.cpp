@@ -100,6 +100,8 @@ int Run(int argc, char* argv[]) {
     VipConsumer consumer{offers, settings.offer_cooldown, metrics};
     messaging::AmqpClient broker{
         {.url = settings.amqp_server_url,
+         // AMQP_PASSWORD or AMQP_PASSWORD_FILE (a Docker secret) wins over the URL's password.
+         .password_from_environment = true,
          .handler_threads = settings.handler_threads,
          .connection_name = std::string(kServiceName) + ":" + std::to_string(settings.server_port),
          .on_state_change =

@@ -8,6 +8,7 @@
 #include <exception>
 #include <limits>
 #include <stdexcept>
+#include <tuple>
 #include <utility>
 
 #include <dlfcn.h>
@@ -33,6 +34,20 @@ constexpr milliseconds kMinBackoff{100};
 constexpr milliseconds kMaxBackoff{5'000};
 constexpr Oid kByteaOid = 17;
 constexpr Oid kInt8Oid = 20;
+constexpr Oid kInt4Oid = 23;
+constexpr Oid kInt4ArrayOid = 1007;
+
+// The group commit's statements, prepared on the write connection once it is connected (again
+// after every reconnect): PostgreSQL parses and plans them once per connection, not once per
+// notification (ADR 0010, "Cost per offer").
+constexpr const char* kLockStatement = "cppblog_vip_lock_accounts";
+constexpr const char* kProcessStatement = "cppblog_vip_process";
+
+// Every account lock of a batch in one statement: the keys come sorted and the ORDER BY makes
+// PostgreSQL take them in that order (a volatile function in the select list is evaluated after
+// the sort), so two instances' batches never wait for each other in a cycle.
+constexpr const char* kLockSql =
+    "SELECT pg_advisory_xact_lock($1::int4, k) FROM unnest($2::int4[]) AS k ORDER BY k";
 
 // The offer rule for one notification, one statement: the id's primary key makes a processed
 // id a duplicate (no row returned); otherwise the id is recorded with whether it yields an
@@ -90,9 +105,11 @@ CREATE TABLE IF NOT EXISTS vip_offers (
   X(PQntuples)                     \
   X(PQpipelineStatus)              \
   X(PQpipelineSync)                \
+  X(PQprepare)                     \
   X(PQresultErrorMessage)          \
   X(PQresultStatus)                \
   X(PQsendQueryParams)             \
+  X(PQsendQueryPrepared)           \
   X(PQsetNoticeProcessor)          \
   X(PQstatus)                      \
   X(PQtransactionStatus)
@@ -145,6 +162,17 @@ std::int64_t SaturatingAdd(std::int64_t a, std::int64_t b) {
   if (b > 0 && a > kMax - b) return kMax;
   if (b < 0 && a < kMin - b) return kMin;
   return a + b;
+}
+
+// An int8 parameter in binary format (network byte order).
+std::array<char, 8> BigEndian64(std::int64_t value) {
+  std::array<char, 8> bytes{};
+  auto bits = static_cast<std::uint64_t>(value);
+  for (int i = 7; i >= 0; --i) {
+    bytes[static_cast<std::size_t>(i)] = static_cast<char>(bits & 0xff);
+    bits >>= 8;
+  }
+  return bytes;
 }
 
 std::int64_t ReadBigEndian64(const char* bytes) {
@@ -302,6 +330,7 @@ class PgConnection {
           spdlog::info("{}: server says: {}", connection->Prefix(), connection->Scrub(message));
         },
         this);
+    prepared_ = false;
     if (lost_) spdlog::info("{}: reconnected", target_.prefix);
     lost_ = false;
     backoff_ = milliseconds{0};
@@ -335,6 +364,11 @@ class PgConnection {
     return text;
   }
 
+  /// Whether the group commit's statements are prepared on this connection (false after every
+  /// connect).
+  [[nodiscard]] bool Prepared() const { return prepared_; }
+  void SetPrepared() { prepared_ = true; }
+
   [[nodiscard]] const std::string& DisplayUrl() const { return target_.display_url; }
   /// "offer store PostgreSQL <masked URL>", how errors begin.
   [[nodiscard]] const std::string& Prefix() const { return target_.prefix; }
@@ -347,6 +381,7 @@ class PgConnection {
   const PgTarget& target_;
   PGconn* conn_ = nullptr;
   bool lost_ = false;
+  bool prepared_ = false;
   milliseconds backoff_{0};
   steady_clock::time_point next_attempt_{};
   std::string last_error_;
@@ -552,10 +587,30 @@ std::vector<PgOfferStore::Pending*> PgOfferStore::CommitQueued() noexcept {
       const std::string why = writer_->AfterFailure();
       throw StoreError("offer store " + Describe() + ": " + operation + ": " + why);
     };
+    if (!writer_->Prepared()) {
+      // An earlier attempt on this connection may have prepared the first statement only.
+      const Result cleared{Pq().PQexec(conn, "DEALLOCATE ALL")};
+      if (!cleared || Pq().PQresultStatus(cleared.get()) != PGRES_COMMAND_OK) {
+        fail("prepare statements");
+      }
+      static constexpr std::array<Oid, 2> kLockTypes{kInt4Oid, kInt4ArrayOid};
+      static constexpr std::array<Oid, 6> kProcessTypes{kByteaOid, kByteaOid, kInt8Oid,
+                                                        kInt8Oid,  kInt8Oid,  kInt8Oid};
+      for (const auto& [name, sql, count, types] :
+           {std::tuple{kLockStatement, kLockSql, 2, kLockTypes.data()},
+            std::tuple{kProcessStatement, kProcessSql, 6, kProcessTypes.data()}}) {
+        const Result prepared{Pq().PQprepare(conn, name, sql, count, types)};
+        if (!prepared || Pq().PQresultStatus(prepared.get()) != PGRES_COMMAND_OK) {
+          fail("prepare statements");
+        }
+      }
+      writer_->SetPrepared();
+    }
     if (Pq().PQenterPipelineMode(conn) != 1) fail("enter pipeline mode");
 
     // One implicit transaction up to the sync: the protocol commits it there when every
-    // statement succeeded and rolls it back otherwise.
+    // statement succeeded and rolls it back otherwise. First the batch's account locks, one
+    // statement, then the offer rule, a statement per request.
     std::vector<std::int32_t> locks;
     locks.reserve(batch.size());
     for (const Pending* request : batch) {
@@ -564,42 +619,43 @@ std::vector<PgOfferStore::Pending*> PgOfferStore::CommitQueued() noexcept {
     // Always in one order, so that two instances' batches never wait for each other in a cycle.
     std::sort(locks.begin(), locks.end());
     locks.erase(std::unique(locks.begin(), locks.end()), locks.end());
-    const std::string lock_class = std::to_string(kAccountLockClass);
-    std::size_t sent = 0;
+    std::string keys = "{";
     for (const std::int32_t key : locks) {
-      const std::string key_text = std::to_string(key);
-      const std::array<const char*, 2> values{lock_class.c_str(), key_text.c_str()};
-      if (Pq().PQsendQueryParams(conn, "SELECT pg_advisory_xact_lock($1::int4, $2::int4)", 2,
-                                 nullptr, values.data(), nullptr, nullptr, 0) != 1) {
-        fail("send account lock");
-      }
-      ++sent;
+      if (keys.size() > 1) keys.push_back(',');
+      keys += std::to_string(key);
     }
-    static constexpr std::array<Oid, 6> kTypes{kByteaOid, kByteaOid, kInt8Oid,
-                                               kInt8Oid,  kInt8Oid,  kInt8Oid};
-    static constexpr std::array<int, 6> kFormats{1, 1, 0, 0, 0, 0};
+    keys.push_back('}');
+    {
+      static const std::string lock_class = std::to_string(kAccountLockClass);
+      const std::array<const char*, 2> values{lock_class.c_str(), keys.c_str()};
+      if (Pq().PQsendQueryPrepared(conn, kLockStatement, 2, values.data(), nullptr, nullptr, 0) !=
+          1) {
+        fail("send account locks");
+      }
+    }
+    constexpr std::size_t kLockResults = 1;
+    std::size_t sent = kLockResults;
+    static constexpr std::array<int, 6> kFormats{1, 1, 1, 1, 1, 1};  // all binary
     for (const Pending* request : batch) {
       const std::int64_t read_at = ToNanos(request->notification.read_at);
       const std::int64_t window = std::max<std::int64_t>(
           std::chrono::duration_cast<nanoseconds>(request->cooldown).count(), 0);
-      const std::string read_text = std::to_string(read_at);
-      const std::string offered_text = std::to_string(ToNanos(request->offered_at));
-      const std::string low = std::to_string(SaturatingAdd(read_at, -window));
-      const std::string high = std::to_string(SaturatingAdd(read_at, window));
-      const std::array<const char*, 6> values{request->message_id.data(),
-                                              request->notification.account_id.data(),
-                                              read_text.c_str(),
-                                              offered_text.c_str(),
-                                              low.c_str(),
-                                              high.c_str()};
+      const std::array<std::array<char, 8>, 4> numbers{BigEndian64(read_at),
+                                                       BigEndian64(ToNanos(request->offered_at)),
+                                                       BigEndian64(SaturatingAdd(read_at, -window)),
+                                                       BigEndian64(SaturatingAdd(read_at, window))};
+      const std::array<const char*, 6> values{
+          request->message_id.data(), request->notification.account_id.data(),
+          numbers[0].data(),          numbers[1].data(),
+          numbers[2].data(),          numbers[3].data()};
       const std::array<int, 6> lengths{static_cast<int>(request->message_id.size()),
                                        static_cast<int>(request->notification.account_id.size()),
-                                       0,
-                                       0,
-                                       0,
-                                       0};
-      if (Pq().PQsendQueryParams(conn, kProcessSql, 6, kTypes.data(), values.data(), lengths.data(),
-                                 kFormats.data(), 0) != 1) {
+                                       8,
+                                       8,
+                                       8,
+                                       8};
+      if (Pq().PQsendQueryPrepared(conn, kProcessStatement, 6, values.data(), lengths.data(),
+                                   kFormats.data(), 0) != 1) {
         fail("send offer rule");
       }
       ++sent;
@@ -608,7 +664,7 @@ std::vector<PgOfferStore::Pending*> PgOfferStore::CommitQueued() noexcept {
 
     std::string first_error;
     for (std::size_t i = 0; i < sent; ++i) {
-      const std::size_t request_index = i >= locks.size() ? i - locks.size() : batch.size();
+      const std::size_t request_index = i >= kLockResults ? i - kLockResults : batch.size();
       // Each statement yields one result, then nullptr.
       for (Result result{Pq().PQgetResult(conn)}; result; result.reset(Pq().PQgetResult(conn))) {
         const ExecStatusType status = Pq().PQresultStatus(result.get());

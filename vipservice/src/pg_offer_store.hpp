@@ -26,7 +26,8 @@ struct PgTarget;
 /// Process takes a transaction-scoped advisory lock per account before it checks the cooldown,
 /// so the offer rule holds across instances; the message id's primary key makes a redelivery
 /// (to any instance) a duplicate. Concurrent Process calls share one transaction and one round
-/// trip (group commit, pipelined), each request applied by a statement of its own.
+/// trip (group commit, pipelined), each request applied by a statement of its own; the
+/// statements are prepared once per connection.
 ///
 /// The store keeps two connections (one for Process, one for reads). When a connection is lost
 /// the call fails with StoreError and the next call reconnects, no sooner than a backoff

@@ -280,6 +280,50 @@ TEST(PgOfferStore, ConcurrentInstancesWithCooldownMakeExactlyOneOffer) {
             static_cast<std::size_t>(kInstances * kThreadsEach * kMessagesEach));
 }
 
+// A batch takes the locks of all its accounts in one statement, in one order: instances whose
+// batches share accounts wait for each other but never deadlock (which would fail a whole batch
+// with "deadlock detected" after deadlock_timeout), and the rule holds per account.
+TEST(PgOfferStore, ConcurrentInstancesOnManyAccountsNeverDeadlockAndOfferOncePerAccount) {
+  const TestPgSchema schema;
+  constexpr int kInstances = 3;
+  constexpr int kThreadsEach = 8;
+  constexpr int kMessagesEach = 15;
+  constexpr int kAccounts = 13;
+  std::vector<std::unique_ptr<PgOfferStore>> instances;
+  for (int i = 0; i < kInstances; ++i) {
+    instances.push_back(std::make_unique<PgOfferStore>(PgOfferStore::Options{.url = schema.Url()}));
+  }
+  std::vector<std::future<int>> workers;
+
+  for (int i = 0; i < kInstances; ++i) {
+    for (int t = 0; t < kThreadsEach; ++t) {
+      workers.push_back(std::async(std::launch::async, [&store = *instances[i], i, t] {
+        int offered = 0;
+        for (int m = 0; m < kMessagesEach; ++m) {
+          const std::string id =
+              "i" + std::to_string(i) + "-t" + std::to_string(t) + "-m" + std::to_string(m);
+          // Each thread walks the accounts in another order.
+          const std::string account = std::to_string(10000 + (m * (t + 1) + i * 5) % kAccounts);
+          offered +=
+              store.Process(id, Notification(account, kT0), kT0, 24h) == ProcessResult::kOffered
+                  ? 1
+                  : 0;
+        }
+        return offered;
+      }));
+    }
+  }
+
+  int offered = 0;
+  for (auto& worker : workers) offered += worker.get();  // a StoreError would rethrow here
+  EXPECT_EQ(offered, kAccounts);  // every account is read (thread 0 walks them all), once offered
+  for (int a = 0; a < kAccounts; ++a) {
+    EXPECT_EQ(instances[0]->OffersFor(std::to_string(10000 + a)).size(), 1U) << 10000 + a;
+  }
+  EXPECT_EQ(instances[2]->CountProcessed(),
+            static_cast<std::size_t>(kInstances * kThreadsEach * kMessagesEach));
+}
+
 TEST(PgOfferStore, DeleteProcessedBeforeDeletesOnlyOlderIds) {
   const TestPgSchema schema;
   PgOfferStore store = Open(schema);
@@ -327,6 +371,7 @@ TEST(PgOfferStore, LostConnectionFailsOneCallThenReconnects) {
 
   EXPECT_NE(error.find("offer store PostgreSQL"), std::string::npos) << error;
   EXPECT_NE(read_error.find("offer store PostgreSQL"), std::string::npos) << read_error;
+  // On the new connection the group commit's statements are prepared again.
   EXPECT_EQ(store.Process("m2", Notification("1", kT0), kT0, 0ms), ProcessResult::kOffered);
   EXPECT_EQ(store.CountOffers(), 2U);
 }

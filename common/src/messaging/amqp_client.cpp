@@ -168,13 +168,20 @@ class AmqpClient::Impl {
     publisher_->Publish(queue, std::move(message), std::move(on_done));
   }
 
+  // The control of a handle whose subscription never started: every call fails with kClosed.
+  static std::shared_ptr<Subscription::Control> Detached() {
+    static const auto link = std::make_shared<ConsumerLink>();
+    return ConsumerConnection::MakeDetachedControl(link);
+  }
+
   std::future<QueueInfo> InspectQueue(std::string queue) {
     return publisher_->InspectQueue(std::move(queue));
   }
 
   std::future<void> Subscribe(std::optional<ExchangeSpec> exchange,
                               std::vector<std::string> binding_keys, const QueueSpec& queue,
-                              Handler handler, const ConsumerOptions& options) {
+                              Handler handler, const ConsumerOptions& options,
+                              std::shared_ptr<Subscription::Control>* control = nullptr) {
     if (!handler) {
       return Failed<void>(MessagingErrorKind::kInvalidOptions, "subscribe: the handler is empty");
     }
@@ -199,6 +206,7 @@ class AmqpClient::Impl {
     // A server-named queue's name is random: its exchange names it (bounded label values).
     config->process_duration = &metrics_.ProcessDuration(
         !queue.name.empty() ? queue.name : (config->exchange ? config->exchange->name : ""));
+    if (control != nullptr) *control = consumer_->MakeControl(config->id);
     return consumer_->Subscribe(std::move(config));
   }
 
@@ -313,6 +321,29 @@ std::future<void> AmqpClient::SubscribeToQueue(const QueueSpec& queue, Handler h
                         "subscribe to a queue: the queue name is empty");
   }
   return impl_->Subscribe(std::nullopt, {}, queue, std::move(handler), options);
+}
+
+Subscription AmqpClient::SubscribeHandle(const ExchangeSpec& exchange,
+                                         std::vector<std::string> binding_keys,
+                                         const QueueSpec& queue, Handler handler,
+                                         const ConsumerOptions& options) {
+  std::shared_ptr<Subscription::Control> control;
+  auto ready = impl_->Subscribe(exchange, std::move(binding_keys), queue, std::move(handler),
+                                options, &control);
+  return Subscription{control ? control : impl_->Detached(), ready.share()};
+}
+
+Subscription AmqpClient::SubscribeToQueueHandle(const QueueSpec& queue, Handler handler,
+                                                const ConsumerOptions& options) {
+  if (queue.name.empty()) {
+    return Subscription{impl_->Detached(),
+                        Failed<void>(MessagingErrorKind::kInvalidOptions,
+                                     "subscribe to a queue: the queue name is empty")
+                            .share()};
+  }
+  std::shared_ptr<Subscription::Control> control;
+  auto ready = impl_->Subscribe(std::nullopt, {}, queue, std::move(handler), options, &control);
+  return Subscription{control ? control : impl_->Detached(), ready.share()};
 }
 
 std::future<QueueInfo> AmqpClient::InspectQueue(std::string queue) {

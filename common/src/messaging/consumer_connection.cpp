@@ -60,9 +60,72 @@ void ApplyRetryHeaders(Message& message) {
 
 ConsumerConnection::ConsumerConnection(ConnectionSettings settings, WorkerPool& pool,
                                        std::function<void()> on_state_change)
-    : IoConnection(std::move(settings), "consumer", std::move(on_state_change)), pool_(pool) {}
+    : IoConnection(std::move(settings), "consumer", std::move(on_state_change)), pool_(pool) {
+  link_->connection = this;
+}
 
-ConsumerConnection::~ConsumerConnection() { Stop(); }
+ConsumerConnection::~ConsumerConnection() {
+  {
+    const std::lock_guard lock{link_->mutex};
+    link_->connection = nullptr;
+  }
+  Stop();
+}
+
+namespace {
+
+MessagingError SubscriptionClosed() {
+  return MessagingError(MessagingErrorKind::kClosed,
+                        "subscription: the AMQP client is closed, or the subscription failed");
+}
+
+class SubscriptionControl final : public Subscription::Control {
+ public:
+  SubscriptionControl(std::shared_ptr<ConsumerLink> link, std::uint32_t id)
+      : link_(std::move(link)), id_(id) {}
+
+  std::future<void> Pause() override { return Request(SubscriptionOp::kPause); }
+  std::future<void> Resume() override { return Request(SubscriptionOp::kResume); }
+  std::future<void> Cancel() override { return Request(SubscriptionOp::kCancel); }
+
+ private:
+  std::future<void> Request(SubscriptionOp op) {
+    const std::lock_guard lock{link_->mutex};
+    if (link_->connection != nullptr) return link_->connection->Control(id_, op);
+    std::promise<void> failed;
+    failed.set_exception(std::make_exception_ptr(SubscriptionClosed()));
+    return failed.get_future();
+  }
+
+  std::shared_ptr<ConsumerLink> link_;
+  std::uint32_t id_;
+};
+
+}  // namespace
+
+std::future<void> ConsumerConnection::Control(std::uint32_t id, SubscriptionOp op) {
+  std::promise<void> done;
+  auto future = done.get_future();
+  bool refused = false;
+  Post([&] {
+    if (stopped_) {
+      refused = true;
+    } else {
+      control_requests_.push_back({id, op, std::move(done)});
+    }
+  });
+  if (refused) done.set_exception(std::make_exception_ptr(SubscriptionClosed()));
+  return future;
+}
+
+std::shared_ptr<Subscription::Control> ConsumerConnection::MakeControl(std::uint32_t id) {
+  return std::make_shared<SubscriptionControl>(link_, id);
+}
+
+std::shared_ptr<Subscription::Control> ConsumerConnection::MakeDetachedControl(
+    std::shared_ptr<ConsumerLink> link) {
+  return std::make_shared<SubscriptionControl>(std::move(link), 0);
+}
 
 std::future<void> ConsumerConnection::Subscribe(std::shared_ptr<const SubscriptionConfig> config) {
   std::promise<void> ready;
@@ -85,19 +148,24 @@ bool ConsumerConnection::WaitFlushed(Clock::time_point deadline) {
   return future.wait_until(deadline) == std::future_status::ready;
 }
 
-ConsumerConnection::Subscription* ConsumerConnection::FindByChannel(amqp_channel_t channel) {
+ConsumerConnection::Consumer* ConsumerConnection::FindByChannel(amqp_channel_t channel) {
   if (channel < kFirstSubscriptionChannel) return nullptr;
   const auto it = subscriptions_.find(channel - kFirstSubscriptionChannel + 1);
   return it == subscriptions_.end() ? nullptr : &it->second;
 }
 
-void ConsumerConnection::Setup(amqp_connection_state_t conn, Subscription& sub) {
+void ConsumerConnection::Setup(amqp_connection_state_t conn, Consumer& sub) {
   const SubscriptionConfig& config = *sub.config;
   sub.setup_at = Clock::time_point::max();
   try {
     if (!sub.channel_open) {
       OpenChannel(conn, sub.channel);
       sub.channel_open = true;
+      // A new channel numbers its deliveries from 1: late acks of the old one are void.
+      sub.generation = next_generation_++;
+      sub.unacked.clear();
+      sub.first_unacked = 1;
+      sub.acks_due = false;
     }
     if (config.exchange) amqp::DeclareExchange(conn, sub.channel, *config.exchange);
     const std::string queue = amqp::DeclareQueue(conn, sub.channel, config.queue);
@@ -118,35 +186,162 @@ void ConsumerConnection::Setup(amqp_connection_state_t conn, Subscription& sub) 
     }
     amqp_basic_qos(conn, sub.channel, 0, config.options.prefetch, 0);
     amqp::CheckReply(amqp_get_rpc_reply(conn), "set prefetch on queue '" + queue + "'");
-    const amqp_basic_consume_ok_t* ok =
-        amqp_basic_consume(conn, sub.channel, amqp::Bytes(queue),
-                           amqp::Bytes(config.options.consumer_tag), 0, 0, 0, amqp_empty_table);
-    amqp::CheckReply(amqp_get_rpc_reply(conn), "consume from queue '" + queue + "'");
-    sub.consumer_tag = amqp::ToString(ok->consumer_tag);
     sub.queue_name = queue;
     sub.active = true;
-    sub.generation = next_generation_++;
-    sub.unacked.clear();
-    sub.first_unacked = 1;
-    sub.acks_due = false;
-    spdlog::info("amqp consumer: consuming queue={} prefetch={}", queue, config.options.prefetch);
-    if (sub.ready) {
-      sub.ready->set_value();
-      sub.ready.reset();
-    }
+    if (!sub.paused) Consume(conn, sub);
   } catch (const MessagingError& e) {
     if (!amqp::IsChannelError(e)) throw;
-    SendChannelCloseOk(conn, sub.channel);
-    sub.channel_open = false;
-    sub.active = false;
-    if (sub.ready) {
-      sub.ready->set_exception(ErrorFor(e));
-      sub.ready.reset();
-      sub.config = nullptr;  // dropped; erased by Work
+    OnSetupChannelError(conn, sub, e);
+  }
+}
+
+void ConsumerConnection::Consume(amqp_connection_state_t conn, Consumer& sub) {
+  const SubscriptionConfig& config = *sub.config;
+  const amqp_basic_consume_ok_t* ok =
+      amqp_basic_consume(conn, sub.channel, amqp::Bytes(sub.queue_name),
+                         amqp::Bytes(config.options.consumer_tag), 0, 0, 0, amqp_empty_table);
+  amqp::CheckReply(amqp_get_rpc_reply(conn), "consume from queue '" + sub.queue_name + "'");
+  sub.consumer_tag = amqp::ToString(ok->consumer_tag);
+  sub.consuming = true;
+  spdlog::info("amqp consumer: consuming queue={} prefetch={}", sub.queue_name,
+               config.options.prefetch);
+  if (sub.ready) {
+    sub.ready->set_value();
+    sub.ready.reset();
+  }
+}
+
+void ConsumerConnection::StopConsumer(amqp_connection_state_t conn, Consumer& sub) {
+  if (!sub.consuming) return;
+  sub.consuming = false;
+  try {
+    amqp_basic_cancel(conn, sub.channel, amqp::Bytes(sub.consumer_tag));
+    amqp::CheckReply(amqp_get_rpc_reply(conn), "cancel consumer on '" + sub.queue_name + "'");
+  } catch (const MessagingError& e) {
+    if (!amqp::IsChannelError(e)) throw;
+    OnSetupChannelError(conn, sub, e);
+  }
+}
+
+void ConsumerConnection::OnSetupChannelError(amqp_connection_state_t conn, Consumer& sub,
+                                             const MessagingError& e) {
+  SendChannelCloseOk(conn, sub.channel);
+  sub.channel_open = false;
+  sub.active = false;
+  sub.consuming = false;
+  if (sub.ready) {
+    sub.ready->set_exception(ErrorFor(e));
+    sub.ready.reset();
+    sub.config = nullptr;  // dropped; erased by Work
+    for (auto& waiter : sub.cancel_waiters) waiter.set_value();
+    sub.cancel_waiters.clear();
+  } else if (!sub.cancelling) {
+    spdlog::error("amqp consumer: {}; trying again in {} s", e.what(), kSetupRetry.count());
+    sub.setup_at = Clock::now() + kSetupRetry;
+  }
+}
+
+void ConsumerConnection::ApplyControl(amqp_connection_state_t conn, ControlRequest& request,
+                                      Clock::time_point now) {
+  const auto it = subscriptions_.find(request.id);
+  if (it == subscriptions_.end() || it->second.config == nullptr || it->second.cancelling) {
+    if (request.op == SubscriptionOp::kCancel && it != subscriptions_.end() &&
+        it->second.cancelling) {
+      it->second.cancel_waiters.push_back(std::move(request.done));
+    } else if (request.op == SubscriptionOp::kCancel) {
+      request.done.set_value();  // cancelled already, or failed
     } else {
-      spdlog::error("amqp consumer: {}; trying again in {} s", e.what(), kSetupRetry.count());
-      sub.setup_at = Clock::now() + kSetupRetry;
+      request.done.set_exception(std::make_exception_ptr(MessagingError(
+          MessagingErrorKind::kClosed, "subscription: it was cancelled, or it failed")));
     }
+    return;
+  }
+  Consumer& sub = it->second;
+  if (!consuming_ && request.op != SubscriptionOp::kCancel) {
+    request.done.set_exception(std::make_exception_ptr(
+        MessagingError(MessagingErrorKind::kClosed, "subscription: the AMQP client is closing")));
+    return;
+  }
+  switch (request.op) {
+    case SubscriptionOp::kPause:
+      sub.paused = true;
+      if (conn != nullptr && sub.active) StopConsumer(conn, sub);
+      spdlog::info("amqp consumer: paused queue={}", sub.queue_name);
+      request.done.set_value();
+      return;
+    case SubscriptionOp::kResume:
+      sub.paused = false;
+      if (conn != nullptr && sub.active && !sub.consuming) {
+        try {
+          Consume(conn, sub);
+        } catch (const MessagingError& e) {
+          if (!amqp::IsChannelError(e)) {
+            request.done.set_exception(std::current_exception());
+            throw;
+          }
+          OnSetupChannelError(conn, sub, e);  // consumes again once set up
+        }
+      }
+      request.done.set_value();
+      return;
+    case SubscriptionOp::kCancel:
+      sub.cancelling = true;
+      sub.paused = true;
+      sub.setup_at = Clock::time_point::max();
+      if (conn != nullptr && sub.active) StopConsumer(conn, sub);
+      // Retries still waiting for their backoff are left to the broker (the channel's close
+      // returns them to the queue with the retry count they came with).
+      std::erase_if(delayed_, [&](const Republish& r) {
+        if (r.subscription != request.id || r.due <= now) return false;
+        Mark(sub, r.delivery_tag, kSettled);
+        return true;
+      });
+      if (sub.ready) {
+        sub.ready->set_exception(std::make_exception_ptr(
+            MessagingError(MessagingErrorKind::kClosed,
+                           "subscribe: cancelled before the broker registered the consumer")));
+        sub.ready.reset();
+      }
+      sub.cancel_waiters.push_back(std::move(request.done));
+      return;
+  }
+}
+
+bool ConsumerConnection::AllSettled(std::uint32_t id, const Consumer& sub) const {
+  if (std::any_of(sub.unacked.begin(), sub.unacked.end(),
+                  [](std::uint8_t state) { return state != kSettled; })) {
+    return false;
+  }
+  const auto mine = [&](const Republish& r) {
+    return r.subscription == id && r.generation == sub.generation;
+  };
+  return std::none_of(delayed_.begin(), delayed_.end(), mine) &&
+         std::none_of(republish_in_flight_.begin(), republish_in_flight_.end(),
+                      [&](const Republish& r) { return mine(r) && !r.confirmed; });
+}
+
+void ConsumerConnection::FinishCancels(amqp_connection_state_t conn) {
+  for (auto& [id, sub] : subscriptions_) {
+    if (!sub.cancelling || sub.config == nullptr) continue;
+    const bool live = conn != nullptr && sub.active && sub.channel_open;
+    if (live && !AllSettled(id, sub)) continue;
+    sub.config = nullptr;  // erased by Work
+    sub.active = false;
+    std::exception_ptr connection_error;
+    if (live) {
+      try {
+        amqp_channel_close(conn, sub.channel, AMQP_REPLY_SUCCESS);
+        amqp::CheckReply(amqp_get_rpc_reply(conn),
+                         "close the channel of queue '" + sub.queue_name + "'");
+      } catch (const MessagingError& e) {
+        if (!amqp::IsChannelError(e)) connection_error = std::current_exception();
+      }
+    }
+    sub.channel_open = false;
+    spdlog::info("amqp consumer: cancelled the subscription to queue={}", sub.queue_name);
+    for (auto& waiter : sub.cancel_waiters) waiter.set_value();
+    sub.cancel_waiters.clear();
+    if (connection_error) std::rethrow_exception(connection_error);
   }
 }
 
@@ -163,7 +358,7 @@ void ConsumerConnection::OnDeliver(amqp_connection_state_t conn, amqp_channel_t 
   amqp::ReadMessage(content, message);
   amqp_destroy_message(&content);
 
-  Subscription* sub = FindByChannel(channel);
+  Consumer* sub = FindByChannel(channel);
   // Not dispatched (closing, or a consumer we gave up): unacked, so the broker requeues it.
   if (sub == nullptr || !sub->active || sub->config == nullptr) return;
   Track(*sub, tag);
@@ -212,7 +407,7 @@ void ConsumerConnection::HandleResult(amqp_connection_state_t conn, Result& resu
       it->second.generation != result.generation) {
     return;
   }
-  Subscription& sub = it->second;
+  Consumer& sub = it->second;
   switch (result.outcome) {
     case Outcome::kAck:
       Mark(sub, result.delivery_tag, kAckDue);  // sent by SendDueAcks, coalesced
@@ -263,7 +458,7 @@ void ConsumerConnection::HandleResult(amqp_connection_state_t conn, Result& resu
   }
 }
 
-void ConsumerConnection::DeadLetter(Subscription& sub, Result& result, const std::string& reason,
+void ConsumerConnection::DeadLetter(Consumer& sub, Result& result, const std::string& reason,
                                     Clock::time_point now) {
   Message& m = result.message;
   spdlog::warn("amqp consumer: dead-lettering queue={} message_id={} reason={} body={}",
@@ -341,13 +536,13 @@ void ConsumerConnection::ConfirmRepublish(amqp_connection_state_t conn, std::uin
   }
 }
 
-void ConsumerConnection::Track(Subscription& sub, std::uint64_t tag) {
+void ConsumerConnection::Track(Consumer& sub, std::uint64_t tag) {
   if (sub.unacked.empty()) sub.first_unacked = tag;
   while (sub.first_unacked + sub.unacked.size() < tag) sub.unacked.push_back(kSettled);
   if (tag >= sub.first_unacked) sub.unacked.push_back(kUnsettled);
 }
 
-void ConsumerConnection::Mark(Subscription& sub, std::uint64_t tag, std::uint8_t state) {
+void ConsumerConnection::Mark(Consumer& sub, std::uint64_t tag, std::uint8_t state) {
   if (tag < sub.first_unacked || tag - sub.first_unacked >= sub.unacked.size()) return;
   sub.unacked[tag - sub.first_unacked] = state;
   if (state == kAckDue) sub.acks_due = true;
@@ -393,16 +588,7 @@ void ConsumerConnection::CancelConsumers(amqp_connection_state_t conn) {
   consuming_ = false;
   if (conn == nullptr) return;
   for (auto& [id, sub] : subscriptions_) {
-    if (!sub.active) continue;
-    try {
-      amqp_basic_cancel(conn, sub.channel, amqp::Bytes(sub.consumer_tag));
-      amqp::CheckReply(amqp_get_rpc_reply(conn), "cancel consumer on '" + sub.queue_name + "'");
-    } catch (const MessagingError& e) {
-      if (!amqp::IsChannelError(e)) throw;
-      SendChannelCloseOk(conn, sub.channel);
-      sub.channel_open = false;
-      sub.active = false;
-    }
+    if (sub.active) StopConsumer(conn, sub);
   }
 }
 
@@ -412,7 +598,8 @@ void ConsumerConnection::OnConnected(amqp_connection_state_t conn) {
   // Replay, in subscription order: exchange, queue, dead-letter queue, bindings, consumer.
   for (auto& [id, sub] : subscriptions_) {
     sub.channel_open = false;
-    if (sub.config != nullptr && consuming_) Setup(conn, sub);
+    // A cancelled subscription is not replayed (FinishCancels completes it).
+    if (sub.config != nullptr && consuming_ && !sub.cancelling) Setup(conn, sub);
   }
 }
 
@@ -420,6 +607,7 @@ void ConsumerConnection::OnConnectionLost() {
   connected_ = false;
   for (auto& [id, sub] : subscriptions_) {
     sub.active = false;
+    sub.consuming = false;
     sub.channel_open = false;
   }
   // Deliveries of the dead connection come again; their acks and republishes are void.
@@ -462,11 +650,12 @@ void ConsumerConnection::OnMethod(amqp_connection_state_t conn, amqp_channel_t c
     }
     case AMQP_BASIC_CANCEL_METHOD:
       // The broker cancelled a consumer (its queue was deleted): set it up again.
-      if (Subscription* sub = FindByChannel(channel)) {
+      if (Consumer* sub = FindByChannel(channel)) {
         spdlog::warn("amqp consumer: the broker cancelled the consumer of queue '{}'",
                      sub->queue_name);
-        sub->active = false;
-        sub->setup_at = Clock::now();
+        // The channel stays, and with it the acks of deliveries still running.
+        sub->consuming = false;
+        if (!sub->paused) sub->setup_at = Clock::now();
       }
       return;
     default:
@@ -484,18 +673,21 @@ void ConsumerConnection::OnChannelClosed(amqp_connection_state_t conn, amqp_chan
     }
     republish_in_flight_.clear();
     ResetRepublishChannel(conn);
-  } else if (Subscription* sub = FindByChannel(channel)) {
+  } else if (Consumer* sub = FindByChannel(channel)) {
     sub->channel_open = false;
     sub->active = false;
-    sub->setup_at = Clock::now() + kSetupRetry;
+    sub->consuming = false;
+    if (!sub->cancelling) sub->setup_at = Clock::now() + kSetupRetry;
   }
 }
 
 void ConsumerConnection::Work(amqp_connection_state_t conn, Clock::time_point now) {
   std::vector<std::pair<std::shared_ptr<const SubscriptionConfig>, std::promise<void>>> added;
   std::vector<std::promise<void>> cancels;
+  std::vector<ControlRequest> controls;
   {
     std::lock_guard lock(queue_mutex_);
+    controls.swap(control_requests_);
     added.swap(new_);
     results_batch_.swap(results_);
     cancels.swap(cancel_requests_);
@@ -508,16 +700,16 @@ void ConsumerConnection::Work(amqp_connection_state_t conn, Clock::time_point no
           MessagingError(MessagingErrorKind::kClosed, "subscribe: the AMQP client is closing")));
       continue;
     }
-    Subscription& sub = subscriptions_[config->id];
+    Consumer& sub = subscriptions_[config->id];
     sub.config = config;
     sub.channel = static_cast<amqp_channel_t>(kFirstSubscriptionChannel + config->id - 1);
     sub.ready = std::move(ready);
     if (conn != nullptr) Setup(conn, sub);
   }
-  std::erase_if(subscriptions_, [](const auto& entry) { return entry.second.config == nullptr; });
 
   for (Result& result : results_batch_) HandleResult(conn, result, now);
   results_batch_.clear();
+  for (ControlRequest& request : controls) ApplyControl(conn, request, now);
   if (conn != nullptr) SendDueAcks(conn);
 
   if (!cancels.empty()) {
@@ -527,7 +719,7 @@ void ConsumerConnection::Work(amqp_connection_state_t conn, Clock::time_point no
 
   if (conn != nullptr) {
     for (auto& [id, sub] : subscriptions_) {
-      if (consuming_ && sub.setup_at <= now) Setup(conn, sub);
+      if (consuming_ && sub.config != nullptr && sub.setup_at <= now) Setup(conn, sub);
     }
     if (!IsBlocked()) {
       // Due retries and dead letters, oldest first.
@@ -540,6 +732,8 @@ void ConsumerConnection::Work(amqp_connection_state_t conn, Clock::time_point no
       for (Republish& r : due) SendRepublish(conn, std::move(r));
     }
   }
+  FinishCancels(conn);
+  std::erase_if(subscriptions_, [](const auto& entry) { return entry.second.config == nullptr; });
   ResolveFlushWaiters(now);
 }
 
@@ -561,7 +755,7 @@ Clock::time_point ConsumerConnection::NextTimer() {
 
 bool ConsumerConnection::HasWorkLocked() {
   return !new_.empty() || !results_.empty() || !cancel_requests_.empty() ||
-         !flush_requests_.empty() || !tasks_.empty();
+         !flush_requests_.empty() || !control_requests_.empty() || !tasks_.empty();
 }
 
 void ConsumerConnection::AfterRead() {
@@ -580,7 +774,18 @@ void ConsumerConnection::OnStopping(amqp_connection_state_t /*conn*/) {
   for (auto& [id, sub] : subscriptions_) {
     if (sub.ready) sub.ready->set_exception(ErrorFor(closed));
     sub.ready.reset();
+    for (auto& waiter : sub.cancel_waiters) waiter.set_value();
+    sub.cancel_waiters.clear();
   }
+  stopped_ = true;
+  for (auto& request : control_requests_) {
+    if (request.op == SubscriptionOp::kCancel) {
+      request.done.set_value();
+    } else {
+      request.done.set_exception(ErrorFor(closed));
+    }
+  }
+  control_requests_.clear();
   for (auto& p : cancel_requests_) p.set_value();
   for (auto& p : flush_requests_) p.set_value();
   for (auto& p : flush_waiters_) p.set_value();

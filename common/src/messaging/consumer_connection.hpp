@@ -5,9 +5,12 @@
 #include <future>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "cppblog/messaging/subscription.hpp"
 
 #include "io_connection.hpp"
 #include "worker_pool.hpp"
@@ -23,6 +26,17 @@ struct SubscriptionConfig {
   Handler handler;
   ConsumerOptions options;
   metrics::Histogram* process_duration = nullptr;  // messaging_process_duration_seconds
+};
+
+enum class SubscriptionOp { kPause, kResume, kCancel };
+
+class ConsumerConnection;
+
+/// What Subscription handles reach their connection through; `connection` is null once the
+/// connection is gone.
+struct ConsumerLink {
+  std::mutex mutex;
+  ConsumerConnection* connection = nullptr;
 };
 
 /// The consuming connection. Each subscription has its own channel (3, 4, ...) on which it
@@ -42,14 +56,25 @@ class ConsumerConnection final : public IoConnection {
   bool StopConsuming(Clock::time_point deadline);
   /// Waits until the outcomes of finished handlers are sent (acks, confirmed republishes).
   bool WaitFlushed(Clock::time_point deadline);
+  /// Pauses, resumes or cancels subscription `id`; completes as Subscription describes.
+  [[nodiscard]] std::future<void> Control(std::uint32_t id, SubscriptionOp op);
+  /// The control of a Subscription handle for subscription `id`.
+  [[nodiscard]] std::shared_ptr<Subscription::Control> MakeControl(std::uint32_t id);
+  /// A control on `link` (whose connection is null): every call fails with kClosed.
+  [[nodiscard]] static std::shared_ptr<Subscription::Control> MakeDetachedControl(
+      std::shared_ptr<ConsumerLink> link);
 
  private:
-  struct Subscription {
+  struct Consumer {
     std::shared_ptr<const SubscriptionConfig> config;
     std::optional<std::promise<void>> ready;  // until the first consume-ok
     amqp_channel_t channel = 0;
     bool channel_open = false;
-    bool active = false;
+    bool active = false;      // set up on an open channel: its deliveries' acks count
+    bool consuming = false;   // the broker has our consumer (basic.consume-ok, no cancel since)
+    bool paused = false;      // by the handle: set up without consuming
+    bool cancelling = false;  // by the handle: closes once settled, then is erased
+    std::vector<std::promise<void>> cancel_waiters;
     std::uint64_t generation = 0;  // changes with every (re)opened consumer
     std::string queue_name;
     std::string consumer_tag;
@@ -80,24 +105,42 @@ class ConsumerConnection final : public IoConnection {
     bool confirmed = false;  // settled by the broker's ack or nack (which may come out of order)
   };
 
-  void Setup(amqp_connection_state_t conn, Subscription& sub);
+  struct ControlRequest {
+    std::uint32_t id = 0;
+    SubscriptionOp op = SubscriptionOp::kPause;
+    std::promise<void> done;
+  };
+
+  // Declares (on a new channel: with fresh delivery bookkeeping) and, unless paused, consumes.
+  void Setup(amqp_connection_state_t conn, Consumer& sub);
+  // basic.consume on the subscription's open channel; its bookkeeping stays.
+  void Consume(amqp_connection_state_t conn, Consumer& sub);
+  // basic.cancel, the channel kept.
+  void StopConsumer(amqp_connection_state_t conn, Consumer& sub);
+  // A channel error during set-up or (un)pausing: the channel is gone, set up again later.
+  void OnSetupChannelError(amqp_connection_state_t conn, Consumer& sub,
+                           const MessagingError& error);
+  void ApplyControl(amqp_connection_state_t conn, ControlRequest& request, Clock::time_point now);
+  // Closes cancelled subscriptions whose deliveries are all settled (or gone with the
+  // connection), completes their Cancel()s and erases them.
+  void FinishCancels(amqp_connection_state_t conn);
+  [[nodiscard]] bool AllSettled(std::uint32_t id, const Consumer& sub) const;
   void OnDeliver(amqp_connection_state_t conn, amqp_channel_t channel, const amqp_method_t& method);
   void RunHandler(const SubscriptionConfig& config, std::uint64_t generation,
                   std::uint64_t delivery_tag, Message message);
   void HandleResult(amqp_connection_state_t conn, Result& result, Clock::time_point now);
-  void DeadLetter(Subscription& sub, Result& result, const std::string& reason,
-                  Clock::time_point now);
+  void DeadLetter(Consumer& sub, Result& result, const std::string& reason, Clock::time_point now);
   void SendRepublish(amqp_connection_state_t conn, Republish republish);
   void ConfirmRepublish(amqp_connection_state_t conn, std::uint64_t tag, bool multiple, bool ack);
   void SettleOriginal(amqp_connection_state_t conn, const Republish& republish, bool ok);
   void ResetRepublishChannel(amqp_connection_state_t conn);
-  static void Track(Subscription& sub, std::uint64_t tag);
-  static void Mark(Subscription& sub, std::uint64_t tag, std::uint8_t state);
+  static void Track(Consumer& sub, std::uint64_t tag);
+  static void Mark(Consumer& sub, std::uint64_t tag, std::uint8_t state);
   void SendDueAcks(amqp_connection_state_t conn);
   // Completes the flush waiters once no republish is unconfirmed or due.
   void ResolveFlushWaiters(Clock::time_point now);
   void CancelConsumers(amqp_connection_state_t conn);
-  Subscription* FindByChannel(amqp_channel_t channel);
+  Consumer* FindByChannel(amqp_channel_t channel);
 
   void OnConnected(amqp_connection_state_t conn) override;
   void OnConnectionLost() override;
@@ -112,18 +155,21 @@ class ConsumerConnection final : public IoConnection {
   void OnStopping(amqp_connection_state_t conn) override;
 
   WorkerPool& pool_;
+  std::shared_ptr<ConsumerLink> link_ = std::make_shared<ConsumerLink>();
 
   // Guarded by queue_mutex_.
   std::vector<std::pair<std::shared_ptr<const SubscriptionConfig>, std::promise<void>>> new_;
   std::vector<Result> results_;
   std::vector<std::promise<void>> cancel_requests_;
   std::vector<std::promise<void>> flush_requests_;
+  std::vector<ControlRequest> control_requests_;
+  bool stopped_ = false;  // OnStopping ran: no request is taken any more
 
   // I/O thread only.
   bool connected_ = false;
   bool consuming_ = true;
   std::uint64_t next_generation_ = 1;
-  std::map<std::uint32_t, Subscription> subscriptions_;
+  std::map<std::uint32_t, Consumer> subscriptions_;
   std::vector<Result> results_batch_;
   std::vector<WorkerPool::Task> tasks_;
   std::vector<Republish> delayed_;             // retries waiting for their backoff

@@ -7,6 +7,7 @@
 #include <future>
 #include <iostream>
 #include <mutex>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -237,6 +238,45 @@ TEST(AmqpClientRecovery, ConfirmedMessagesSurviveABrokerRestartAndTheConsumerRes
   EXPECT_GE(consumer_log.Losses(), 1);
   ExpectEveryMessageConsumed(tally, published, "stop_app/start_app");
   EXPECT_TRUE(consumer_log.WaitConnected());
+}
+
+std::uint32_t Consumers(AmqpClient& client, const std::string& queue) {
+  auto info = client.InspectQueue(queue);
+  if (info.wait_for(kWait) != std::future_status::ready) {
+    throw std::runtime_error("no answer to a passive declare of " + queue);
+  }
+  return info.get().consumers;
+}
+
+TEST(AmqpClientRecovery, ASubscriptionCancelledWhileRecoveringIsNotReplayed) {
+  const std::string cancelled_queue = UniqueName("recovery-cancel");
+  const std::string kept_queue = UniqueName("recovery-kept");
+  StateLog log;
+  AmqpClient client{Options(log)};
+  const auto ack = [](const Message&) { return Outcome::kAck; };
+  Subscription cancelled = client.SubscribeToQueueHandle({.name = cancelled_queue}, ack, {});
+  Subscription kept = client.SubscribeToQueueHandle({.name = kept_queue}, ack, {});
+  for (const Subscription* s : {&cancelled, &kept}) {
+    ASSERT_EQ(s->Ready().wait_for(kWait), std::future_status::ready);
+    s->Ready().get();
+  }
+  ASSERT_TRUE(log.WaitConnected());
+
+  RabbitCtl("stop_app");
+  const bool lost = log.WaitForLosses(1);
+  auto cancel = cancelled.Cancel();
+  const bool cancelled_while_down = cancel.wait_for(kWait) == std::future_status::ready;
+  RabbitCtl("start_app");
+  ASSERT_TRUE(lost);
+  ASSERT_TRUE(cancelled_while_down);
+  cancel.get();
+  ASSERT_TRUE(log.WaitConnected());
+
+  // Replay goes in subscription order: once the later one consumes again, the cancelled one
+  // would have too.
+  ASSERT_TRUE(WaitUntil([&] { return Consumers(client, kept_queue) == 1; }, kWait));
+  EXPECT_EQ(Consumers(client, cancelled_queue), 0U);
+  EXPECT_THROW(cancelled.Resume().get(), MessagingError);
 }
 
 // A memory alarm on the test broker (the node uses far more than 50 MB); cleared at the end

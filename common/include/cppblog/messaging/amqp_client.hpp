@@ -13,17 +13,13 @@
 #include "cppblog/messaging/message_publisher.hpp"
 #include "cppblog/messaging/message_subscriber.hpp"
 #include "cppblog/messaging/messaging_error.hpp"
+#include "cppblog/messaging/subscription.hpp"
 
 namespace cppblog::metrics {
 class Registry;
 }
 
 namespace cppblog::messaging {
-
-/// The result of a publish, for the callback forms of AmqpClient::Publish and PublishToQueue:
-/// nullptr once the broker confirmed the message, else the error its future would have thrown
-/// (valid only during the call).
-using PublishCallback = std::function<void(const MessagingError* error)>;
 
 /// The client's connection state, for /health and metrics.
 enum class ConnectionState {
@@ -123,14 +119,25 @@ class AmqpClient final : public MessagePublisher, public MessageSubscriber {
   /// holds up every other confirm. It may publish again (not after kClosed); it must not block,
   /// call Close() or throw (an exception is logged and dropped).
   void Publish(const ExchangeSpec& exchange, std::string routing_key, Message message,
-               PublishCallback on_done);
-  void PublishToQueue(const QueueSpec& queue, Message message, PublishCallback on_done);
+               PublishCallback on_done) override;
+  void PublishToQueue(const QueueSpec& queue, Message message, PublishCallback on_done) override;
   [[nodiscard]] std::future<void> Subscribe(const ExchangeSpec& exchange,
                                             std::vector<std::string> binding_keys,
                                             const QueueSpec& queue, Handler handler,
                                             const ConsumerOptions& options) override;
   [[nodiscard]] std::future<void> SubscribeToQueue(const QueueSpec& queue, Handler handler,
                                                    const ConsumerOptions& options) override;
+
+  /// As Subscribe and SubscribeToQueue, but returning a handle that pauses, resumes and cancels
+  /// this one subscription (see Subscription); its Ready() is what their future reports. A
+  /// subscription refused at once (closed client, empty handler or queue name) gets a handle
+  /// whose Ready() has the error and whose calls fail with kClosed.
+  [[nodiscard]] Subscription SubscribeHandle(const ExchangeSpec& exchange,
+                                             std::vector<std::string> binding_keys,
+                                             const QueueSpec& queue, Handler handler,
+                                             const ConsumerOptions& options);
+  [[nodiscard]] Subscription SubscribeToQueueHandle(const QueueSpec& queue, Handler handler,
+                                                    const ConsumerOptions& options);
 
   /// Passive declare on the publishing connection: counts of an existing queue; fails with
   /// MessagingError (kNotFound) when it does not exist.
