@@ -4,10 +4,15 @@
 #include <deque>
 #include <exception>
 #include <future>
+#include <optional>
+#include <string>
 #include <utility>
 #include <vector>
 
 #include <spdlog/spdlog.h>
+
+#include "cppblog/messaging/messaging_error.hpp"
+#include "cppblog/vip/vip_notification.hpp"
 
 namespace cppblog::account {
 namespace {
@@ -28,6 +33,29 @@ struct InFlight {
 };
 
 }  // namespace
+
+std::optional<std::string> OutboxRelay::NoteRefusal(const std::exception& error) {
+  const auto* messaging_error = dynamic_cast<const messaging::MessagingError*>(&error);
+  if (messaging_error == nullptr ||
+      messaging_error->kind() != messaging::MessagingErrorKind::kPreconditionFailed) {
+    return std::nullopt;
+  }
+  const std::string hint = vip::VipQueueMismatchHint(error.what());
+  const std::lock_guard lock{refusal_mutex_};
+  refusal_ = "the broker refuses the declaration of " + options_.queue.name + ": " + error.what() +
+             " (" + hint + ")";
+  return hint;
+}
+
+void OutboxRelay::ClearRefusal() {
+  const std::lock_guard lock{refusal_mutex_};
+  refusal_.reset();
+}
+
+std::optional<std::string> OutboxRelay::QueueRefusal() const {
+  const std::lock_guard lock{refusal_mutex_};
+  return refusal_;
+}
 
 OutboxRelay::OutboxRelay(Outbox& outbox, messaging::MessagePublisher& publisher,
                          OutboxRelayOptions options)
@@ -71,14 +99,17 @@ void OutboxRelay::Run() {
         it->confirm.get();
         done.push_back(it->sequence);
       } catch (const std::exception& e) {
+        const std::optional<std::string> refusal = NoteRefusal(e);
         if (!round_failed)
-          spdlog::warn("VIP notification not published, kept for retry: {}", e.what());
+          spdlog::warn("VIP notification not published, kept for retry: {}{}", e.what(),
+                       refusal ? " (" + *refusal + ")" : std::string{});
         round_failed = true;
         failed_.fetch_add(1);
       }
       it = in_flight.erase(it);
     }
     if (!done.empty()) {
+      ClearRefusal();
       try {
         // Not waiting for the deletion's commit: the next entries go out meanwhile. A failed
         // deletion is logged by the outbox; those entries stay, for one more delivery later.

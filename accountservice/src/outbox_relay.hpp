@@ -5,7 +5,10 @@
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <mutex>
+#include <optional>
+#include <string>
 #include <thread>
 
 #include "cppblog/messaging/message_publisher.hpp"
@@ -48,6 +51,10 @@ class OutboxRelay {
   [[nodiscard]] std::uint64_t Confirmed() const noexcept { return confirmed_.load(); }
   /// Publishes that failed so far.
   [[nodiscard]] std::uint64_t Failed() const noexcept { return failed_.load(); }
+  /// While the broker refuses the queue's declaration (PRECONDITION_FAILED: it holds the queue
+  /// declared otherwise), what it said and the setting that would match (for /health);
+  /// std::nullopt otherwise. Cleared by the next confirmed publish.
+  [[nodiscard]] std::optional<std::string> QueueRefusal() const;
 
  private:
   void Run();
@@ -59,6 +66,12 @@ class OutboxRelay {
   OutboxRelayOptions options_;
   std::atomic<std::uint64_t> confirmed_{0};
   std::atomic<std::uint64_t> failed_{0};
+  /// Records a PRECONDITION_FAILED refusal; returns its hint, nullopt for other errors.
+  std::optional<std::string> NoteRefusal(const std::exception& error);
+  void ClearRefusal();
+
+  mutable std::mutex refusal_mutex_;
+  std::optional<std::string> refusal_;
   std::mutex mutex_;
   std::condition_variable stop_cv_;
   bool stopping_ = false;

@@ -12,6 +12,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "cppblog/messaging/messaging_error.hpp"
 #include "cppblog/messaging/mock_message_publisher.hpp"
 #include "cppblog/storage/temp_dir.hpp"
 
@@ -36,7 +37,7 @@ bool WaitUntil(const std::function<bool()>& condition) {
 // A MockMessagePublisher that records every publish and settles it as `settle` says:
 // confirm, fail, or leave it pending (the promise is kept).
 struct Publisher {
-  enum class Settle { kConfirm, kFail, kPending };
+  enum class Settle { kConfirm, kFail, kPending, kRefuse };
 
   Publisher() {
     ON_CALL(mock, PublishToQueue(_, _))
@@ -53,6 +54,13 @@ struct Publisher {
             promise.set_exception(std::make_exception_ptr(std::runtime_error("nack")));
           }
           if (how == Settle::kPending) pending.push_back(std::move(promise));
+          if (how == Settle::kRefuse) {
+            promise.set_exception(std::make_exception_ptr(messaging::MessagingError(
+                messaging::MessagingErrorKind::kPreconditionFailed,
+                "declare queue 'vip_queue-test': PRECONDITION_FAILED - inequivalent arg 'durable' "
+                "for queue 'vip_queue-test' in vhost '/': received 'true' but current is "
+                "'false'")));
+          }
           return future;
         });
   }
@@ -134,6 +142,33 @@ TEST(OutboxRelay, KeepsAFailedEntryAndPublishesItAgain) {
   const auto messages = publisher.Messages();
   ASSERT_EQ(messages.size(), 3U);
   for (const auto& message : messages) EXPECT_EQ(message.message_id, "id-1");
+}
+
+TEST(OutboxRelay, AQueueDeclaredOtherwiseIsReportedWithTheSettingThatMatchesUntilAConfirm) {
+  const TempDir dir;
+  AccountStore store{dir.path()};
+  Outbox outbox{store};
+  static_cast<void>(outbox.Append("id-1", "b"));
+  Publisher publisher;
+  publisher.plan = {Publisher::Settle::kRefuse};
+  publisher.fallback = Publisher::Settle::kPending;
+
+  const OutboxRelay relay{outbox, publisher.mock, Options()};
+
+  ASSERT_TRUE(WaitUntil([&] { return relay.QueueRefusal().has_value(); }));
+  EXPECT_THAT(*relay.QueueRefusal(), ::testing::HasSubstr("vip_queue-test"));
+  EXPECT_THAT(*relay.QueueRefusal(), ::testing::HasSubstr("set compat_goblog_p9=true"));
+
+  ASSERT_TRUE(WaitUntil([&] {
+    const std::lock_guard lock{publisher.mutex};
+    return !publisher.pending.empty();
+  }));
+  {
+    const std::lock_guard lock{publisher.mutex};
+    publisher.pending.front().set_value();
+  }
+  ASSERT_TRUE(WaitUntil([&] { return relay.Confirmed() == 1; }));
+  EXPECT_EQ(relay.QueueRefusal(), std::nullopt);
 }
 
 TEST(OutboxRelay, UnconfirmedEntriesStayAndAreRelayedOnTheNextStart) {
