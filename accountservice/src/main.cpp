@@ -93,6 +93,9 @@ int Run(int argc, char* argv[]) {
     health::HealthSwitch health_switch;
     AddHealthChecks(health, accounts, health_switch);
     AddOutboxHealthCheck(health, outbox);
+    AddVipQueueHealthCheck(health, [&relay]() -> std::optional<std::string> {
+      return relay ? relay->QueueRefusal() : std::nullopt;  // the server stops before the relay
+    });
     web::Server server{{.address = settings.server_address,
                         .port = settings.server_port,
                         .threads = settings.http_threads,
