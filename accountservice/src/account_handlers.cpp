@@ -47,6 +47,15 @@ void AddOutboxHealthCheck(health::HealthRegistry& health, const Outbox& outbox) 
       }});
 }
 
+void AddVipQueueHealthCheck(health::HealthRegistry& health,
+                            std::function<std::optional<std::string>()> refusal) {
+  health.Add("vip_queue", health::HealthRegistry::Check{[refusal = std::move(refusal)] {
+               std::optional<std::string> text = refusal();
+               if (!text) return health::CheckResult{};
+               return health::CheckResult{.healthy = false, .detail = std::move(*text)};
+             }});
+}
+
 web::Router MakeRouter(HandlerDeps deps) {
   // Shared by the handlers; the router lives as long as the server.
   const auto shared = std::make_shared<const HandlerDeps>(std::move(deps));

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "cppblog/health/health_registry.hpp"
@@ -35,6 +36,11 @@ void AddHealthChecks(health::HealthRegistry& health, const AccountStore& account
 /// Registers the check "outbox": unhealthy, with the outbox's error, while its commits fail
 /// (a full disk); healthy again once one works. The outbox must outlive `health`'s use.
 void AddOutboxHealthCheck(health::HealthRegistry& health, const Outbox& outbox);
+
+/// Adds the "vip_queue" check: unhealthy while `refusal` returns a text (the broker refuses
+/// vip_queue's declaration, OutboxRelay::QueueRefusal), which names the setting that matches.
+void AddVipQueueHealthCheck(health::HealthRegistry& health,
+                            std::function<std::optional<std::string>()> refusal);
 
 /// Seconds a client is told to wait (Retry-After) when a VIP read is refused because the
 /// outbox cannot commit.

@@ -99,6 +99,9 @@ int Run(int argc, char* argv[]) {
     health::HealthSwitch health_switch;
     AddHealthChecks(health, accounts, health_switch);
     AddOutboxHealthCheck(health, outbox);
+    AddVipQueueHealthCheck(health, [&relay]() -> std::optional<std::string> {
+      return relay ? relay->QueueRefusal() : std::nullopt;  // the server stops before the relay
+    });
     metrics::HttpServerMetrics http_metrics{metrics};
     web::Server server{{.address = settings.server_address,
                         .port = settings.server_port,

@@ -4,13 +4,16 @@
 #include <condition_variable>
 #include <exception>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include <spdlog/spdlog.h>
 
+#include "cppblog/messaging/messaging_error.hpp"
 #include "cppblog/trace/trace_context.hpp"
+#include "cppblog/vip/vip_notification.hpp"
 
 namespace cppblog::account {
 
@@ -23,6 +26,8 @@ struct OutboxRelay::Shared {
   std::vector<std::uint64_t> confirmed;  // settled by a confirm, not yet deleted
   std::uint64_t failures = 0;            // settled with an error, not yet counted
   std::string first_error;               // the first of those, for the log
+  // The first of those that was a PRECONDITION_FAILED refusal of the queue's declaration.
+  std::optional<messaging::MessagingError> refusal;
 
   void Settled(std::uint64_t sequence, const messaging::MessagingError* error) {
     {
@@ -30,13 +35,39 @@ struct OutboxRelay::Shared {
       --in_flight;
       if (error == nullptr) {
         confirmed.push_back(sequence);
-      } else if (failures++ == 0) {
-        first_error = error->what();
+      } else {
+        if (failures++ == 0) first_error = error->what();
+        if (!refusal && error->kind() == messaging::MessagingErrorKind::kPreconditionFailed) {
+          refusal.emplace(error->kind(), error->what());
+        }
       }
     }
     wake.notify_one();
   }
 };
+
+std::optional<std::string> OutboxRelay::NoteRefusal(const std::exception& error) {
+  const auto* messaging_error = dynamic_cast<const messaging::MessagingError*>(&error);
+  if (messaging_error == nullptr ||
+      messaging_error->kind() != messaging::MessagingErrorKind::kPreconditionFailed) {
+    return std::nullopt;
+  }
+  const std::string hint = vip::VipQueueMismatchHint(error.what());
+  const std::lock_guard lock{refusal_mutex_};
+  refusal_ = "the broker refuses the declaration of " + options_.queue.name + ": " + error.what() +
+             " (" + hint + ")";
+  return hint;
+}
+
+void OutboxRelay::ClearRefusal() {
+  const std::lock_guard lock{refusal_mutex_};
+  refusal_.reset();
+}
+
+std::optional<std::string> OutboxRelay::QueueRefusal() const {
+  const std::lock_guard lock{refusal_mutex_};
+  return refusal_;
+}
 
 OutboxRelay::OutboxRelay(Outbox& outbox, messaging::MessagePublisher& publisher,
                          OutboxRelayOptions options)
@@ -132,13 +163,17 @@ void OutboxRelay::Run() {
     if (!shared.confirmed.empty()) {
       done.swap(shared.confirmed);
       lock.unlock();
+      ClearRefusal();  // the broker takes the queue as declared
       Delete(done);
       lock.lock();
       continue;
     }
     if (shared.failures != 0) {
+      std::optional<std::string> hint;
+      if (shared.refusal) hint = NoteRefusal(*std::exchange(shared.refusal, std::nullopt));
       if (!round_failed) {
-        spdlog::warn("VIP notification not published, kept for retry: {}", shared.first_error);
+        spdlog::warn("VIP notification not published, kept for retry: {}{}", shared.first_error,
+                     hint ? " (" + *hint + ")" : std::string{});
       }
       failed_.fetch_add(shared.failures);
       shared.failures = 0;

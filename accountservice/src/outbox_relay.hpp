@@ -4,7 +4,11 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -50,6 +54,10 @@ class OutboxRelay {
   [[nodiscard]] std::uint64_t Confirmed() const noexcept { return confirmed_.load(); }
   /// Publishes that failed so far.
   [[nodiscard]] std::uint64_t Failed() const noexcept { return failed_.load(); }
+  /// While the broker refuses the queue's declaration (PRECONDITION_FAILED: it holds the queue
+  /// declared otherwise), what it said and the setting that would match (for /health);
+  /// std::nullopt otherwise. Cleared by the next confirmed publish.
+  [[nodiscard]] std::optional<std::string> QueueRefusal() const;
 
  private:
   struct Shared;  // what the relay thread, the publish callbacks and the outbox listener share
@@ -67,6 +75,12 @@ class OutboxRelay {
   std::atomic<std::uint64_t> confirmed_{0};
   std::atomic<std::uint64_t> failed_{0};
   std::shared_ptr<Shared> shared_;
+  /// Records a PRECONDITION_FAILED refusal; returns its hint, nullopt for other errors.
+  std::optional<std::string> NoteRefusal(const std::exception& error);
+  void ClearRefusal();
+
+  mutable std::mutex refusal_mutex_;
+  std::optional<std::string> refusal_;
   std::thread thread_;
 };
 

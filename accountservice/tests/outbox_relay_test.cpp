@@ -9,8 +9,10 @@
 #include <thread>
 #include <vector>
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "cppblog/messaging/messaging_error.hpp"
 #include "cppblog/storage/temp_dir.hpp"
 #include "cppblog/trace/trace_context.hpp"
 
@@ -33,7 +35,7 @@ bool WaitUntil(const std::function<bool()>& condition) {
 // A MessagePublisher that records every publish (the relay uses the callback form) and
 // settles it as `settle` says: confirm, fail, or leave it pending (its callback is kept).
 struct Publisher final : messaging::MessagePublisher {
-  enum class Settle { kConfirm, kFail, kPending };
+  enum class Settle { kConfirm, kFail, kPending, kRefuse };
 
   using MessagePublisher::Publish;
   std::future<void> Publish(const messaging::ExchangeSpec&, std::string,
@@ -56,6 +58,13 @@ struct Publisher final : messaging::MessagePublisher {
       on_done(&nack);
     }
     if (how == Settle::kPending) pending.push_back(std::move(on_done));
+    if (how == Settle::kRefuse) {
+      const messaging::MessagingError refusal{
+          messaging::MessagingErrorKind::kPreconditionFailed,
+          "declare queue 'vip_queue-test': PRECONDITION_FAILED - inequivalent arg 'durable' for "
+          "queue 'vip_queue-test' in vhost '/': received 'true' but current is 'false'"};
+      on_done(&refusal);
+    }
   }
 
   std::size_t Published() {
@@ -159,6 +168,33 @@ TEST(OutboxRelay, KeepsAFailedEntryAndPublishesItAgain) {
   const auto messages = publisher.Messages();
   ASSERT_EQ(messages.size(), 3U);
   for (const auto& message : messages) EXPECT_EQ(message.message_id, "id-1");
+}
+
+TEST(OutboxRelay, AQueueDeclaredOtherwiseIsReportedWithTheSettingThatMatchesUntilAConfirm) {
+  const TempDir dir;
+  AccountStore store{dir.path()};
+  Outbox outbox{store};
+  static_cast<void>(outbox.Append("id-1", "b"));
+  Publisher publisher;
+  publisher.plan = {Publisher::Settle::kRefuse};
+  publisher.fallback = Publisher::Settle::kPending;
+
+  const OutboxRelay relay{outbox, publisher, Options()};
+
+  ASSERT_TRUE(WaitUntil([&] { return relay.QueueRefusal().has_value(); }));
+  EXPECT_THAT(*relay.QueueRefusal(), ::testing::HasSubstr("vip_queue-test"));
+  EXPECT_THAT(*relay.QueueRefusal(), ::testing::HasSubstr("set compat_goblog_p9=true"));
+
+  ASSERT_TRUE(WaitUntil([&] {
+    const std::lock_guard lock{publisher.mutex};
+    return !publisher.pending.empty();
+  }));
+  {
+    const std::lock_guard lock{publisher.mutex};
+    publisher.pending.front()(nullptr);
+  }
+  ASSERT_TRUE(WaitUntil([&] { return relay.Confirmed() == 1; }));
+  EXPECT_EQ(relay.QueueRefusal(), std::nullopt);
 }
 
 TEST(OutboxRelay, UnconfirmedEntriesStayAndAreRelayedOnTheNextStart) {

@@ -214,17 +214,12 @@ std::vector<std::string> GuessServiceNames(const std::vector<std::string>& paths
   return Deduplicated(std::move(names));
 }
 
-std::string NormalizeDestination(std::string_view destination) {
-  if (destination.empty() || destination == "**") return "**";
-  const auto colons = std::count(destination.begin(), destination.end(), ':');
-  if (colons <= 1 && !destination.ends_with(":**")) return std::string(destination) + ":**";
-  return std::string(destination);
-}
-
 std::vector<std::string> RefreshDestinations(const std::vector<std::string>& services) {
   std::vector<std::string> destinations;
   destinations.reserve(services.size());
-  for (const auto& service : services) destinations.push_back(NormalizeDestination(service));
+  for (const auto& service : services) {
+    destinations.push_back(config::NormalizeDestination(service));
+  }
   destinations = Deduplicated(std::move(destinations));
   if (destinations.size() > kMaxRefreshDestinations) return {"**"};
   return destinations;

@@ -5,6 +5,7 @@
 #include <string_view>
 #include <vector>
 
+#include "cppblog/config/refresh_event.hpp"
 #include "cppblog/web/request.hpp"
 
 namespace cppblog::configserver {
@@ -47,9 +48,8 @@ inline constexpr std::size_t kMaxRefreshDestinations = 32;
 /// GuessServiceNames over all paths, duplicates removed, first occurrence kept.
 [[nodiscard]] std::vector<std::string> GuessServiceNames(const std::vector<std::string>& paths);
 
-/// Spring Cloud Bus's PathDestinationFactory: empty or "**" → "**"; any other value with at most
-/// one ':' that does not end in ":**" gets ":**" appended ("accountservice" → "accountservice:**").
-[[nodiscard]] std::string NormalizeDestination(std::string_view destination);
+/// Spring Cloud Bus's PathDestinationFactory, as the services read it (refresh_event.hpp).
+using config::NormalizeDestination;
 
 /// The bus destinations for `services` (GuessServiceNames' result): each normalised, duplicates
 /// removed (first kept); one broadcast {"**"} when that leaves more than

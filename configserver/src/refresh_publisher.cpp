@@ -7,37 +7,12 @@
 #include <stdexcept>
 #include <utility>
 
-#include <boost/uuid/random_generator.hpp>
-#include <boost/uuid/uuid_io.hpp>
 #include <spdlog/fmt/ranges.h>
 #include <spdlog/spdlog.h>
 
-#include "environment.hpp"
+#include "cppblog/config/refresh_event.hpp"
 
 namespace cppblog::configserver {
-
-std::string ToJson(const RefreshEvent& event) {
-  return R"({"type":"RefreshRemoteApplicationEvent","timestamp":)" +
-         std::to_string(event.timestamp_ms) + R"(,"originService":)" +
-         JsonString(event.origin_service) + R"(,"destinationService":)" +
-         JsonString(event.destination_service) + R"(,"id":)" + JsonString(event.id) + "}";
-}
-
-std::string RandomUuid() {
-  // boost's generator is not thread-safe; events are rare, a lock is cheap enough.
-  static std::mutex mutex;
-  static boost::uuids::random_generator generator;
-  std::lock_guard lock{mutex};
-  return boost::uuids::to_string(generator());
-}
-
-std::string MakeBusId(std::string_view application, std::uint16_t port) {
-  std::string random;
-  for (const char c : RandomUuid()) {
-    if (c != '-') random += c;
-  }
-  return std::string(application) + ":" + std::to_string(port) + ":" + random;
-}
 
 struct RefreshPublisher::Waiter {
   std::size_t remaining = 0;
@@ -55,7 +30,7 @@ RefreshPublisher::RefreshPublisher(messaging::MessagePublisher& publisher,
           .count();
     };
   }
-  if (!options_.new_event_id) options_.new_event_id = RandomUuid;
+  if (!options_.new_event_id) options_.new_event_id = config::RandomUuid;
   worker_ = std::jthread{[this](const std::stop_token& stop) { Run(stop); }};
 }
 

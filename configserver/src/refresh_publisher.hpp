@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "cppblog/config/refresh_event.hpp"
 #include "cppblog/messaging/message_publisher.hpp"
 
 #include "refresh_announcer.hpp"
@@ -27,15 +28,16 @@ struct RefreshEvent {
 };
 
 /// {"type":"RefreshRemoteApplicationEvent","timestamp":…,"originService":…,
-///  "destinationService":…,"id":…} — the JSON Spring's BusJacksonMessageConverter reads.
-[[nodiscard]] std::string ToJson(const RefreshEvent& event);
+///  "destinationService":…,"id":…} — the JSON Spring's BusJacksonMessageConverter reads
+/// (config::MakeRefreshJson, the bus-event code the services share).
+[[nodiscard]] inline std::string ToJson(const RefreshEvent& event) {
+  return config::MakeRefreshJson(event.origin_service, event.destination_service, event.id,
+                                 event.timestamp_ms);
+}
 
-/// A random UUID, "53e61c71-cbae-4b6d-84bb-d0dcc0aeb4dc". Thread-safe.
-[[nodiscard]] std::string RandomUuid();
-
-/// A unique bus id "app:port:<32 hex digits>", like Spring's default
-/// `${spring.application.name}:${server.port}:${random.value}`.
-[[nodiscard]] std::string MakeBusId(std::string_view application, std::uint16_t port);
+/// The bus ids and event ids of cppblog/config/refresh_event.hpp.
+using config::MakeBusId;
+using config::RandomUuid;
 
 struct RefreshPublisherOptions {
   /// The bus: a durable topic exchange, also the routing key (spring.cloud.bus.destination).

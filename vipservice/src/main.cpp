@@ -59,10 +59,8 @@ std::jthread WatchSubscription(std::future<void> subscribed,
       status.SetActive();
       spdlog::info("consuming queue={} consumer_tag={}", queue, kServiceName);
     } catch (const std::exception& e) {
-      spdlog::critical(
-          "cannot consume queue {}: {} (do compat_goblog_p9 and vip_queue_type match how the other "
-          "services declare it?)",
-          queue, e.what());
+      spdlog::critical("cannot consume queue {}: {} ({})", queue, e.what(),
+                       vip::VipQueueMismatchHint(e.what()));
       refused.store(true);
       server.Stop();
       return;

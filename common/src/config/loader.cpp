@@ -11,61 +11,23 @@
 #include <sstream>
 #include <system_error>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
-#include <yaml-cpp/yaml.h>
 
 #include "cppblog/config/config_error.hpp"
+#include "cppblog/config/yaml.hpp"
 
 namespace cppblog::config {
 namespace {
 
-std::string Position(const YAML::Mark& mark) {
-  if (mark.is_null()) {
+std::string Position(std::size_t line, std::size_t column) {
+  if (line == 0) {
     return "";
   }
-  return fmt::format(" at line {}, column {}", mark.line + 1, mark.column + 1);
-}
-
-// Spring's YamlProcessor.buildFlattenedMap, one node at a time.
-void Flatten(const YAML::Node& node, const std::string& path, const std::string& source,
-             Properties& out) {
-  switch (node.Type()) {
-    case YAML::NodeType::Map: {
-      std::set<std::string> seen;
-      for (const auto& entry : node) {
-        if (!entry.first.IsScalar()) {
-          throw ConfigError(fmt::format("{}{}: a key must be a plain value, not a map or list",
-                                        source, Position(entry.first.Mark())));
-        }
-        const std::string& key = entry.first.Scalar();
-        // As Spring Boot's YAML loader: a repeated key is a mistake, not an override.
-        if (!seen.insert(key).second) {
-          throw ConfigError(
-              fmt::format("{}{}: duplicate key '{}'", source, Position(entry.first.Mark()), key));
-        }
-        Flatten(entry.second, path.empty() ? key : fmt::format("{}.{}", path, key), source, out);
-      }
-      break;
-    }
-    case YAML::NodeType::Sequence:
-      if (node.size() == 0) {
-        out.Set(path, "", source);
-      }
-      for (std::size_t i = 0; i < node.size(); ++i) {
-        Flatten(node[i], fmt::format("{}[{}]", path, i), source, out);
-      }
-      break;
-    case YAML::NodeType::Scalar:
-      out.Set(path, node.Scalar(), source);
-      break;
-    case YAML::NodeType::Null:
-    case YAML::NodeType::Undefined:
-      out.Set(path, "", source);
-      break;
-  }
+  return fmt::format(" at line {}, column {}", line, column);
 }
 
 // A profile is part of a file name: no path separators, no "..".
@@ -193,11 +155,14 @@ std::string EnvironmentVariableName(std::string_view key) {
 }
 
 Properties ParseYaml(std::string_view yaml, const std::string& source) {
-  std::vector<YAML::Node> documents;
+  std::vector<YamlDocument> documents;
   try {
-    documents = YAML::LoadAll(std::string(yaml));
-  } catch (const YAML::Exception& e) {
-    throw ConfigError(fmt::format("{}: not valid YAML{}: {}", source, Position(e.mark), e.msg));
+    // Scalars keep their text; keys, lists, nulls, merge keys and repeated keys are read as the
+    // configserver reads them (the one flattener), so a file means the same either way.
+    documents = FlattenYaml(yaml, YamlScalars::kText);
+  } catch (const YamlError& e) {
+    throw ConfigError(fmt::format("{}{}{}: {}", source, e.Syntax() ? ": not valid YAML" : "",
+                                  Position(e.Line(), e.Column()), e.Problem()));
   }
   Properties properties;
   if (documents.empty()) {
@@ -206,17 +171,19 @@ Properties ParseYaml(std::string_view yaml, const std::string& source) {
   if (documents.size() > 1) {
     throw ConfigError(
         fmt::format("{}{}: holds {} YAML documents ('---'); a configuration file must hold one",
-                    source, Position(documents[1].Mark()), documents.size()));
+                    source, Position(documents[1].line, documents[1].column), documents.size()));
   }
-  const YAML::Node& root = documents.front();
-  if (root.IsNull()) {
+  const YamlDocument& root = documents.front();
+  if (root.empty) {
     return properties;
   }
-  if (!root.IsMap()) {
+  if (!root.is_map) {
     throw ConfigError(fmt::format("{}{}: expected a map of keys (key: value) at the top level",
-                                  source, Position(root.Mark())));
+                                  source, Position(root.line, root.column)));
   }
-  Flatten(root, "", source, properties);
+  for (const auto& [key, value] : root.properties) {
+    properties.Set(key, std::get<std::string>(value), source);
+  }
   return properties;
 }
 

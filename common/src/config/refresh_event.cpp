@@ -13,6 +13,8 @@
 #include <boost/uuid/random_generator.hpp>
 #include <boost/uuid/uuid_io.hpp>
 
+#include "cppblog/text/escape.hpp"
+
 namespace cppblog::config {
 namespace {
 
@@ -265,13 +267,10 @@ std::string MakeAckJson(const BusEvent& acked, std::string_view bus_id,
 
 std::string MakeRefreshJson(std::string_view origin_service, std::string_view destination_service,
                             std::string_view event_id, std::int64_t timestamp_ms) {
-  json::object event;
-  event["type"] = "RefreshRemoteApplicationEvent";
-  event["timestamp"] = timestamp_ms;
-  event["originService"] = origin_service;
-  event["destinationService"] = destination_service;
-  event["id"] = event_id;
-  return json::serialize(event);
+  // Written by hand with the tree's one escaper, in the field order Spring's Jackson writes.
+  return R"({"type":"RefreshRemoteApplicationEvent","timestamp":)" + std::to_string(timestamp_ms) +
+         R"(,"originService":)" + text::JsonString(origin_service) + R"(,"destinationService":)" +
+         text::JsonString(destination_service) + R"(,"id":)" + text::JsonString(event_id) + "}";
 }
 
 }  // namespace cppblog::config

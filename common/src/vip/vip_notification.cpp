@@ -242,4 +242,39 @@ messaging::QueueSpec VipQueue(bool compat_goblog_p9, std::string name, messaging
           .type_setting = kVipQueueTypeSetting};
 }
 
+std::string VipQueueMismatchHint(std::string_view broker_error) {
+  if (broker_error.find("transient_nonexcl_queues") != std::string_view::npos) {
+    return "the broker (RabbitMQ 4.3 or later) refuses non-durable non-exclusive queues: add "
+           "deprecated_features.permit.transient_nonexcl_queues = true to rabbitmq.conf on every "
+           "node and restart them, or set compat_goblog_p9=false (docs/decisions/0003)";
+  }
+  const auto argument = [&](std::string_view name) {
+    return broker_error.find("inequivalent arg '" + std::string(name) + "'") !=
+           std::string_view::npos;
+  };
+  const auto current_pos = broker_error.find("but current is ");
+  const std::string_view current = current_pos == std::string_view::npos
+                                       ? std::string_view{}
+                                       : broker_error.substr(current_pos + 15);
+  if (argument("durable")) {
+    if (current.starts_with("'false'")) {
+      return "set compat_goblog_p9=true: the broker holds the queue non-durable, as the Go "
+             "services declare it (docs/decisions/0003)";
+    }
+    if (current.starts_with("'true'")) {
+      return "set compat_goblog_p9=false: the broker holds the queue durable, as our services "
+             "declare it by default";
+    }
+  }
+  if (argument("x-queue-type")) {
+    if (current.find("'quorum'") != std::string_view::npos) {
+      return "set vip_queue_type=quorum: the broker holds a quorum queue (docs/decisions/0011)";
+    }
+    if (current.starts_with("none") || current.find("'classic'") != std::string_view::npos) {
+      return "set vip_queue_type=classic: the broker holds a classic queue";
+    }
+  }
+  return "do compat_goblog_p9 and vip_queue_type match how the other services declare it?";
+}
+
 }  // namespace cppblog::vip

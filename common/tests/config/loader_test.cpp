@@ -154,6 +154,12 @@ TEST(ParseYaml, DuplicateKeyIsAnError) {
               HasSubstr("a.yml at line 3, column 3: duplicate key 'b'"));
 }
 
+// Found by fuzz/fuzz_yaml: yaml-cpp 0.7's LoadAll never returned on these six bytes.
+TEST(ParseYaml, ATextTheYamlReaderCannotFinishIsRefusedNotHung) {
+  EXPECT_THAT(ErrorOf([] { (void)ParseYaml(std::string(",:`\xb4`s", 6), "a.yml"); }),
+              HasSubstr("a.yml: not valid YAML"));
+}
+
 TEST(ParseYaml, ComplexKeyIsAnError) {
   EXPECT_THAT(ErrorOf([] { (void)ParseYaml("? [a, b]\n: 1\n", "a.yml"); }),
               HasSubstr("a key must be a plain value"));

@@ -2,7 +2,9 @@
 #include <atomic>
 #include <future>
 #include <map>
+#include <mutex>
 #include <set>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -47,6 +49,26 @@ std::string StringHeader(const Message& m, const std::string& key) {
   if (it == m.headers.end()) return {};
   const auto* s = std::get_if<std::string>(&it->second);
   return s ? *s : std::string{};
+}
+
+// The sequence of states of a client that connects and is closed: connected, then closed,
+// each reported once (the unit test covers a client that never connects).
+TEST(AmqpClientIntegration, ReportsConnectedThenClosedThroughTheCallback) {
+  std::mutex mutex;
+  std::vector<ConnectionState> seen;
+  {
+    AmqpClientOptions options = TestOptions();
+    options.on_state_change = [&](ConnectionState state) {
+      const std::lock_guard lock(mutex);
+      seen.push_back(state);
+    };
+    AmqpClient client{options};
+    ASSERT_TRUE(WaitUntil([&] { return client.State() == ConnectionState::kConnected; },
+                          std::chrono::duration_cast<std::chrono::milliseconds>(kWait)));
+  }
+  const std::lock_guard lock(mutex);
+  EXPECT_EQ(seen,
+            (std::vector<ConnectionState>{ConnectionState::kConnected, ConnectionState::kClosed}));
 }
 
 // --- (a) round trips ---------------------------------------------------------------------

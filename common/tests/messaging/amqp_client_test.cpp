@@ -98,6 +98,9 @@ TEST(AmqpClient, ReportsStateChangesThroughTheCallback) {
   std::lock_guard lock(mutex);
   ASSERT_FALSE(seen.empty());
   EXPECT_EQ(seen.back(), ConnectionState::kClosed);
+  // The client starts out recovering (not yet connected), which is not a change; it never
+  // connects to a closed port, so the one change is to closed, reported once.
+  EXPECT_EQ(seen, std::vector<ConnectionState>{ConnectionState::kClosed});
 }
 
 }  // namespace

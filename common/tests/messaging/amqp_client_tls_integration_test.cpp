@@ -83,7 +83,7 @@ class TlsBroker {
                         << "ssl_options.certfile = " << (dir_ / "server.pem").string() << "\n"
                         << "ssl_options.keyfile = " << (dir_ / "server.key").string() << "\n"
                         << "ssl_options.verify = verify_peer\n"
-                        << "ssl_options.fail_if_no_peer_cert = false\n";
+                        << "ssl_options.fail_if_no_peer_cert = true\n";  // mutual TLS
     Run(Env() + " RABBIT_MANAGEMENT=0 RABBIT_PORT=" + std::to_string(base) +
         " RABBIT_EXTRA_CONF='" + conf.string() + "' '" + RequiredEnv("CPPBLOG_DEV") +
         "' rabbit start >/dev/null 2>&1");
@@ -150,6 +150,21 @@ TEST(AmqpClientTls, VerifiesTheBrokerAndRefusesAnUntrustedOne) {
     EXPECT_EQ(e.kind(), MessagingErrorKind::kTimeout) << e.what();
   }
   EXPECT_EQ(untrusting.State(), ConnectionState::kRecovering);
+
+  // Mutual TLS: the broker requires a client certificate, so a client that trusts the broker
+  // but presents none never connects either.
+  AmqpClient anonymous{{.url = broker.Url(),
+                        .tls = {.ca_file = broker.File("ca.pem")},
+                        .publish_timeout = std::chrono::milliseconds{1500}}};
+  auto unauthenticated = anonymous.PublishToQueue({.name = queue}, {.body = "never"});
+  ASSERT_EQ(unauthenticated.wait_for(kWait), std::future_status::ready);
+  try {
+    unauthenticated.get();
+    ADD_FAILURE() << "a client without a certificate was let in by a broker that requires one";
+  } catch (const MessagingError& e) {
+    EXPECT_EQ(e.kind(), MessagingErrorKind::kTimeout) << e.what();
+  }
+  EXPECT_EQ(anonymous.State(), ConnectionState::kRecovering);
 }
 
 }  // namespace

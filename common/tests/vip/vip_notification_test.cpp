@@ -196,5 +196,32 @@ TEST(VipQueue, TakesAnotherName) {
   EXPECT_EQ(VipQueue(false, "vip_queue_test_1").name, "vip_queue_test_1");
 }
 
+// The broker's replies as RabbitMQ words them.
+TEST(VipQueueMismatchHint, NamesTheSettingAndTheValueThatMatchTheBrokersQueue) {
+  EXPECT_THAT(VipQueueMismatchHint("PRECONDITION_FAILED - inequivalent arg 'durable' for queue "
+                                   "'vip_queue' in vhost '/': received 'true' but current is "
+                                   "'false'"),
+              ::testing::HasSubstr("set compat_goblog_p9=true"));
+  EXPECT_THAT(VipQueueMismatchHint("PRECONDITION_FAILED - inequivalent arg 'durable' for queue "
+                                   "'vip_queue' in vhost '/': received 'false' but current is "
+                                   "'true'"),
+              ::testing::HasSubstr("set compat_goblog_p9=false"));
+  EXPECT_THAT(VipQueueMismatchHint("PRECONDITION_FAILED - inequivalent arg 'x-queue-type' for "
+                                   "queue 'vip_queue' in vhost '/': received none but current is "
+                                   "the value 'quorum' of type 'longstr'"),
+              ::testing::HasSubstr("set vip_queue_type=quorum"));
+  EXPECT_THAT(VipQueueMismatchHint("PRECONDITION_FAILED - inequivalent arg 'x-queue-type' for "
+                                   "queue 'vip_queue' in vhost '/': received the value 'quorum' "
+                                   "of type 'longstr' but current is none"),
+              ::testing::HasSubstr("set vip_queue_type=classic"));
+  EXPECT_THAT(
+      VipQueueMismatchHint("INTERNAL_ERROR - Feature `transient_nonexcl_queues` is "
+                           "deprecated. By default, this feature is not permitted anymore."),
+      ::testing::HasSubstr("deprecated_features.permit.transient_nonexcl_queues = true"));
+  const std::string unknown = VipQueueMismatchHint("PRECONDITION_FAILED - something else");
+  EXPECT_THAT(unknown, ::testing::HasSubstr("compat_goblog_p9"));
+  EXPECT_THAT(unknown, ::testing::HasSubstr("vip_queue_type"));
+}
+
 }  // namespace
 }  // namespace cppblog::vip

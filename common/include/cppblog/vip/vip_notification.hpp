@@ -69,4 +69,13 @@ inline constexpr const char* kVipQueueTypeSetting = "vip_queue_type (env VIP_QUE
     bool compat_goblog_p9, std::string name = std::string(kVipQueueName),
     messaging::QueueType type = messaging::QueueType::kClassic);
 
+/// The one-line hint for a PRECONDITION_FAILED on `vip_queue`: from the broker's reply
+/// ("inequivalent arg 'durable' … received 'true' but current is 'false'"), the setting and the
+/// value that match the queue the broker holds: "set compat_goblog_p9=true (…)" for a
+/// non-durable queue (the Go declaration), "compat_goblog_p9=false" for a durable one,
+/// "vip_queue_type=quorum|classic" for a queue of the other type; for a broker that refuses
+/// transient non-exclusive queues (RabbitMQ 4.3+, compat mode), the rabbitmq.conf key that
+/// permits them; otherwise a question naming both settings.
+[[nodiscard]] std::string VipQueueMismatchHint(std::string_view broker_error);
+
 }  // namespace cppblog::vip
