@@ -19,3 +19,8 @@ if(CPPBLOG_STATIC)
 else()
   find_library(LMDB_LIBRARY NAMES lmdb REQUIRED)
 endif()
+# prometheus-cpp's core (registry data model, text serializer; not its civetweb exposer), for
+# cppblog_metrics. Found by hand: its CMake package also asks for civetweb. Debian ships only the
+# shared object, so even the static build links it (docs/operations.md, "Linking").
+find_path(PROMETHEUS_CPP_INCLUDE_DIR prometheus/text_serializer.h REQUIRED)
+find_library(PROMETHEUS_CPP_CORE_LIBRARY NAMES prometheus-cpp-core REQUIRED)

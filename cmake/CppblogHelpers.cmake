@@ -17,6 +17,11 @@ add_library(cppblog::lmdb ALIAS cppblog_lmdb)
 target_include_directories(cppblog_lmdb SYSTEM INTERFACE ${LMDB_INCLUDE_DIR})
 target_link_libraries(cppblog_lmdb INTERFACE ${LMDB_LIBRARY} Threads::Threads)
 
+add_library(cppblog_prometheus_core INTERFACE)
+add_library(cppblog::prometheus_core ALIAS cppblog_prometheus_core)
+target_include_directories(cppblog_prometheus_core SYSTEM INTERFACE ${PROMETHEUS_CPP_INCLUDE_DIR})
+target_link_libraries(cppblog_prometheus_core INTERFACE ${PROMETHEUS_CPP_CORE_LIBRARY})
+
 # yaml-cpp's CMake package names only the shared object; a static build takes the .a
 # Debian ships (the shared one would pull libstdc++.so and libm back into the process).
 add_library(cppblog_yaml_cpp INTERFACE)

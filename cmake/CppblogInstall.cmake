@@ -35,7 +35,7 @@ target_include_directories(cppblog_version INTERFACE ${cppblog_generated_include
 # The libraries name these (cmake/CppblogHelpers.cmake) in their link interface, so they are
 # exported too, as this build made them: static or shared dependencies, header-only spdlog.
 set(cppblog_third_party cppblog_warnings cppblog_lmdb cppblog_yaml_cpp cppblog_spdlog
-  cppblog_rabbitmq)
+  cppblog_rabbitmq cppblog_prometheus_core)
 get_property(cppblog_directory_targets DIRECTORY ${CMAKE_CURRENT_SOURCE_DIR}
   PROPERTY BUILDSYSTEM_TARGETS)
 set(cppblog_modules "")
@@ -115,7 +115,7 @@ foreach(target IN LISTS cppblog_modules)
     string(APPEND cppblog_pc_libs " -l${target}")
   endif()
 endforeach()
-set(cppblog_pc_requires "librabbitmq openssl yaml-cpp lmdb")
+set(cppblog_pc_requires "librabbitmq openssl yaml-cpp lmdb prometheus-cpp-core")
 if(NOT CPPBLOG_STATIC)  # a static build compiles spdlog and fmt in (header-only)
   string(APPEND cppblog_pc_requires " spdlog")
 endif()
@@ -138,7 +138,7 @@ set(CPACK_INSTALL_CMAKE_PROJECTS "${CMAKE_BINARY_DIR};cppblog;${cppblog_package_
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION libdevel)
 set(CPACK_DEBIAN_PACKAGE_DEPENDS
-  "libboost1.81-dev, libboost-json1.81-dev, libboost-url1.81-dev, librabbitmq-dev, libssl-dev, liblmdb-dev, libyaml-cpp-dev, libspdlog-dev, libcli11-dev")
+  "libboost1.81-dev, libboost-json1.81-dev, libboost-url1.81-dev, librabbitmq-dev, libssl-dev, liblmdb-dev, libyaml-cpp-dev, libspdlog-dev, libcli11-dev, prometheus-cpp-dev")
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS "libgmock-dev")
 include(CPack)
 

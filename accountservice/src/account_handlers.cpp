@@ -3,12 +3,14 @@
 #include <chrono>
 #include <exception>
 #include <memory>
+#include <optional>
 #include <string_view>
 #include <utility>
 
 #include <spdlog/spdlog.h>
 
 #include "cppblog/text/escape.hpp"
+#include "cppblog/trace/trace_context.hpp"
 #include "cppblog/web/http_error.hpp"
 
 namespace cppblog::account {
@@ -71,6 +73,14 @@ web::Router MakeRouter(HandlerDeps deps) {
     const auto account = shared->accounts.FindAccount(id);
     if (!account) throw web::NotFound("no account with id " + std::string(id));
     web::Response response = web::Response::Json(200, ToJson(*account, shared->served_by));
+    // W3C Trace Context: this read is a span of the caller's trace, or starts one (a malformed
+    // header is ignored); the answer names it, and a VIP notification carries it on.
+    const std::optional<trace::TraceContext> incoming = trace::ParseTraceparent(
+        request.Header("traceparent").value_or(""), request.Header("tracestate").value_or(""));
+    const trace::TraceContext span = incoming ? trace::ChildOf(*incoming) : trace::NewTrace();
+    std::string traceparent = trace::FormatTraceparent(span);
+    response.headers.emplace_back("traceparent", traceparent);
+    if (!span.trace_state.empty()) response.headers.emplace_back("tracestate", span.trace_state);
     if (shared->vip_notifier == nullptr || !shared->vip_notifier->IsVip(id)) {
       return responder.Send(std::move(response));
     }
@@ -82,25 +92,26 @@ web::Router MakeRouter(HandlerDeps deps) {
     };
     auto owed =
         std::make_shared<Owed>(Owed{std::move(responder), std::move(response), std::string(id)});
-    const bool vip = shared->vip_notifier->OnAccountReadAsync(id, [owed](std::exception_ptr error) {
-      if (!error) return owed->responder.Send(std::move(owed->response));
-      // The outbox logs its failing commits once; each refused read only at debug.
-      try {
-        std::rethrow_exception(error);
-      } catch (const std::exception& e) {
-        spdlog::debug(
-            "VIP read of account {} not answered: its notification could not be "
-            "stored: {}",
-            owed->account_id, e.what());
-      }
-      web::Response refused = web::Response::Error(
-          503, "the VIP notification for account " + owed->account_id +
-                   " could not be stored (the outbox cannot write), so the read was not "
-                   "served; retry in " +
-                   std::to_string(kVipRetryAfterSeconds) + " s");
-      refused.headers.emplace_back("Retry-After", std::to_string(kVipRetryAfterSeconds));
-      owed->responder.Send(std::move(refused));
-    });
+    const bool vip = shared->vip_notifier->OnAccountReadAsync(
+        id, std::move(traceparent), [owed](std::exception_ptr error) {
+          if (!error) return owed->responder.Send(std::move(owed->response));
+          // The outbox logs its failing commits once; each refused read only at debug.
+          try {
+            std::rethrow_exception(error);
+          } catch (const std::exception& e) {
+            spdlog::debug(
+                "VIP read of account {} not answered: its notification could not be "
+                "stored: {}",
+                owed->account_id, e.what());
+          }
+          web::Response refused = web::Response::Error(
+              503, "the VIP notification for account " + owed->account_id +
+                       " could not be stored (the outbox cannot write), so the read was not "
+                       "served; retry in " +
+                       std::to_string(kVipRetryAfterSeconds) + " s");
+          refused.headers.emplace_back("Retry-After", std::to_string(kVipRetryAfterSeconds));
+          owed->responder.Send(std::move(refused));
+        });
     // The list changed between the two looks (live refresh): no longer a VIP, answer now.
     if (!vip) owed->responder.Send(std::move(owed->response));
   });

@@ -18,6 +18,7 @@
 #include "cppblog/health/health_registry.hpp"
 #include "cppblog/logging/logging.hpp"
 #include "cppblog/messaging/amqp_client.hpp"
+#include "cppblog/metrics/http_server_metrics.hpp"
 #include "cppblog/process/working_set.hpp"
 #include "cppblog/vip/vip_notification.hpp"
 #include "cppblog/web/host_address.hpp"
@@ -53,8 +54,10 @@ int Run(int argc, char* argv[]) {
     logging::SetLevel(settings.log_level);
 
     // Wiring in dependency order; destruction in reverse is the shutdown order.
+    metrics::Registry metrics;  // GET /metrics (docs/operations.md)
     AccountStore accounts{settings.data_dir};
-    Outbox outbox{accounts};
+    Outbox outbox{accounts, metrics};
+    const OutboxGauges outbox_gauges{outbox, metrics};
     // Never blocks: connects (and reconnects) in the background; the outbox holds VIP
     // notifications meanwhile.
     messaging::AmqpClient broker{
@@ -62,9 +65,11 @@ int Run(int argc, char* argv[]) {
          // AMQP_PASSWORD or AMQP_PASSWORD_FILE (a Docker secret) wins over the URL's password.
          .password_from_environment = true,
          .connection_name = std::string(kServiceName) + ":" + std::to_string(settings.server_port),
-         .on_state_change = [](messaging::ConnectionState state) {
-           spdlog::info("broker connection: {}", messaging::ToString(state));
-         }}};
+         .on_state_change =
+             [](messaging::ConnectionState state) {
+               spdlog::info("broker connection: {}", messaging::ToString(state));
+             },
+         .metrics = &metrics}};
     const messaging::QueueSpec vip_queue =
         vip::VipQueue(settings.compat_goblog_p9, settings.vip_queue, settings.vip_queue_type);
     // Optional so that shutdown stops it right after closing the broker client (below).
@@ -87,7 +92,8 @@ int Run(int argc, char* argv[]) {
         {.bus_exchange = settings.config_event_bus,
          .bus_id = config::MakeBusId(kServiceName, settings.server_port),
          .live_keys = {"log_level", "vip_accounts"},
-         .validate = [](const config::Properties& p) { static_cast<void>(Settings::From(p)); }}};
+         .validate = [](const config::Properties& p) { static_cast<void>(Settings::From(p)); },
+         .metrics = &metrics}};
 
     health::HealthRegistry health;
     health::HealthSwitch health_switch;
@@ -96,18 +102,20 @@ int Run(int argc, char* argv[]) {
     AddVipQueueHealthCheck(health, [&relay]() -> std::optional<std::string> {
       return relay ? relay->QueueRefusal() : std::nullopt;  // the server stops before the relay
     });
+    metrics::HttpServerMetrics http_metrics{metrics};
     web::Server server{{.address = settings.server_address,
                         .port = settings.server_port,
                         .threads = settings.http_threads,
                         .request_timeout = settings.request_timeout,
                         .max_connections = settings.max_connections},
-                       MakeRouter({.accounts = accounts,
-                                   .health = health,
-                                   .health_switch = health_switch,
-                                   .served_by = web::FirstNonLoopbackIpv4(),
-                                   .vip_notifier = &notifier,
-                                   .broker_state = [&broker] { return broker.State(); },
-                                   .broker_node = [&broker] { return broker.CurrentNode(); }})};
+                       http_metrics.Instrument(MakeRouter(
+                           {.accounts = accounts,
+                            .health = health,
+                            .health_switch = health_switch,
+                            .served_by = web::FirstNonLoopbackIpv4(),
+                            .vip_notifier = &notifier,
+                            .broker_state = [&broker] { return broker.State(); },
+                            .broker_node = [&broker] { return broker.CurrentNode(); }}))};
     spdlog::info(
         "{} listening on :{} data_dir={} broker={} vip_queue={} durable={} "
         "outbox_pending={}",

@@ -6,11 +6,13 @@
 #include <future>
 #include <memory>
 #include <utility>
+#include <vector>
 
 #include <lmdb.h>
 #include <spdlog/spdlog.h>
 
 #include "cppblog/storage/lmdb_environment.hpp"
+#include "cppblog/vip/vip_notification.hpp"
 
 namespace cppblog::account {
 namespace {
@@ -64,13 +66,31 @@ class Cursor {
   MDB_cursor* cursor_ = nullptr;
 };
 
+// Between an entry's message id and its traceparent (ASCII unit separator).
+constexpr char kTraceSeparator = '\x1f';
+
+constexpr double kCommitEntriesBuckets[] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024};
+
 }  // namespace
 
-Outbox::Outbox(AccountStore& store, std::chrono::milliseconds removal_delay)
+Outbox::Outbox(AccountStore& store, std::chrono::milliseconds removal_delay,
+               metrics::Registry* metrics)
     : store_(store),
       env_(store.Environment()),
       reserve_("outbox in " + store.Path().string()),
-      removal_delay_(removal_delay) {
+      removal_delay_(removal_delay),
+      commit_duration_(metrics == nullptr
+                           ? nullptr
+                           : &metrics->AddHistogram("cppblog_outbox_commit_duration_seconds",
+                                                    "Outbox commits (write and sync), successful "
+                                                    "ones.")),
+      commit_entries_(metrics == nullptr
+                          ? nullptr
+                          : &metrics->AddHistogram(
+                                "cppblog_outbox_commit_entries",
+                                "Entries appended per outbox commit (group commit), for commits "
+                                "that appended.",
+                                {}, kCommitEntriesBuckets)) {
   int rc = 0;
   Txn txn{env_, 0, rc};
   if (rc != MDB_SUCCESS) Fail("begin transaction", rc);
@@ -129,11 +149,21 @@ StoreError Outbox::Closed() const {
 }
 
 void Outbox::AppendAsync(std::string message_id, std::string body, AppendCallback done) {
+  AppendAsync(std::move(message_id), std::move(body), std::string{}, std::move(done));
+}
+
+void Outbox::AppendAsync(std::string message_id, std::string body, std::string traceparent,
+                         AppendCallback done) {
+  // A separator inside would corrupt the entry: such a value is no traceparent anyway.
+  if (traceparent.find_first_of(std::string_view{"\x1f\0", 2}) != std::string::npos) {
+    traceparent.clear();
+  }
   {
     const std::lock_guard lock{mutex_};
     if (!stopping_) {
       queue_.push_back({.message_id = std::move(message_id),
                         .body = std::move(body),
+                        .traceparent = std::move(traceparent),
                         .done = std::move(done),
                         .sequence = 0});
       queued_.notify_one();
@@ -209,6 +239,10 @@ void Outbox::WriterLoop() {
     released = error ? 0 : batch.size();
     last_commit = took;
     if (!error) {
+      if (commit_duration_ != nullptr) {
+        commit_duration_->Observe(std::chrono::duration<double>(took).count());
+        if (!batch.empty()) commit_entries_->Observe(static_cast<double>(batch.size()));
+      }
       commit_time_ += took;
       if (!batch.empty()) last_sequence_ = batch.back().sequence;
       appended_ += batch.size();
@@ -339,6 +373,10 @@ std::exception_ptr Outbox::WriteBatch(std::deque<Pending>& batch,
       Key key_bytes = EncodeKey(pending.sequence);
       MDB_val key{key_bytes.size(), key_bytes.data()};
       value.assign(pending.message_id);
+      if (!pending.traceparent.empty()) {
+        value.push_back(kTraceSeparator);
+        value.append(pending.traceparent);
+      }
       value.push_back('\0');
       value.append(pending.body);
       MDB_val data{value.size(), value.data()};
@@ -371,9 +409,14 @@ std::vector<OutboxEntry> Outbox::Read(std::uint64_t after, std::size_t max) cons
     const std::string_view stored{static_cast<const char*>(value.mv_data), value.mv_size};
     const auto nul = stored.find('\0');
     if (nul == std::string_view::npos) continue;  // not written by us: leave it alone
+    const std::string_view head = stored.substr(0, nul);
+    const auto separator = head.find(kTraceSeparator);
     entries.push_back({.sequence = DecodeKey(key),
-                       .message_id = std::string(stored.substr(0, nul)),
-                       .body = std::string(stored.substr(nul + 1))});
+                       .message_id = std::string(head.substr(0, separator)),
+                       .body = std::string(stored.substr(nul + 1)),
+                       .traceparent = separator == std::string_view::npos
+                                          ? std::string{}
+                                          : std::string(head.substr(separator + 1))});
   }
   if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND) Fail("read entries", rc);
   return entries;
@@ -443,5 +486,22 @@ std::uint64_t Outbox::Appended() const {
   const std::lock_guard lock{mutex_};
   return appended_;
 }
+
+OutboxGauges::OutboxGauges(const Outbox& outbox, metrics::Registry& metrics)
+    : entries_(metrics.AddCallbackGauge(
+          "cppblog_outbox_entries",
+          "VIP notifications in the outbox: appended, not yet deleted after the broker's confirm.",
+          {}, [&outbox] { return static_cast<double>(outbox.Size()); })),
+      oldest_age_(metrics.AddCallbackGauge(
+          "cppblog_outbox_oldest_entry_age_seconds",
+          "Age of the oldest outbox entry (now minus its readAt); 0 when the outbox is empty.", {},
+          [&outbox] {
+            const std::vector<OutboxEntry> oldest = outbox.Read(0, 1);
+            if (oldest.empty()) return 0.0;
+            const auto read_at = vip::ParseVipNotification(oldest.front().body).read_at;
+            return std::max(
+                0.0,
+                std::chrono::duration<double>(std::chrono::system_clock::now() - read_at).count());
+          })) {}
 
 }  // namespace cppblog::account

@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "cppblog/metrics/registry.hpp"
 #include "cppblog/storage/lmdb_file_reserve.hpp"
 
 #include "account_store.hpp"
@@ -24,12 +25,16 @@ struct OutboxEntry {
   std::uint64_t sequence = 0;  // position in the outbox; increases with every append
   std::string message_id;
   std::string body;
+  /// The W3C traceparent of the span that appended it (the HTTP request); empty for none.
+  std::string traceparent{};
 
   friend bool operator==(const OutboxEntry&, const OutboxEntry&) = default;
 };
 
 /// The VIP outbox: the named LMDB database "outbox" in the AccountStore's environment,
-/// key = big-endian 64-bit sequence, value = message id, NUL, body.
+/// key = big-endian 64-bit sequence, value = message id, NUL, body; or, for an entry with a
+/// trace, message id, US (0x1f), traceparent, NUL, body (entries without one keep the first form,
+/// which is also what earlier versions wrote).
 ///
 /// Appends are group-committed: they are queued, and one writer thread writes every queued
 /// entry in one transaction and one sync, then completes them all. An append completes only
@@ -47,8 +52,14 @@ class Outbox {
 
   /// Opens (or creates) the database and starts the writer thread. Deletions wait up to
   /// `removal_delay` for an append's commit (RemoveLater). Throws StoreError.
+  /// With `metrics`, each commit is timed in cppblog_outbox_commit_duration_seconds and its
+  /// appended entries counted in cppblog_outbox_commit_entries (histograms); the registry must
+  /// outlive the outbox.
   explicit Outbox(AccountStore& store,
-                  std::chrono::milliseconds removal_delay = kDefaultRemovalDelay);
+                  std::chrono::milliseconds removal_delay = kDefaultRemovalDelay,
+                  metrics::Registry* metrics = nullptr);
+  Outbox(AccountStore& store, metrics::Registry& metrics)
+      : Outbox(store, kDefaultRemovalDelay, &metrics) {}
   /// Writes what is still queued (completing it), then stops the writer.
   ~Outbox();
   Outbox(const Outbox&) = delete;
@@ -59,6 +70,9 @@ class Outbox {
   /// StoreError when the write fails. On a closed outbox `done` gets the error at once, on
   /// the calling thread.
   void AppendAsync(std::string message_id, std::string body, AppendCallback done);
+  /// The same, keeping `traceparent` (W3C form, without US or NUL) with the entry.
+  void AppendAsync(std::string message_id, std::string body, std::string traceparent,
+                   AppendCallback done);
 
   /// Stores an entry durably and returns its sequence: AppendAsync, waited for. Throws
   /// StoreError when the write fails or the outbox is closed.
@@ -130,6 +144,7 @@ class Outbox {
   struct Pending {
     std::string message_id;
     std::string body;
+    std::string traceparent;
     AppendCallback done;
     std::uint64_t sequence = 0;
   };
@@ -151,6 +166,8 @@ class Outbox {
   unsigned dbi_ = 0;
   storage::LmdbFileReserve reserve_;  // used by the writer only
   std::chrono::milliseconds removal_delay_;
+  metrics::Histogram* commit_duration_ = nullptr;  // null: not measured
+  metrics::Histogram* commit_entries_ = nullptr;
 
   mutable std::mutex mutex_;
   std::condition_variable queued_;             // the writer waits for appends and removals
@@ -177,6 +194,19 @@ class Outbox {
   std::mutex listener_mutex_;  // held while the listener runs; never together with mutex_
   std::function<void(std::uint64_t)> append_listener_;
   std::thread writer_;
+};
+
+/// The outbox's backlog as gauges read at each scrape: cppblog_outbox_entries (entries stored,
+/// not yet deleted after their confirm) and cppblog_outbox_oldest_entry_age_seconds (now minus
+/// the readAt of the oldest entry; 0 when empty). Registered while it lives; the outbox must
+/// outlive it.
+class OutboxGauges {
+ public:
+  OutboxGauges(const Outbox& outbox, metrics::Registry& metrics);
+
+ private:
+  metrics::CallbackRegistration entries_;
+  metrics::CallbackRegistration oldest_age_;
 };
 
 }  // namespace cppblog::account

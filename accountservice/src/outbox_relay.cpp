@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cppblog/messaging/messaging_error.hpp"
+#include "cppblog/trace/trace_context.hpp"
 #include "cppblog/vip/vip_notification.hpp"
 
 namespace cppblog::account {
@@ -120,6 +121,11 @@ bool OutboxRelay::PublishNext(std::uint64_t& cursor, std::size_t room, bool& rou
     message.content_type = "application/json";
     message.message_id = std::move(entry.message_id);
     message.persistent = true;
+    // The publish is a span of the read's trace: same trace id, a span id of its own.
+    if (const auto read_span = trace::ParseTraceparent(entry.traceparent)) {
+      message.headers.insert_or_assign(std::string(trace::kTraceparentHeader),
+                                       trace::FormatTraceparent(trace::ChildOf(*read_span)));
+    }
     {
       const std::lock_guard lock{shared_->mutex};
       ++shared_->in_flight;

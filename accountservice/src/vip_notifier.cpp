@@ -52,6 +52,11 @@ bool VipNotifier::OnAccountRead(std::string_view account_id) {
 }
 
 bool VipNotifier::OnAccountReadAsync(std::string_view account_id, Recorded recorded) {
+  return OnAccountReadAsync(account_id, std::string{}, std::move(recorded));
+}
+
+bool VipNotifier::OnAccountReadAsync(std::string_view account_id, std::string traceparent,
+                                     Recorded recorded) {
   if (!IsVip(account_id)) return false;
   const auto read_at = clock_();
   std::string message_id = NewMessageId();
@@ -60,7 +65,7 @@ bool VipNotifier::OnAccountReadAsync(std::string_view account_id, Recorded recor
   // is gone (the outbox completes what is queued when it closes).
   Clock answered_clock = spdlog::should_log(spdlog::level::debug) ? clock_ : Clock{};
   outbox_.AppendAsync(
-      message_id, std::move(body),
+      message_id, std::move(body), std::move(traceparent),
       [recorded = std::move(recorded), answered_clock = std::move(answered_clock), message_id,
        read_at, account_id = std::string(account_id)](std::exception_ptr error, std::uint64_t) {
         const bool stored = error == nullptr;

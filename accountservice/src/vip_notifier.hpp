@@ -45,6 +45,8 @@ class VipNotifier {
   /// At log level debug, logs each stored one after `recorded` returned, with its message id
   /// and read_to_answered_us (for bench/vip_end_to_end.sh).
   bool OnAccountReadAsync(std::string_view account_id, Recorded recorded);
+  /// The same, the outbox entry keeping `traceparent` (the read's span) for the relay.
+  bool OnAccountReadAsync(std::string_view account_id, std::string traceparent, Recorded recorded);
 
  private:
   // The contract's body for a read at `read_at`.

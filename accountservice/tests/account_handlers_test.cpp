@@ -13,6 +13,7 @@
 
 #include "cppblog/storage/file_writes_refused.hpp"
 #include "cppblog/storage/temp_dir.hpp"
+#include "cppblog/trace/trace_context.hpp"
 #include "cppblog/web/request.hpp"
 
 #include "outbox.hpp"
@@ -156,6 +157,44 @@ TEST(AccountHandlers, VipReadIsInTheOutboxWhenAnswered) {
   const auto entries = service.outbox.Read(0, 10);
   ASSERT_EQ(entries.size(), 1U);
   EXPECT_THAT(entries[0].body, HasSubstr(R"({"accountId":"10000","readAt":")"));
+}
+
+std::string HeaderOf(const web::Response& response, std::string_view name) {
+  for (const auto& [key, value] : response.headers) {
+    if (key == name) return value;
+  }
+  return {};
+}
+
+TEST(AccountHandlers, VipReadContinuesTheCallersTraceAndTheOutboxKeepsItsSpan) {
+  const VipService service;
+  web::Request request = web::Get("/accounts/10000");
+  request.headers.emplace_back("traceparent",
+                               "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+
+  const web::Response response = service.router.Dispatch(std::move(request));
+
+  ASSERT_EQ(response.status, 200);
+  const auto span = trace::ParseTraceparent(HeaderOf(response, "traceparent"));
+  ASSERT_TRUE(span.has_value()) << HeaderOf(response, "traceparent");
+  EXPECT_EQ(trace::TraceIdHex(*span), "4bf92f3577b34da6a3ce929d0e0e4736");
+  EXPECT_NE(trace::SpanIdHex(*span), "00f067aa0ba902b7");  // a span of its own
+  const auto entries = service.outbox.Read(0, 10);
+  ASSERT_EQ(entries.size(), 1U);
+  EXPECT_EQ(entries[0].traceparent, HeaderOf(response, "traceparent"));
+}
+
+TEST(AccountHandlers, MalformedTraceparentStartsANewTrace) {
+  const VipService service;
+  web::Request request = web::Get("/accounts/10000");
+  request.headers.emplace_back("traceparent", "00-not-a-trace-01");
+
+  const web::Response response = service.router.Dispatch(std::move(request));
+
+  ASSERT_EQ(response.status, 200);
+  const auto span = trace::ParseTraceparent(HeaderOf(response, "traceparent"));
+  ASSERT_TRUE(span.has_value());
+  EXPECT_EQ(service.outbox.Read(0, 10).at(0).traceparent, HeaderOf(response, "traceparent"));
 }
 
 TEST(AccountHandlers, VipReadIsAnsweredByTheOutboxWriterAfterTheCommit) {

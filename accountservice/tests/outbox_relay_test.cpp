@@ -14,6 +14,7 @@
 
 #include "cppblog/messaging/messaging_error.hpp"
 #include "cppblog/storage/temp_dir.hpp"
+#include "cppblog/trace/trace_context.hpp"
 
 namespace cppblog::account {
 namespace {
@@ -108,6 +109,31 @@ TEST(OutboxRelay, PublishesEntriesInOrderAndDeletesThemOnConfirm) {
   EXPECT_EQ(messages[1].message_id, "id-2");
   EXPECT_EQ(publisher.queues[0], "vip_queue-test");
   EXPECT_EQ(relay.Confirmed(), 2U);
+}
+
+TEST(OutboxRelay, PublishIsASpanOfTheTraceTheEntryKept) {
+  const TempDir dir;
+  AccountStore store{dir.path()};
+  Outbox outbox{store};
+  std::promise<void> appended;
+  outbox.AppendAsync("id-1", R"({"n":1})",
+                     "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+                     [&](std::exception_ptr, std::uint64_t) { appended.set_value(); });
+  appended.get_future().get();
+  static_cast<void>(outbox.Append("id-2", R"({"n":2})"));  // no trace
+  Publisher publisher;
+
+  const OutboxRelay relay{outbox, publisher, Options()};
+
+  ASSERT_TRUE(WaitUntil([&] { return outbox.Size() == 0; }));
+  const auto messages = publisher.Messages();
+  ASSERT_EQ(messages.size(), 2U);
+  const auto& header = messages[0].headers.at("traceparent");
+  const auto span = trace::ParseTraceparent(std::get<std::string>(header));
+  ASSERT_TRUE(span.has_value());
+  EXPECT_EQ(trace::TraceIdHex(*span), "4bf92f3577b34da6a3ce929d0e0e4736");
+  EXPECT_NE(trace::SpanIdHex(*span), "00f067aa0ba902b7");
+  EXPECT_FALSE(messages[1].headers.contains("traceparent"));
 }
 
 TEST(OutboxRelay, PublishesEntriesAppendedWhileRunning) {

@@ -13,7 +13,9 @@
 
 #include <gtest/gtest.h>
 
+#include "cppblog/metrics/registry.hpp"
 #include "cppblog/storage/temp_dir.hpp"
+#include "cppblog/vip/vip_notification.hpp"
 
 #include "outbox_fault.hpp"
 
@@ -35,6 +37,29 @@ TEST(Outbox, AppendedEntriesAreReadInOrder) {
   ASSERT_EQ(entries.size(), 2U);
   EXPECT_EQ(entries[0],
             (OutboxEntry{.sequence = first, .message_id = "id-1", .body = R"({"a":1})"}));
+  EXPECT_EQ(entries[1],
+            (OutboxEntry{.sequence = second, .message_id = "id-2", .body = R"({"a":2})"}));
+}
+
+TEST(Outbox, AnEntryKeepsItsTraceparent) {
+  const TempDir dir;
+  AccountStore store{dir.path()};
+  Outbox outbox{store};
+  const std::string traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+  std::promise<std::uint64_t> appended;
+  outbox.AppendAsync(
+      "id-1", R"({"a":1})", traceparent,
+      [&](std::exception_ptr, std::uint64_t sequence) { appended.set_value(sequence); });
+  const std::uint64_t first = appended.get_future().get();
+  const std::uint64_t second = outbox.Append("id-2", R"({"a":2})");
+
+  const auto entries = outbox.Read(0, 10);
+
+  ASSERT_EQ(entries.size(), 2U);
+  EXPECT_EQ(entries[0], (OutboxEntry{.sequence = first,
+                                     .message_id = "id-1",
+                                     .body = R"({"a":1})",
+                                     .traceparent = traceparent}));
   EXPECT_EQ(entries[1],
             (OutboxEntry{.sequence = second, .message_id = "id-2", .body = R"({"a":2})"}));
 }
@@ -341,6 +366,60 @@ TEST(Outbox, AppendsQueuedAtCloseAreStillWrittenAndCompleted) {
   AccountStore store{dir.path()};
   Outbox outbox{store};
   EXPECT_EQ(outbox.Size(), 1U);
+}
+
+}  // namespace
+}  // namespace cppblog::account
+
+namespace cppblog::account {
+namespace {
+
+// The value of the series named exactly `series` in the text format, or -1 when absent.
+double Sample(const std::string& text, const std::string& series) {
+  const auto at = text.find("\n" + series + " ");
+  if (at == std::string::npos) return -1;
+  return std::stod(text.substr(at + series.size() + 2));
+}
+
+std::string VipBody(std::chrono::system_clock::time_point read_at) {
+  return vip::ToJson({.account_id = "10000", .read_at = read_at});
+}
+
+TEST(OutboxMetrics, GaugesShowTheBacklogAndHistogramsTheCommits) {
+  const TempDir dir;
+  AccountStore store{dir.path()};
+  metrics::Registry metrics;
+  Outbox outbox{store, metrics};
+  const OutboxGauges gauges{outbox, metrics};
+  const auto now = std::chrono::system_clock::now();
+  const auto old = outbox.Append("id-1", VipBody(now - std::chrono::seconds{60}));
+  outbox.Append("id-2", VipBody(now));
+
+  std::string text = metrics.Serialize();
+  EXPECT_EQ(Sample(text, "cppblog_outbox_entries"), 2);
+  EXPECT_GE(Sample(text, "cppblog_outbox_oldest_entry_age_seconds"), 60);
+  EXPECT_LT(Sample(text, "cppblog_outbox_oldest_entry_age_seconds"), 120);
+  EXPECT_EQ(Sample(text, "cppblog_outbox_commit_duration_seconds_count"), 2);
+  EXPECT_EQ(Sample(text, "cppblog_outbox_commit_entries_sum"), 2);
+
+  const std::uint64_t sequences[] = {old};
+  outbox.Remove(sequences);
+  text = metrics.Serialize();
+  EXPECT_EQ(Sample(text, "cppblog_outbox_entries"), 1);
+  EXPECT_LT(Sample(text, "cppblog_outbox_oldest_entry_age_seconds"), 60);
+}
+
+TEST(OutboxMetrics, AnEmptyOutboxHasNoAge) {
+  const TempDir dir;
+  AccountStore store{dir.path()};
+  metrics::Registry metrics;
+  Outbox outbox{store, metrics};
+  const OutboxGauges gauges{outbox, metrics};
+
+  const std::string text = metrics.Serialize();
+
+  EXPECT_EQ(Sample(text, "cppblog_outbox_entries"), 0);
+  EXPECT_EQ(Sample(text, "cppblog_outbox_oldest_entry_age_seconds"), 0);
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include "cppblog/health/health_registry.hpp"
 #include "cppblog/logging/logging.hpp"
 #include "cppblog/messaging/amqp_client.hpp"
+#include "cppblog/metrics/http_server_metrics.hpp"
 #include "cppblog/web/server.hpp"
 
 #include "config_handlers.hpp"
@@ -80,6 +81,7 @@ int Run(int argc, char* argv[]) {
         config::Load({.app = kServiceName, .command_line = *command_line, .defaults = defaults}));
     logging::SetLevel(settings.log_level);
 
+    metrics::Registry metrics;  // GET /metrics (docs/operations.md)
     const std::unique_ptr<ConfigRepository> repository = MakeRepository(settings);
     health::HealthRegistry health;
     // Spring's EnvironmentRepository health check: can the repository be read at all?
@@ -102,6 +104,7 @@ int Run(int argc, char* argv[]) {
       amqp_options.url = settings.amqp_server_url;
       amqp_options.password_from_environment = true;
       amqp_options.connection_name = kServiceName;
+      amqp_options.metrics = &metrics;
       broker.emplace(std::move(amqp_options));
       publisher.emplace(*broker, RefreshPublisherOptions{
                                      .bus = settings.config_event_bus,
@@ -123,21 +126,23 @@ int Run(int argc, char* argv[]) {
                                          }});
     }
 
-    web::Server server{{.address = settings.address,
-                        .port = settings.port,
-                        .request_timeout = settings.request_timeout,
-                        .max_connections = settings.max_connections},
-                       MakeRouter({.repository = *repository,
-                                   .health = health,
-                                   .accept_empty = settings.accept_empty,
-                                   .announcer = announcer,
-                                   .bus_reachable =
-                                       [&broker] {
-                                         return broker &&
-                                                broker->State() ==
-                                                    messaging::ConnectionState::kConnected;
-                                       },
-                                   .auth = AuthOptions(settings)})};
+    metrics::HttpServerMetrics http_metrics{metrics};
+    web::Server server{
+        {.address = settings.address,
+         .port = settings.port,
+         .request_timeout = settings.request_timeout,
+         .max_connections = settings.max_connections},
+        http_metrics.Instrument(MakeRouter({.repository = *repository,
+                                            .health = health,
+                                            .accept_empty = settings.accept_empty,
+                                            .announcer = announcer,
+                                            .bus_reachable =
+                                                [&broker] {
+                                                  return broker &&
+                                                         broker->State() ==
+                                                             messaging::ConnectionState::kConnected;
+                                                },
+                                            .auth = AuthOptions(settings)}))};
     spdlog::info(
         "configserver serving {} repository {} on port {}; HTTP Basic authentication {}, "
         "webhook signature {}",

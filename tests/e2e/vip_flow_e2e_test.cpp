@@ -125,6 +125,30 @@ TEST(VipFlowE2e, VipReadsProduceExactlyThatManyMessages) {
       5s));
 }
 
+TEST(VipFlowE2e, TraceparentOfAVipReadComesOutInTheAmqpHeader) {
+  const std::string queue = UniqueName("vip_queue-trace");
+  Collector collector{queue};
+  const TempDir data;
+  const std::uint16_t port = FreePort();
+  ServiceProcess service{AccountServiceOptions(data, port, queue, TestAmqpUrl())};
+  ASSERT_TRUE(service.WaitHealthy(port, 20s)) << service.Output();
+  const std::string trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+
+  HttpConnection connection{port};
+  const HttpResponse response = connection.Request(
+      "GET", "/accounts/10000", {}, {{"traceparent", "00-" + trace_id + "-00f067aa0ba902b7-01"}});
+
+  ASSERT_EQ(response.status, 200);
+  EXPECT_THAT(response.Header("traceparent"), Optional(StartsWith("00-" + trace_id + "-")));
+  ASSERT_TRUE(WaitUntil([&] { return collector.Count() >= 1; }, 10s)) << service.Output();
+  const messaging::Message message = collector.Messages().at(0);
+  const auto header = message.headers.find("traceparent");
+  ASSERT_NE(header, message.headers.end());
+  const std::string published = std::get<std::string>(header->second);
+  EXPECT_THAT(published, StartsWith("00-" + trace_id + "-"));
+  EXPECT_NE(published, response.Header("traceparent").value_or(""));  // the publish's own span
+}
+
 TEST(VipFlowE2e, KilledAfterAnsweringItDeliversEveryReadAfterRestart) {
   const std::string queue = UniqueName("vip_queue-flow");
   const TempDir data;
@@ -291,6 +315,28 @@ int MillisecondsSince(std::chrono::steady_clock::time_point start) {
   return static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
                               std::chrono::steady_clock::now() - start)
                               .count());
+}
+
+TEST(VipFlowE2e, TheVipServiceLogsTheReadsTraceForItsMessage) {
+  const std::string queue = UniqueName("vip_queue-trace-log");
+  const TempDir account_data;
+  const TempDir vip_data;
+  const std::uint16_t port = FreePort();
+  ServiceProcess account{AccountServiceOptions(account_data, port, queue, TestAmqpUrl())};
+  VipInstance vip{queue, vip_data.path()};
+  ASSERT_TRUE(account.WaitHealthy(port, 20s)) << account.Output();
+  ASSERT_TRUE(vip.WaitHealthy()) << vip.Output();
+  const std::string trace_id = "0af7651916cd43dd8448eb211c80319c";
+
+  HttpConnection connection{port};
+  ASSERT_EQ(connection
+                .Request("GET", "/accounts/10000", {},
+                         {{"traceparent", "00-" + trace_id + "-b7ad6b7169203331-01"}})
+                .status,
+            200);
+
+  EXPECT_TRUE(vip.Process().WaitForOutput("trace_id=" + trace_id + " span_id=", 10s))
+      << vip.Output();
 }
 
 TEST(VipFlowE2e, TwoThousandReadsAtFiftyAreTwoThousandOffersAcrossTwoInstances) {

@@ -20,6 +20,7 @@
 #include "cppblog/health/health_registry.hpp"
 #include "cppblog/logging/logging.hpp"
 #include "cppblog/messaging/amqp_client.hpp"
+#include "cppblog/metrics/http_server_metrics.hpp"
 #include "cppblog/process/working_set.hpp"
 #include "cppblog/vip/vip_notification.hpp"
 #include "cppblog/web/server.hpp"
@@ -89,20 +90,23 @@ int Run(int argc, char* argv[]) {
     logging::SetLevel(settings.log_level);
 
     // Wiring in dependency order; destruction in reverse is the shutdown order.
+    metrics::Registry metrics;  // GET /metrics (docs/operations.md)
     const std::unique_ptr<OfferStore> store = MakeOfferStore(settings);
     OfferStore& offers = *store;
     spdlog::info("offer store: {}", offers.Describe());
     const ProcessedIdRetention retention{offers, {.retention = settings.processed_id_retention}};
-    VipConsumer consumer{offers, settings.offer_cooldown};
+    VipConsumer consumer{offers, settings.offer_cooldown, metrics};
     messaging::AmqpClient broker{
         {.url = settings.amqp_server_url,
          // AMQP_PASSWORD or AMQP_PASSWORD_FILE (a Docker secret) wins over the URL's password.
          .password_from_environment = true,
          .handler_threads = settings.handler_threads,
          .connection_name = std::string(kServiceName) + ":" + std::to_string(settings.server_port),
-         .on_state_change = [](messaging::ConnectionState state) {
-           spdlog::info("broker connection: {}", messaging::ToString(state));
-         }}};
+         .on_state_change =
+             [](messaging::ConnectionState state) {
+               spdlog::info("broker connection: {}", messaging::ToString(state));
+             },
+         .metrics = &metrics}};
     spdlog::info("broker {} (connecting in the background)", broker.DisplayUrl());
     const messaging::QueueSpec queue =
         VipQueue(settings.compat_goblog_p9, settings.vip_queue, settings.vip_queue_type);
@@ -122,7 +126,8 @@ int Run(int argc, char* argv[]) {
         {.bus_exchange = settings.config_event_bus,
          .bus_id = config::MakeBusId(kServiceName, settings.server_port),
          .live_keys = {"log_level", "offer_cooldown"},
-         .validate = [](const config::Properties& p) { static_cast<void>(Settings::From(p)); }}};
+         .validate = [](const config::Properties& p) { static_cast<void>(Settings::From(p)); },
+         .metrics = &metrics}};
 
     SubscriptionStatus subscription;
     health::HealthRegistry health;
@@ -130,11 +135,12 @@ int Run(int argc, char* argv[]) {
         health, offers, [&broker] { return broker.State(); }, subscription,
         [&broker] { return broker.CurrentNode(); });
     AddStoreWriteCheck(health, consumer);
+    metrics::HttpServerMetrics http_metrics{metrics};
     web::Server server{{.address = settings.server_address,
                         .port = settings.server_port,
                         .request_timeout = settings.request_timeout,
                         .max_connections = settings.max_connections},
-                       MakeRouter({.offers = offers, .health = health})};
+                       http_metrics.Instrument(MakeRouter({.offers = offers, .health = health}))};
     std::atomic<bool> refused{false};
     std::jthread watch = WatchSubscription(std::move(subscribed), refresh.Subscribed(),
                                            subscription, server, refused, queue.name);

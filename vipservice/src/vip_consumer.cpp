@@ -11,6 +11,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "cppblog/trace/trace_context.hpp"
 #include "cppblog/vip/vip_notification.hpp"
 
 namespace cppblog::vip {
@@ -29,6 +30,19 @@ std::uint64_t Fnv1a64(std::string_view bytes, std::uint64_t basis) {
 }
 
 std::string_view Truncated(std::string_view body) { return body.substr(0, kMaxLoggedBody); }
+
+// " trace_id=<hex> span_id=<hex>" of the handler's span when the message carries a valid
+// traceparent header (a child of the publish's span), else empty.
+std::string TraceFields(const messaging::Message& message) {
+  const auto header = message.headers.find(trace::kTraceparentHeader);
+  if (header == message.headers.end()) return {};
+  const auto* text = std::get_if<std::string>(&header->second);
+  if (text == nullptr) return {};
+  const auto parent = trace::ParseTraceparent(*text);
+  if (!parent) return {};
+  const trace::TraceContext span = trace::ChildOf(*parent);
+  return " trace_id=" + trace::TraceIdHex(span) + " span_id=" + trace::SpanIdHex(span);
+}
 
 }  // namespace
 
@@ -51,15 +65,30 @@ VipConsumer::VipConsumer(OfferStore& offers, std::chrono::milliseconds offer_coo
       clock_(std::move(clock)),
       store_retry_(store_retry) {}
 
+VipConsumer::VipConsumer(OfferStore& offers, std::chrono::milliseconds offer_cooldown,
+                         metrics::Registry& metrics)
+    : VipConsumer(offers, offer_cooldown) {
+  for (const ProcessResult result :
+       {ProcessResult::kOffered, ProcessResult::kCooldown, ProcessResult::kDuplicate}) {
+    results_[static_cast<std::size_t>(result)] = &metrics.AddCounter(
+        "cppblog_offers_total", "VIP notifications processed, by what became of them.",
+        {{"result", ToString(result)}});
+  }
+}
+
 void VipConsumer::SetOfferCooldown(std::chrono::milliseconds offer_cooldown) noexcept {
   offer_cooldown_ms_.store(offer_cooldown.count(), std::memory_order_relaxed);
 }
 
 messaging::Outcome VipConsumer::Handle(const messaging::Message& message) {
+  // A message that carries a W3C traceparent is handled as a span of that trace: the lines
+  // logged for it end with its ids (a message without one logs as the original does).
+  const std::string trace_fields = TraceFields(message);
   if (message.body.size() > kMaxLoggedBody) {
-    spdlog::info("Got a message: {}… ({} bytes)", Truncated(message.body), message.body.size());
+    spdlog::info("Got a message: {}… ({} bytes){}", Truncated(message.body), message.body.size(),
+                 trace_fields);
   } else {
-    spdlog::info("Got a message: {}", message.body);
+    spdlog::info("Got a message: {}{}", message.body, trace_fields);
   }
   // A PoisonMessage leaves here: the client dead-letters the message with its reason.
   const VipNotification notification = ParseVipNotification(message.body);
@@ -71,6 +100,9 @@ messaging::Outcome VipConsumer::Handle(const messaging::Message& message) {
       const auto offered_at = clock_();
       const ProcessResult result = offers_.Process(id, notification, offered_at, cooldown);
       StoreSucceeded();
+      if (metrics::Counter* counter = results_[static_cast<std::size_t>(result)]) {
+        counter->Increment();
+      }
       if (spdlog::should_log(spdlog::level::debug)) {
         // From readAt (stamped by the accountservice before its outbox append) and from the
         // call to the store to this commit being synced: bench/vip_end_to_end.sh reads them
@@ -81,9 +113,10 @@ messaging::Outcome VipConsumer::Handle(const messaging::Message& message) {
         };
         spdlog::debug(
             "VIP notification processed: account_id={} message_id={} result={} "
-            "read_to_committed_us={} commit_us={}",
+            "read_to_committed_us={} commit_us={}{}",
             notification.account_id, id, ToString(result),
-            micros(committed_at - notification.read_at), micros(committed_at - offered_at));
+            micros(committed_at - notification.read_at), micros(committed_at - offered_at),
+            trace_fields);
       }
       return messaging::Outcome::kAck;
     } catch (const StoreError& e) {

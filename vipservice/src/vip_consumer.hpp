@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -12,6 +13,7 @@
 #include "cppblog/health/health_registry.hpp"
 #include "cppblog/messaging/message.hpp"
 #include "cppblog/messaging/message_subscriber.hpp"
+#include "cppblog/metrics/registry.hpp"
 
 #include "offer_store.hpp"
 #include "settings.hpp"
@@ -62,6 +64,10 @@ class VipConsumer {
       OfferStore& offers, std::chrono::milliseconds offer_cooldown,
       Clock clock = [] { return std::chrono::system_clock::now(); },
       StoreRetryOptions store_retry = {});
+  /// The same, counting each processed notification in cppblog_offers_total{result=
+  /// "offered|cooldown|duplicate"} of `metrics` (which must outlive the consumer).
+  VipConsumer(OfferStore& offers, std::chrono::milliseconds offer_cooldown,
+              metrics::Registry& metrics);
 
   /// Logs "Got a message: <body>" at info, parses the body and applies the offer rule.
   /// kAck when processed (offer, cooldown or duplicate); kRequeue when the store failed for
@@ -93,6 +99,7 @@ class VipConsumer {
   void StoreSucceeded();
 
   OfferStore& offers_;
+  std::array<metrics::Counter*, 3> results_{};  // by ProcessResult; null: not counted
   std::atomic<std::int64_t> offer_cooldown_ms_;
   Clock clock_;
   StoreRetryOptions store_retry_;

@@ -16,6 +16,7 @@
 
 #include "cppblog/health/health_registry.hpp"
 #include "cppblog/messaging/mock_message_subscriber.hpp"
+#include "cppblog/metrics/registry.hpp"
 #include "cppblog/storage/file_writes_refused.hpp"
 #include "cppblog/storage/temp_dir.hpp"
 #include "cppblog/vip/vip_notification.hpp"
@@ -67,6 +68,30 @@ TEST(VipConsumer, LogsTheBodyAsTheOriginalDoes) {
   static_cast<void>(consumer.Handle(message));
 
   EXPECT_THAT(log.Text(), HasSubstr("info Got a message: " + message.body + "\n"));
+}
+
+TEST(VipConsumer, LinesOfATracedMessageEndWithTheHandlersSpan) {
+  const TempDir dir;
+  LmdbOfferStore store{dir.path()};
+  VipConsumer consumer{store, 24h, [] { return kNow; }};
+  const CapturedLog log;
+  spdlog::default_logger()->set_level(spdlog::level::debug);
+  messaging::Message message = VipMessage("m1");
+  message.headers.insert_or_assign("traceparent",
+                                   "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+
+  static_cast<void>(consumer.Handle(message));
+
+  const std::string text = log.Text();
+  const std::string got =
+      "info Got a message: " + message.body + " trace_id=4bf92f3577b34da6a3ce929d0e0e4736 span_id=";
+  ASSERT_THAT(text, HasSubstr(got));
+  const std::string span_id = text.substr(text.find(got) + got.size(), 16);
+  EXPECT_NE(span_id, "00f067aa0ba902b7");  // the handler's own span
+  // The debug line names the same span.
+  EXPECT_THAT(
+      text,
+      HasSubstr("commit_us=0 trace_id=4bf92f3577b34da6a3ce929d0e0e4736 span_id=" + span_id + "\n"));
 }
 
 TEST(VipConsumer, DebugLineCarriesTheLatencyFromReadAtAndOfTheCommit) {
@@ -121,6 +146,22 @@ TEST(VipConsumer, CooldownAcksWithoutOffer) {
   EXPECT_EQ(consumer.Handle(VipMessage("m2", kNow + 1h)), messaging::Outcome::kAck);
   EXPECT_EQ(store.CountOffers(), 1U);
   EXPECT_EQ(store.CountProcessed(), 2U);
+}
+
+TEST(VipConsumer, CountsEachResultInOffersTotal) {
+  const TempDir dir;
+  LmdbOfferStore store{dir.path()};
+  metrics::Registry metrics;
+  VipConsumer consumer{store, 24h, metrics};
+
+  ASSERT_EQ(consumer.Handle(VipMessage("m1", kNow)), messaging::Outcome::kAck);
+  ASSERT_EQ(consumer.Handle(VipMessage("m2", kNow + 1h)), messaging::Outcome::kAck);
+  ASSERT_EQ(consumer.Handle(VipMessage("m1", kNow)), messaging::Outcome::kAck);
+
+  const std::string text = metrics.Serialize();
+  EXPECT_THAT(text, HasSubstr("cppblog_offers_total{result=\"offered\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("cppblog_offers_total{result=\"cooldown\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("cppblog_offers_total{result=\"duplicate\"} 1\n"));
 }
 
 TEST(VipConsumer, CooldownChangeAppliesToLaterNotifications) {

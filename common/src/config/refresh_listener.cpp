@@ -60,7 +60,20 @@ struct RefreshListener::State {
 
   State(messaging::MessagePublisher& p, const ConfigClient& c, LiveProperties& l,
         RefreshListenerOptions o)
-      : publisher(p), client(c), live(l), options(std::move(o)) {}
+      : publisher(p), client(c), live(l), options(std::move(o)) {
+    if (options.metrics != nullptr) {
+      constexpr std::string_view kHelp =
+          "Configuration refreshes over the bus: applied (validated and swapped in) or failed "
+          "(the current configuration stays).";
+      applied = &options.metrics->AddCounter("cppblog_config_refreshes_total", kHelp,
+                                             {{"result", "applied"}});
+      failed = &options.metrics->AddCounter("cppblog_config_refreshes_total", kHelp,
+                                            {{"result", "failed"}});
+    }
+  }
+
+  metrics::Counter* applied = nullptr;
+  metrics::Counter* failed = nullptr;
 
   messaging::Outcome Handle(const messaging::Message& message) {
     const std::lock_guard lock{mutex};
@@ -100,6 +113,7 @@ struct RefreshListener::State {
       }
       const Properties after = loaded.properties;
       const std::vector<std::string> changed = live.Replace(std::move(loaded.properties));
+      if (applied != nullptr) applied->Increment();
       const std::string version =
           loaded.remote ? loaded.remote->environment.version.value_or("(none)") : "(local)";
       if (changed.empty()) {
@@ -123,6 +137,7 @@ struct RefreshListener::State {
             version, fmt::join(restart_changes, ", "));
       }
     } catch (const std::exception& e) {
+      if (failed != nullptr) failed->Increment();
       spdlog::error("configuration: refresh failed, keeping the current configuration: {}",
                     e.what());
     }

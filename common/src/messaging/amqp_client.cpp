@@ -47,8 +47,9 @@ std::string ResolvePassword(const AmqpClientOptions& options, const AmqpUrl& url
   return url.password;
 }
 
-ConnectionSettings MakeSettings(const AmqpClientOptions& options) {
+ConnectionSettings MakeSettings(const AmqpClientOptions& options, ClientMetrics& metrics) {
   ConnectionSettings settings;
+  settings.metrics = &metrics;
   settings.display_url = MaskPassword(options.url);
   std::vector<AmqpUrl> urls = ParseAmqpUrlList(options.url);
   const std::vector<std::string_view> entries = SplitAmqpUrlList(options.url);
@@ -124,7 +125,10 @@ const char* ToString(ConnectionState state) noexcept {
 class AmqpClient::Impl {
  public:
   explicit Impl(AmqpClientOptions options)
-      : options_(std::move(options)), settings_(MakeSettings(options_)) {
+      : options_(std::move(options)),
+        metrics_(options_.metrics),
+        settings_(MakeSettings(options_, metrics_)) {
+    metrics_.ShowState(ConnectionState::kRecovering);
     // spdlog builds its registry on first use; do it here, before our threads exist, so its
     // initialisation is ordered before their logging (ThreadSanitizer cannot see the guard
     // inside the uninstrumented shared spdlog).
@@ -199,6 +203,9 @@ class AmqpClient::Impl {
     config->queue = queue;
     config->handler = std::move(handler);
     config->options = options;
+    // A server-named queue's name is random: its exchange names it (bounded label values).
+    config->process_duration = &metrics_.ProcessDuration(
+        !queue.name.empty() ? queue.name : (config->exchange ? config->exchange->name : ""));
     if (control != nullptr) *control = consumer_->MakeControl(config->id);
     return consumer_->Subscribe(std::move(config));
   }
@@ -252,6 +259,7 @@ class AmqpClient::Impl {
     std::lock_guard lock(state_mutex_);
     if (state == reported_) return;
     reported_ = state;
+    metrics_.ShowState(state);
     if (!options_.on_state_change) return;
     try {
       options_.on_state_change(state);
@@ -261,6 +269,7 @@ class AmqpClient::Impl {
   }
 
   const AmqpClientOptions options_;
+  ClientMetrics metrics_;
   const ConnectionSettings settings_;
   std::unique_ptr<PublisherConnection> publisher_;
 

@@ -364,6 +364,7 @@ void ConsumerConnection::OnDeliver(amqp_connection_state_t conn, amqp_channel_t 
   Track(*sub, tag);
   if (!consuming_) return;
   ApplyRetryHeaders(message);
+  Metrics().consumed.Increment();
   tasks_.push_back([this, config = sub->config, generation = sub->generation, tag,
                     message = std::move(message)]() mutable {
     RunHandler(*config, generation, tag, std::move(message));
@@ -372,7 +373,8 @@ void ConsumerConnection::OnDeliver(amqp_connection_state_t conn, amqp_channel_t 
 
 void ConsumerConnection::RunHandler(const SubscriptionConfig& config, std::uint64_t generation,
                                     std::uint64_t delivery_tag, Message message) {
-  Result result{config.id, generation, delivery_tag, Outcome::kRetry, {}, {}};
+  Result result{config.id, generation, delivery_tag, Outcome::kRetry, false, {}, {}};
+  const auto started = Clock::now();
   try {
     result.outcome = config.handler(message);
     if (result.outcome == Outcome::kRetry) {
@@ -381,6 +383,7 @@ void ConsumerConnection::RunHandler(const SubscriptionConfig& config, std::uint6
     if (result.outcome == Outcome::kDeadLetter) result.reason = "the handler rejected the message";
   } catch (const PoisonMessage& e) {
     result.outcome = Outcome::kDeadLetter;
+    result.poison = true;
     result.reason = text::OneLine(e.what(), kMaxReasonBytes);
   } catch (const std::exception& e) {
     result.outcome = Outcome::kRetry;
@@ -388,6 +391,9 @@ void ConsumerConnection::RunHandler(const SubscriptionConfig& config, std::uint6
   } catch (...) {
     result.outcome = Outcome::kRetry;
     result.reason = "the handler threw a non-standard exception";
+  }
+  if (config.process_duration != nullptr) {
+    config.process_duration->Observe(std::chrono::duration<double>(Clock::now() - started).count());
   }
   if (result.outcome != Outcome::kAck) result.message = std::move(message);
   Post([&] { results_.push_back(std::move(result)); });
@@ -410,6 +416,7 @@ void ConsumerConnection::HandleResult(amqp_connection_state_t conn, Result& resu
       const ConsumerOptions& options = sub.config->options;
       const std::uint32_t attempt = result.message.retry_count;
       if (attempt >= options.max_retries) {
+        Metrics().dead_lettered_retries_exhausted.Increment();
         DeadLetter(sub, result,
                    "gave up after " + std::to_string(attempt + 1) + " attempts: " + result.reason,
                    now);
@@ -431,6 +438,8 @@ void ConsumerConnection::HandleResult(amqp_connection_state_t conn, Result& resu
       return;
     }
     case Outcome::kDeadLetter:
+      (result.poison ? Metrics().dead_lettered_poison : Metrics().dead_lettered_rejected)
+          .Increment();
       DeadLetter(sub, result, result.reason, now);
       return;
     case Outcome::kRequeue: {
@@ -493,7 +502,9 @@ void ConsumerConnection::SettleOriginal(amqp_connection_state_t conn, const Repu
   Mark(it->second, republish.delivery_tag, kSettled);
   if (ok) {
     amqp::CheckStatus(amqp_basic_ack(conn, it->second.channel, republish.delivery_tag, 0), "ack");
+    Metrics().acknowledged.Increment();
   } else {
+    Metrics().rejected.Increment();
     spdlog::error(
         "amqp consumer: could not republish to queue '{}'; the message goes back to "
         "queue '{}'",
@@ -554,11 +565,13 @@ void ConsumerConnection::SendDueAcks(amqp_connection_state_t conn) {
     }
     if (due > 0) {
       amqp::CheckStatus(amqp_basic_ack(conn, sub.channel, last, due > 1 ? 1 : 0), "ack");
+      Metrics().acknowledged.Increment(due);
     }
     // Behind a message still in its handler or in retry backoff: one by one, now.
     for (std::size_t i = 0; i < sub.unacked.size(); ++i) {
       if (sub.unacked[i] != kAckDue) continue;
       amqp::CheckStatus(amqp_basic_ack(conn, sub.channel, sub.first_unacked + i, 0), "ack");
+      Metrics().acknowledged.Increment();
       sub.unacked[i] = kSettled;
     }
   }

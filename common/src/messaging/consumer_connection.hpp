@@ -25,6 +25,7 @@ struct SubscriptionConfig {
   QueueSpec queue;
   Handler handler;
   ConsumerOptions options;
+  metrics::Histogram* process_duration = nullptr;  // messaging_process_duration_seconds
 };
 
 enum class SubscriptionOp { kPause, kResume, kCancel };
@@ -89,6 +90,7 @@ class ConsumerConnection final : public IoConnection {
     std::uint64_t generation = 0;
     std::uint64_t delivery_tag = 0;
     Outcome outcome = Outcome::kAck;
+    bool poison = false;  // kDeadLetter from a PoisonMessage (else the handler chose it)
     std::string reason;
     Message message;  // kept for retries and dead letters
   };

@@ -78,12 +78,18 @@ void IoConnection::SetState(ConnectionState state) {
 void IoConnection::OpenChannel(amqp_connection_state_t conn, amqp_channel_t channel) {
   amqp_channel_open(conn, channel);
   amqp::CheckReply(amqp_get_rpc_reply(conn), "open channel " + std::to_string(channel));
+  ++open_channels_;
+  Metrics().channels.Add(1);
 }
 
 void IoConnection::SendChannelCloseOk(amqp_connection_state_t conn,
                                       amqp_channel_t channel) noexcept {
   amqp_channel_close_ok_t ok{};
   amqp_send_method(conn, channel, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok);
+  if (open_channels_ > 0) {
+    --open_channels_;
+    Metrics().channels.Add(-1);
+  }
 }
 
 void IoConnection::NextNode() {
@@ -160,7 +166,11 @@ void IoConnection::DropConnection(const std::string& why) {
   if (conn_ != nullptr) {
     amqp_destroy_connection(conn_);
     conn_ = nullptr;
+    if (counted_connected_) Metrics().connections.Add(-1);
   }
+  counted_connected_ = false;
+  Metrics().channels.Add(-open_channels_);
+  open_channels_ = 0;
   blocked_ = false;
   OnConnectionLost();
   if (!reported_loss_) {
@@ -269,7 +279,11 @@ void IoConnection::Run() {
       if (now >= next_attempt) {
         try {
           Connect();
+          Metrics().connections.Add(1);
+          counted_connected_ = true;
           OnConnected(conn_);
+          if (ever_connected_) Metrics().recoveries.Increment();
+          ever_connected_ = true;
           blocked_ = false;
           backoff = settings_.reconnect_min;
           failures = 0;
@@ -331,7 +345,11 @@ void IoConnection::Run() {
     amqp_connection_close(conn_, AMQP_REPLY_SUCCESS);
     amqp_destroy_connection(conn_);
     conn_ = nullptr;
+    if (counted_connected_) Metrics().connections.Add(-1);
   }
+  counted_connected_ = false;
+  Metrics().channels.Add(-open_channels_);
+  open_channels_ = 0;
   SetState(ConnectionState::kClosed);
 }
 

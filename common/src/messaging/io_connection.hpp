@@ -14,6 +14,7 @@
 #include "cppblog/messaging/amqp_url.hpp"
 #include "cppblog/messaging/messaging_error.hpp"
 
+#include "client_metrics.hpp"
 #include "rabbitmq_c.hpp"
 
 namespace cppblog::messaging {
@@ -44,7 +45,8 @@ struct ConnectionSettings {
   std::chrono::milliseconds reconnect_min{100};
   std::chrono::milliseconds reconnect_max{5'000};
   std::string connection_name;
-  std::string display_url;  // the whole list, passwords masked
+  std::string display_url;           // the whole list, passwords masked
+  ClientMetrics* metrics = nullptr;  // never null once the client built the settings
 };
 
 /// One rabbitmq-c connection owned by one I/O thread (rabbitmq-c is not thread-safe).
@@ -117,9 +119,10 @@ class IoConnection {
   [[nodiscard]] const ConnectionSettings& Settings() const noexcept { return settings_; }
 
   /// Opens `channel` (after a channel error too: the broker closed it).
-  static void OpenChannel(amqp_connection_state_t conn, amqp_channel_t channel);
+  void OpenChannel(amqp_connection_state_t conn, amqp_channel_t channel);
   /// After a failed RPC closed `channel`: tell the broker we saw it.
-  static void SendChannelCloseOk(amqp_connection_state_t conn, amqp_channel_t channel) noexcept;
+  void SendChannelCloseOk(amqp_connection_state_t conn, amqp_channel_t channel) noexcept;
+  [[nodiscard]] ClientMetrics& Metrics() const noexcept { return *settings_.metrics; }
 
   std::mutex queue_mutex_;
 
@@ -148,6 +151,9 @@ class IoConnection {
   amqp_connection_state_t conn_ = nullptr;
   bool blocked_ = false;
   bool reported_loss_ = false;
+  bool ever_connected_ = false;     // a later connect is a recovery
+  int open_channels_ = 0;           // counted in the rabbitmq_channels gauge
+  bool counted_connected_ = false;  // counted in the rabbitmq_connections gauge
   std::mt19937 random_{std::random_device{}()};
 };
 

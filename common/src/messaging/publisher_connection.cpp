@@ -95,6 +95,7 @@ std::uint32_t PublisherConnection::TargetIdLocked(const Target& target) {
   };
   if (it != ids.end() && same(it->second)) return it->second;
   targets_.push_back(target);
+  target_durations_.push_back(&Metrics().PublishDuration(name));
   const auto id = static_cast<std::uint32_t>(targets_.size());
   ids.insert_or_assign(name, id);
   return id;
@@ -130,9 +131,13 @@ std::future<void> PublisherConnection::Enqueue(const Target& target, std::string
     }
     ++outstanding_;
     out.target = TargetIdLocked(target);
+    // The default exchange with any routing key: one series (OpenTelemetry's name for it).
+    out.confirm_duration = out.target != 0 ? target_durations_[out.target - 1]
+                                           : &Metrics().PublishDuration("amq.default");
     incoming_.push_back(std::move(out));
   });
   if (refused) {
+    Metrics().failed_to_publish.Increment();
     if (callback) {  // `out` was not taken: its callback is still here
       CallDone(out.on_done, refused);
       return {};
@@ -165,6 +170,7 @@ bool PublisherConnection::WaitSettled(Clock::time_point deadline) {
 void PublisherConnection::Settle(Outgoing& message, std::exception_ptr error) {
   if (message.settled) return;
   message.settled = true;
+  if (error) Metrics().failed_to_publish.Increment();
   if (message.on_done) {
     CallDone(message.on_done, error);
     message.on_done = nullptr;  // what it captured goes now, not with the message
@@ -184,6 +190,12 @@ void PublisherConnection::Confirm(std::uint64_t tag, bool multiple, bool ack) {
   std::size_t nacked = 0;
   const auto settle = [&](Outgoing& m) {
     m.confirmed = true;
+    if (ack) {
+      Metrics().acknowledged_published.Increment();
+      m.confirm_duration->Observe(std::chrono::duration<double>(now - m.sent_at).count());
+    } else {
+      Metrics().not_acknowledged_published.Increment();
+    }
     if (!ack && now < m.deadline) {
       // Sent again after a pause, until its publish timeout: a quorum queue nacks while it
       // has no leader (its node just died, an election is running), and a broker in trouble
@@ -250,6 +262,7 @@ void PublisherConnection::OnReturn(amqp_connection_state_t conn, amqp_channel_t 
         m.message.body == body) {
       m.returned = true;
       m.return_text = text;
+      Metrics().unrouted_published.Increment();
       return;
     }
   }
@@ -301,6 +314,8 @@ void PublisherConnection::SendPending(amqp_connection_state_t conn) {
     // The context string only on failure: this is the per-message path.
     if (status < 0)
       amqp::ThrowStatus(status, "publish to " + Destination(m.exchange, m.routing_key));
+    m.sent_at = Clock::now();
+    Metrics().published.Increment();
     in_flight_.push_back(std::move(m));
     pending_.pop_front();
   }

@@ -48,7 +48,9 @@ class PublisherConnection final : public IoConnection {
     std::string routing_key;
     Message message;
     std::uint32_t target = 0;  // 1-based index into targets_; 0: nothing to declare
+    metrics::Histogram* confirm_duration = nullptr;  // of its destination
     Clock::time_point deadline;
+    Clock::time_point sent_at;   // the last basic.publish of it
     std::promise<void> promise;  // unused when on_done is set
     PublishCallback on_done;
     bool settled = false;     // the promise (or on_done) has its result
@@ -98,6 +100,7 @@ class PublisherConnection final : public IoConnection {
   std::vector<Outgoing> incoming_;
   std::vector<Inspect> inspects_;
   std::vector<Target> targets_;
+  std::vector<metrics::Histogram*> target_durations_;  // parallel to targets_
   std::map<std::string, std::uint32_t, std::less<>> exchange_ids_;
   std::map<std::string, std::uint32_t, std::less<>> queue_ids_;
   bool closing_ = false;

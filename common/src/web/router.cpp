@@ -38,6 +38,7 @@ struct Node {
   std::uint32_t methods = 0;
   std::vector<std::string> param_names;  // in path order, for the routes ending here
   std::string pattern;
+  std::array<RouteRecorder*, kMethodCount> recorders{};  // set by Router::Observe
 
   [[nodiscard]] const Route* Find(Method method) const {
     if (method == Method::kOther) return nullptr;
@@ -152,7 +153,7 @@ Responder::~Responder() {
       "an HTTP response was never sent: its responder was destroyed unsent; "
       "answering 500");
   try {
-    sink_->Complete(InternalError());
+    Complete(InternalError());
   } catch (const std::exception& e) {
     spdlog::error("answering 500 for a dropped responder failed: {}", e.what());
   }
@@ -162,6 +163,8 @@ Responder& Responder::operator=(Responder&& other) noexcept {
   if (this != &other) {
     Responder dropped{std::move(*this)};  // answers 500 if it was still pending
     sink_ = std::move(other.sink_);
+    recorder_ = other.recorder_;
+    start_ = other.start_;
   }
   return *this;
 }
@@ -172,6 +175,13 @@ void Responder::Send(Response response) {
         "web::Responder::Send called on a responder that has already answered or was moved "
         "from");
   }
+  Complete(std::move(response));
+}
+
+void Responder::Complete(Response response) {
+  if (recorder_ != nullptr) {
+    recorder_->Record(response.status, std::chrono::steady_clock::now() - start_);
+  }
   // Emptied first: whatever Complete does, this responder has answered.
   const auto sink = std::move(sink_);
   sink->Complete(std::move(response));
@@ -179,9 +189,31 @@ void Responder::Send(Response response) {
 
 struct Router::Impl {
   void Add(Method method, std::string_view pattern, Route route);
+  void ObserveAll(Node& node);
 
   Node root;
+  RouteObserver* observer = nullptr;
+  std::array<RouteRecorder*, kMethodCount + 1> unmatched{};  // by request method; kOther last
 };
+
+void Router::Impl::ObserveAll(Node& node) {
+  for (std::size_t i = 0; i < kMethodCount; ++i) {
+    if (node.methods & (1U << i)) {
+      node.recorders[i] = &observer->ForRoute(static_cast<Method>(i), node.pattern);
+    }
+  }
+  for (auto& [literal, child] : node.literals) ObserveAll(*child);
+  if (node.param) ObserveAll(*node.param);
+}
+
+Router& Router::Observe(RouteObserver& observer) {
+  impl_->observer = &observer;
+  for (std::size_t i = 0; i <= kMethodCount; ++i) {
+    impl_->unmatched[i] = &observer.ForRoute(static_cast<Method>(i), "");
+  }
+  impl_->ObserveAll(impl_->root);
+  return *this;
+}
 
 Router::Router() : impl_(std::make_unique<Impl>()) {}
 Router::~Router() = default;
@@ -252,6 +284,7 @@ void Router::Impl::Add(Method method, std::string_view pattern, Route route) {
   node->methods |= Bit(method);
   node->param_names = std::move(names);
   node->pattern = std::string(pattern);
+  if (observer != nullptr) node->recorders[Index(method)] = &observer->ForRoute(method, pattern);
 }
 
 void Router::Dispatch(Request request, Responder responder) const {
@@ -261,6 +294,9 @@ void Router::Dispatch(Request request, Responder responder) const {
     spdlog::error("{} {} failed after its handler took the responder: {}", ToString(request.method),
                   request.path, failure);
   };
+  const bool observed = impl_->observer != nullptr;
+  const auto start =
+      observed ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
   try {
     Match match;
     const std::string_view path = request.path;
@@ -268,6 +304,7 @@ void Router::Dispatch(Request request, Responder responder) const {
       MatchFrom(impl_->root, path.substr(1), path.size() == 1, 0, request.method, match);
     }
     if (match.node == nullptr) {
+      if (observed) responder.RecordWith(impl_->unmatched[Index(request.method)], start);
       if (match.allowed == 0) {
         return responder.Send(Response::Error(404, "no resource at " + request.path));
       }
@@ -282,6 +319,10 @@ void Router::Dispatch(Request request, Responder responder) const {
       request.path_params.insert_or_assign(node.param_names[i], std::string(match.values[i]));
     }
     const Route& route = *node.Find(request.method);
+    if (observed) {
+      const Method routed = (node.methods & Bit(request.method)) ? request.method : Method::kGet;
+      responder.RecordWith(node.recorders[Index(routed)], start);
+    }
     if (route.handler) return responder.Send(route.handler(request));
     route.async_handler(request, responder);
     if (responder.IsPending()) {

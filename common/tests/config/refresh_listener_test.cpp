@@ -72,6 +72,7 @@ struct Harness {
   NiceMock<messaging::MockMessageSubscriber> subscriber;
   NiceMock<messaging::MockMessagePublisher> publisher;
   messaging::Handler handler;
+  metrics::Registry metrics;
   std::unique_ptr<RefreshListener> listener;
 
   explicit Harness(std::function<void(const Properties&)> validate = {}) {
@@ -86,7 +87,8 @@ struct Harness {
                                .bus_id = kBusId,
                                .live_keys = {"vip_accounts"},
                                .validate = std::move(validate),
-                               .now_ms = [] { return std::int64_t{1700000000000}; }});
+                               .now_ms = [] { return std::int64_t{1700000000000}; },
+                               .metrics = &metrics});
   }
 };
 
@@ -161,6 +163,19 @@ TEST(RefreshListener, AFailedReloadKeepsTheCurrentConfiguration) {
 
   EXPECT_EQ(harness.live.Get()->GetString("vip_accounts"), "10000");
   EXPECT_EQ(harness.listener->RefreshCount(), 1U);
+}
+
+TEST(RefreshListener, CountsAppliedAndFailedRefreshes) {
+  Harness harness;
+  harness.server.Serve(Environment("10000,10001"));
+  (void)harness.handler(Event(MakeRefreshJson("configserver:8888:x", "**", "e1", 1)));
+  harness.server.Serve("this is not JSON");
+  (void)harness.handler(Event(MakeRefreshJson("configserver:8888:x", "**", "e2", 1)));
+  (void)harness.handler(Event(MakeRefreshJson("configserver:8888:x", "**", "e3", 1)));
+
+  const std::string text = harness.metrics.Serialize();
+  EXPECT_THAT(text, ::testing::HasSubstr("cppblog_config_refreshes_total{result=\"applied\"} 1\n"));
+  EXPECT_THAT(text, ::testing::HasSubstr("cppblog_config_refreshes_total{result=\"failed\"} 2\n"));
 }
 
 TEST(RefreshListener, IgnoredEventsCauseNeitherFetchNorAck) {

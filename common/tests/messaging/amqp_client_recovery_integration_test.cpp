@@ -16,6 +16,7 @@
 
 #include "cppblog/messaging/amqp_client.hpp"
 #include "cppblog/messaging/messaging_error.hpp"
+#include "cppblog/metrics/registry.hpp"
 
 #include "broker_test_env.hpp"
 
@@ -203,6 +204,46 @@ TEST(AmqpClientRecovery, ConfirmedMessagesSurviveTwoForcedConnectionClosures) {
   ExpectConnectedAndRecoveredInTurn(publisher_log.States(), publisher_log.Losses());
   ExpectEveryMessageConsumed(tally, published, "close_all_connections x2",
                              MaxDuplicates(publisher_log.Losses(), consumer_log.Losses()));
+}
+
+// The value of the series named exactly `series` in the text format, or -1 when absent.
+double Sample(const std::string& text, const std::string& series) {
+  const auto at = text.find("\n" + series + " ");
+  if (at == std::string::npos) return -1;
+  return std::stod(text.substr(at + series.size() + 2));
+}
+
+TEST(AmqpClientRecovery, MetricsCountTheRecoveriesAndShowTheConnectionsAgain) {
+  const std::string queue = UniqueName("recovery-metrics");
+  StateLog log;
+  metrics::Registry registry;
+  AmqpClientOptions options = Options(log);
+  options.metrics = &registry;
+  AmqpClient client{std::move(options)};
+  auto subscribed =
+      client.SubscribeToQueue({.name = queue}, [](const Message&) { return Outcome::kAck; }, {});
+  ASSERT_EQ(subscribed.wait_for(kWait), std::future_status::ready);
+  subscribed.get();
+  ASSERT_TRUE(log.WaitConnected());
+  const std::string before = registry.Serialize();
+  ASSERT_EQ(Sample(before, "rabbitmq_connections"), 2) << before;
+  ASSERT_EQ(Sample(before, "cppblog_amqp_recoveries_total"), 0) << before;
+
+  RabbitCtl("close_all_connections 'cppblog metrics recovery test'");
+  ASSERT_TRUE(log.WaitForLosses(1));
+
+  std::string after;
+  const bool recovered = WaitUntil(
+      [&] {
+        after = registry.Serialize();
+        return Sample(after, "cppblog_amqp_recoveries_total") == 2 &&
+               Sample(after, "rabbitmq_connections") == 2 &&
+               Sample(after, "cppblog_amqp_connection_state{state=\"connected\"}") == 1;
+      },
+      kWait);
+  EXPECT_TRUE(recovered) << after;
+  EXPECT_EQ(Sample(after, "rabbitmq_channels"), Sample(before, "rabbitmq_channels")) << after;
+  EXPECT_EQ(Sample(after, "cppblog_amqp_connection_state{state=\"recovering\"}"), 0);
 }
 
 TEST(AmqpClientRecovery, ConfirmedMessagesSurviveABrokerRestartAndTheConsumerResumes) {

@@ -13,6 +13,7 @@
 #include "cppblog/config/properties.hpp"
 #include "cppblog/messaging/message_publisher.hpp"
 #include "cppblog/messaging/message_subscriber.hpp"
+#include "cppblog/metrics/registry.hpp"
 
 namespace cppblog::config {
 
@@ -32,6 +33,10 @@ struct RefreshListenerOptions {
   bool send_acks = true;
   /// Injectable for tests: epoch milliseconds for ack timestamps.
   std::function<std::int64_t()> now_ms{};
+  /// Counts refreshes in cppblog_config_refreshes_total{result="applied|failed"} (applied: the
+  /// reload validated and was swapped in, changed or not; failed: the current configuration
+  /// stays). Null: not counted. Must outlive the listener.
+  metrics::Registry* metrics = nullptr;
 };
 
 /// Live refresh over Spring Cloud Bus. Subscribes a server-named (exclusive, auto-delete)

@@ -15,6 +15,10 @@
 #include "cppblog/messaging/messaging_error.hpp"
 #include "cppblog/messaging/subscription.hpp"
 
+namespace cppblog::metrics {
+class Registry;
+}
+
 namespace cppblog::messaging {
 
 /// The client's connection state, for /health and metrics.
@@ -76,6 +80,10 @@ struct AmqpClientOptions {
   /// Called on the I/O threads at every change of State(); keep it short, do not call back
   /// into the client.
   std::function<void(ConnectionState)> on_state_change{};
+  /// Where the client's metrics go (rabbitmq_*, cppblog_amqp_*, messaging_*_duration_seconds,
+  /// cppblog_dead_lettered_total; docs/operations.md); null: counted, not exposed. Must
+  /// outlive the client.
+  metrics::Registry* metrics = nullptr;
 };
 
 /// Queue counts from a passive declare.

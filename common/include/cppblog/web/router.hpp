@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -24,6 +25,33 @@ class ResponseSink {
   ResponseSink& operator=(const ResponseSink&) = default;
 };
 
+/// Records how requests of one route ended (for metrics). Record is called once per request,
+/// on the thread that answers it; it must be cheap, thread-safe and must not throw.
+class RouteRecorder {
+ public:
+  virtual void Record(int status, std::chrono::steady_clock::duration elapsed) noexcept = 0;
+
+ protected:
+  RouteRecorder() = default;
+  ~RouteRecorder() = default;
+  RouteRecorder(const RouteRecorder&) = default;
+  RouteRecorder& operator=(const RouteRecorder&) = default;
+};
+
+/// Gives each route of a Router its recorder, once, when the route is known: `pattern` is the
+/// route's template ("/accounts/{accountId}"), or empty for requests that match no route
+/// (404, 405). The recorders must outlive the router.
+class RouteObserver {
+ public:
+  virtual RouteRecorder& ForRoute(Method method, std::string_view pattern) = 0;
+
+ protected:
+  RouteObserver() = default;
+  ~RouteObserver() = default;
+  RouteObserver(const RouteObserver&) = default;
+  RouteObserver& operator=(const RouteObserver&) = default;
+};
+
 /// The right to answer one request, exactly once, from any thread. Move-only: whoever holds
 /// it owes the answer. Destroyed without having sent (a bug in the handler), it answers 500
 /// and logs an error, so a client is never left waiting on a forgotten request.
@@ -45,8 +73,19 @@ class Responder {
   /// True until Send is called or the responder is moved from.
   [[nodiscard]] bool IsPending() const noexcept { return sink_ != nullptr; }
 
+  /// The answer (whichever it is, a dropped responder's 500 too) is recorded with `recorder`,
+  /// timed from `start`. The Router sets this for observed routes.
+  void RecordWith(RouteRecorder* recorder, std::chrono::steady_clock::time_point start) noexcept {
+    recorder_ = recorder;
+    start_ = start;
+  }
+
  private:
+  void Complete(Response response);
+
   std::shared_ptr<ResponseSink> sink_;
+  RouteRecorder* recorder_ = nullptr;
+  std::chrono::steady_clock::time_point start_{};
 };
 
 /// A handler: a plain function from request to response. It may throw HttpError.
@@ -87,6 +126,11 @@ class Router {
   Router& Post(std::string_view pattern, Handler handler) {
     return Add(Method::kPost, pattern, std::move(handler));
   }
+
+  /// Every request from now on is recorded with `observer`'s recorder for its route (routes
+  /// added before and after this call). Call it while building the router, before sharing it.
+  /// HEAD requests served by a GET route count as that route's GET.
+  Router& Observe(RouteObserver& observer);
 
   /// Finds the route, fills path_params and calls the handler; the response goes to
   /// `responder`, at once for a plain handler, whenever it answers for an async one.
