@@ -155,55 +155,16 @@ void LmdbOfferStore::Fail(std::string_view operation, int rc) const {
                    storage::LmdbErrorText(rc, path_));
 }
 
-struct LmdbOfferStore::Pending {
-  std::string_view message_id;
-  const VipNotification& notification;
-  system_clock::time_point offered_at;
-  std::chrono::milliseconds cooldown;
-  ProcessResult result = ProcessResult::kDuplicate;
-  std::exception_ptr error;
-  bool done = false;
-};
-
 ProcessResult LmdbOfferStore::Process(std::string_view message_id,
                                       const VipNotification& notification,
                                       system_clock::time_point offered_at,
                                       std::chrono::milliseconds cooldown) {
-  if (message_id.empty() || message_id.size() > kMaxMessageIdBytes) {
-    throw std::invalid_argument("offer store: a message id must be 1 to 255 bytes");
-  }
-  if (notification.account_id.empty() || notification.account_id.size() > kMaxAccountIdBytes) {
-    throw std::invalid_argument("offer store: an account id must be 1 to 128 bytes");
-  }
-  Pending mine{.message_id = message_id,
-               .notification = notification,
-               .offered_at = offered_at,
-               .cooldown = cooldown,
-               .result = ProcessResult::kDuplicate,
-               .error = nullptr,
-               .done = false};
-  std::unique_lock lock{commit_mutex_};
-  queued_.push_back(&mine);
-  while (!mine.done) {
-    if (committing_) {
-      commit_done_.wait(lock);
-      continue;
-    }
-    // Lead: commit everything queued (this request among it) in one transaction.
-    committing_ = true;
-    lock.unlock();
-    const std::vector<Pending*> batch = CommitQueued();
-    lock.lock();
-    for (Pending* request : batch) request->done = true;
-    committing_ = false;
-    commit_done_.notify_all();
-  }
-  if (mine.error) std::rethrow_exception(mine.error);
-  return mine.result;
+  return group_commit_.Process(message_id, notification, offered_at, cooldown,
+                               [this] { return CommitQueued(); });
 }
 
-std::vector<LmdbOfferStore::Pending*> LmdbOfferStore::CommitQueued() noexcept {
-  std::vector<Pending*> batch;
+std::vector<OfferRequest*> LmdbOfferStore::CommitQueued() noexcept {
+  std::vector<OfferRequest*> batch;
   std::exception_ptr error;
   std::optional<Txn> txn;
   try {
@@ -212,27 +173,24 @@ std::vector<LmdbOfferStore::Pending*> LmdbOfferStore::CommitQueued() noexcept {
   } catch (...) {
     error = std::current_exception();
   }
-  {
-    // Only now take the queue: what arrived while the lock was busy joins this commit
-    // instead of waiting for the next one.
-    const std::lock_guard lock{commit_mutex_};
-    batch.swap(queued_);
-  }
+  // Only now take the queue: what arrived while the lock was busy joins this commit instead of
+  // waiting for the next one.
+  batch = group_commit_.Take();
   try {
     if (error) std::rethrow_exception(error);
     // Keeps this commit from growing the file, which makes its sync twice as slow: offers only
     // accumulate, so without it every commit would.
     reserve_.Ensure(env_, txn->Get());
-    for (Pending* request : batch) request->result = Apply(txn->Get(), *request);
+    for (OfferRequest* request : batch) request->result = Apply(txn->Get(), *request);
     if (const int rc = txn->Commit(); rc != MDB_SUCCESS) Fail("commit offers", rc);
   } catch (...) {  // one failed write fails the whole transaction, so every request in it
     error = std::current_exception();
-    for (Pending* request : batch) request->error = error;
+    for (OfferRequest* request : batch) request->error = error;
   }
   return batch;
 }
 
-ProcessResult LmdbOfferStore::Apply(MDB_txn* txn, const Pending& request) const {
+ProcessResult LmdbOfferStore::Apply(MDB_txn* txn, const OfferRequest& request) const {
   // The transaction sees its own writes: a duplicate within one batch is found here too.
   MDB_val id_key = ToVal(request.message_id);
   MDB_val seen{};

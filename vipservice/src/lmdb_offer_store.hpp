@@ -1,16 +1,15 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <cstddef>
 #include <filesystem>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "cppblog/storage/lmdb_file_reserve.hpp"
 
+#include "group_commit.hpp"
 #include "offer_store.hpp"
 
 // LMDB's handles, declared here so that lmdb.h stays out of this header.
@@ -66,13 +65,11 @@ class LmdbOfferStore final : public OfferStore {
   [[nodiscard]] const std::filesystem::path& Path() const noexcept { return path_; }
 
  private:
-  struct Pending;
-
   [[noreturn]] void Fail(std::string_view operation, int rc) const;
   // The leader's commit: takes the writer lock, then every request queued by then, and
   // commits them in one transaction; returns them (each with its result or error).
-  std::vector<Pending*> CommitQueued() noexcept;
-  [[nodiscard]] ProcessResult Apply(MDB_txn* txn, const Pending& request) const;
+  std::vector<OfferRequest*> CommitQueued() noexcept;
+  [[nodiscard]] ProcessResult Apply(MDB_txn* txn, const OfferRequest& request) const;
   [[nodiscard]] std::size_t Count(unsigned dbi, std::string_view name) const;
 
   std::filesystem::path path_;
@@ -81,11 +78,7 @@ class LmdbOfferStore final : public OfferStore {
   unsigned offers_dbi_ = 0;
   unsigned processed_dbi_ = 0;
 
-  // Group commit: callers queue here; one of them (the leader) commits all that are queued.
-  std::mutex commit_mutex_;
-  std::condition_variable commit_done_;
-  std::vector<Pending*> queued_;
-  bool committing_ = false;
+  GroupCommit group_commit_;
 };
 
 }  // namespace cppblog::vip

@@ -452,16 +452,6 @@ void Migrate(PgConnection& connection, PGconn* conn) {
 
 }  // namespace
 
-struct PgOfferStore::Pending {
-  std::string_view message_id;
-  const VipNotification& notification;
-  system_clock::time_point offered_at;
-  milliseconds cooldown;
-  ProcessResult result = ProcessResult::kDuplicate;
-  std::exception_ptr error;
-  bool done = false;
-};
-
 namespace {
 
 PgTarget MakeTarget(PgOfferStore::Options& options) {
@@ -540,46 +530,12 @@ PgOfferStore::~PgOfferStore() = default;
 ProcessResult PgOfferStore::Process(std::string_view message_id,
                                     const VipNotification& notification,
                                     system_clock::time_point offered_at, milliseconds cooldown) {
-  if (message_id.empty() || message_id.size() > kMaxMessageIdBytes) {
-    throw std::invalid_argument("offer store: a message id must be 1 to 255 bytes");
-  }
-  if (notification.account_id.empty() || notification.account_id.size() > kMaxAccountIdBytes) {
-    throw std::invalid_argument("offer store: an account id must be 1 to 128 bytes");
-  }
-  Pending mine{.message_id = message_id,
-               .notification = notification,
-               .offered_at = offered_at,
-               .cooldown = cooldown,
-               .result = ProcessResult::kDuplicate,
-               .error = nullptr,
-               .done = false};
-  std::unique_lock lock{commit_mutex_};
-  queued_.push_back(&mine);
-  while (!mine.done) {
-    if (committing_) {
-      commit_done_.wait(lock);
-      continue;
-    }
-    committing_ = true;
-    lock.unlock();
-    const std::vector<Pending*> batch = CommitQueued();
-    lock.lock();
-    for (Pending* request : batch) request->done = true;
-    committing_ = false;
-    commit_done_.notify_all();
-  }
-  if (mine.error) std::rethrow_exception(mine.error);
-  return mine.result;
+  return group_commit_.Process(message_id, notification, offered_at, cooldown,
+                               [this] { return CommitQueued(); });
 }
 
-std::vector<PgOfferStore::Pending*> PgOfferStore::CommitQueued() noexcept {
-  std::vector<Pending*> batch;
-  {
-    const std::lock_guard lock{commit_mutex_};
-    const std::size_t take = std::min(queued_.size(), kMaxBatch);
-    batch.assign(queued_.begin(), queued_.begin() + static_cast<std::ptrdiff_t>(take));
-    queued_.erase(queued_.begin(), queued_.begin() + static_cast<std::ptrdiff_t>(take));
-  }
+std::vector<OfferRequest*> PgOfferStore::CommitQueued() noexcept {
+  std::vector<OfferRequest*> batch = group_commit_.Take(kMaxBatch);
   std::exception_ptr error;
   try {
     PGconn* conn = writer_->Get();
@@ -613,7 +569,7 @@ std::vector<PgOfferStore::Pending*> PgOfferStore::CommitQueued() noexcept {
     // statement, then the offer rule, a statement per request.
     std::vector<std::int32_t> locks;
     locks.reserve(batch.size());
-    for (const Pending* request : batch) {
+    for (const OfferRequest* request : batch) {
       locks.push_back(AccountLockKey(request->notification.account_id));
     }
     // Always in one order, so that two instances' batches never wait for each other in a cycle.
@@ -636,7 +592,7 @@ std::vector<PgOfferStore::Pending*> PgOfferStore::CommitQueued() noexcept {
     constexpr std::size_t kLockResults = 1;
     std::size_t sent = kLockResults;
     static constexpr std::array<int, 6> kFormats{1, 1, 1, 1, 1, 1};  // all binary
-    for (const Pending* request : batch) {
+    for (const OfferRequest* request : batch) {
       const std::int64_t read_at = ToNanos(request->notification.read_at);
       const std::int64_t window = std::max<std::int64_t>(
           std::chrono::duration_cast<nanoseconds>(request->cooldown).count(), 0);
@@ -701,7 +657,7 @@ std::vector<PgOfferStore::Pending*> PgOfferStore::CommitQueued() noexcept {
     }
   } catch (...) {  // one failed statement fails the whole transaction, so every request in it
     error = std::current_exception();
-    for (Pending* request : batch) request->error = error;
+    for (OfferRequest* request : batch) request->error = error;
   }
   return batch;
 }

@@ -1,7 +1,6 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <cstddef>
 #include <memory>
 #include <mutex>
@@ -10,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "group_commit.hpp"
 #include "offer_store.hpp"
 
 namespace cppblog::vip {
@@ -69,11 +69,9 @@ class PgOfferStore final : public OfferStore {
   static constexpr int kSchemaVersion = 1;
 
  private:
-  struct Pending;
-
   // The leader's commit: every request queued by the time it has the write connection, in one
   // pipelined transaction; returns them (each with its result or error).
-  std::vector<Pending*> CommitQueued() noexcept;
+  std::vector<OfferRequest*> CommitQueued() noexcept;
   [[nodiscard]] std::size_t Count(const char* sql) const;
 
   std::unique_ptr<const PgTarget> target_;  // what the connections connect to
@@ -82,10 +80,7 @@ class PgOfferStore final : public OfferStore {
   mutable std::mutex reader_mutex_;
   std::unique_ptr<PgConnection> reader_;  // reads, Ping and retention, under reader_mutex_
 
-  std::mutex commit_mutex_;
-  std::condition_variable commit_done_;
-  std::vector<Pending*> queued_;
-  bool committing_ = false;
+  GroupCommit group_commit_;
 };
 
 }  // namespace cppblog::vip
