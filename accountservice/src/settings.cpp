@@ -89,20 +89,9 @@ Settings Settings::From(const config::Properties& properties) {
                               properties.Find("vip_queue")->source +
                               ") must be a queue name of 1 to 200 bytes");
   }
-  const std::string queue_type = properties.GetString("vip_queue_type");
-  const auto parsed_type = vip::ParseQueueType(queue_type);
-  if (!parsed_type) {
-    throw config::ConfigError("vip_queue_type: '" + queue_type + "' (" +
-                              properties.Find("vip_queue_type")->source +
-                              ") must be classic or quorum");
-  }
-  settings.vip_queue_type = *parsed_type;
-  if (settings.vip_queue_type == messaging::QueueType::kQuorum && settings.compat_goblog_p9) {
-    throw config::ConfigError(
-        "vip_queue_type: quorum (" + properties.Find("vip_queue_type")->source +
-        ") cannot be used with compat_goblog_p9=true: the Go services declare vip_queue as a "
-        "non-durable classic queue; set vip_queue_type=classic or compat_goblog_p9=false");
-  }
+  settings.vip_queue_type =
+      vip::QueueTypeSetting(properties.GetString("vip_queue_type"),
+                            properties.Find("vip_queue_type")->source, settings.compat_goblog_p9);
   settings.http_threads = static_cast<unsigned>(properties.GetInt("http_threads", 0, 1024));
   return settings;
 }

@@ -104,20 +104,9 @@ Settings Settings::From(const config::Properties& properties) {
                               SourceOf(properties, "vip_queue") +
                               ") must be a queue name of 1 to 200 bytes");
   }
-  const std::string queue_type = properties.GetString("vip_queue_type");
-  const auto parsed_type = ParseQueueType(queue_type);
-  if (!parsed_type) {
-    throw config::ConfigError("vip_queue_type: '" + queue_type + "' (" +
-                              properties.Find("vip_queue_type")->source +
-                              ") must be classic or quorum");
-  }
-  settings.vip_queue_type = *parsed_type;
-  if (settings.vip_queue_type == messaging::QueueType::kQuorum && settings.compat_goblog_p9) {
-    throw config::ConfigError(
-        "vip_queue_type: quorum (" + properties.Find("vip_queue_type")->source +
-        ") cannot be used with compat_goblog_p9=true: the Go services declare vip_queue as a "
-        "non-durable classic queue; set vip_queue_type=classic or compat_goblog_p9=false");
-  }
+  settings.vip_queue_type =
+      vip::QueueTypeSetting(properties.GetString("vip_queue_type"),
+                            properties.Find("vip_queue_type")->source, settings.compat_goblog_p9);
   settings.prefetch = static_cast<std::uint16_t>(properties.GetInt("prefetch", 1, 65535));
   settings.handler_threads = static_cast<std::size_t>(properties.GetInt("handler_threads", 1, 256));
   settings.drain_timeout = properties.GetDuration("drain_timeout");

@@ -9,6 +9,8 @@
 
 #include <boost/json.hpp>
 
+#include "cppblog/config/config_error.hpp"
+
 namespace cppblog::vip {
 namespace {
 
@@ -228,6 +230,22 @@ std::optional<messaging::QueueType> ParseQueueType(std::string_view text) {
   if (lower == "classic") return messaging::QueueType::kClassic;
   if (lower == "quorum") return messaging::QueueType::kQuorum;
   return std::nullopt;
+}
+
+messaging::QueueType QueueTypeSetting(std::string_view text, std::string_view source,
+                                      bool compat_goblog_p9) {
+  const auto type = ParseQueueType(text);
+  if (!type) {
+    throw config::ConfigError("vip_queue_type: '" + std::string(text) + "' (" +
+                              std::string(source) + ") must be classic or quorum");
+  }
+  if (*type == messaging::QueueType::kQuorum && compat_goblog_p9) {
+    throw config::ConfigError(
+        "vip_queue_type: quorum (" + std::string(source) +
+        ") cannot be used with compat_goblog_p9=true: the Go services declare vip_queue as a "
+        "non-durable classic queue; set vip_queue_type=classic or compat_goblog_p9=false");
+  }
+  return *type;
 }
 
 messaging::QueueSpec VipQueue(bool compat_goblog_p9, std::string name, messaging::QueueType type) {

@@ -57,6 +57,13 @@ inline constexpr const char* kVipQueueTypeSetting = "vip_queue_type (env VIP_QUE
 /// "classic" or "quorum" (any case) → the type; std::nullopt for anything else.
 [[nodiscard]] std::optional<messaging::QueueType> ParseQueueType(std::string_view text);
 
+/// The setting vip_queue_type as both services read it: `text` parsed by ParseQueueType, from
+/// `source` (for the error). Throws config::ConfigError naming the key, the value and the source
+/// for anything but classic or quorum, and for quorum with compat_goblog_p9 (the Go services
+/// declare vip_queue as a non-durable classic queue).
+[[nodiscard]] messaging::QueueType QueueTypeSetting(std::string_view text, std::string_view source,
+                                                    bool compat_goblog_p9);
+
 /// How `vip_queue` (or `name`) is declared. Both services must agree, and so must any Go
 /// service sharing the broker, or the second declaration fails with PRECONDITION_FAILED.
 ///  - ours (compat_goblog_p9 false): durable, not exclusive, not auto-delete, no arguments;
