@@ -58,6 +58,14 @@ TEST(PropertyFile, ScalarsAreTypedLikeSnakeYaml) {
   EXPECT_EQ(flat[13].second, ScalarValue{std::string("12")});
 }
 
+// Found by fuzz_yaml: a base-60 integer past int64 overflowed (undefined behaviour).
+TEST(PropertyFile, ASexagesimalIntegerTooLargeForInt64StaysText) {
+  const FlatProperties flat = Flat("a: 7111111111111111111:1\nb: -153722867280912930:0:0\n");
+  ASSERT_EQ(flat.size(), 2U);
+  EXPECT_EQ(flat[0].second, ScalarValue{std::string("7111111111111111111:1")});
+  EXPECT_EQ(flat[1].second, ScalarValue{std::string("-153722867280912930:0:0")});
+}
+
 TEST(PropertyFile, NullAndEmptyListBecomeEmptyStringAndEmptyMapVanishes) {
   EXPECT_THAT(
       Flat("a: ~\nb:\nc: []\nd: {}\ne: x\n"),

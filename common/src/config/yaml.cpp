@@ -108,7 +108,10 @@ std::optional<ScalarValue> ResolveInt(const std::string& text) {
       std::int64_t part = 0;
       const auto [ptr, ec] = std::from_chars(digits.data() + start, digits.data() + end, part);
       if (ec != std::errc{} || ptr != digits.data() + end) return std::nullopt;
-      value = value * 60 + part;
+      // Too large for an int64 (as from_chars says of one part): not an integer, kept as text.
+      if (__builtin_mul_overflow(value, 60, &value) || __builtin_add_overflow(value, part, &value)) {
+        return std::nullopt;
+      }
       start = end + 1;
     }
     return negative ? -value : value;
