@@ -58,6 +58,8 @@ int Run(int argc, char* argv[]) {
     AccountStore accounts{settings.data_dir};
     Outbox outbox{accounts, metrics};
     const OutboxGauges outbox_gauges{outbox, metrics};
+    // Waits for the refresh subscription (below); joined after the broker client closes.
+    std::jthread trim_when_connected;
     // Never blocks: connects (and reconnects) in the background; the outbox holds VIP
     // notifications meanwhile.
     messaging::AmqpClient broker{
@@ -127,19 +129,17 @@ int Run(int argc, char* argv[]) {
     // may connect later or never; once it has taken the refresh subscription, drop the
     // connection set-up's pages too.
     static_cast<void>(process::TrimWorkingSet());
-    std::jthread trim_when_connected{
-        [subscribed = refresh.Subscribed()](const std::stop_token& stop) {
-          while (!stop.stop_requested()) {
-            if (subscribed.wait_for(std::chrono::milliseconds{100}) == std::future_status::ready) {
-              try {
-                subscribed.get();  // refused, or closed at shutdown: nothing to trim for
-                static_cast<void>(process::TrimWorkingSet());
-              } catch (const std::exception&) {
-              }
-              return;
-            }
-          }
-        }};
+    // No polling: the future completes when the broker takes the subscription, and fails when
+    // it refuses it or the client closes; the thread was declared before the client, so on every
+    // way out the client closes before the thread is joined.
+    trim_when_connected = std::jthread{[subscribed = refresh.Subscribed()] {
+      try {
+        subscribed.get();
+        static_cast<void>(process::TrimWorkingSet());
+      } catch (const std::exception&) {
+        // refused, or closed at shutdown: nothing to trim for
+      }
+    }};
 
     server.RunUntilSignal();
     // One wait bounds the whole stop, broker reachable or not (SIGTERM ends the service within

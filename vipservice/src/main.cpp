@@ -20,6 +20,7 @@
 #include "cppblog/health/health_registry.hpp"
 #include "cppblog/logging/logging.hpp"
 #include "cppblog/messaging/amqp_client.hpp"
+#include "cppblog/messaging/messaging_error.hpp"
 #include "cppblog/metrics/http_server_metrics.hpp"
 #include "cppblog/process/working_set.hpp"
 #include "cppblog/vip/vip_notification.hpp"
@@ -34,40 +35,57 @@
 namespace cppblog::vip {
 namespace {
 
-// Waits until `ready` completes (either way) or stop is requested; true when it completed.
-bool WaitFor(const std::shared_future<void>& ready, const std::stop_token& stop) {
-  while (!stop.stop_requested()) {
-    if (ready.wait_for(std::chrono::milliseconds{100}) == std::future_status::ready) return true;
-  }
-  return false;
-}
-
 // Waits for the broker to register the consumer. A refusal (PRECONDITION_FAILED: vip_queue
 // declared otherwise by a peer) is a configuration error: log it and stop the service. Once the
 // config bus subscription is in place too, start-up is over (configured, listening, consuming):
 // drop the pages only start-up used, code and constants that steady state maps again as it
-// needs them (ADR 0006).
+// needs them (ADR 0006). The waits block without polling: both futures complete when the broker
+// answers, and fail when the client closes, so the caller closes the client before joining.
 std::jthread WatchSubscription(std::future<void> subscribed,
                                std::shared_future<void> bus_subscribed, SubscriptionStatus& status,
                                web::Server& server, std::atomic<bool>& refused, std::string queue) {
   return std::jthread{[subscribed = subscribed.share(), bus_subscribed = std::move(bus_subscribed),
-                       &status, &server, &refused,
-                       queue = std::move(queue)](const std::stop_token& stop) {
-    if (!WaitFor(subscribed, stop)) return;
+                       &status, &server, &refused, queue = std::move(queue)] {
     try {
       subscribed.get();
       status.SetActive();
       spdlog::info("consuming queue={} consumer_tag={}", queue, kServiceName);
     } catch (const std::exception& e) {
+      const auto* error = dynamic_cast<const messaging::MessagingError*>(&e);
+      if (error != nullptr && error->kind() == messaging::MessagingErrorKind::kClosed) return;
       spdlog::critical("cannot consume queue {}: {} ({})", queue, e.what(),
                        vip::VipQueueMismatchHint(e.what()));
       refused.store(true);
       server.Stop();
       return;
     }
-    if (WaitFor(bus_subscribed, stop)) static_cast<void>(process::TrimWorkingSet());
+    try {
+      bus_subscribed.get();
+      static_cast<void>(process::TrimWorkingSet());
+    } catch (const std::exception&) {
+      // refused (the refresh listener reports it), or closed at shutdown: nothing to trim for
+    }
   }};
 }
+
+// Closes `broker`, then joins `watch` (Close is idempotent; a joined thread is left alone).
+class CloseThenJoin {
+ public:
+  CloseThenJoin(messaging::AmqpClient& broker, std::jthread& watch,
+                std::chrono::milliseconds deadline)
+      : broker_(broker), watch_(watch), deadline_(deadline) {}
+  CloseThenJoin(const CloseThenJoin&) = delete;
+  CloseThenJoin& operator=(const CloseThenJoin&) = delete;
+  ~CloseThenJoin() {
+    broker_.Close(deadline_);
+    if (watch_.joinable()) watch_.join();
+  }
+
+ private:
+  messaging::AmqpClient& broker_;
+  std::jthread& watch_;
+  std::chrono::milliseconds deadline_;
+};
 
 }  // namespace
 
@@ -144,17 +162,19 @@ int Run(int argc, char* argv[]) {
     std::atomic<bool> refused{false};
     std::jthread watch = WatchSubscription(std::move(subscribed), refresh.Subscribed(),
                                            subscription, server, refused, queue.name);
+    // On every way out, the client closes (failing what the watch waits on) before the watch is
+    // joined; the normal way out below closes it first, after draining the consumer.
+    const CloseThenJoin close_then_join{broker, watch, settings.drain_timeout};
     spdlog::info("{} listening on :{} data_dir={} queue={} durable={} offer_cooldown={}ms",
                  kServiceName, server.Port(), settings.data_dir.string(), queue.name, queue.durable,
                  settings.offer_cooldown.count());
 
     server.RunUntilSignal();
-    watch.request_stop();
-    watch.join();
     // Drain: no new deliveries; handlers in flight finish and are acked, or go back to the
     // queue at once while the store cannot write.
     consumer.Stop();
     broker.Close(settings.drain_timeout);
+    watch.join();
     if (refused.load()) return EXIT_FAILURE;
     spdlog::info("{} stopped", kServiceName);
     return EXIT_SUCCESS;
