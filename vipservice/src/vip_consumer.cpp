@@ -46,7 +46,7 @@ std::string TraceFields(const messaging::Message& message) {
 
 }  // namespace
 
-std::optional<trace::TraceContext> HandlerSpan(const messaging::Message& message) {
+std::optional<trace::TraceContext> HandlerTraceContext(const messaging::Message& message) {
   const auto HeaderText = [&message](std::string_view name) -> std::string_view {
     const auto header = message.headers.find(name);
     if (header == message.headers.end()) return {};
@@ -106,15 +106,17 @@ messaging::Outcome VipConsumer::Handle(const messaging::Message& message) {
   // A PoisonMessage leaves here: the client dead-letters the message with its reason.
   const VipNotification notification = ParseVipNotification(message.body);
   const std::string id = DeduplicationId(message);
-  const std::optional<trace::TraceContext> span = HandlerSpan(message);
-  const std::string trace_id = span ? trace::TraceIdHex(*span) : std::string{};
+  // The offer records the trace it was made in.
+  const std::optional<trace::TraceContext> handler_trace = HandlerTraceContext(message);
+  const std::string offer_trace_id =
+      handler_trace ? trace::TraceIdHex(*handler_trace) : std::string{};
   const auto held_until = SteadyClock::now() + store_retry_.max_hold;
   while (WaitForStoreTurn(held_until)) {
     try {
       const std::chrono::milliseconds cooldown{offer_cooldown_ms_.load(std::memory_order_relaxed)};
       const auto offered_at = clock_();
       const ProcessResult result =
-          offers_.Process(id, notification, offered_at, cooldown, trace_id);
+          offers_.Process(id, notification, offered_at, cooldown, offer_trace_id);
       StoreSucceeded();
       if (metrics::Counter* counter = results_[static_cast<std::size_t>(result)]) {
         counter->Increment();

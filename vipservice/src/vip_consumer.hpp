@@ -32,7 +32,8 @@ namespace cppblog::vip {
 /// message's `traceparent` header (a string), carrying its `tracestate` header on (unless that is
 /// longer than trace::kMaxTraceStateBytes). nullopt when the message has no valid traceparent:
 /// it is then handled outside any trace, and its offer records no trace id.
-[[nodiscard]] std::optional<trace::TraceContext> HandlerSpan(const messaging::Message& message);
+[[nodiscard]] std::optional<trace::TraceContext> HandlerTraceContext(
+    const messaging::Message& message);
 
 /// How the consumer waits for an offer store that cannot write (a full disk, a database
 /// restarting).
@@ -78,7 +79,7 @@ class VipConsumer {
               metrics::Registry& metrics);
 
   /// Logs "Got a message: <body>" at info, parses the body and applies the offer rule; an offer
-  /// records the trace id of HandlerSpan.
+  /// records the trace id of HandlerTraceContext.
   /// kAck when processed (offer, cooldown or duplicate); kRequeue when the store failed for
   /// max_hold or Stop was called while it fails (see the class comment). Throws
   /// messaging::PoisonMessage (the client dead-letters it) for a body that is no VIP

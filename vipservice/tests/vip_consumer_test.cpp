@@ -370,13 +370,13 @@ TEST(VipConsumerStoreOutage, ConcurrentDeliveriesAllLandOnceTheStoreIsBack) {
   EXPECT_EQ(store.CountProcessed(), 8U);
 }
 
-TEST(HandlerSpan, ContinuesTheMessagesTraceWithItsTracestate) {
+TEST(HandlerTraceContext, ContinuesTheMessagesTraceWithItsTracestate) {
   messaging::Message message = VipMessage("m1");
   message.headers.insert_or_assign("traceparent",
                                    "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
   message.headers.insert_or_assign("tracestate", "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7");
 
-  const std::optional<trace::TraceContext> span = HandlerSpan(message);
+  const std::optional<trace::TraceContext> span = HandlerTraceContext(message);
 
   ASSERT_TRUE(span.has_value());
   EXPECT_EQ(trace::TraceIdHex(*span), "4bf92f3577b34da6a3ce929d0e0e4736");
@@ -385,29 +385,29 @@ TEST(HandlerSpan, ContinuesTheMessagesTraceWithItsTracestate) {
   EXPECT_EQ(span->trace_state, "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7");
 }
 
-TEST(HandlerSpan, DropsATracestateOverItsBound) {
+TEST(HandlerTraceContext, DropsATracestateOverItsBound) {
   messaging::Message message = VipMessage("m1");
   message.headers.insert_or_assign("traceparent",
                                    "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
   message.headers.insert_or_assign("tracestate",
                                    "k=" + std::string(trace::kMaxTraceStateBytes - 1, 'v'));
 
-  const std::optional<trace::TraceContext> span = HandlerSpan(message);
+  const std::optional<trace::TraceContext> span = HandlerTraceContext(message);
 
   ASSERT_TRUE(span.has_value());
   EXPECT_EQ(span->trace_state, "");
 }
 
-TEST(HandlerSpan, NoneWithoutAValidTraceparent) {
+TEST(HandlerTraceContext, NoneWithoutAValidTraceparent) {
   messaging::Message message = VipMessage("m1");
   message.headers.insert_or_assign("tracestate", "congo=t61rcWkgMzE");
-  EXPECT_FALSE(HandlerSpan(message).has_value());
+  EXPECT_FALSE(HandlerTraceContext(message).has_value());
 
   message.headers.insert_or_assign("traceparent", "00-not-a-trace-01");
-  EXPECT_FALSE(HandlerSpan(message).has_value());
+  EXPECT_FALSE(HandlerTraceContext(message).has_value());
 
   message.headers.insert_or_assign("traceparent", std::int64_t{1});  // not a string
-  EXPECT_FALSE(HandlerSpan(message).has_value());
+  EXPECT_FALSE(HandlerTraceContext(message).has_value());
 }
 
 TEST(DeduplicationId, IsTheMessageIdWhenItFits) {
