@@ -93,7 +93,7 @@ web::Router MakeRouter(HandlerDeps deps) {
     auto owed =
         std::make_shared<Owed>(Owed{std::move(responder), std::move(response), std::string(id)});
     const bool vip = shared->vip_notifier->OnAccountReadAsync(
-        id, std::move(traceparent), [owed](std::exception_ptr error) {
+        id, std::move(traceparent), span.trace_state, [owed](std::exception_ptr error) {
           if (!error) return owed->responder.Send(std::move(owed->response));
           // The outbox logs its failing commits once; each refused read only at debug.
           try {

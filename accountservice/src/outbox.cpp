@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cppblog/storage/lmdb_environment.hpp"
+#include "cppblog/trace/trace_context.hpp"
 #include "cppblog/vip/vip_notification.hpp"
 
 namespace cppblog::account {
@@ -66,7 +67,7 @@ class Cursor {
   MDB_cursor* cursor_ = nullptr;
 };
 
-// Between an entry's message id and its traceparent (ASCII unit separator).
+// Between an entry's message id, its traceparent and its tracestate (ASCII unit separator).
 constexpr char kTraceSeparator = '\x1f';
 
 constexpr double kCommitEntriesBuckets[] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024};
@@ -154,9 +155,19 @@ void Outbox::AppendAsync(std::string message_id, std::string body, AppendCallbac
 
 void Outbox::AppendAsync(std::string message_id, std::string body, std::string traceparent,
                          AppendCallback done) {
-  // A separator inside would corrupt the entry: such a value is no traceparent anyway.
-  if (traceparent.find_first_of(std::string_view{"\x1f\0", 2}) != std::string::npos) {
-    traceparent.clear();
+  AppendAsync(std::move(message_id), std::move(body), std::move(traceparent), std::string{},
+              std::move(done));
+}
+
+void Outbox::AppendAsync(std::string message_id, std::string body, std::string traceparent,
+                         std::string tracestate, AppendCallback done) {
+  // A separator inside would corrupt the entry: such a value is no traceparent or tracestate
+  // anyway.
+  constexpr std::string_view kSeparators{"\x1f\0", 2};
+  if (traceparent.find_first_of(kSeparators) != std::string::npos) traceparent.clear();
+  if (traceparent.empty() || tracestate.size() > trace::kMaxTraceStateBytes ||
+      tracestate.find_first_of(kSeparators) != std::string::npos) {
+    tracestate.clear();
   }
   {
     const std::lock_guard lock{mutex_};
@@ -164,6 +175,7 @@ void Outbox::AppendAsync(std::string message_id, std::string body, std::string t
       queue_.push_back({.message_id = std::move(message_id),
                         .body = std::move(body),
                         .traceparent = std::move(traceparent),
+                        .tracestate = std::move(tracestate),
                         .done = std::move(done),
                         .sequence = 0});
       queued_.notify_one();
@@ -376,6 +388,10 @@ std::exception_ptr Outbox::WriteBatch(std::deque<Pending>& batch,
       if (!pending.traceparent.empty()) {
         value.push_back(kTraceSeparator);
         value.append(pending.traceparent);
+        if (!pending.tracestate.empty()) {
+          value.push_back(kTraceSeparator);
+          value.append(pending.tracestate);
+        }
       }
       value.push_back('\0');
       value.append(pending.body);
@@ -409,14 +425,22 @@ std::vector<OutboxEntry> Outbox::Read(std::uint64_t after, std::size_t max) cons
     const std::string_view stored{static_cast<const char*>(value.mv_data), value.mv_size};
     const auto nul = stored.find('\0');
     if (nul == std::string_view::npos) continue;  // not written by us: leave it alone
-    const std::string_view head = stored.substr(0, nul);
-    const auto separator = head.find(kTraceSeparator);
+    // The forms of outbox.hpp: message id [US traceparent [US tracestate]] NUL body.
+    std::string_view head = stored.substr(0, nul);
+    const auto NextField = [&head]() {
+      const auto separator = head.find(kTraceSeparator);
+      const std::string_view field = head.substr(0, separator);
+      head = separator == std::string_view::npos ? std::string_view{} : head.substr(separator + 1);
+      return std::string(field);
+    };
+    std::string message_id = NextField();
+    std::string traceparent = NextField();
+    std::string tracestate = NextField();
     entries.push_back({.sequence = DecodeKey(key),
-                       .message_id = std::string(head.substr(0, separator)),
+                       .message_id = std::move(message_id),
                        .body = std::string(stored.substr(nul + 1)),
-                       .traceparent = separator == std::string_view::npos
-                                          ? std::string{}
-                                          : std::string(head.substr(separator + 1))});
+                       .traceparent = std::move(traceparent),
+                       .tracestate = std::move(tracestate)});
   }
   if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND) Fail("read entries", rc);
   return entries;

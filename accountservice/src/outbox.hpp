@@ -27,14 +27,21 @@ struct OutboxEntry {
   std::string body;
   /// The W3C traceparent of the span that appended it (the HTTP request); empty for none.
   std::string traceparent{};
+  /// The W3C tracestate that came with it (vendor entries, passed on unchanged); empty for
+  /// none, and always when there is no traceparent.
+  std::string tracestate{};
 
   friend bool operator==(const OutboxEntry&, const OutboxEntry&) = default;
 };
 
 /// The VIP outbox: the named LMDB database "outbox" in the AccountStore's environment,
-/// key = big-endian 64-bit sequence, value = message id, NUL, body; or, for an entry with a
-/// trace, message id, US (0x1f), traceparent, NUL, body (entries without one keep the first form,
-/// which is also what earlier versions wrote).
+/// key = big-endian 64-bit sequence, value in one of three forms (US is 0x1f):
+///   1. message id, NUL, body: an entry without a trace (the only form of the first version);
+///   2. message id, US, traceparent, NUL, body: with a trace (the second version's);
+///   3. message id, US, traceparent, US, tracestate, NUL, body: with a trace and a tracestate.
+/// Each version writes the shortest form that holds the entry and reads every earlier form.
+/// (A version-2 reader would take form 3's "traceparent US tracestate" for a malformed
+/// traceparent, which the relay drops: a downgrade loses the trace, never the entry.)
 ///
 /// Appends are group-committed: they are queued, and one writer thread writes every queued
 /// entry in one transaction and one sync, then completes them all. An append completes only
@@ -73,6 +80,10 @@ class Outbox {
   /// The same, keeping `traceparent` (W3C form, without US or NUL) with the entry.
   void AppendAsync(std::string message_id, std::string body, std::string traceparent,
                    AppendCallback done);
+  /// The same, keeping `tracestate` too. A tracestate without a traceparent, longer than
+  /// trace::kMaxTraceStateBytes, or holding US or NUL (no valid one does) is not kept.
+  void AppendAsync(std::string message_id, std::string body, std::string traceparent,
+                   std::string tracestate, AppendCallback done);
 
   /// Stores an entry durably and returns its sequence: AppendAsync, waited for. Throws
   /// StoreError when the write fails or the outbox is closed.
@@ -145,6 +156,7 @@ class Outbox {
     std::string message_id;
     std::string body;
     std::string traceparent;
+    std::string tracestate;
     AppendCallback done;
     std::uint64_t sequence = 0;
   };

@@ -121,10 +121,16 @@ bool OutboxRelay::PublishNext(std::uint64_t& cursor, std::size_t room, bool& rou
     message.content_type = "application/json";
     message.message_id = std::move(entry.message_id);
     message.persistent = true;
-    // The publish is a span of the read's trace: same trace id, a span id of its own.
-    if (const auto read_span = trace::ParseTraceparent(entry.traceparent)) {
+    // The publish is a span of the read's trace: same trace id, a span id of its own, the
+    // read's tracestate passed on (ParseTraceparent drops one over kMaxTraceStateBytes).
+    if (const auto read_span = trace::ParseTraceparent(entry.traceparent, entry.tracestate)) {
+      trace::TraceContext publish_span = trace::ChildOf(*read_span);
       message.headers.insert_or_assign(std::string(trace::kTraceparentHeader),
-                                       trace::FormatTraceparent(trace::ChildOf(*read_span)));
+                                       trace::FormatTraceparent(publish_span));
+      if (!publish_span.trace_state.empty()) {
+        message.headers.insert_or_assign(std::string(trace::kTracestateHeader),
+                                         std::move(publish_span.trace_state));
+      }
     }
     {
       const std::lock_guard lock{shared_->mutex};

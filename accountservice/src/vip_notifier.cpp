@@ -57,6 +57,11 @@ bool VipNotifier::OnAccountReadAsync(std::string_view account_id, Recorded recor
 
 bool VipNotifier::OnAccountReadAsync(std::string_view account_id, std::string traceparent,
                                      Recorded recorded) {
+  return OnAccountReadAsync(account_id, std::move(traceparent), std::string{}, std::move(recorded));
+}
+
+bool VipNotifier::OnAccountReadAsync(std::string_view account_id, std::string traceparent,
+                                     std::string tracestate, Recorded recorded) {
   if (!IsVip(account_id)) return false;
   const auto read_at = clock_();
   std::string message_id = NewMessageId();
@@ -65,7 +70,7 @@ bool VipNotifier::OnAccountReadAsync(std::string_view account_id, std::string tr
   // is gone (the outbox completes what is queued when it closes).
   Clock answered_clock = spdlog::should_log(spdlog::level::debug) ? clock_ : Clock{};
   outbox_.AppendAsync(
-      message_id, std::move(body), std::move(traceparent),
+      message_id, std::move(body), std::move(traceparent), std::move(tracestate),
       [recorded = std::move(recorded), answered_clock = std::move(answered_clock), message_id,
        read_at, account_id = std::string(account_id)](std::exception_ptr error, std::uint64_t) {
         const bool stored = error == nullptr;

@@ -47,6 +47,10 @@ class VipNotifier {
   bool OnAccountReadAsync(std::string_view account_id, Recorded recorded);
   /// The same, the outbox entry keeping `traceparent` (the read's span) for the relay.
   bool OnAccountReadAsync(std::string_view account_id, std::string traceparent, Recorded recorded);
+  /// The same, the entry keeping the read's `tracestate` too (Outbox::AppendAsync says which it
+  /// keeps).
+  bool OnAccountReadAsync(std::string_view account_id, std::string traceparent,
+                          std::string tracestate, Recorded recorded);
 
  private:
   // The contract's body for a read at `read_at`.

@@ -184,6 +184,23 @@ TEST(AccountHandlers, VipReadContinuesTheCallersTraceAndTheOutboxKeepsItsSpan) {
   EXPECT_EQ(entries[0].traceparent, HeaderOf(response, "traceparent"));
 }
 
+TEST(AccountHandlers, VipReadPassesTheCallersTracestateOnToTheOutbox) {
+  const VipService service;
+  web::Request request = web::Get("/accounts/10000");
+  request.headers.emplace_back("traceparent",
+                               "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+  request.headers.emplace_back("tracestate", "congo=t61rcWkgMzE");
+
+  const web::Response response = service.router.Dispatch(std::move(request));
+
+  ASSERT_EQ(response.status, 200);
+  EXPECT_EQ(HeaderOf(response, "tracestate"), "congo=t61rcWkgMzE");
+  const auto entries = service.outbox.Read(0, 10);
+  ASSERT_EQ(entries.size(), 1U);
+  EXPECT_EQ(entries[0].traceparent, HeaderOf(response, "traceparent"));
+  EXPECT_EQ(entries[0].tracestate, "congo=t61rcWkgMzE");
+}
+
 TEST(AccountHandlers, MalformedTraceparentStartsANewTrace) {
   const VipService service;
   web::Request request = web::Get("/accounts/10000");

@@ -136,6 +136,34 @@ TEST(OutboxRelay, PublishIsASpanOfTheTraceTheEntryKept) {
   EXPECT_FALSE(messages[1].headers.contains("traceparent"));
 }
 
+TEST(OutboxRelay, PublishCarriesTheTracestateTheEntryKept) {
+  const TempDir dir;
+  AccountStore store{dir.path()};
+  Outbox outbox{store};
+  std::promise<void> appended;
+  outbox.AppendAsync("id-1", R"({"n":1})",
+                     "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+                     "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7",
+                     [&](std::exception_ptr, std::uint64_t) { appended.set_value(); });
+  appended.get_future().get();
+  std::promise<void> second_appended;  // a trace without a tracestate
+  outbox.AppendAsync("id-2", R"({"n":2})",
+                     "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+                     [&](std::exception_ptr, std::uint64_t) { second_appended.set_value(); });
+  second_appended.get_future().get();
+  Publisher publisher;
+
+  const OutboxRelay relay{outbox, publisher, Options()};
+
+  ASSERT_TRUE(WaitUntil([&] { return outbox.Size() == 0; }));
+  const auto messages = publisher.Messages();
+  ASSERT_EQ(messages.size(), 2U);
+  EXPECT_EQ(std::get<std::string>(messages[0].headers.at("tracestate")),
+            "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7");
+  EXPECT_TRUE(messages[1].headers.contains("traceparent"));
+  EXPECT_FALSE(messages[1].headers.contains("tracestate"));  // only when there is one
+}
+
 TEST(OutboxRelay, PublishesEntriesAppendedWhileRunning) {
   const TempDir dir;
   AccountStore store{dir.path()};

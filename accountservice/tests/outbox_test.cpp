@@ -9,12 +9,14 @@
 #include <span>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
 
 #include "cppblog/metrics/registry.hpp"
 #include "cppblog/storage/temp_dir.hpp"
+#include "cppblog/trace/trace_context.hpp"
 #include "cppblog/vip/vip_notification.hpp"
 
 #include "outbox_fault.hpp"
@@ -62,6 +64,58 @@ TEST(Outbox, AnEntryKeepsItsTraceparent) {
                                      .traceparent = traceparent}));
   EXPECT_EQ(entries[1],
             (OutboxEntry{.sequence = second, .message_id = "id-2", .body = R"({"a":2})"}));
+}
+
+TEST(Outbox, AnEntryKeepsItsTracestateBesideItsTraceparent) {
+  const TempDir dir;
+  AccountStore store{dir.path()};
+  Outbox outbox{store};
+  const std::string traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+  const std::string tracestate = "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7";
+  std::promise<std::uint64_t> appended;
+  outbox.AppendAsync(
+      "id-1", R"({"a":1})", traceparent, tracestate,
+      [&](std::exception_ptr, std::uint64_t sequence) { appended.set_value(sequence); });
+  const std::uint64_t sequence = appended.get_future().get();
+
+  const auto entries = outbox.Read(0, 10);
+
+  ASSERT_EQ(entries.size(), 1U);
+  EXPECT_EQ(entries[0], (OutboxEntry{.sequence = sequence,
+                                     .message_id = "id-1",
+                                     .body = R"({"a":1})",
+                                     .traceparent = traceparent,
+                                     .tracestate = tracestate}));
+}
+
+TEST(Outbox, ATracestateItCannotCarryIsNotKept) {
+  const TempDir dir;
+  AccountStore store{dir.path()};
+  Outbox outbox{store};
+  const std::string traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+  const std::vector<std::pair<std::string, std::string>> appends{
+      {traceparent, std::string("a=1\x1f"
+                                "b=2")},                                   // a separator inside
+      {traceparent, std::string("a=1\0b=2", 7)},                           // a NUL inside
+      {traceparent, "k=" + std::string(trace::kMaxTraceStateBytes, 'v')},  // over the bound
+      {"", "a=1"},                                                         // no traceparent
+  };
+  for (const auto& [parent, state] : appends) {
+    std::promise<void> appended;
+    outbox.AppendAsync("id", R"({"a":1})", parent, state,
+                       [&](std::exception_ptr, std::uint64_t) { appended.set_value(); });
+    appended.get_future().get();
+  }
+
+  const auto entries = outbox.Read(0, 10);
+
+  ASSERT_EQ(entries.size(), 4U);
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    EXPECT_EQ(entries[i].message_id, "id") << i;
+    EXPECT_EQ(entries[i].body, R"({"a":1})") << i;
+    EXPECT_EQ(entries[i].traceparent, appends[i].first) << i;
+    EXPECT_EQ(entries[i].tracestate, "") << i;
+  }
 }
 
 TEST(Outbox, ReadStartsAfterTheGivenSequenceAndStopsAtMax) {

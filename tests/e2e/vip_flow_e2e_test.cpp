@@ -1,4 +1,5 @@
 #include <chrono>
+#include <condition_variable>
 #include <csignal>
 #include <filesystem>
 #include <initializer_list>
@@ -10,8 +11,10 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <variant>
 #include <vector>
 
+#include <boost/json.hpp>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -337,6 +340,119 @@ TEST(VipFlowE2e, TheVipServiceLogsTheReadsTraceForItsMessage) {
 
   EXPECT_TRUE(vip.Process().WaitForOutput("trace_id=" + trace_id + " span_id=", 10s))
       << vip.Output();
+}
+
+// Consumes a queue and holds the first message delivered to it, unacked, until destroyed: then
+// it goes back to the queue for the next consumer (Outcome::kRequeue: the client puts it at the
+// queue's end with its id, body and headers, and acks the delivery once that is confirmed).
+class FirstMessagePeek {
+ public:
+  explicit FirstMessagePeek(const std::string& queue) {
+    client_
+        .SubscribeToQueue(vip::VipQueue(false, queue),
+                          [this](const messaging::Message& message) {
+                            std::unique_lock lock{mutex_};
+                            if (!first_) first_ = message;
+                            changed_.notify_all();
+                            changed_.wait(lock, [this] { return releasing_; });
+                            return messaging::Outcome::kRequeue;
+                          },
+                          {.prefetch = 1})
+        .get();
+  }
+  ~FirstMessagePeek() {
+    {
+      const std::lock_guard lock{mutex_};
+      releasing_ = true;
+    }
+    changed_.notify_all();
+  }
+  FirstMessagePeek(const FirstMessagePeek&) = delete;
+  FirstMessagePeek& operator=(const FirstMessagePeek&) = delete;
+
+  // The first message, once one arrives within `timeout`.
+  [[nodiscard]] std::optional<messaging::Message> Wait(std::chrono::milliseconds timeout) {
+    std::unique_lock lock{mutex_};
+    changed_.wait_for(lock, timeout, [this] { return first_.has_value(); });
+    return first_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::optional<messaging::Message> first_;
+  bool releasing_ = false;
+  // Last, so it is destroyed first: its handler is released by then, and it returns the
+  // message to the queue.
+  AmqpClient client_{{.url = TestAmqpUrl()}};
+};
+
+std::string HeaderText(const messaging::Message& message, const std::string& name) {
+  const auto header = message.headers.find(name);
+  if (header == message.headers.end()) return "(no header " + name + ")";
+  const auto* text = std::get_if<std::string>(&header->second);
+  return text != nullptr ? *text : "(header " + name + " is no string)";
+}
+
+// The offers GET /offers/10000 shows on a vipservice, as JSON objects.
+std::vector<boost::json::object> OffersOf(std::uint16_t port) {
+  const HttpResponse response = HttpGet(port, "/offers/10000");
+  if (response.status != 200) {
+    throw std::runtime_error("GET /offers/10000 on :" + std::to_string(port) + " answered " +
+                             std::to_string(response.status) + ": " + response.body);
+  }
+  const boost::json::value parsed = boost::json::parse(response.body);
+  std::vector<boost::json::object> offers;
+  for (const boost::json::value& offer : parsed.as_array()) {
+    offers.push_back(offer.as_object());
+  }
+  return offers;
+}
+
+// Issue 12: one trace from the HTTP request to the stored offer.
+TEST(VipFlowE2e, TraceOfAVipReadIsInTheAmqpHeadersTheVipServicesLogAndTheStoredOffer) {
+  const std::string queue = UniqueName("vip_queue-trace-offer");
+  const TempDir account_data;
+  const TempDir vip_data;
+  const std::uint16_t port = FreePort();
+  std::optional<FirstMessagePeek> peek{std::in_place, queue};
+  ServiceProcess account{AccountServiceOptions(account_data, port, queue, TestAmqpUrl())};
+  ASSERT_TRUE(account.WaitHealthy(port, 20s)) << account.Output();
+  const std::string trace_id = "5e0c63257de34c92bf9efcd03927272e";
+  const std::string tracestate = "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7";
+
+  HttpConnection connection{port};
+  const HttpResponse response = connection.Request(
+      "GET", "/accounts/10000", {},
+      {{"traceparent", "00-" + trace_id + "-e457b5a2e4d86bd1-01"}, {"tracestate", tracestate}});
+  ASSERT_EQ(response.status, 200);
+
+  // 1. The AMQP headers, read with a plain consumer: the publish's own span of that trace.
+  const std::optional<messaging::Message> message = peek->Wait(10s);
+  ASSERT_TRUE(message.has_value()) << account.Output();
+  EXPECT_THAT(HeaderText(*message, "traceparent"), StartsWith("00-" + trace_id + "-"));
+  EXPECT_NE(HeaderText(*message, "traceparent"), response.Header("traceparent").value_or(""));
+  EXPECT_EQ(HeaderText(*message, "tracestate"), tracestate);
+  peek.reset();  // the message goes back to the queue, for the vipservice
+
+  VipInstance vip{queue, vip_data.path()};
+  ASSERT_TRUE(vip.WaitHealthy()) << vip.Output();
+
+  // 2. The vipservice's line for that message.
+  EXPECT_TRUE(vip.Process().WaitForOutput("trace_id=" + trace_id + " span_id=", 10s))
+      << vip.Output();
+  // 3. The stored offer.
+  std::vector<boost::json::object> offers;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        offers = OffersOf(vip.Port());
+        return !offers.empty();
+      },
+      10s))
+      << vip.Output();
+  ASSERT_EQ(offers.size(), 1U) << vip.Output();
+  EXPECT_EQ(offers[0].at("messageId"), boost::json::value(message->message_id));
+  EXPECT_EQ(offers[0].at("traceId"), boost::json::value(trace_id));
 }
 
 TEST(VipFlowE2e, TwoThousandReadsAtFiftyAreTwoThousandOffersAcrossTwoInstances) {

@@ -7,7 +7,8 @@ namespace cppblog::vip {
 
 ProcessResult GroupCommit::Process(std::string_view message_id, const VipNotification& notification,
                                    std::chrono::system_clock::time_point offered_at,
-                                   std::chrono::milliseconds cooldown, const Commit& commit) {
+                                   std::chrono::milliseconds cooldown, std::string_view trace_id,
+                                   const Commit& commit) {
   if (message_id.empty() || message_id.size() > OfferStore::kMaxMessageIdBytes) {
     throw std::invalid_argument("offer store: a message id must be 1 to 255 bytes");
   }
@@ -15,10 +16,15 @@ ProcessResult GroupCommit::Process(std::string_view message_id, const VipNotific
       notification.account_id.size() > OfferStore::kMaxAccountIdBytes) {
     throw std::invalid_argument("offer store: an account id must be 1 to 128 bytes");
   }
+  if (!trace_id.empty() && !IsTraceId(trace_id)) {
+    throw std::invalid_argument(
+        "offer store: a trace id must be 32 lower-case hex digits, not all zero, or empty");
+  }
   OfferRequest mine{.message_id = message_id,
                     .notification = notification,
                     .offered_at = offered_at,
                     .cooldown = cooldown,
+                    .trace_id = trace_id,
                     .result = ProcessResult::kDuplicate,
                     .error = nullptr,
                     .done = false};

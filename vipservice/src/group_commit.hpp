@@ -20,6 +20,7 @@ struct OfferRequest {
   const VipNotification& notification;
   std::chrono::system_clock::time_point offered_at;
   std::chrono::milliseconds cooldown;
+  std::string_view trace_id;  // IsTraceId, or empty
   ProcessResult result = ProcessResult::kDuplicate;
   std::exception_ptr error;
   bool done = false;
@@ -35,12 +36,14 @@ class GroupCommit {
   /// The store's commit: takes requests with Take, settles them, returns those it took.
   using Commit = std::function<std::vector<OfferRequest*>()>;
 
-  /// Checks the ids (std::invalid_argument for an empty or too long one: such a message can
-  /// never be processed), queues the request, and returns its result once a commit (maybe
-  /// this caller's own) has settled it; rethrows its error.
+  /// Checks the ids (std::invalid_argument for an empty or too long one, or a trace id neither
+  /// empty nor IsTraceId: such a request can never be processed), queues the request, and
+  /// returns its result once a commit (maybe this caller's own) has settled it; rethrows its
+  /// error.
   ProcessResult Process(std::string_view message_id, const VipNotification& notification,
                         std::chrono::system_clock::time_point offered_at,
-                        std::chrono::milliseconds cooldown, const Commit& commit);
+                        std::chrono::milliseconds cooldown, std::string_view trace_id,
+                        const Commit& commit);
 
   /// For the commit: up to `max` queued requests, oldest first.
   [[nodiscard]] std::vector<OfferRequest*> Take(

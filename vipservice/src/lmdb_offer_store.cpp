@@ -20,6 +20,9 @@ using std::chrono::system_clock;
 constexpr std::size_t kMapSize = std::size_t{1} << 30;  // address space; the file grows as needed
 constexpr unsigned kMaxDbs = 4;
 constexpr std::size_t kTimeBytes = 8;
+// An offer's value: offered_at (kTimeBytes); from version 2 on, then the version byte, then
+// (version 2) the trace id's 16 bytes or nothing. Version 1 values are offered_at alone.
+constexpr char kOfferValueVersion = 2;
 
 MDB_val ToVal(std::string_view text) {
   return MDB_val{text.size(), const_cast<char*>(text.data())};
@@ -155,11 +158,12 @@ void LmdbOfferStore::Fail(std::string_view operation, int rc) const {
                    storage::LmdbErrorText(rc, path_));
 }
 
-ProcessResult LmdbOfferStore::Process(std::string_view message_id,
-                                      const VipNotification& notification,
-                                      system_clock::time_point offered_at,
-                                      std::chrono::milliseconds cooldown) {
-  return group_commit_.Process(message_id, notification, offered_at, cooldown,
+ProcessResult LmdbOfferStore::ProcessTraced(std::string_view message_id,
+                                            const VipNotification& notification,
+                                            system_clock::time_point offered_at,
+                                            std::chrono::milliseconds cooldown,
+                                            std::string_view trace_id) {
+  return group_commit_.Process(message_id, notification, offered_at, cooldown, trace_id,
                                [this] { return CommitQueued(); });
 }
 
@@ -237,6 +241,8 @@ ProcessResult LmdbOfferStore::Apply(MDB_txn* txn, const OfferRequest& request) c
     const std::string key_text = OfferKey(notification.account_id, read_at, request.message_id);
     std::string value_text;
     AppendTime(value_text, offered);
+    value_text.push_back(kOfferValueVersion);
+    if (!request.trace_id.empty()) value_text.append(TraceIdBytes(request.trace_id));
     MDB_val key = ToVal(key_text);
     MDB_val value = ToVal(value_text);
     if (const int rc = mdb_put(txn, offers_dbi_, &key, &value, 0); rc != MDB_SUCCESS) {
@@ -263,10 +269,14 @@ std::vector<Offer> LmdbOfferStore::OffersFor(std::string_view account_id) const 
     }
     const std::string_view stamp = FromVal(value);
     if (stamp.size() < kTimeBytes) Fail("read offer", MDB_CORRUPTED);
-    offers.push_back({.account_id = std::string(account_id),
-                      .message_id = std::string(found.substr(prefix.size() + kTimeBytes)),
-                      .read_at = FromNanos(ReadTime(found.substr(prefix.size()))),
-                      .offered_at = FromNanos(ReadTime(stamp))});
+    // Version 1: offered_at alone; version 2: then the version byte and the trace id, if any.
+    const bool version2 = stamp.size() > kTimeBytes && stamp[kTimeBytes] == kOfferValueVersion;
+    offers.push_back(
+        {.account_id = std::string(account_id),
+         .message_id = std::string(found.substr(prefix.size() + kTimeBytes)),
+         .read_at = FromNanos(ReadTime(found.substr(prefix.size()))),
+         .offered_at = FromNanos(ReadTime(stamp)),
+         .trace_id = version2 ? TraceIdFromBytes(stamp.substr(kTimeBytes + 1)) : std::string{}});
     rc = mdb_cursor_get(cursor.Get(), &key, &value, MDB_NEXT);
   }
   if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND) Fail("read offers of account", rc);

@@ -20,8 +20,12 @@ namespace cppblog::vip {
 
 /// The vipservice's offer store on one host: an LMDB environment under `data_dir` (created when
 /// missing) with two named databases, "offers" (by account, then readAt) and "processed" (message
-/// ids, each with the time it was processed at). Every commit is synced to disk before Process
-/// returns, so a message acked after Process is never processed again, even after a crash.
+/// ids, each with the time it was processed at). An offer's value is its offered_at (8 bytes);
+/// from version 2 on, followed by the version byte 2 and the trace id's 16 bytes when it has
+/// one. Values of version 1 (offered_at alone) read as offers without a trace id; a version
+/// after 2 keeps offered_at first, so a reader of this version still reads that. Every commit
+/// is synced to disk before Process returns, so a message acked after Process is never
+/// processed again, even after a crash.
 /// Concurrent Process calls share one transaction and one sync (group commit): a sync costs
 /// milliseconds, and the handler threads would otherwise queue behind each other's.
 ///
@@ -34,17 +38,6 @@ class LmdbOfferStore final : public OfferStore {
   ~LmdbOfferStore() override;
   LmdbOfferStore(const LmdbOfferStore&) = delete;
   LmdbOfferStore& operator=(const LmdbOfferStore&) = delete;
-
-  /// Applies the offer rule to one notification in ONE write transaction: when `message_id`
-  /// was processed before, nothing changes (kDuplicate); otherwise the id is recorded and,
-  /// unless the account has an offer whose readAt lies within `cooldown` of this one's
-  /// (either side), an offer stamped `offered_at` is stored (kOffered; else kCooldown).
-  /// A zero cooldown makes every distinct message an offer. Blocks until the transaction
-  /// (maybe shared with concurrent calls, each applied in turn) is synced. Throws StoreError, and
-  /// std::invalid_argument for an empty or too long message id.
-  ProcessResult Process(std::string_view message_id, const VipNotification& notification,
-                        std::chrono::system_clock::time_point offered_at,
-                        std::chrono::milliseconds cooldown) override;
 
   /// The account's offers, oldest readAt first; empty when it has none. Throws StoreError.
   [[nodiscard]] std::vector<Offer> OffersFor(std::string_view account_id) const override;
@@ -66,6 +59,11 @@ class LmdbOfferStore final : public OfferStore {
 
  private:
   [[noreturn]] void Fail(std::string_view operation, int rc) const;
+  // Process (OfferStore): the group commit, with CommitQueued.
+  ProcessResult ProcessTraced(std::string_view message_id, const VipNotification& notification,
+                              std::chrono::system_clock::time_point offered_at,
+                              std::chrono::milliseconds cooldown,
+                              std::string_view trace_id) override;
   // The leader's commit: takes the writer lock, then every request queued by then, and
   // commits them in one transaction; returns them (each with its result or error).
   std::vector<OfferRequest*> CommitQueued() noexcept;

@@ -30,7 +30,38 @@ std::string ReadPasswordFile(const std::filesystem::path& path) {
   return password;
 }
 
+constexpr std::size_t kTraceIdBytes = 16;
+constexpr std::string_view kHexDigits = "0123456789abcdef";
+
 }  // namespace
+
+bool IsTraceId(std::string_view text) noexcept {
+  return text.size() == 2 * kTraceIdBytes &&
+         text.find_first_not_of(kHexDigits) == std::string_view::npos &&
+         text.find_first_not_of('0') != std::string_view::npos;
+}
+
+std::string TraceIdBytes(std::string_view trace_id) {
+  std::string bytes;
+  bytes.reserve(trace_id.size() / 2);
+  for (std::size_t i = 0; i + 1 < trace_id.size(); i += 2) {
+    bytes.push_back(
+        static_cast<char>(kHexDigits.find(trace_id[i]) * 16 + kHexDigits.find(trace_id[i + 1])));
+  }
+  return bytes;
+}
+
+std::string TraceIdFromBytes(std::string_view bytes) {
+  std::string hex;
+  if (bytes.size() != kTraceIdBytes) return hex;
+  hex.reserve(2 * kTraceIdBytes);
+  for (const char c : bytes) {
+    const auto byte = static_cast<unsigned char>(c);
+    hex.push_back(kHexDigits[byte >> 4]);
+    hex.push_back(kHexDigits[byte & 0x0F]);
+  }
+  return hex;
+}
 
 const char* ToString(ProcessResult result) noexcept {
   switch (result) {

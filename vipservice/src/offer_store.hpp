@@ -28,6 +28,9 @@ struct Offer {
   std::string message_id;  // of the notification that yielded it
   std::chrono::system_clock::time_point read_at;
   std::chrono::system_clock::time_point offered_at;
+  /// The W3C trace id of the notification's message (its traceparent header), 32 lower-case hex
+  /// digits; empty when the message carried none (and for offers stored before trace ids were).
+  std::string trace_id{};
 
   friend bool operator==(const Offer&, const Offer&) = default;
 };
@@ -60,14 +63,18 @@ class OfferStore {
   /// Applies the offer rule to one notification in ONE transaction: when `message_id` was
   /// processed before, nothing changes (kDuplicate); otherwise the id is recorded (processed
   /// at `offered_at`) and, unless the account has an offer whose readAt lies within `cooldown`
-  /// of this one's (either side), an offer stamped `offered_at` is stored (kOffered; else
-  /// kCooldown). A zero cooldown makes every distinct message an offer. Correct when several
-  /// processes call it on one store at once. Blocks until the transaction (maybe shared with
-  /// concurrent calls, each applied in turn) is durable. Throws StoreError (transient: retry
-  /// later), and std::invalid_argument for an empty or too long message or account id.
-  virtual ProcessResult Process(std::string_view message_id, const VipNotification& notification,
-                                std::chrono::system_clock::time_point offered_at,
-                                std::chrono::milliseconds cooldown) = 0;
+  /// of this one's (either side), an offer stamped `offered_at` and recording `trace_id` is
+  /// stored (kOffered; else kCooldown). A zero cooldown makes every distinct message an offer.
+  /// `trace_id` is the message's W3C trace id as IsTraceId describes it, or empty for none.
+  /// Correct when several processes call it on one store at once. Blocks until the transaction
+  /// (maybe shared with concurrent calls, each applied in turn) is durable. Throws StoreError
+  /// (transient: retry later), and std::invalid_argument for an empty or too long message or
+  /// account id, or a trace id that IsTraceId refuses.
+  ProcessResult Process(std::string_view message_id, const VipNotification& notification,
+                        std::chrono::system_clock::time_point offered_at,
+                        std::chrono::milliseconds cooldown, std::string_view trace_id = {}) {
+    return ProcessTraced(message_id, notification, offered_at, cooldown, trace_id);
+  }
 
   /// The account's offers, oldest readAt first; empty when it has none. Throws StoreError.
   [[nodiscard]] virtual std::vector<Offer> OffersFor(std::string_view account_id) const = 0;
@@ -86,7 +93,25 @@ class OfferStore {
 
   /// What the store is, for logs and health: "LMDB <path>" or "PostgreSQL <masked URL>".
   [[nodiscard]] virtual std::string Describe() const = 0;
+
+ private:
+  // Process, as each store implements it (Process only supplies the default trace id).
+  virtual ProcessResult ProcessTraced(std::string_view message_id,
+                                      const VipNotification& notification,
+                                      std::chrono::system_clock::time_point offered_at,
+                                      std::chrono::milliseconds cooldown,
+                                      std::string_view trace_id) = 0;
 };
+
+/// Whether `text` is a trace id as offers keep it: 32 lower-case hex digits, not all zero (the
+/// W3C form; trace::TraceIdHex of a parsed traceparent always is one).
+[[nodiscard]] bool IsTraceId(std::string_view text) noexcept;
+
+/// A trace id (IsTraceId) as its 16 bytes, as the stores write it.
+[[nodiscard]] std::string TraceIdBytes(std::string_view trace_id);
+
+/// The trace id of 16 stored bytes (lower-case hex); empty for anything else (none stored).
+[[nodiscard]] std::string TraceIdFromBytes(std::string_view bytes);
 
 /// The store the settings choose: PostgreSQL when `offer_store_url` is set (its password from
 /// `offer_store_password_file` when that is set), else LMDB under `data_dir`. Opens it (connects,

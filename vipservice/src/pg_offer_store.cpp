@@ -51,10 +51,10 @@ constexpr const char* kLockSql =
 
 // The offer rule for one notification, one statement: the id's primary key makes a processed
 // id a duplicate (no row returned); otherwise the id is recorded with whether it yields an
-// offer, and the offer is inserted. The offer exists already only when this message's id was
-// deleted by retention and the message came again: its offer is kept as it was. The account's
-// advisory lock, taken before in the same transaction, keeps the cooldown check and the insert
-// atomic across instances.
+// offer, and the offer is inserted with the message's trace id ($7, NULL for none). The offer
+// exists already only when this message's id was deleted by retention and the message came again:
+// its offer is kept as it was. The account's advisory lock, taken before in the same transaction,
+// keeps the cooldown check and the insert atomic across instances.
 constexpr const char* kProcessSql = R"sql(
 WITH processed AS (
   INSERT INTO vip_processed (message_id, processed_at_ns, offered)
@@ -63,8 +63,8 @@ WITH processed AS (
   ON CONFLICT (message_id) DO NOTHING
   RETURNING offered),
 offer AS (
-  INSERT INTO vip_offers (account_id, read_at_ns, message_id, offered_at_ns)
-  SELECT $2, $3, $1, $4 FROM processed WHERE offered
+  INSERT INTO vip_offers (account_id, read_at_ns, message_id, offered_at_ns, trace_id)
+  SELECT $2, $3, $1, $4, $7 FROM processed WHERE offered
   ON CONFLICT DO NOTHING)
 SELECT offered FROM processed)sql";
 
@@ -80,6 +80,13 @@ CREATE TABLE IF NOT EXISTS vip_offers (
   message_id bytea NOT NULL,
   offered_at_ns bigint NOT NULL,
   PRIMARY KEY (account_id, read_at_ns, message_id));
+)sql";
+
+// Version 2: the trace id of the message that yielded an offer (16 bytes; NULL for none, and for
+// the offers made before). Nullable without a default, so adding it rewrites no row, and
+// instances of version 1 still running meanwhile insert their offers as before.
+constexpr const char* kSchemaV2 = R"sql(
+ALTER TABLE vip_offers ADD COLUMN IF NOT EXISTS trace_id bytea;
 )sql";
 
 // libpq is loaded when a PgOfferStore is first made, not linked: a vipservice on LMDB then never
@@ -439,6 +446,9 @@ void Migrate(PgConnection& connection, PGconn* conn) {
     if (version < 1) {
       static_cast<void>(Exec(connection, conn, op, kSchemaV1));
     }
+    if (version < 2) {
+      static_cast<void>(Exec(connection, conn, op, kSchemaV2));
+    }
     if (version < PgOfferStore::kSchemaVersion) {
       static_cast<void>(Exec(connection, conn, op,
                              "INSERT INTO cppblog_schema_version (component, version) "
@@ -527,10 +537,11 @@ PgOfferStore::PgOfferStore(Options options)
 
 PgOfferStore::~PgOfferStore() = default;
 
-ProcessResult PgOfferStore::Process(std::string_view message_id,
-                                    const VipNotification& notification,
-                                    system_clock::time_point offered_at, milliseconds cooldown) {
-  return group_commit_.Process(message_id, notification, offered_at, cooldown,
+ProcessResult PgOfferStore::ProcessTraced(std::string_view message_id,
+                                          const VipNotification& notification,
+                                          system_clock::time_point offered_at,
+                                          milliseconds cooldown, std::string_view trace_id) {
+  return group_commit_.Process(message_id, notification, offered_at, cooldown, trace_id,
                                [this] { return CommitQueued(); });
 }
 
@@ -550,11 +561,11 @@ std::vector<OfferRequest*> PgOfferStore::CommitQueued() noexcept {
         fail("prepare statements");
       }
       static constexpr std::array<Oid, 2> kLockTypes{kInt4Oid, kInt4ArrayOid};
-      static constexpr std::array<Oid, 6> kProcessTypes{kByteaOid, kByteaOid, kInt8Oid,
-                                                        kInt8Oid,  kInt8Oid,  kInt8Oid};
+      static constexpr std::array<Oid, 7> kProcessTypes{kByteaOid, kByteaOid, kInt8Oid, kInt8Oid,
+                                                        kInt8Oid,  kInt8Oid,  kByteaOid};
       for (const auto& [name, sql, count, types] :
            {std::tuple{kLockStatement, kLockSql, 2, kLockTypes.data()},
-            std::tuple{kProcessStatement, kProcessSql, 6, kProcessTypes.data()}}) {
+            std::tuple{kProcessStatement, kProcessSql, 7, kProcessTypes.data()}}) {
         const Result prepared{Pq().PQprepare(conn, name, sql, count, types)};
         if (!prepared || Pq().PQresultStatus(prepared.get()) != PGRES_COMMAND_OK) {
           fail("prepare statements");
@@ -591,7 +602,8 @@ std::vector<OfferRequest*> PgOfferStore::CommitQueued() noexcept {
     }
     constexpr std::size_t kLockResults = 1;
     std::size_t sent = kLockResults;
-    static constexpr std::array<int, 6> kFormats{1, 1, 1, 1, 1, 1};  // all binary
+    static constexpr std::array<int, 7> kFormats{1, 1, 1, 1, 1, 1, 1};  // all binary
+    std::string trace_id;
     for (const OfferRequest* request : batch) {
       const std::int64_t read_at = ToNanos(request->notification.read_at);
       const std::int64_t window = std::max<std::int64_t>(
@@ -600,17 +612,24 @@ std::vector<OfferRequest*> PgOfferStore::CommitQueued() noexcept {
                                                        BigEndian64(ToNanos(request->offered_at)),
                                                        BigEndian64(SaturatingAdd(read_at, -window)),
                                                        BigEndian64(SaturatingAdd(read_at, window))};
-      const std::array<const char*, 6> values{
-          request->message_id.data(), request->notification.account_id.data(),
-          numbers[0].data(),          numbers[1].data(),
-          numbers[2].data(),          numbers[3].data()};
-      const std::array<int, 6> lengths{static_cast<int>(request->message_id.size()),
+      // libpq copies the parameters into its buffer before PQsendQueryPrepared returns.
+      trace_id = TraceIdBytes(request->trace_id);
+      const std::array<const char*, 7> values{
+          request->message_id.data(),
+          request->notification.account_id.data(),
+          numbers[0].data(),
+          numbers[1].data(),
+          numbers[2].data(),
+          numbers[3].data(),
+          trace_id.empty() ? nullptr : trace_id.data()};  // a null value is SQL NULL
+      const std::array<int, 7> lengths{static_cast<int>(request->message_id.size()),
                                        static_cast<int>(request->notification.account_id.size()),
                                        8,
                                        8,
                                        8,
-                                       8};
-      if (Pq().PQsendQueryPrepared(conn, kProcessStatement, 6, values.data(), lengths.data(),
+                                       8,
+                                       static_cast<int>(trace_id.size())};
+      if (Pq().PQsendQueryPrepared(conn, kProcessStatement, 7, values.data(), lengths.data(),
                                    kFormats.data(), 0) != 1) {
         fail("send offer rule");
       }
@@ -671,11 +690,11 @@ std::vector<Offer> PgOfferStore::OffersFor(std::string_view account_id) const {
   const int lengths[] = {static_cast<int>(account_id.size())};
   const int formats[] = {1};
   const Oid types[] = {kByteaOid};
-  const Result result{
-      Pq().PQexecParams(conn,
-                        "SELECT message_id, read_at_ns, offered_at_ns FROM vip_offers "
-                        "WHERE account_id = $1 ORDER BY read_at_ns, message_id",
-                        1, types, values, lengths, formats, /*resultFormat=*/1)};
+  const Result result{Pq().PQexecParams(conn,
+                                        "SELECT message_id, read_at_ns, offered_at_ns, "
+                                        "coalesce(trace_id, ''::bytea) FROM vip_offers "
+                                        "WHERE account_id = $1 ORDER BY read_at_ns, message_id",
+                                        1, types, values, lengths, formats, /*resultFormat=*/1)};
   if (!result || Pq().PQresultStatus(result.get()) != PGRES_TUPLES_OK) {
     const std::string why = reader_->AfterFailure();
     throw StoreError("offer store " + Describe() + ": read offers of account: " + why);
@@ -693,7 +712,10 @@ std::vector<Offer> PgOfferStore::OffersFor(std::string_view account_id) const {
              std::string(Pq().PQgetvalue(result.get(), row, 0),
                          static_cast<std::size_t>(Pq().PQgetlength(result.get(), row, 0))),
          .read_at = FromNanos(ReadBigEndian64(Pq().PQgetvalue(result.get(), row, 1))),
-         .offered_at = FromNanos(ReadBigEndian64(Pq().PQgetvalue(result.get(), row, 2)))});
+         .offered_at = FromNanos(ReadBigEndian64(Pq().PQgetvalue(result.get(), row, 2))),
+         .trace_id =
+             TraceIdFromBytes({Pq().PQgetvalue(result.get(), row, 3),
+                               static_cast<std::size_t>(Pq().PQgetlength(result.get(), row, 3))})});
   }
   return offers;
 }

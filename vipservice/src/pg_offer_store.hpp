@@ -19,9 +19,9 @@ struct PgTarget;
 
 /// The vipservice's offer store shared by any number of instances on any hosts: two tables in a
 /// PostgreSQL database, reached with libpq (docs/decisions/0010). `vip_processed` holds every
-/// processed message id with its processing time, `vip_offers` the offers. The schema is created
-/// or migrated when the store opens, under an advisory lock, so instances starting together
-/// create it once.
+/// processed message id with its processing time, `vip_offers` the offers (with the trace id of
+/// the message, NULL when it had none). The schema is created or migrated when the store opens,
+/// under an advisory lock, so instances starting together create or migrate it once.
 ///
 /// Process takes a transaction-scoped advisory lock per account before it checks the cooldown,
 /// so the offer rule holds across instances; the message id's primary key makes a redelivery
@@ -53,9 +53,6 @@ class PgOfferStore final : public OfferStore {
   PgOfferStore(const PgOfferStore&) = delete;
   PgOfferStore& operator=(const PgOfferStore&) = delete;
 
-  ProcessResult Process(std::string_view message_id, const VipNotification& notification,
-                        std::chrono::system_clock::time_point offered_at,
-                        std::chrono::milliseconds cooldown) override;
   [[nodiscard]] std::vector<Offer> OffersFor(std::string_view account_id) const override;
   [[nodiscard]] std::size_t CountOffers() const override;
   [[nodiscard]] std::size_t CountProcessed() const override;
@@ -65,10 +62,15 @@ class PgOfferStore final : public OfferStore {
   std::size_t DeleteProcessedBefore(std::chrono::system_clock::time_point cutoff) override;
   [[nodiscard]] std::string Describe() const override { return "PostgreSQL " + display_url_; }
 
-  /// The schema version this code creates and reads.
-  static constexpr int kSchemaVersion = 1;
+  /// The schema version this code creates and reads. Version 2 added vip_offers.trace_id.
+  static constexpr int kSchemaVersion = 2;
 
  private:
+  // Process (OfferStore): the group commit, with CommitQueued.
+  ProcessResult ProcessTraced(std::string_view message_id, const VipNotification& notification,
+                              std::chrono::system_clock::time_point offered_at,
+                              std::chrono::milliseconds cooldown,
+                              std::string_view trace_id) override;
   // The leader's commit: every request queued by the time it has the write connection, in one
   // pipelined transaction; returns them (each with its result or error).
   std::vector<OfferRequest*> CommitQueued() noexcept;

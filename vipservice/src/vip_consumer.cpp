@@ -46,6 +46,19 @@ std::string TraceFields(const messaging::Message& message) {
 
 }  // namespace
 
+std::optional<trace::TraceContext> HandlerTraceContext(const messaging::Message& message) {
+  const auto HeaderText = [&message](std::string_view name) -> std::string_view {
+    const auto header = message.headers.find(name);
+    if (header == message.headers.end()) return {};
+    const auto* text = std::get_if<std::string>(&header->second);
+    return text != nullptr ? std::string_view{*text} : std::string_view{};
+  };
+  const auto parent = trace::ParseTraceparent(HeaderText(trace::kTraceparentHeader),
+                                              HeaderText(trace::kTracestateHeader));
+  if (!parent) return std::nullopt;
+  return trace::ChildOf(*parent);
+}
+
 std::string DeduplicationId(const messaging::Message& message) {
   if (!message.message_id.empty() && message.message_id.size() <= OfferStore::kMaxMessageIdBytes) {
     return message.message_id;
@@ -93,12 +106,17 @@ messaging::Outcome VipConsumer::Handle(const messaging::Message& message) {
   // A PoisonMessage leaves here: the client dead-letters the message with its reason.
   const VipNotification notification = ParseVipNotification(message.body);
   const std::string id = DeduplicationId(message);
+  // The offer records the trace it was made in.
+  const std::optional<trace::TraceContext> handler_trace = HandlerTraceContext(message);
+  const std::string offer_trace_id =
+      handler_trace ? trace::TraceIdHex(*handler_trace) : std::string{};
   const auto held_until = SteadyClock::now() + store_retry_.max_hold;
   while (WaitForStoreTurn(held_until)) {
     try {
       const std::chrono::milliseconds cooldown{offer_cooldown_ms_.load(std::memory_order_relaxed)};
       const auto offered_at = clock_();
-      const ProcessResult result = offers_.Process(id, notification, offered_at, cooldown);
+      const ProcessResult result =
+          offers_.Process(id, notification, offered_at, cooldown, offer_trace_id);
       StoreSucceeded();
       if (metrics::Counter* counter = results_[static_cast<std::size_t>(result)]) {
         counter->Increment();

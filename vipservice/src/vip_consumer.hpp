@@ -8,12 +8,14 @@
 #include <functional>
 #include <future>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "cppblog/health/health_registry.hpp"
 #include "cppblog/messaging/message.hpp"
 #include "cppblog/messaging/message_subscriber.hpp"
 #include "cppblog/metrics/registry.hpp"
+#include "cppblog/trace/trace_context.hpp"
 
 #include "offer_store.hpp"
 #include "settings.hpp"
@@ -25,6 +27,13 @@ namespace cppblog::vip {
 /// a 128-bit hash of the body, which holds readAt to the nanosecond and so tells distinct
 /// notifications apart while a redelivery maps to the same id.
 [[nodiscard]] std::string DeduplicationId(const messaging::Message& message);
+
+/// The span a handler of `message` runs as (W3C Trace Context): a child of the span in the
+/// message's `traceparent` header (a string), carrying its `tracestate` header on (unless that is
+/// longer than trace::kMaxTraceStateBytes). nullopt when the message has no valid traceparent:
+/// it is then handled outside any trace, and its offer records no trace id.
+[[nodiscard]] std::optional<trace::TraceContext> HandlerTraceContext(
+    const messaging::Message& message);
 
 /// How the consumer waits for an offer store that cannot write (a full disk, a database
 /// restarting).
@@ -69,7 +78,8 @@ class VipConsumer {
   VipConsumer(OfferStore& offers, std::chrono::milliseconds offer_cooldown,
               metrics::Registry& metrics);
 
-  /// Logs "Got a message: <body>" at info, parses the body and applies the offer rule.
+  /// Logs "Got a message: <body>" at info, parses the body and applies the offer rule; an offer
+  /// records the trace id of HandlerTraceContext.
   /// kAck when processed (offer, cooldown or duplicate); kRequeue when the store failed for
   /// max_hold or Stop was called while it fails (see the class comment). Throws
   /// messaging::PoisonMessage (the client dead-letters it) for a body that is no VIP

@@ -52,6 +52,8 @@ std::string ToJson(const std::vector<Offer>& offers) {
     object.emplace("messageId", text::ToValidUtf8(offer.message_id));
     object.emplace("readAt", FormatGoTime(offer.read_at));
     object.emplace("offeredAt", FormatGoTime(offer.offered_at));
+    // The W3C trace that yielded the offer; absent when its message carried none.
+    if (!offer.trace_id.empty()) object.emplace("traceId", offer.trace_id);
     array.emplace_back(std::move(object));
   }
   return boost::json::serialize(array);

@@ -35,7 +35,8 @@ void AddHealthChecks(health::HealthRegistry& health, const OfferStore& offers,
                      std::function<std::string()> broker_node = {});
 
 /// The offers as the HTTP API shows them: a JSON array of
-/// {"accountId","messageId","readAt","offeredAt"}, times in Go's time.String() form.
+/// {"accountId","messageId","readAt","offeredAt","traceId"}, times in Go's time.String() form;
+/// "traceId" (32 lower-case hex digits) only for an offer whose message carried a traceparent.
 [[nodiscard]] std::string ToJson(const std::vector<Offer>& offers);
 
 /// What the vipservice's handlers use; owned by main, it must outlive the router.

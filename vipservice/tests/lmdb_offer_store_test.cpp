@@ -1,14 +1,19 @@
 #include "lmdb_offer_store.hpp"
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
+#include <functional>
 #include <future>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <lmdb.h>
 
 #include "cppblog/storage/temp_dir.hpp"
 
@@ -22,6 +27,44 @@ const system_clock::time_point kT0 = system_clock::time_point{} + std::chrono::h
 
 VipNotification Notification(std::string account, system_clock::time_point read_at) {
   return {.account_id = std::move(account), .read_at = read_at};
+}
+
+constexpr std::string_view kTraceId = "4bf92f3577b34da6a3ce929d0e0e4736";
+
+// Opens the store's LMDB environment (the store closed) and replaces the value of every offer
+// by `rewrite(value)`: to write what another version of the vipservice would have written.
+// Returns the values found. Fails the test on an LMDB error.
+std::vector<std::string> RewriteOfferValues(
+    const std::filesystem::path& dir, const std::function<std::string(std::string_view)>& rewrite) {
+  std::vector<std::string> found;
+  MDB_env* env = nullptr;
+  EXPECT_EQ(mdb_env_create(&env), MDB_SUCCESS);
+  EXPECT_EQ(mdb_env_set_maxdbs(env, 4), MDB_SUCCESS);
+  EXPECT_EQ(mdb_env_set_mapsize(env, std::size_t{1} << 30), MDB_SUCCESS);
+  if (const int rc = mdb_env_open(env, dir.c_str(), 0, 0600); rc != MDB_SUCCESS) {
+    ADD_FAILURE() << "mdb_env_open " << dir << ": " << mdb_strerror(rc);
+    mdb_env_close(env);
+    return found;
+  }
+  MDB_txn* txn = nullptr;
+  MDB_dbi offers = 0;
+  MDB_cursor* cursor = nullptr;
+  EXPECT_EQ(mdb_txn_begin(env, nullptr, 0, &txn), MDB_SUCCESS);
+  EXPECT_EQ(mdb_dbi_open(txn, "offers", 0, &offers), MDB_SUCCESS);
+  EXPECT_EQ(mdb_cursor_open(txn, offers, &cursor), MDB_SUCCESS);
+  MDB_val key{};
+  MDB_val value{};
+  for (int rc = mdb_cursor_get(cursor, &key, &value, MDB_FIRST); rc == MDB_SUCCESS;
+       rc = mdb_cursor_get(cursor, &key, &value, MDB_NEXT)) {
+    found.emplace_back(static_cast<const char*>(value.mv_data), value.mv_size);
+    std::string replaced = rewrite(found.back());
+    MDB_val replacement{replaced.size(), replaced.data()};
+    EXPECT_EQ(mdb_cursor_put(cursor, &key, &replacement, MDB_CURRENT), MDB_SUCCESS);
+  }
+  mdb_cursor_close(cursor);
+  EXPECT_EQ(mdb_txn_commit(txn), MDB_SUCCESS);
+  mdb_env_close(env);
+  return found;
 }
 
 TEST(LmdbOfferStore, FirstNotificationYieldsAnOffer) {
@@ -138,6 +181,80 @@ TEST(LmdbOfferStore, ReopenKeepsOffersAndProcessedIds) {
             ProcessResult::kDuplicate);
   EXPECT_EQ(reopened.Process("m2", Notification("10000", kT0 + 1h), kT0, 24h),
             ProcessResult::kCooldown);
+}
+
+TEST(LmdbOfferStore, AnOfferRecordsTheTraceIdOfItsMessage) {
+  const TempDir dir;
+  LmdbOfferStore store{dir.path()};
+
+  ASSERT_EQ(store.Process("m1", Notification("10000", kT0), kT0 + 1ms, 0ms, kTraceId),
+            ProcessResult::kOffered);
+  ASSERT_EQ(store.Process("m2", Notification("10000", kT0 + 1h), kT0 + 1h, 0ms),
+            ProcessResult::kOffered);
+
+  const std::vector<Offer> offers = store.OffersFor("10000");
+  ASSERT_EQ(offers.size(), 2U);
+  EXPECT_EQ(offers[0], (Offer{.account_id = "10000",
+                              .message_id = "m1",
+                              .read_at = kT0,
+                              .offered_at = kT0 + 1ms,
+                              .trace_id = std::string(kTraceId)}));
+  EXPECT_EQ(offers[1].trace_id, "");  // its message carried none
+}
+
+TEST(LmdbOfferStore, OfferValueIsVersion2WithTheTraceIdsBytes) {
+  const TempDir dir;
+  {
+    LmdbOfferStore store{dir.path()};
+    ASSERT_EQ(store.Process("m1", Notification("10000", kT0), kT0, 0ms, kTraceId),
+              ProcessResult::kOffered);
+    ASSERT_EQ(store.Process("m2", Notification("10000", kT0 + 1h), kT0, 0ms),
+              ProcessResult::kOffered);
+  }
+
+  const std::vector<std::string> values =
+      RewriteOfferValues(dir.path(), [](std::string_view value) { return std::string(value); });
+
+  ASSERT_EQ(values.size(), 2U);
+  EXPECT_EQ(values[0].substr(8), "\x02" + TraceIdBytes(kTraceId));
+  EXPECT_EQ(values[1].substr(8), "\x02");
+}
+
+TEST(LmdbOfferStore, OffersOfTheFirstVersionStillReadWithoutATraceId) {
+  const TempDir dir;
+  {
+    LmdbOfferStore store{dir.path()};
+    ASSERT_EQ(store.Process("m1", Notification("10000", kT0), kT0 + 5ms, 0ms, kTraceId),
+              ProcessResult::kOffered);
+  }
+  // Version 1 wrote offered_at alone.
+  const std::vector<std::string> values = RewriteOfferValues(
+      dir.path(), [](std::string_view value) { return std::string(value.substr(0, 8)); });
+  ASSERT_EQ(values.size(), 1U);
+
+  LmdbOfferStore reopened{dir.path()};
+
+  EXPECT_EQ(
+      reopened.OffersFor("10000"),
+      (std::vector<Offer>{
+          {.account_id = "10000", .message_id = "m1", .read_at = kT0, .offered_at = kT0 + 5ms}}));
+  // And they still count for the cooldown.
+  EXPECT_EQ(reopened.Process("m2", Notification("10000", kT0 + 1h), kT0, 24h),
+            ProcessResult::kCooldown);
+}
+
+TEST(LmdbOfferStore, RejectsMalformedTraceIds) {
+  const TempDir dir;
+  LmdbOfferStore store{dir.path()};
+
+  for (const std::string_view bad :
+       {"4BF92F3577B34DA6A3CE929D0E0E4736", "4bf92f3577b34da6a3ce929d0e0e473",
+        "00000000000000000000000000000000", "4bf92f3577b34da6a3ce929d0e0e4736ff"}) {
+    EXPECT_THROW(static_cast<void>(store.Process("m1", Notification("10000", kT0), kT0, 0ms, bad)),
+                 std::invalid_argument)
+        << bad;
+  }
+  EXPECT_EQ(store.CountProcessed(), 0U);
 }
 
 TEST(LmdbOfferStore, RejectsEmptyAndOverlongMessageIds) {

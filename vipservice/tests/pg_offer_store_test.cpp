@@ -169,7 +169,118 @@ TEST(PgOfferStore, ReopenKeepsOffersAndProcessedIds) {
             ProcessResult::kDuplicate);
   EXPECT_EQ(reopened.Process("m2", Notification("10000", kT0 + 1h), kT0, 24h),
             ProcessResult::kCooldown);
-  EXPECT_EQ(schema.Query("SELECT version FROM cppblog_schema_version"), "1");
+  EXPECT_EQ(schema.Query("SELECT version FROM cppblog_schema_version"), "2");
+}
+
+constexpr std::string_view kTraceId = "4bf92f3577b34da6a3ce929d0e0e4736";
+
+// What a vipservice of schema version 1 made, with one offer of account 10000 (readAt 1000 ns,
+// offered at 2000 ns) in it.
+void MakeVersion1Schema(const TestPgSchema& schema) {
+  static_cast<void>(schema.Query(R"sql(
+CREATE TABLE cppblog_schema_version (component text PRIMARY KEY, version integer NOT NULL);
+INSERT INTO cppblog_schema_version VALUES ('vipservice', 1);
+CREATE TABLE vip_processed (
+  message_id bytea PRIMARY KEY,
+  processed_at_ns bigint NOT NULL,
+  offered boolean NOT NULL);
+CREATE INDEX vip_processed_by_time ON vip_processed (processed_at_ns);
+CREATE TABLE vip_offers (
+  account_id bytea NOT NULL,
+  read_at_ns bigint NOT NULL,
+  message_id bytea NOT NULL,
+  offered_at_ns bigint NOT NULL,
+  PRIMARY KEY (account_id, read_at_ns, message_id));
+INSERT INTO vip_processed VALUES ('\x6f6c64', 2000, true);
+INSERT INTO vip_offers VALUES ('\x3130303030', 1000, '\x6f6c64', 2000);
+)sql"));
+}
+
+TEST(PgOfferStore, AnOfferRecordsTheTraceIdOfItsMessage) {
+  const TestPgSchema schema;
+  PgOfferStore store = Open(schema);
+
+  ASSERT_EQ(store.Process("m1", Notification("10000", kT0), kT0 + 1ms, 0ms, kTraceId),
+            ProcessResult::kOffered);
+  ASSERT_EQ(store.Process("m2", Notification("10000", kT0 + 1h), kT0 + 1h, 0ms),
+            ProcessResult::kOffered);
+
+  const std::vector<Offer> offers = store.OffersFor("10000");
+  ASSERT_EQ(offers.size(), 2U);
+  EXPECT_EQ(offers[0], (Offer{.account_id = "10000",
+                              .message_id = "m1",
+                              .read_at = kT0,
+                              .offered_at = kT0 + 1ms,
+                              .trace_id = std::string(kTraceId)}));
+  EXPECT_EQ(offers[1].trace_id, "");
+  // Stored as its 16 bytes, NULL for none.
+  EXPECT_EQ(schema.Query("SELECT encode(trace_id, 'hex') FROM vip_offers WHERE message_id = 'm1'"),
+            kTraceId);
+  EXPECT_EQ(schema.Query("SELECT count(*) FROM vip_offers WHERE trace_id IS NULL"), "1");
+}
+
+TEST(PgOfferStore, RejectsMalformedTraceIds) {
+  const TestPgSchema schema;
+  PgOfferStore store = Open(schema);
+
+  EXPECT_THROW(static_cast<void>(store.Process("m1", Notification("10000", kT0), kT0, 0ms,
+                                               "4BF92F3577B34DA6A3CE929D0E0E4736")),
+               std::invalid_argument);
+  EXPECT_EQ(store.CountProcessed(), 0U);
+}
+
+TEST(PgOfferStore, Version1DatabaseIsMigratedAndItsOffersRead) {
+  const TestPgSchema schema;
+  MakeVersion1Schema(schema);
+
+  PgOfferStore store = Open(schema);
+
+  EXPECT_EQ(schema.Query("SELECT version FROM cppblog_schema_version"), "2");
+  const system_clock::time_point epoch{};
+  EXPECT_EQ(store.OffersFor("10000"), (std::vector<Offer>{{.account_id = "10000",
+                                                           .message_id = "old",
+                                                           .read_at = epoch + 1000ns,
+                                                           .offered_at = epoch + 2000ns}}));
+  EXPECT_EQ(store.Process("old", Notification("10000", kT0), kT0, 0ms, kTraceId),
+            ProcessResult::kDuplicate);
+  ASSERT_EQ(store.Process("new", Notification("10000", kT0), kT0, 0ms, kTraceId),
+            ProcessResult::kOffered);
+  EXPECT_EQ(store.OffersFor("10000").at(1).trace_id, kTraceId);
+}
+
+TEST(PgOfferStore, InstancesStartingTogetherMigrateAVersion1DatabaseOnce) {
+  const TestPgSchema schema;
+  MakeVersion1Schema(schema);
+  std::vector<std::future<std::size_t>> opened;
+
+  for (int i = 0; i < 6; ++i) {
+    opened.push_back(std::async(std::launch::async, [&schema] {
+      PgOfferStore store = Open(schema);
+      return store.OffersFor("10000").size();
+    }));
+  }
+
+  for (auto& store : opened) EXPECT_EQ(store.get(), 1U);
+  EXPECT_EQ(schema.Query("SELECT version FROM cppblog_schema_version"), "2");
+  EXPECT_EQ(schema.Query("SELECT count(*) FROM information_schema.columns WHERE table_schema = '" +
+                         schema.Name() +
+                         "' AND table_name = 'vip_offers' AND column_name = "
+                         "'trace_id'"),
+            "1");
+}
+
+TEST(PgOfferStore, MigrationToVersion2IsIdempotent) {
+  // A version 1 database that has the column already (added by hand, say): the step runs again
+  // without failing, and reopening a migrated database runs none.
+  const TestPgSchema schema;
+  MakeVersion1Schema(schema);
+  static_cast<void>(schema.Query("ALTER TABLE vip_offers ADD COLUMN trace_id bytea"));
+  { const PgOfferStore store = Open(schema); }
+
+  PgOfferStore reopened = Open(schema);
+
+  EXPECT_EQ(schema.Query("SELECT version FROM cppblog_schema_version"), "2");
+  EXPECT_EQ(reopened.OffersFor("10000").size(), 1U);
 }
 
 TEST(PgOfferStore, InstancesStartingTogetherCreateTheSchemaOnce) {

@@ -124,6 +124,27 @@ TEST(VipConsumer, NotificationBecomesAnOfferAndIsAcked) {
           {.account_id = "10000", .message_id = "m1", .read_at = kNow, .offered_at = kNow + 5ms}}));
 }
 
+TEST(VipConsumer, OfferRecordsTheTraceIdOfATracedMessage) {
+  const TempDir dir;
+  LmdbOfferStore store{dir.path()};
+  VipConsumer consumer{store, 0ms, [] { return kNow; }};
+  messaging::Message traced = VipMessage("m1");
+  traced.headers.insert_or_assign("traceparent",
+                                  "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+  messaging::Message malformed = VipMessage("m2", kNow + 1s);
+  malformed.headers.insert_or_assign("traceparent", "00-not-a-trace-01");
+
+  ASSERT_EQ(consumer.Handle(traced), messaging::Outcome::kAck);
+  ASSERT_EQ(consumer.Handle(malformed), messaging::Outcome::kAck);  // ignored, never an error
+  ASSERT_EQ(consumer.Handle(VipMessage("m3", kNow + 2s)), messaging::Outcome::kAck);
+
+  const std::vector<Offer> offers = store.OffersFor("10000");
+  ASSERT_EQ(offers.size(), 3U);
+  EXPECT_EQ(offers[0].trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
+  EXPECT_EQ(offers[1].trace_id, "");
+  EXPECT_EQ(offers[2].trace_id, "");
+}
+
 TEST(VipConsumer, RedeliveryIsAckedWithoutASecondEffect) {
   const TempDir dir;
   LmdbOfferStore store{dir.path()};
@@ -347,6 +368,46 @@ TEST(VipConsumerStoreOutage, ConcurrentDeliveriesAllLandOnceTheStoreIsBack) {
   }
   EXPECT_EQ(store.CountOffers(), 8U);
   EXPECT_EQ(store.CountProcessed(), 8U);
+}
+
+TEST(HandlerTraceContext, ContinuesTheMessagesTraceWithItsTracestate) {
+  messaging::Message message = VipMessage("m1");
+  message.headers.insert_or_assign("traceparent",
+                                   "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+  message.headers.insert_or_assign("tracestate", "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7");
+
+  const std::optional<trace::TraceContext> span = HandlerTraceContext(message);
+
+  ASSERT_TRUE(span.has_value());
+  EXPECT_EQ(trace::TraceIdHex(*span), "4bf92f3577b34da6a3ce929d0e0e4736");
+  EXPECT_NE(trace::SpanIdHex(*span), "00f067aa0ba902b7");  // a span of its own
+  EXPECT_TRUE(span->Sampled());
+  EXPECT_EQ(span->trace_state, "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7");
+}
+
+TEST(HandlerTraceContext, DropsATracestateOverItsBound) {
+  messaging::Message message = VipMessage("m1");
+  message.headers.insert_or_assign("traceparent",
+                                   "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+  message.headers.insert_or_assign("tracestate",
+                                   "k=" + std::string(trace::kMaxTraceStateBytes - 1, 'v'));
+
+  const std::optional<trace::TraceContext> span = HandlerTraceContext(message);
+
+  ASSERT_TRUE(span.has_value());
+  EXPECT_EQ(span->trace_state, "");
+}
+
+TEST(HandlerTraceContext, NoneWithoutAValidTraceparent) {
+  messaging::Message message = VipMessage("m1");
+  message.headers.insert_or_assign("tracestate", "congo=t61rcWkgMzE");
+  EXPECT_FALSE(HandlerTraceContext(message).has_value());
+
+  message.headers.insert_or_assign("traceparent", "00-not-a-trace-01");
+  EXPECT_FALSE(HandlerTraceContext(message).has_value());
+
+  message.headers.insert_or_assign("traceparent", std::int64_t{1});  // not a string
+  EXPECT_FALSE(HandlerTraceContext(message).has_value());
 }
 
 TEST(DeduplicationId, IsTheMessageIdWhenItFits) {

@@ -51,6 +51,21 @@ TEST(VipHandlers, OffersOfAnAccountAsJson) {
                            R"("offeredAt":"2017-02-15 20:06:28.033757223 +0000 UTC"}])");
 }
 
+TEST(VipHandlers, AnOfferShowsTheTraceIdItRecorded) {
+  Service service;
+  ASSERT_EQ(service.offers.Process("m1", {.account_id = "10000", .read_at = kReadAt}, kReadAt, 0ms,
+                                   "4bf92f3577b34da6a3ce929d0e0e4736"),
+            ProcessResult::kOffered);
+
+  const web::Response response = service.router.Dispatch(web::Get("/offers/10000"));
+
+  EXPECT_EQ(response.status, 200);
+  EXPECT_EQ(response.body, R"([{"accountId":"10000","messageId":"m1",)"
+                           R"("readAt":"2017-02-15 20:06:27.033757223 +0000 UTC",)"
+                           R"("offeredAt":"2017-02-15 20:06:27.033757223 +0000 UTC",)"
+                           R"("traceId":"4bf92f3577b34da6a3ce929d0e0e4736"}])");
+}
+
 TEST(VipHandlers, AccountWithoutOffersIsAnEmptyList) {
   const Service service;
 
