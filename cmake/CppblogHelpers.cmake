@@ -46,15 +46,27 @@ if(CPPBLOG_STATIC)
   # resident memory). An executable with the property CPPBLOG_STATIC_OPENSSL gets Debian's
   # static ones instead; only for executables that load no shared library needing OpenSSL
   # (two OpenSSL copies in one process would interpose each other's symbols).
+  # CPPBLOG_SHARED_OPENSSL=ON gives them the shared ones after all: for a process that loads a
+  # shared library needing OpenSSL anyway (the vipservice image with libpq, deploy/containers),
+  # where a static copy would be a second one (4 MB of the executable).
+  option(CPPBLOG_SHARED_OPENSSL "Link OpenSSL shared even into the lean executables" OFF)
   find_library(OPENSSL_SSL_STATIC_LIBRARY NAMES libssl.a REQUIRED)
   find_library(OPENSSL_CRYPTO_STATIC_LIBRARY NAMES libcrypto.a REQUIRED)
-  set(static_openssl "$<BOOL:$<TARGET_PROPERTY:CPPBLOG_STATIC_OPENSSL>>")
+  set(static_openssl "$<AND:$<BOOL:$<TARGET_PROPERTY:CPPBLOG_STATIC_OPENSSL>>,$<NOT:$<BOOL:${CPPBLOG_SHARED_OPENSSL}>>>")
   target_link_libraries(cppblog_rabbitmq INTERFACE
     "$<$<NOT:${static_openssl}>:rabbitmq::rabbitmq-static>"
     "$<${static_openssl}:$<TARGET_FILE:rabbitmq::rabbitmq-static>;${OPENSSL_SSL_STATIC_LIBRARY};${OPENSSL_CRYPTO_STATIC_LIBRARY};${CMAKE_DL_LIBS};Threads::Threads>")
   target_include_directories(cppblog_rabbitmq SYSTEM INTERFACE
     $<TARGET_PROPERTY:rabbitmq::rabbitmq-static,INTERFACE_INCLUDE_DIRECTORIES>)
-  add_link_options(-static-libstdc++ -static-libgcc -Wl,--gc-sections)
+  # libstdc++ and libgcc statically, unless CPPBLOG_STATIC_LIBSTDCXX=OFF: Debian's prometheus-cpp
+  # core is a shared library that needs libstdc++.so.6, so every service loads that too, and an
+  # executable with its own copy also exports most of it to that library (1.6 MB of the
+  # vipservice). The images link them shared, one copy (deploy/containers/Containerfile).
+  option(CPPBLOG_STATIC_LIBSTDCXX "Link libstdc++ and libgcc statically (with CPPBLOG_STATIC)" ON)
+  if(CPPBLOG_STATIC_LIBSTDCXX)
+    add_link_options(-static-libstdc++ -static-libgcc)
+  endif()
+  add_link_options(-Wl,--gc-sections)
   add_compile_options(-ffunction-sections -fdata-sections)
 else()
   target_link_libraries(cppblog_spdlog INTERFACE spdlog::spdlog)
