@@ -333,6 +333,63 @@ TEST(Server, HeadSendsLengthWithoutBody) {
   EXPECT_EQ(next->body, "{\"id\":\"8\"}");
 }
 
+TEST(Server, NoContentSendsNoBodyAndTheConnectionStaysUsable) {
+  Router router = EchoRouter();
+  router.Get("/empty", [](const Request&) { return Response::Text(204, "not sent"); });
+  RunningServer server(TestOptions(), std::move(router));
+  Client client(server.Port());
+
+  ASSERT_TRUE(client.Send(GetRequest("/empty") + GetRequest("/accounts/8")));
+
+  const auto empty = client.Read();
+  ASSERT_TRUE(empty.has_value());
+  EXPECT_EQ(empty->status, 204);
+  EXPECT_EQ(empty->HeaderValue("content-length"), "");
+  // Had the server sent the body, this would read it instead of the next response.
+  const auto next = client.Read();
+  ASSERT_TRUE(next.has_value());
+  EXPECT_EQ(next->body, "{\"id\":\"8\"}");
+}
+
+TEST(Server, AStatusOutOfRangeIsAFramed500) {
+  Router router = EchoRouter();
+  router.Get("/odd", [](const Request&) { return Response::Text(42, "oops"); });
+  RunningServer server(TestOptions(), std::move(router));
+  Client client(server.Port());
+
+  ASSERT_TRUE(client.Send(GetRequest("/odd") + GetRequest("/accounts/8")));
+
+  const auto odd = client.Read();
+  ASSERT_TRUE(odd.has_value());
+  EXPECT_EQ(odd->status, 500);
+  EXPECT_EQ(odd->HeaderValue("content-length"), "4");
+  EXPECT_EQ(odd->body, "oops");
+  const auto next = client.Read();
+  ASSERT_TRUE(next.has_value());
+  EXPECT_EQ(next->body, "{\"id\":\"8\"}");
+}
+
+TEST(Server, AHeaderValueWithALineBreakIsDroppedNotSent) {
+  Router router = EchoRouter();
+  router.Get("/echo-header", [](const Request&) {
+    Response response = Response::Text(200, "body");
+    response.headers.emplace_back("X-Echo", "x\r\nSet-Cookie: s=1");
+    response.headers.emplace_back("X-Kept", "1");
+    return response;
+  });
+  RunningServer server(TestOptions(), std::move(router));
+  Client client(server.Port());
+
+  ASSERT_TRUE(client.Send(GetRequest("/echo-header")));
+
+  const auto reply = client.Read();
+  ASSERT_TRUE(reply.has_value());
+  EXPECT_FALSE(reply->headers.contains("x-echo"));
+  EXPECT_FALSE(reply->headers.contains("set-cookie"));
+  EXPECT_EQ(reply->HeaderValue("x-kept"), "1");
+  EXPECT_EQ(reply->body, "body");
+}
+
 TEST(Server, LargeResponseIsWrittenCompletely) {
   std::string big(16 * 1024 * 1024, 'x');
   big.back() = 'y';
