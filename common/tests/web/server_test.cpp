@@ -47,6 +47,9 @@ struct Reply {
   }
 };
 
+/// Whether a response has the body its Content-Length announces, or none (HEAD, 100 Continue).
+enum class Body { kAsFramed, kNone };
+
 /// A blocking HTTP/1.1 client on a POSIX socket; every receive gives up after kMaxWait.
 class Client {
  public:
@@ -79,8 +82,8 @@ class Client {
     return true;
   }
 
-  /// Reads one response; nullopt on end of stream or timeout. `head` means no body follows.
-  std::optional<Reply> Read(bool head = false) {
+  /// Reads one response; nullopt on end of stream or timeout.
+  std::optional<Reply> Read(Body body = Body::kAsFramed) {
     std::size_t header_end;
     while ((header_end = pending_.find("\r\n\r\n")) == std::string::npos) {
       if (!Fill()) return std::nullopt;
@@ -102,7 +105,8 @@ class Client {
       reply.headers[name] = line.substr(line.find_first_not_of(' ', colon + 1));
     }
     const std::string length_text = reply.HeaderValue("content-length");
-    const std::size_t length = head || length_text.empty() ? 0 : std::stoul(length_text);
+    const std::size_t length =
+        body == Body::kNone || length_text.empty() ? 0 : std::stoul(length_text);
     while (pending_.size() < length) {
       if (!Fill()) return std::nullopt;
     }
@@ -305,7 +309,7 @@ TEST(Server, ExpectContinueGetsInterimResponse) {
 
   ASSERT_TRUE(client.Send(
       "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n"));
-  const auto interim = client.Read(/*head=*/true);
+  const auto interim = client.Read(Body::kNone);
   ASSERT_TRUE(interim.has_value());
   EXPECT_EQ(interim->status, 100);
   ASSERT_TRUE(client.Send("abc"));
@@ -323,7 +327,7 @@ TEST(Server, HeadSendsLengthWithoutBody) {
   ASSERT_TRUE(
       client.Send("HEAD /accounts/7 HTTP/1.1\r\nHost: t\r\n\r\n" + GetRequest("/accounts/8")));
 
-  const auto head = client.Read(/*head=*/true);
+  const auto head = client.Read(Body::kNone);
   ASSERT_TRUE(head.has_value());
   EXPECT_EQ(head->status, 200);
   EXPECT_EQ(head->HeaderValue("content-length"), "10");
