@@ -100,6 +100,14 @@ void FormatResponseHead(const Response& response, const HeadOptions& options, st
   out += "\r\n";
 }
 
+std::string FormatClosingResponse(const Response& response) {
+  const std::string date = FormatHttpDate(std::time(nullptr));
+  std::string wire;
+  FormatResponseHead(response, {.persistence = Persistence::kClose, .date = date}, wire);
+  if (BodyAllowed(WireStatus(response.status))) wire += response.body;
+  return wire;
+}
+
 std::string FormatHttpDate(std::time_t time) {
   static constexpr std::array<const char*, 7> kDays = {"Sun", "Mon", "Tue", "Wed",
                                                        "Thu", "Fri", "Sat"};

@@ -47,6 +47,10 @@ struct HeadOptions {
 ///   Content-Type with CR, LF or NUL in it is dropped too.
 void FormatResponseHead(const Response& response, const HeadOptions& options, std::string& out);
 
+/// A whole response that closes the connection, head and body, dated now: for the answers the
+/// server writes itself outside a session's flow (503 on refusal, 408 on a request timeout).
+[[nodiscard]] std::string FormatClosingResponse(const Response& response);
+
 /// `time` as an HTTP date (IMF-fixdate, RFC 9110 section 5.6.7): "Sun, 06 Nov 1994 08:49:37 GMT".
 [[nodiscard]] std::string FormatHttpDate(std::time_t time);
 

@@ -30,6 +30,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "response_head.hpp"
 #include "session.hpp"
 
 namespace cppblog::web {
@@ -83,9 +84,9 @@ std::string Unlogged(std::size_t count, std::string_view what) {
 }
 
 std::string ServiceUnavailableResponse(std::string_view reason) {
-  const std::string body = "{\"error\":\"" + std::string(reason) + "; retry later\"}";
-  return "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: " +
-         std::to_string(body.size()) + "\r\nRetry-After: 1\r\nConnection: close\r\n\r\n" + body;
+  Response response = Response::Error(503, std::string(reason) + "; retry later");
+  response.headers.emplace_back("Retry-After", "1");
+  return detail::FormatClosingResponse(response);
 }
 
 // Answers a connection that will not be served with `response` (if the socket takes it at

@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include <boost/asio/buffer.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
@@ -47,9 +48,6 @@ using Timer = asio::basic_waitable_timer<Clock, asio::wait_traits<Clock>, Execut
 constexpr std::chrono::seconds kLingerTime{1};
 constexpr std::size_t kLingerBytes = 8 * 1024 * 1024;
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-constexpr std::string_view kRequestTimeoutResponse =
-    "HTTP/1.1 408 Request Timeout\r\nContent-Type: application/json\r\nContent-Length: 48\r\n"
-    "Connection: close\r\n\r\n{\"error\":\"the request took too long to arrive\"}";
 
 Method ToMethod(http::verb verb) {
   switch (verb) {
@@ -193,10 +191,10 @@ class Session final : public std::enable_shared_from_this<Session>, public Respo
     spdlog::debug("http request incomplete after {} ms ({} bytes of body), closing",
                   shared_.options.request_timeout.count(),
                   parser_ && parser_->is_header_done() ? parser_->get().body().size() : 0);
+    const std::string answer =
+        FormatClosingResponse(Response::Error(408, "the request took too long to arrive"));
     beast::error_code ignored;
-    socket_.write_some(
-        asio::const_buffer(kRequestTimeoutResponse.data(), kRequestTimeoutResponse.size()),
-        ignored);
+    socket_.write_some(asio::buffer(answer), ignored);
     Close();
   }
 

@@ -186,6 +186,28 @@ TEST(ResponseHead, OutputIsReplacedNotAppended) {
   EXPECT_TRUE(out.starts_with("HTTP/1.1 200 OK\r\n")) << out;
 }
 
+TEST(FormatClosingResponse, IsAClosingHeadWithItsBody) {
+  Response response = Response::Error(503, "too many connections; retry later");
+  response.headers.emplace_back("Retry-After", "1");
+
+  const std::string wire = FormatClosingResponse(response);
+
+  EXPECT_TRUE(
+      wire.starts_with("HTTP/1.1 503 Service Unavailable\r\n"
+                       "Content-Type: application/json\r\n"
+                       "Content-Length: 45\r\n"
+                       "Date: "))
+      << wire;
+  EXPECT_TRUE(
+      wire.ends_with(" GMT\r\nRetry-After: 1\r\nConnection: close\r\n\r\n"
+                     "{\"error\":\"too many connections; retry later\"}"))
+      << wire;
+}
+
+TEST(FormatClosingResponse, LeavesOutTheBodyOfANoContentAnswer) {
+  EXPECT_TRUE(FormatClosingResponse(Response::Text(204, "not sent")).ends_with("\r\n\r\n"));
+}
+
 TEST(FormatHttpDate, IsAnImfFixdateInUtc) {
   EXPECT_EQ(FormatHttpDate(784111777), "Sun, 06 Nov 1994 08:49:37 GMT");
   EXPECT_EQ(FormatHttpDate(0), "Thu, 01 Jan 1970 00:00:00 GMT");
