@@ -66,7 +66,7 @@ int Run(int argc, char* argv[]) {
         {.url = settings.amqp_server_url,
          // AMQP_PASSWORD or AMQP_PASSWORD_FILE (a Docker secret) wins over the URL's password.
          .password_from_environment = true,
-         .connection_name = std::string(kServiceName) + ":" + std::to_string(settings.server_port),
+         .connection_name = std::string(kServiceName) + ":" + std::to_string(settings.server.port),
          .on_state_change =
              [](messaging::ConnectionState state) {
                spdlog::info("broker connection: {}", messaging::ToString(state));
@@ -92,7 +92,7 @@ int Run(int argc, char* argv[]) {
         config_client,
         live,
         {.bus_exchange = settings.config_event_bus,
-         .bus_id = config::MakeBusId(kServiceName, settings.server_port),
+         .bus_id = config::MakeBusId(kServiceName, settings.server.port),
          .live_keys = {"log_level", "vip_accounts"},
          .validate = [](const config::Properties& p) { static_cast<void>(Settings::From(p)); },
          .metrics = &metrics}};
@@ -105,11 +105,7 @@ int Run(int argc, char* argv[]) {
       return relay ? relay->QueueRefusal() : std::nullopt;  // the server stops before the relay
     });
     metrics::HttpServerMetrics http_metrics{metrics};
-    web::Server server{{.address = settings.server_address,
-                        .port = settings.server_port,
-                        .threads = settings.http_threads,
-                        .request_timeout = settings.request_timeout,
-                        .max_connections = settings.max_connections},
+    web::Server server{settings.server,
                        http_metrics.Instrument(MakeRouter(
                            {.accounts = accounts,
                             .health = health,

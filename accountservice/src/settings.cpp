@@ -5,6 +5,7 @@
 
 #include "cppblog/config/config_error.hpp"
 #include "cppblog/vip/vip_notification.hpp"
+#include "cppblog/web/server_settings.hpp"
 
 namespace cppblog::account {
 namespace {
@@ -40,11 +41,7 @@ void CheckLogLevel(const config::Properties& properties, const std::string& leve
 }  // namespace
 
 config::Properties Settings::Defaults() {
-  config::Properties defaults;
-  defaults.Set("server_port", "6767", kDefault);
-  defaults.Set("server_address", "0.0.0.0", kDefault);
-  defaults.Set("max_connections", "0", kDefault);
-  defaults.Set("request_timeout", "30s", kDefault);
+  config::Properties defaults = web::ServerDefaults(kServerPort);
   defaults.Set("server_name", kServiceName, kDefault);
   defaults.Set("data_dir", "./data/accountservice", kDefault);
   defaults.Set("amqp_server_url", "amqp://guest:guest@127.0.0.1:5672/%2F", kDefault);
@@ -54,22 +51,12 @@ config::Properties Settings::Defaults() {
   defaults.Set("compat_goblog_p9", "false", kDefault);
   defaults.Set("vip_queue", std::string(vip::kVipQueueName), kDefault);
   defaults.Set("vip_queue_type", "classic", kDefault);
-  defaults.Set("http_threads", "0", kDefault);
   return defaults;
 }
 
 Settings Settings::From(const config::Properties& properties) {
   Settings settings;
-  settings.server_port = properties.GetPort("server_port");
-  settings.server_address = properties.GetIpAddress("server_address");
-  settings.max_connections =
-      static_cast<std::size_t>(properties.GetInt("max_connections", 0, 1'000'000));
-  settings.request_timeout = properties.GetDuration("request_timeout");
-  if (settings.request_timeout.count() == 0) {
-    throw config::ConfigError("request_timeout: '0' (" +
-                              properties.Find("request_timeout")->source +
-                              ") must be more than 0, like 30s");
-  }
+  settings.server = web::ServerOptionsFrom(properties);
   settings.server_name = properties.GetString("server_name");
   settings.data_dir = properties.GetString("data_dir");
   if (settings.data_dir.empty()) {
@@ -92,7 +79,6 @@ Settings Settings::From(const config::Properties& properties) {
   settings.vip_queue_type =
       vip::QueueTypeSetting(properties.GetString("vip_queue_type"),
                             properties.Find("vip_queue_type")->source, settings.compat_goblog_p9);
-  settings.http_threads = static_cast<unsigned>(properties.GetInt("http_threads", 0, 1024));
   return settings;
 }
 

@@ -1,6 +1,5 @@
 #pragma once
 
-#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
@@ -9,21 +8,21 @@
 
 #include "cppblog/config/properties.hpp"
 #include "cppblog/messaging/topology.hpp"
+#include "cppblog/web/server_options.hpp"
 
 namespace cppblog::account {
 
 inline constexpr const char* kServiceName = "accountservice";
+inline constexpr std::uint16_t kServerPort = 6767;
 
 /// The accountservice's typed configuration. Built once from the loaded
 /// properties; nothing else in the service reads raw keys.
 struct Settings {
-  std::uint16_t server_port = 6767;
-  /// The address the HTTP server listens on (server_address); 0.0.0.0: every IPv4 interface.
-  std::string server_address = "0.0.0.0";
-  /// Most HTTP connections at once (max_connections); 0: derived from ulimit -n.
-  std::size_t max_connections = 0;
-  /// How long a request may take to arrive whole (request_timeout).
-  std::chrono::milliseconds request_timeout{30'000};
+  /// The HTTP server: server_port (default kServerPort), server_address, max_connections,
+  /// request_timeout, http_threads (web::ServerOptionsFrom). A VIP read holds no HTTP thread
+  /// while its outbox entry is synced (its answer is sent from the outbox's writer), so more
+  /// threads do not help group commit.
+  web::ServerOptions server{.port = kServerPort};
   std::string server_name = kServiceName;
   std::filesystem::path data_dir;
   std::string amqp_server_url;
@@ -36,9 +35,6 @@ struct Settings {
   std::string vip_queue;
   /// classic (default) or quorum: how vip_queue and vip_queue.dlq are declared (ADR 0011).
   messaging::QueueType vip_queue_type = messaging::QueueType::kClassic;
-  /// HTTP threads; 0: one per core. A VIP read holds none while its outbox entry is synced
-  /// (its answer is sent from the outbox's writer), so more threads do not help group commit.
-  unsigned http_threads = 0;
 
   /// Every key the service knows, with its built-in default (the lowest layer).
   [[nodiscard]] static config::Properties Defaults();

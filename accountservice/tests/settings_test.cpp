@@ -14,7 +14,7 @@ namespace {
 TEST(Settings, DefaultsMatchTheContract) {
   const Settings settings = Settings::From(Settings::Defaults());
 
-  EXPECT_EQ(settings.server_port, 6767);
+  EXPECT_EQ(settings.server.port, 6767);
   EXPECT_EQ(settings.server_name, "accountservice");
   EXPECT_EQ(settings.data_dir, "./data/accountservice");
   EXPECT_EQ(settings.amqp_server_url, "amqp://guest:guest@127.0.0.1:5672/%2F");
@@ -32,7 +32,7 @@ TEST(Settings, HigherLayerOverridesDefaults) {
 
   const Settings settings = Settings::From(properties);
 
-  EXPECT_EQ(settings.server_port, 7000);
+  EXPECT_EQ(settings.server.port, 7000);
   EXPECT_EQ(settings.data_dir, "/var/lib/accounts");
 }
 
@@ -90,7 +90,6 @@ TEST(Settings, VipQueueDefaultsToTheOriginalsAndCanBeRenamed) {
 
   EXPECT_EQ(defaults.vip_queue, "vip_queue");
   EXPECT_FALSE(defaults.compat_goblog_p9);
-  EXPECT_EQ(defaults.http_threads, 0U);  // one per core
   EXPECT_EQ(settings.vip_queue, "vip_queue-test");
   EXPECT_TRUE(settings.compat_goblog_p9);
 }
@@ -130,46 +129,13 @@ TEST(Settings, VipQueueTypeIsClassicOrQuorum) {
   EXPECT_THROW(static_cast<void>(Settings::From(properties)), config::ConfigError);
 }
 
-TEST(Settings, HttpThreadsCanBeSetAndAreBounded) {
-  config::Properties properties = Settings::Defaults();
-  properties.Set("http_threads", "4", "flag --set");
-  EXPECT_EQ(Settings::From(properties).http_threads, 4U);
-
-  properties.Set("http_threads", "5000", "environment HTTP_THREADS");
-
-  EXPECT_THROW(static_cast<void>(Settings::From(properties)), config::ConfigError);
-}
-
-TEST(Settings, HttpServerAddressCapAndRequestTimeout) {
-  const Settings defaults = Settings::From(Settings::Defaults());
-  EXPECT_EQ(defaults.server_address, "0.0.0.0");
-  EXPECT_EQ(defaults.max_connections, 0U);  // derived from ulimit -n
-  EXPECT_EQ(defaults.request_timeout, std::chrono::seconds(30));
-
-  config::Properties properties = Settings::Defaults();
-  properties.Set("server_address", "127.0.0.1", "environment SERVER_server_addressESS");
-  properties.Set("max_connections", "500", "environment MAX_CONNECTIONS");
-  properties.Set("request_timeout", "10s", "environment REQUEST_TIMEOUT");
-  const Settings settings = Settings::From(properties);
-  EXPECT_EQ(settings.server_address, "127.0.0.1");
-  EXPECT_EQ(settings.max_connections, 500U);
-  EXPECT_EQ(settings.request_timeout, std::chrono::seconds(10));
-
-  properties.Set("server_address", "localhost", "environment SERVER_server_addressESS");
-  try {
-    static_cast<void>(Settings::From(properties));
-    FAIL() << "expected ConfigError";
-  } catch (const config::ConfigError& e) {
-    const std::string message = e.what();
-    EXPECT_NE(message.find(
-                  "server_address: 'localhost' (from environment SERVER_server_addressESS) is not "
-                  "an IP address"),
-              std::string::npos)
-        << message;
-  }
-  properties.Set("server_address", "::", "test");
-  properties.Set("request_timeout", "0", "test");
-  EXPECT_THROW(static_cast<void>(Settings::From(properties)), config::ConfigError);
+// The keys themselves are web::ServerOptionsFrom's (common/tests/web/server_settings_test.cpp).
+TEST(Settings, HttpServerDefaultsAreTheCommonOnesOnPort6767) {
+  const Settings settings = Settings::From(Settings::Defaults());
+  EXPECT_EQ(settings.server.port, 6767);
+  EXPECT_EQ(settings.server.address, "0.0.0.0");
+  EXPECT_EQ(settings.server.request_timeout, std::chrono::seconds(30));
+  EXPECT_EQ(settings.server.threads, 0U);  // one per core
 }
 
 }  // namespace

@@ -106,9 +106,9 @@ int Run(int argc, char* argv[]) {
       amqp_options.connection_name = kServiceName;
       amqp_options.metrics = &metrics;
       broker.emplace(std::move(amqp_options));
-      publisher.emplace(*broker, RefreshPublisherOptions{
-                                     .bus = settings.config_event_bus,
-                                     .origin_service = MakeBusId(kServiceName, settings.port)});
+      publisher.emplace(*broker, RefreshPublisherOptions{.bus = settings.config_event_bus,
+                                                         .origin_service = MakeBusId(
+                                                             kServiceName, settings.server.port)});
       spdlog::info("refresh events go to exchange {} on {}", settings.config_event_bus,
                    broker->DisplayUrl());
     } else {
@@ -128,10 +128,7 @@ int Run(int argc, char* argv[]) {
 
     metrics::HttpServerMetrics http_metrics{metrics};
     web::Server server{
-        {.address = settings.address,
-         .port = settings.port,
-         .request_timeout = settings.request_timeout,
-         .max_connections = settings.max_connections},
+        settings.server,
         http_metrics.Instrument(MakeRouter({.repository = *repository,
                                             .health = health,
                                             .accept_empty = settings.accept_empty,

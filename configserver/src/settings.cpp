@@ -1,18 +1,15 @@
 #include "settings.hpp"
 
 #include "cppblog/config/config_error.hpp"
+#include "cppblog/web/server_settings.hpp"
 
 namespace cppblog::configserver {
 
 config::Properties Settings::Defaults() {
-  config::Properties defaults;
+  config::Properties defaults = web::ServerDefaults(kServerPort);
   const auto set = [&defaults](std::string key, std::string value) {
     defaults.Set(std::move(key), std::move(value), "default");
   };
-  set("server_port", "8888");
-  set("server_address", "0.0.0.0");
-  set("max_connections", "0");
-  set("request_timeout", "30s");
   set("config_backend", "native");
   set("config_repo", "deploy/config-repo");
   set("config_repo_uri", "");
@@ -31,16 +28,7 @@ config::Properties Settings::Defaults() {
 
 Settings Settings::From(const config::Properties& properties) {
   Settings settings;
-  settings.port = properties.GetPort("server_port");
-  settings.address = properties.GetIpAddress("server_address");
-  settings.max_connections =
-      static_cast<std::size_t>(properties.GetInt("max_connections", 0, 1'000'000));
-  settings.request_timeout = properties.GetDuration("request_timeout");
-  if (settings.request_timeout.count() == 0) {
-    throw config::ConfigError("request_timeout: '0' (" +
-                              properties.Find("request_timeout")->source +
-                              ") must be more than 0, like 30s");
-  }
+  settings.server = web::ServerOptionsFrom(properties);
   const std::string backend = properties.GetString("config_backend");
   if (backend == "native") {
     settings.backend = Backend::kNative;

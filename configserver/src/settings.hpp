@@ -7,14 +7,16 @@
 #include <string>
 
 #include "cppblog/config/properties.hpp"
+#include "cppblog/web/server_options.hpp"
 
 namespace cppblog::configserver {
+
+inline constexpr std::uint16_t kServerPort = 8888;
 
 enum class Backend { kNative, kGit };
 
 /// The configserver's own settings, parsed once from its configuration layers.
 struct Settings {
-  std::uint16_t port = 8888;                                // server_port
   Backend backend = Backend::kNative;                       // config_backend: native | git
   std::filesystem::path repository = "deploy/config-repo";  // config_repo (relative to cwd)
   std::string repository_uri;  // config_repo_uri: git source-name prefix; empty → file://<path>
@@ -27,12 +29,9 @@ struct Settings {
   /// /actuator/busrefresh answer 503, file changes are only logged).
   std::string amqp_server_url = "amqp://guest:guest@127.0.0.1:5672/%2F";
   std::string config_event_bus = "springCloudBus";  // config_event_bus: the bus exchange
-  /// The address the HTTP server listens on (server_address); 0.0.0.0: every IPv4 interface.
-  std::string address = "0.0.0.0";
-  /// Most HTTP connections at once (max_connections); 0: derived from ulimit -n.
-  std::size_t max_connections = 0;
-  /// How long a request may take to arrive whole (request_timeout).
-  std::chrono::milliseconds request_timeout{30'000};
+  /// The HTTP server: server_port (default kServerPort), server_address, max_connections,
+  /// request_timeout, http_threads (web::ServerOptionsFrom).
+  web::ServerOptions server{.port = kServerPort};
 
   /// spring.security.user.name / spring.security.user.password: HTTP Basic credentials every
   /// endpoint but /health requires; no authentication while the password is empty.

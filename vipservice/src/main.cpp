@@ -119,7 +119,7 @@ int Run(int argc, char* argv[]) {
          // AMQP_PASSWORD or AMQP_PASSWORD_FILE (a Docker secret) wins over the URL's password.
          .password_from_environment = true,
          .handler_threads = settings.handler_threads,
-         .connection_name = std::string(kServiceName) + ":" + std::to_string(settings.server_port),
+         .connection_name = std::string(kServiceName) + ":" + std::to_string(settings.server.port),
          .on_state_change =
              [](messaging::ConnectionState state) {
                spdlog::info("broker connection: {}", messaging::ToString(state));
@@ -142,7 +142,7 @@ int Run(int argc, char* argv[]) {
         config_client,
         live,
         {.bus_exchange = settings.config_event_bus,
-         .bus_id = config::MakeBusId(kServiceName, settings.server_port),
+         .bus_id = config::MakeBusId(kServiceName, settings.server.port),
          .live_keys = {"log_level", "offer_cooldown"},
          .validate = [](const config::Properties& p) { static_cast<void>(Settings::From(p)); },
          .metrics = &metrics}};
@@ -154,10 +154,7 @@ int Run(int argc, char* argv[]) {
         [&broker] { return broker.CurrentNode(); });
     AddStoreWriteCheck(health, consumer);
     metrics::HttpServerMetrics http_metrics{metrics};
-    web::Server server{{.address = settings.server_address,
-                        .port = settings.server_port,
-                        .request_timeout = settings.request_timeout,
-                        .max_connections = settings.max_connections},
+    web::Server server{settings.server,
                        http_metrics.Instrument(MakeRouter({.offers = offers, .health = health}))};
     std::atomic<bool> refused{false};
     std::jthread watch = WatchSubscription(std::move(subscribed), refresh.Subscribed(),

@@ -5,6 +5,7 @@
 
 #include "cppblog/config/config_error.hpp"
 #include "cppblog/vip/vip_notification.hpp"
+#include "cppblog/web/server_settings.hpp"
 
 namespace cppblog::vip {
 namespace {
@@ -33,11 +34,7 @@ void CheckLogLevel(const config::Properties& properties, const std::string& leve
 }  // namespace
 
 config::Properties Settings::Defaults() {
-  config::Properties defaults;
-  defaults.Set("server_port", "6868", kDefault);
-  defaults.Set("server_address", "0.0.0.0", kDefault);
-  defaults.Set("max_connections", "0", kDefault);
-  defaults.Set("request_timeout", "30s", kDefault);
+  config::Properties defaults = web::ServerDefaults(kServerPort);
   defaults.Set("server_name", kServiceName, kDefault);
   defaults.Set("data_dir", "./data/vipservice", kDefault);
   defaults.Set("offer_store_url", "", kDefault);
@@ -58,16 +55,7 @@ config::Properties Settings::Defaults() {
 
 Settings Settings::From(const config::Properties& properties) {
   Settings settings;
-  settings.server_port = properties.GetPort("server_port");
-  settings.server_address = properties.GetIpAddress("server_address");
-  settings.max_connections =
-      static_cast<std::size_t>(properties.GetInt("max_connections", 0, 1'000'000));
-  settings.request_timeout = properties.GetDuration("request_timeout");
-  if (settings.request_timeout.count() == 0) {
-    throw config::ConfigError("request_timeout: '0' (" +
-                              properties.Find("request_timeout")->source +
-                              ") must be more than 0, like 30s");
-  }
+  settings.server = web::ServerOptionsFrom(properties);
   settings.server_name = properties.GetString("server_name");
   settings.data_dir = properties.GetString("data_dir");
   if (settings.data_dir.empty()) {

@@ -8,21 +8,19 @@
 
 #include "cppblog/config/properties.hpp"
 #include "cppblog/messaging/topology.hpp"
+#include "cppblog/web/server_options.hpp"
 
 namespace cppblog::vip {
 
 inline constexpr const char* kServiceName = "vipservice";
+inline constexpr std::uint16_t kServerPort = 6868;
 
 /// The vipservice's typed configuration. Built once from the loaded properties;
 /// nothing else in the service reads raw keys.
 struct Settings {
-  std::uint16_t server_port = 6868;
-  /// The address the HTTP server listens on (server_address); 0.0.0.0: every IPv4 interface.
-  std::string server_address = "0.0.0.0";
-  /// Most HTTP connections at once (max_connections); 0: derived from ulimit -n.
-  std::size_t max_connections = 0;
-  /// How long a request may take to arrive whole (request_timeout).
-  std::chrono::milliseconds request_timeout{30'000};
+  /// The HTTP server: server_port (default kServerPort), server_address, max_connections,
+  /// request_timeout, http_threads (web::ServerOptionsFrom).
+  web::ServerOptions server{.port = kServerPort};
   std::string server_name = kServiceName;
   std::filesystem::path data_dir;
   /// Empty: offers in LMDB under data_dir. Else a postgresql:// URL: offers in PostgreSQL,

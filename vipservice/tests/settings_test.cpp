@@ -26,7 +26,7 @@ std::string ErrorOf(const config::Properties& properties) {
 TEST(Settings, DefaultsMatchTheContractAndIssue) {
   const Settings settings = Settings::From(Settings::Defaults());
 
-  EXPECT_EQ(settings.server_port, 6868);
+  EXPECT_EQ(settings.server.port, 6868);
   EXPECT_EQ(settings.server_name, "vipservice");
   EXPECT_EQ(settings.data_dir, "./data/vipservice");
   EXPECT_EQ(settings.amqp_server_url, "amqp://guest:guest@127.0.0.1:5672/%2F");
@@ -78,7 +78,6 @@ TEST(Settings, ZeroRetentionNamesKeyAndWhatToGive) {
 
   EXPECT_THAT(ErrorOf(properties),
               AllOf(HasSubstr("processed_id_retention"), HasSubstr("flag --set"), HasSubstr("7d")));
-
 }
 
 TEST(Settings, VipQueueTypeIsClassicOrQuorum) {
@@ -159,36 +158,19 @@ TEST(Settings, UnknownLogLevelIsRejected) {
   EXPECT_THAT(ErrorOf(properties), HasSubstr("log_level: 'verbose'"));
 }
 
-TEST(Settings, HttpServerAddressCapAndRequestTimeout) {
-  const Settings defaults = Settings::From(Settings::Defaults());
-  EXPECT_EQ(defaults.server_address, "0.0.0.0");
-  EXPECT_EQ(defaults.max_connections, 0U);  // derived from ulimit -n
-  EXPECT_EQ(defaults.request_timeout, std::chrono::seconds(30));
-
-  config::Properties properties = Settings::Defaults();
-  properties.Set("server_address", "127.0.0.1", "environment SERVER_server_addressESS");
-  properties.Set("max_connections", "500", "environment MAX_CONNECTIONS");
-  properties.Set("request_timeout", "10s", "environment REQUEST_TIMEOUT");
-  const Settings settings = Settings::From(properties);
-  EXPECT_EQ(settings.server_address, "127.0.0.1");
-  EXPECT_EQ(settings.max_connections, 500U);
-  EXPECT_EQ(settings.request_timeout, std::chrono::seconds(10));
-
-  properties.Set("server_address", "localhost", "environment SERVER_server_addressESS");
-  try {
-    static_cast<void>(Settings::From(properties));
-    FAIL() << "expected ConfigError";
-  } catch (const config::ConfigError& e) {
-    const std::string message = e.what();
-    EXPECT_NE(message.find(
-                  "server_address: 'localhost' (from environment SERVER_server_addressESS) is not "
-                  "an IP address"),
-              std::string::npos)
-        << message;
-  }
-  properties.Set("server_address", "::", "test");
-  properties.Set("request_timeout", "0", "test");
-  EXPECT_THROW(static_cast<void>(Settings::From(properties)), config::ConfigError);
+// The keys themselves are web::ServerOptionsFrom's (common/tests/web/server_settings_test.cpp).
+TEST(Settings, HttpServerDefaultsAreTheCommonOnesOnPort6868) {
+  const Settings settings = Settings::From(Settings::Defaults());
+  EXPECT_EQ(settings.server.port, 6868);
+  EXPECT_EQ(settings.server.address, "0.0.0.0");
+  EXPECT_EQ(settings.server.max_connections, 0U);  // derived from ulimit -n
+  EXPECT_EQ(settings.server.request_timeout, std::chrono::seconds(30));
+  EXPECT_THAT(ErrorOf([] {
+                config::Properties properties = Settings::Defaults();
+                properties.Set("request_timeout", "0", "flag --set");
+                return properties;
+              }()),
+              HasSubstr("request_timeout: '0' (from flag --set)"));
 }
 
 }  // namespace

@@ -47,6 +47,9 @@ struct Reply {
   }
 };
 
+/// Whether a response has the body its Content-Length announces, or none (HEAD, 100 Continue).
+enum class Body { kAsFramed, kNone };
+
 /// A blocking HTTP/1.1 client on a POSIX socket; every receive gives up after kMaxWait.
 class Client {
  public:
@@ -79,8 +82,8 @@ class Client {
     return true;
   }
 
-  /// Reads one response; nullopt on end of stream or timeout. `head` means no body follows.
-  std::optional<Reply> Read(bool head = false) {
+  /// Reads one response; nullopt on end of stream or timeout.
+  std::optional<Reply> Read(Body body = Body::kAsFramed) {
     std::size_t header_end;
     while ((header_end = pending_.find("\r\n\r\n")) == std::string::npos) {
       if (!Fill()) return std::nullopt;
@@ -102,7 +105,8 @@ class Client {
       reply.headers[name] = line.substr(line.find_first_not_of(' ', colon + 1));
     }
     const std::string length_text = reply.HeaderValue("content-length");
-    const std::size_t length = head || length_text.empty() ? 0 : std::stoul(length_text);
+    const std::size_t length =
+        body == Body::kNone || length_text.empty() ? 0 : std::stoul(length_text);
     while (pending_.size() < length) {
       if (!Fill()) return std::nullopt;
     }
@@ -305,7 +309,7 @@ TEST(Server, ExpectContinueGetsInterimResponse) {
 
   ASSERT_TRUE(client.Send(
       "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n"));
-  const auto interim = client.Read(/*head=*/true);
+  const auto interim = client.Read(Body::kNone);
   ASSERT_TRUE(interim.has_value());
   EXPECT_EQ(interim->status, 100);
   ASSERT_TRUE(client.Send("abc"));
@@ -323,7 +327,7 @@ TEST(Server, HeadSendsLengthWithoutBody) {
   ASSERT_TRUE(
       client.Send("HEAD /accounts/7 HTTP/1.1\r\nHost: t\r\n\r\n" + GetRequest("/accounts/8")));
 
-  const auto head = client.Read(/*head=*/true);
+  const auto head = client.Read(Body::kNone);
   ASSERT_TRUE(head.has_value());
   EXPECT_EQ(head->status, 200);
   EXPECT_EQ(head->HeaderValue("content-length"), "10");
@@ -331,6 +335,51 @@ TEST(Server, HeadSendsLengthWithoutBody) {
   const auto next = client.Read();
   ASSERT_TRUE(next.has_value());
   EXPECT_EQ(next->body, "{\"id\":\"8\"}");
+}
+
+TEST(Server, NoContentAndABadStatusAreFramedSoTheConnectionStaysUsable) {
+  Router router = EchoRouter();
+  router.Get("/empty", [](const Request&) { return Response::Text(204, "not sent"); });
+  router.Get("/odd", [](const Request&) { return Response::Text(42, "oops"); });
+  RunningServer server(TestOptions(), std::move(router));
+  Client client(server.Port());
+
+  ASSERT_TRUE(client.Send(GetRequest("/empty") + GetRequest("/odd") + GetRequest("/accounts/8")));
+
+  const auto empty = client.Read();
+  ASSERT_TRUE(empty.has_value());
+  EXPECT_EQ(empty->status, 204);
+  EXPECT_EQ(empty->HeaderValue("content-length"), "");
+  // Had the server sent the 204's body, this would read it instead of the next response.
+  const auto odd = client.Read();
+  ASSERT_TRUE(odd.has_value());
+  EXPECT_EQ(odd->status, 500);  // a status outside 100..999 is sent as 500, with its body framed
+  EXPECT_EQ(odd->HeaderValue("content-length"), "4");
+  EXPECT_EQ(odd->body, "oops");
+  const auto next = client.Read();
+  ASSERT_TRUE(next.has_value());
+  EXPECT_EQ(next->body, "{\"id\":\"8\"}");
+}
+
+TEST(Server, AHeaderValueWithALineBreakIsDroppedNotSent) {
+  Router router = EchoRouter();
+  router.Get("/echo-header", [](const Request&) {
+    Response response = Response::Text(200, "body");
+    response.headers.emplace_back("X-Echo", "x\r\nSet-Cookie: s=1");
+    response.headers.emplace_back("X-Kept", "1");
+    return response;
+  });
+  RunningServer server(TestOptions(), std::move(router));
+  Client client(server.Port());
+
+  ASSERT_TRUE(client.Send(GetRequest("/echo-header")));
+
+  const auto reply = client.Read();
+  ASSERT_TRUE(reply.has_value());
+  EXPECT_FALSE(reply->headers.contains("x-echo"));
+  EXPECT_FALSE(reply->headers.contains("set-cookie"));
+  EXPECT_EQ(reply->HeaderValue("x-kept"), "1");
+  EXPECT_EQ(reply->body, "body");
 }
 
 TEST(Server, LargeResponseIsWrittenCompletely) {

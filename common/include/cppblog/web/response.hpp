@@ -8,7 +8,9 @@
 namespace cppblog::web {
 
 /// An HTTP response as handlers build it. The server adds the framing itself
-/// (Content-Length, Date, Connection). Headers with CR or LF in them are dropped.
+/// (Content-Length, Date, Connection) and drops a handler's header of those names, one whose
+/// name is not an HTTP token, and one whose value holds CR, LF or NUL. A status outside
+/// 100..999 is sent as 500.
 struct Response {
   int status = 200;
   std::string content_type = "application/json";
