@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <cstdio>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -11,7 +12,7 @@
 
 #include <fmt/format.h>
 #include <spdlog/pattern_formatter.h>
-#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/sinks/base_sink.h>
 #include <spdlog/spdlog.h>
 
 #include "cppblog/text/escape.hpp"
@@ -177,6 +178,8 @@ constexpr char kTextLevelFlag = '~';
 constexpr char kServiceFlag = '&';
 constexpr char kFieldsFlag = '|';
 
+}  // namespace
+
 std::unique_ptr<spdlog::formatter> MakeFormatter(std::string_view service, LogFormat format) {
   auto formatter = std::make_unique<spdlog::pattern_formatter>("", spdlog::pattern_time_type::utc,
                                                                std::string("\n"));
@@ -198,6 +201,8 @@ std::unique_ptr<spdlog::formatter> MakeFormatter(std::string_view service, LogFo
   }
   return formatter;
 }
+
+namespace {
 
 std::optional<spdlog::level::level_enum> ParseLevel(std::string_view text) {
   std::string lower(text);
@@ -222,6 +227,25 @@ std::optional<spdlog::level::level_enum> ParseLevel(std::string_view text) {
   return std::nullopt;
 }
 
+// Writes each line to stderr in one fwrite, as spdlog's stderr sink does, but formats it into a
+// buffer kept between lines (under the sink's mutex): spdlog's formats into a 250-byte local
+// buffer, so a longer line — a delivery's with its five fields — allocated every time.
+class StderrSink final : public spdlog::sinks::base_sink<std::mutex> {
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override {
+    constexpr std::size_t kKeptCapacity = 64 * 1024;
+    buffer_.clear();
+    formatter_->format(msg, buffer_);
+    std::fwrite(buffer_.data(), 1, buffer_.size(), stderr);
+    std::fflush(stderr);
+    if (buffer_.capacity() > kKeptCapacity) buffer_ = spdlog::memory_buf_t();
+  }
+  void flush_() override { std::fflush(stderr); }
+
+ private:
+  spdlog::memory_buf_t buffer_;
+};
+
 std::mutex& InitMutex() {
   static std::mutex mutex;
   return mutex;
@@ -239,7 +263,7 @@ bool IsLevel(std::string_view level) { return ParseLevel(level).has_value(); }
 
 void Init(std::string_view service_name, LogFormat format) {
   const std::lock_guard lock(InitMutex());
-  auto sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
+  auto sink = std::make_shared<StderrSink>();
   sink->set_formatter(MakeFormatter(service_name, format));
   auto logger = std::make_shared<spdlog::logger>(std::string(service_name), std::move(sink));
   logger->set_level(spdlog::level::info);

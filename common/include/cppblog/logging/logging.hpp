@@ -6,6 +6,10 @@
 #include <optional>
 #include <string_view>
 
+namespace spdlog {
+class formatter;  // <spdlog/formatter.h>, for MakeFormatter's callers
+}  // namespace spdlog
+
 namespace cppblog::logging {
 
 /// How lines are written: for people (text) or for a log pipeline (json, one object a line).
@@ -41,6 +45,11 @@ inline constexpr std::string_view kLevelNames = "trace, debug, info, warn, error
 /// Call it in main before other threads log: calls to Init are serialised, but spdlog's
 /// default logger must not be replaced while another thread logs through it.
 void Init(std::string_view service_name, LogFormat format = LogFormat::kText);
+
+/// The formatter Init gives its sink (the lines described above), for a sink of one's own: a
+/// file, or a test that captures lines.
+[[nodiscard]] std::unique_ptr<spdlog::formatter> MakeFormatter(std::string_view service_name,
+                                                               LogFormat format);
 
 /// "trace", "debug", "info", "warn" (or "warning"), "error", "critical", "off",
 /// case-insensitive, for every logger. Throws std::invalid_argument for anything else
