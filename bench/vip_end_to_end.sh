@@ -216,7 +216,7 @@ BREAKDOWN=$(smaps_breakdown "${VIP_PIDS[0]}")
 offered_lines() {  # ACCOUNT → how many offers the instances logged for it
   local n=0 log c
   for log in "${VIP_LOGS[@]}"; do
-    c=$(grep -c "account_id=$1 .*result=offered" "$log" || true)
+    c=$(grep -cE "result=offered .* account_id=$1( |$)" "$log" || true)
     n=$((n + c))
   done
   echo "$n"
@@ -263,7 +263,7 @@ memory_of_all stream
 # A field (read_to_committed_us, commit_us) of every offer made for VIP_ACCOUNT, sorted, in
 # microseconds.
 latencies() {
-  cat "${VIP_LOGS[@]}" | grep "account_id=$VIP_ACCOUNT .*result=offered" |
+  cat "${VIP_LOGS[@]}" | grep -E "result=offered .* account_id=$VIP_ACCOUNT( |$)" |
     sed -n "s/.* ${1:-read_to_committed_us}=\([-0-9]*\).*/\1/p" | sort -n
 }
 percentile() {  # P (0-100) on sorted stdin → milliseconds, nearest rank
@@ -275,10 +275,11 @@ percentile() {  # P (0-100) on sorted stdin → milliseconds, nearest rank
 # read_to_answered_us for the same message id (both from readAt, same clock). Answered = the
 # response handed to the HTTP server once the outbox's commit returned.
 answered_to_committed() {  # ACCOUNT
-  { grep "VIP read answered: account_id=$1 " "$WORK/accountservice.log" |
-      sed -n 's/.* message_id=\([^ ]*\) read_to_answered_us=\([-0-9]*\).*/A \1 \2/p'
-    cat "${VIP_LOGS[@]}" | grep "account_id=$1 .*result=offered" |
-      sed -n 's/.* message_id=\([^ ]*\) .*read_to_committed_us=\([-0-9]*\).*/C \1 \2/p'
+  # The ids are the lines' log fields (` message_id=… account_id=…` at the end; docs/operations.md).
+  { grep -E "VIP read answered: .* account_id=$1( |$)" "$WORK/accountservice.log" |
+      sed -n 's/.* read_to_answered_us=\([-0-9]*\) .* message_id=\([^ ]*\).*/A \2 \1/p'
+    cat "${VIP_LOGS[@]}" | grep -E "result=offered .* account_id=$1( |$)" |
+      sed -n 's/.* read_to_committed_us=\([-0-9]*\) .* message_id=\([^ ]*\).*/C \2 \1/p'
   } | awk '$1 == "A" { a[$2] = $3 } $1 == "C" { c[$2] = $3 }
       END { for (id in c) if (id in a) print c[id] - a[id] }' | sort -n
 }
@@ -315,7 +316,7 @@ count_offers() {  # ACCOUNT → "total per-instance-list duplicated-ids"
     grep -o '"messageId":"[^"]*"' <<<"$json" >>"$WORK/ids-$1" || true
   done
   for log in "${VIP_LOGS[@]}"; do
-    n=$(grep -c "account_id=$1 .*result=offered" "$log" || true)
+    n=$(grep -cE "result=offered .* account_id=$1( |$)" "$log" || true)
     per+="$n/"
   done
   local total dup

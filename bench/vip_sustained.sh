@@ -293,7 +293,8 @@ run_vip() {  # BROKER STORE COUNT ACCOUNTS BROKER_URLS QUEUE_TYPE
     --connections 4) || say "the warm-up had errors: $out"
   wait_delivered "$WARMUP_ACCOUNT" "$(( $(kv ok "$out") ))" || true
   if [ -z "$BODY_BYTES" ]; then
-    BODY_BYTES=$(deliveries "$WARMUP_ACCOUNT" | head -n 1 | sed 's/.*Got a message: //' | tr -d '\134' |
+    BODY_BYTES=$(deliveries "$WARMUP_ACCOUNT" | head -n 1 | sed -e 's/.*Got a message: //' -e 's/ \(trace_id\|message_id\)=.*//' |
+      tr -d '\134' |
       awk '{ print length($0) }')
     [ -n "$BODY_BYTES" ] || die "no VIP notification in the vipservice's log to take its size from"
     say "a VIP notification's body: $BODY_BYTES bytes"

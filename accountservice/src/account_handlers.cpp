@@ -9,6 +9,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "cppblog/logging/logging.hpp"
 #include "cppblog/text/escape.hpp"
 #include "cppblog/trace/trace_context.hpp"
 #include "cppblog/web/http_error.hpp"
@@ -79,6 +80,11 @@ web::Router MakeRouter(HandlerDeps deps) {
         request.Header("traceparent").value_or(""), request.Header("tracestate").value_or(""));
     const trace::TraceContext span = incoming ? trace::ChildOf(*incoming) : trace::NewTrace();
     std::string traceparent = trace::FormatTraceparent(span);
+    // What this read logs here names its span and account (the values are copied: no
+    // allocation); the notifier sets them again where the outbox answers.
+    const trace::TraceparentIds ids = trace::IdsOf(traceparent);
+    const logging::ScopedFields log_fields(
+        {.trace_id = ids.trace_id, .span_id = ids.span_id, .account_id = id});
     response.headers.emplace_back("traceparent", traceparent);
     if (!span.trace_state.empty()) response.headers.emplace_back("tracestate", span.trace_state);
     if (shared->vip_notifier == nullptr || !shared->vip_notifier->IsVip(id)) {
@@ -99,10 +105,8 @@ web::Router MakeRouter(HandlerDeps deps) {
           try {
             std::rethrow_exception(error);
           } catch (const std::exception& e) {
-            spdlog::debug(
-                "VIP read of account {} not answered: its notification could not be "
-                "stored: {}",
-                owed->account_id, e.what());
+            spdlog::debug("VIP read not answered: its notification could not be stored: {}",
+                          e.what());
           }
           web::Response refused = web::Response::Error(
               503, "the VIP notification for account " + owed->account_id +

@@ -11,6 +11,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "cppblog/logging/logging.hpp"
 #include "cppblog/messaging/messaging_error.hpp"
 #include "cppblog/trace/trace_context.hpp"
 #include "cppblog/vip/vip_notification.hpp"
@@ -136,6 +137,14 @@ bool OutboxRelay::PublishNext(std::uint64_t& cursor, std::size_t room, bool& rou
       const std::lock_guard lock{shared_->mutex};
       ++shared_->in_flight;
     }
+    // What is logged for this publish (here and by the client) names the message and its span.
+    const auto header = message.headers.find(trace::kTraceparentHeader);
+    const auto* published =
+        header != message.headers.end() ? std::get_if<std::string>(&header->second) : nullptr;
+    const trace::TraceparentIds ids =
+        published != nullptr ? trace::IdsOf(*published) : trace::TraceparentIds{};
+    const logging::ScopedFields log_fields(
+        {.trace_id = ids.trace_id, .span_id = ids.span_id, .message_id = message.message_id});
     try {
       publisher_.PublishToQueue(
           options_.queue, std::move(message),
@@ -157,6 +166,8 @@ bool OutboxRelay::PublishNext(std::uint64_t& cursor, std::size_t room, bool& rou
 }
 
 void OutboxRelay::Run() {
+  // Every line of the relay's thread names the queue it publishes to.
+  const logging::ScopedFields log_fields({.queue = options_.queue.name});
   Shared& shared = *shared_;
   std::vector<std::uint64_t> done;
   std::uint64_t cursor = 0;  // the last sequence published in this round

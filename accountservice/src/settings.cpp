@@ -1,6 +1,5 @@
 #include "settings.hpp"
 
-#include <cctype>
 #include <string_view>
 
 #include "cppblog/config/config_error.hpp"
@@ -23,19 +22,6 @@ void CheckAccountId(const config::Properties& properties, const std::string& id)
     throw config::ConfigError("vip_accounts: '" + id + "' (" + source +
                               ") is not an account id (1-32 digits)");
   }
-}
-
-void CheckLogLevel(const config::Properties& properties, const std::string& level) {
-  static constexpr std::string_view kLevels[] = {"trace",   "debug", "info",     "warn",
-                                                 "warning", "error", "critical", "off"};
-  std::string lower = level;
-  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  for (const auto known : kLevels) {
-    if (lower == known) return;
-  }
-  throw config::ConfigError(
-      "log_level: '" + level + "' (" + properties.Find("log_level")->source +
-      ") is not a log level (trace, debug, info, warn, error, critical, off)");
 }
 
 }  // namespace
@@ -64,8 +50,7 @@ Settings Settings::From(const config::Properties& properties) {
                               "): set it to the directory for the account store");
   }
   settings.amqp_server_url = properties.GetString("amqp_server_url");
-  settings.log_level = properties.GetString("log_level");
-  CheckLogLevel(properties, settings.log_level);
+  settings.log_level = properties.GetLogLevel("log_level");
   settings.config_event_bus = properties.GetString("config_event_bus");
   settings.vip_accounts = properties.GetList("vip_accounts");
   for (const auto& id : settings.vip_accounts) CheckAccountId(properties, id);

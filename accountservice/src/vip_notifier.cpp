@@ -6,6 +6,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "cppblog/logging/logging.hpp"
+#include "cppblog/trace/trace_context.hpp"
 #include "cppblog/vip/vip_notification.hpp"
 
 namespace cppblog::account {
@@ -69,18 +71,26 @@ bool VipNotifier::OnAccountReadAsync(std::string_view account_id, std::string tr
   // At debug, a copy of the clock goes with the callback, which may run after this notifier
   // is gone (the outbox completes what is queued when it closes).
   Clock answered_clock = spdlog::should_log(spdlog::level::debug) ? clock_ : Clock{};
+  std::string logged_traceparent = traceparent;
   outbox_.AppendAsync(
       message_id, std::move(body), std::move(traceparent), std::move(tracestate),
       [recorded = std::move(recorded), answered_clock = std::move(answered_clock), message_id,
-       read_at, account_id = std::string(account_id)](std::exception_ptr error, std::uint64_t) {
+       read_at, account_id = std::string(account_id),
+       traceparent = std::move(logged_traceparent)](std::exception_ptr error, std::uint64_t) {
+        // On the outbox's thread: what is logged for this read (here and by `recorded`) names
+        // its span, its notification and its account.
+        const trace::TraceparentIds ids = trace::IdsOf(traceparent);
+        const logging::ScopedFields log_fields({.trace_id = ids.trace_id,
+                                                .span_id = ids.span_id,
+                                                .message_id = message_id,
+                                                .account_id = account_id});
         const bool stored = error == nullptr;
         recorded(std::move(error));
         // bench/vip_end_to_end.sh joins this with the vipservice's read_to_committed_us to get
         // "request answered -> offer stored" (same machine, same clock).
         if (stored && answered_clock) {
           spdlog::debug(
-              "VIP read answered: account_id={} message_id={} read_to_answered_us={}", account_id,
-              message_id,
+              "VIP read answered: read_to_answered_us={}",
               std::chrono::duration_cast<std::chrono::microseconds>(answered_clock() - read_at)
                   .count());
         }

@@ -1,5 +1,6 @@
 #include "outbox_relay.hpp"
 
+#include <array>
 #include <chrono>
 #include <functional>
 #include <future>
@@ -12,6 +13,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "cppblog/logging/logging.hpp"
 #include "cppblog/messaging/messaging_error.hpp"
 #include "cppblog/storage/temp_dir.hpp"
 #include "cppblog/trace/trace_context.hpp"
@@ -50,6 +52,9 @@ struct Publisher final : messaging::MessagePublisher {
     const std::lock_guard lock{mutex};
     queues.push_back(queue.name);
     messages.push_back(message);
+    const logging::Fields now = logging::CurrentFields();
+    log_fields.push_back({std::string(now.trace_id), std::string(now.span_id),
+                          std::string(now.message_id), std::string(now.queue)});
     const Settle how = plan.empty() ? fallback : plan.front();
     if (!plan.empty()) plan.erase(plan.begin());
     if (how == Settle::kConfirm) on_done(nullptr);
@@ -82,6 +87,8 @@ struct Publisher final : messaging::MessagePublisher {
   std::vector<std::string> queues;
   std::vector<messaging::Message> messages;
   std::vector<messaging::PublishCallback> pending;
+  // The log fields set while each publish was made: trace_id, span_id, message_id, queue.
+  std::vector<std::array<std::string, 4>> log_fields;
 };
 
 OutboxRelayOptions Options() {
@@ -109,6 +116,34 @@ TEST(OutboxRelay, PublishesEntriesInOrderAndDeletesThemOnConfirm) {
   EXPECT_EQ(messages[1].message_id, "id-2");
   EXPECT_EQ(publisher.queues[0], "vip_queue-test");
   EXPECT_EQ(relay.Confirmed(), 2U);
+}
+
+TEST(OutboxRelay, WhatAPublishLogsNamesItsMessageQueueAndSpan) {
+  const TempDir dir;
+  AccountStore store{dir.path()};
+  Outbox outbox{store};
+  std::promise<void> appended;
+  outbox.AppendAsync("id-1", R"({"n":1})",
+                     "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+                     [&](std::exception_ptr, std::uint64_t) { appended.set_value(); });
+  appended.get_future().get();
+  static_cast<void>(outbox.Append("id-2", R"({"n":2})"));  // no trace
+  Publisher publisher;
+
+  const OutboxRelay relay{outbox, publisher, Options()};
+
+  ASSERT_TRUE(WaitUntil([&] { return outbox.Size() == 0; }));
+  const std::lock_guard lock{publisher.mutex};
+  ASSERT_EQ(publisher.log_fields.size(), 2U);
+  const auto published = trace::ParseTraceparent(
+      std::get<std::string>(publisher.messages[0].headers.at("traceparent")));
+  ASSERT_TRUE(published.has_value());
+  // The publish's own span, as the header carries it.
+  EXPECT_EQ(publisher.log_fields[0],
+            (std::array<std::string, 4>{"4bf92f3577b34da6a3ce929d0e0e4736",
+                                        trace::SpanIdHex(*published), "id-1", "vip_queue-test"}));
+  EXPECT_EQ(publisher.log_fields[1],
+            (std::array<std::string, 4>{"", "", "id-2", "vip_queue-test"}));
 }
 
 TEST(OutboxRelay, PublishIsASpanOfTheTraceTheEntryKept) {

@@ -1,5 +1,6 @@
 #include "vip_notifier.hpp"
 
+#include <array>
 #include <chrono>
 #include <exception>
 #include <future>
@@ -9,6 +10,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "cppblog/logging/logging.hpp"
 #include "cppblog/storage/temp_dir.hpp"
 #include "cppblog/vip/vip_notification.hpp"
 
@@ -51,6 +53,28 @@ TEST(VipNotifier, AsyncVipReadCallsBackOnceTheNotificationIsStored) {
   EXPECT_EQ(result.get(), 1U);
   EXPECT_EQ(outbox.Read(0, 1).at(0).body,
             R"({"accountId":"10000","readAt":"2017-02-15 20:06:27.033757223 +0000 UTC"})");
+}
+
+TEST(VipNotifier, WhatIsLoggedWhenTheNotificationIsStoredNamesTheReadAndTheMessage) {
+  const TempDir dir;
+  AccountStore store{dir.path()};
+  Outbox outbox{store};
+  VipNotifier notifier{outbox, {"10000"}, [] { return kReadAt; }};
+  // trace_id, span_id, message_id, account_id, as the callback (on the outbox's thread) sees them.
+  std::promise<std::array<std::string, 4>> seen;
+
+  ASSERT_TRUE(notifier.OnAccountReadAsync(
+      "10000", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", [&](std::exception_ptr) {
+        const logging::Fields now = logging::CurrentFields();
+        seen.set_value({std::string(now.trace_id), std::string(now.span_id),
+                        std::string(now.message_id), std::string(now.account_id)});
+      }));
+
+  auto result = seen.get_future();
+  ASSERT_EQ(result.wait_for(std::chrono::seconds{10}), std::future_status::ready);
+  EXPECT_EQ(result.get(),
+            (std::array<std::string, 4>{"4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7",
+                                        outbox.Read(0, 1).at(0).message_id, "10000"}));
 }
 
 TEST(VipNotifier, AsyncReadOfOtherAccountNeverCallsBack) {

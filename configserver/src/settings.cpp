@@ -46,7 +46,7 @@ Settings Settings::From(const config::Properties& properties) {
   settings.accept_empty = properties.GetBool("config_accept_empty");
   settings.watch = properties.GetBool("config_watch");
   settings.watch_debounce = properties.GetDuration("config_watch_debounce");
-  settings.log_level = properties.GetString("log_level");
+  settings.log_level = properties.GetLogLevel("log_level");
   settings.amqp_server_url = properties.GetString("amqp_server_url");
   settings.config_event_bus = properties.GetString("config_event_bus");
   if (settings.config_event_bus.empty()) {

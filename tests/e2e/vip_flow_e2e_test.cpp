@@ -36,6 +36,7 @@ using messaging::TestAmqpUrl;
 using messaging::UniqueName;
 using messaging::WaitUntil;
 using ::testing::HasSubstr;
+using ::testing::MatchesRegex;
 using ::testing::Optional;
 using ::testing::StartsWith;
 
@@ -340,6 +341,14 @@ TEST(VipFlowE2e, TheVipServiceLogsTheReadsTraceForItsMessage) {
 
   EXPECT_TRUE(vip.Process().WaitForOutput("trace_id=" + trace_id + " span_id=", 10s))
       << vip.Output();
+  // The line's other fields: the message (the accountservice's 32-hex id) and its queue.
+  const std::string output = vip.Output();
+  const std::size_t at = output.find("trace_id=" + trace_id + " span_id=");
+  ASSERT_NE(at, std::string::npos) << output;
+  const std::string fields = output.substr(at, output.find('\n', at) - at);
+  EXPECT_THAT(fields, MatchesRegex("trace_id=" + trace_id +
+                                   " span_id=[0-9a-f]{16} message_id=[0-9a-f]{32} queue=" + queue))
+      << output;
 }
 
 // Consumes a queue and holds the first message delivered to it, unacked, until destroyed: then

@@ -1,6 +1,5 @@
 #include "settings.hpp"
 
-#include <cctype>
 #include <string_view>
 
 #include "cppblog/config/config_error.hpp"
@@ -16,19 +15,6 @@ constexpr std::size_t kMaxQueueName = 200;  // AMQP allows 255; "<name>.dlq" mus
 std::string SourceOf(const config::Properties& properties, std::string_view key) {
   const auto* value = properties.Find(key);
   return value != nullptr ? value->source : "unknown source";
-}
-
-void CheckLogLevel(const config::Properties& properties, const std::string& level) {
-  static constexpr std::string_view kLevels[] = {"trace",   "debug", "info",     "warn",
-                                                 "warning", "error", "critical", "off"};
-  std::string lower = level;
-  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  for (const auto known : kLevels) {
-    if (lower == known) return;
-  }
-  throw config::ConfigError(
-      "log_level: '" + level + "' (" + SourceOf(properties, "log_level") +
-      ") is not a log level (trace, debug, info, warn, error, critical, off)");
 }
 
 }  // namespace
@@ -81,8 +67,7 @@ Settings Settings::From(const config::Properties& properties) {
                               "recognised, e.g. 7d");
   }
   settings.amqp_server_url = properties.GetString("amqp_server_url");
-  settings.log_level = properties.GetString("log_level");
-  CheckLogLevel(properties, settings.log_level);
+  settings.log_level = properties.GetLogLevel("log_level");
   settings.config_event_bus = properties.GetString("config_event_bus");
   settings.offer_cooldown = properties.GetDuration("offer_cooldown");
   settings.compat_goblog_p9 = properties.GetBool("compat_goblog_p9");

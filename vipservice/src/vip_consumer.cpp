@@ -11,6 +11,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "cppblog/logging/logging.hpp"
 #include "cppblog/trace/trace_context.hpp"
 #include "cppblog/vip/vip_notification.hpp"
 
@@ -30,19 +31,6 @@ std::uint64_t Fnv1a64(std::string_view bytes, std::uint64_t basis) {
 }
 
 std::string_view Truncated(std::string_view body) { return body.substr(0, kMaxLoggedBody); }
-
-// " trace_id=<hex> span_id=<hex>" of the handler's span when the message carries a valid
-// traceparent header (a child of the publish's span), else empty.
-std::string TraceFields(const messaging::Message& message) {
-  const auto header = message.headers.find(trace::kTraceparentHeader);
-  if (header == message.headers.end()) return {};
-  const auto* text = std::get_if<std::string>(&header->second);
-  if (text == nullptr) return {};
-  const auto parent = trace::ParseTraceparent(*text);
-  if (!parent) return {};
-  const trace::TraceContext span = trace::ChildOf(*parent);
-  return " trace_id=" + trace::TraceIdHex(span) + " span_id=" + trace::SpanIdHex(span);
-}
 
 }  // namespace
 
@@ -95,28 +83,32 @@ void VipConsumer::SetOfferCooldown(std::chrono::milliseconds offer_cooldown) noe
 
 messaging::Outcome VipConsumer::Handle(const messaging::Message& message) {
   // A message that carries a W3C traceparent is handled as a span of that trace: the lines
-  // logged for it end with its ids (a message without one logs as the original does).
-  const std::string trace_fields = TraceFields(message);
+  // logged for it carry its ids as the fields trace_id and span_id (the messaging client has
+  // set message_id and queue around this call).
+  // One span for both: the log fields and the trace id the offer records.
+  const std::optional<trace::TraceContext> span = HandlerTraceContext(message);
+  const std::string trace_id = span ? trace::TraceIdHex(*span) : std::string{};
+  const std::string span_id = span ? trace::SpanIdHex(*span) : std::string{};
+  const logging::ScopedFields trace_fields({.trace_id = trace_id, .span_id = span_id});
   if (message.body.size() > kMaxLoggedBody) {
-    spdlog::info("Got a message: {}… ({} bytes){}", Truncated(message.body), message.body.size(),
-                 trace_fields);
+    spdlog::info("Got a message: {}… ({} bytes)", Truncated(message.body), message.body.size());
   } else {
-    spdlog::info("Got a message: {}{}", message.body, trace_fields);
+    spdlog::info("Got a message: {}", message.body);
   }
   // A PoisonMessage leaves here: the client dead-letters the message with its reason.
   const VipNotification notification = ParseVipNotification(message.body);
   const std::string id = DeduplicationId(message);
-  // The offer records the trace it was made in.
-  const std::optional<trace::TraceContext> handler_trace = HandlerTraceContext(message);
-  const std::string offer_trace_id =
-      handler_trace ? trace::TraceIdHex(*handler_trace) : std::string{};
+  // From here on message_id is the id the store deduplicates by: the AMQP message id, or
+  // body-<hash> when it has none (or one too long).
+  const logging::ScopedFields notification_fields(
+      {.message_id = id, .account_id = notification.account_id});
   const auto held_until = SteadyClock::now() + store_retry_.max_hold;
   while (WaitForStoreTurn(held_until)) {
     try {
       const std::chrono::milliseconds cooldown{offer_cooldown_ms_.load(std::memory_order_relaxed)};
       const auto offered_at = clock_();
       const ProcessResult result =
-          offers_.Process(id, notification, offered_at, cooldown, offer_trace_id);
+          offers_.Process(id, notification, offered_at, cooldown, trace_id);
       StoreSucceeded();
       if (metrics::Counter* counter = results_[static_cast<std::size_t>(result)]) {
         counter->Increment();
@@ -129,12 +121,9 @@ messaging::Outcome VipConsumer::Handle(const messaging::Message& message) {
         const auto micros = [](auto duration) {
           return std::chrono::duration_cast<std::chrono::microseconds>(duration).count();
         };
-        spdlog::debug(
-            "VIP notification processed: account_id={} message_id={} result={} "
-            "read_to_committed_us={} commit_us={}{}",
-            notification.account_id, id, ToString(result),
-            micros(committed_at - notification.read_at), micros(committed_at - offered_at),
-            trace_fields);
+        spdlog::debug("VIP notification processed: result={} read_to_committed_us={} commit_us={}",
+                      ToString(result), micros(committed_at - notification.read_at),
+                      micros(committed_at - offered_at));
       }
       return messaging::Outcome::kAck;
     } catch (const StoreError& e) {
@@ -144,8 +133,7 @@ messaging::Outcome VipConsumer::Handle(const messaging::Message& message) {
       throw messaging::PoisonMessage(e.what());
     }
   }
-  spdlog::debug("VIP notification back to the queue while the store cannot write: message_id={}",
-                id);
+  spdlog::debug("VIP notification back to the queue while the store cannot write");
   return messaging::Outcome::kRequeue;
 }
 

@@ -15,6 +15,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cppblog/health/health_registry.hpp"
+#include "cppblog/logging/logging.hpp"
 #include "cppblog/messaging/mock_message_subscriber.hpp"
 #include "cppblog/metrics/registry.hpp"
 #include "cppblog/storage/file_writes_refused.hpp"
@@ -40,12 +41,13 @@ messaging::Message VipMessage(std::string id, system_clock::time_point read_at =
   return MakeVipMessage({.account_id = "10000", .read_at = read_at}, std::move(id));
 }
 
-// Routes the default logger into a string for the test's lifetime.
+// Routes the default logger into a string for the test's lifetime, as the service writes
+// its text lines (the structured fields at the end).
 class CapturedLog {
  public:
   CapturedLog() : previous_(spdlog::default_logger()) {
     auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(stream_);
-    sink->set_pattern("%l %v");
+    sink->set_formatter(logging::MakeFormatter("vipservice", logging::LogFormat::kText));
     spdlog::set_default_logger(std::make_shared<spdlog::logger>("test", sink));
   }
   ~CapturedLog() { spdlog::set_default_logger(previous_); }
@@ -67,7 +69,7 @@ TEST(VipConsumer, LogsTheBodyAsTheOriginalDoes) {
 
   static_cast<void>(consumer.Handle(message));
 
-  EXPECT_THAT(log.Text(), HasSubstr("info Got a message: " + message.body + "\n"));
+  EXPECT_THAT(log.Text(), HasSubstr("INFO  vipservice: Got a message: " + message.body + "\n"));
 }
 
 TEST(VipConsumer, LinesOfATracedMessageEndWithTheHandlersSpan) {
@@ -83,15 +85,30 @@ TEST(VipConsumer, LinesOfATracedMessageEndWithTheHandlersSpan) {
   static_cast<void>(consumer.Handle(message));
 
   const std::string text = log.Text();
-  const std::string got =
-      "info Got a message: " + message.body + " trace_id=4bf92f3577b34da6a3ce929d0e0e4736 span_id=";
+  const std::string got = "INFO  vipservice: Got a message: " + message.body +
+                          " trace_id=4bf92f3577b34da6a3ce929d0e0e4736 span_id=";
   ASSERT_THAT(text, HasSubstr(got));
   const std::string span_id = text.substr(text.find(got) + got.size(), 16);
-  EXPECT_NE(span_id, "00f067aa0ba902b7");  // the handler's own span
-  // The debug line names the same span.
-  EXPECT_THAT(
-      text,
-      HasSubstr("commit_us=0 trace_id=4bf92f3577b34da6a3ce929d0e0e4736 span_id=" + span_id + "\n"));
+  EXPECT_NE(span_id, "00f067aa0ba902b7");                             // the handler's own span
+  EXPECT_EQ(text.substr(text.find(got) + got.size() + 16, 1), "\n");  // nothing else known yet
+  // The debug line names the same span, then the message and the account.
+  EXPECT_THAT(text, HasSubstr("commit_us=0 trace_id=4bf92f3577b34da6a3ce929d0e0e4736 span_id=" +
+                              span_id + " message_id=m1 account_id=10000\n"));
+}
+
+TEST(VipConsumer, LinesOfAMessageWithoutIdNameTheIdItIsDeduplicatedBy) {
+  const TempDir dir;
+  LmdbOfferStore store{dir.path()};
+  VipConsumer consumer{store, 24h, [] { return kNow; }};
+  const CapturedLog log;
+  spdlog::default_logger()->set_level(spdlog::level::debug);
+  const messaging::Message message = VipMessage("");
+
+  static_cast<void>(consumer.Handle(message));
+
+  EXPECT_THAT(log.Text(), HasSubstr("commit_us=0 message_id=" + DeduplicationId(message) +
+                                    " account_id=10000\n"));
+  EXPECT_THAT(DeduplicationId(message), ::testing::StartsWith("body-"));
 }
 
 TEST(VipConsumer, DebugLineCarriesTheLatencyFromReadAtAndOfTheCommit) {
@@ -105,9 +122,9 @@ TEST(VipConsumer, DebugLineCarriesTheLatencyFromReadAtAndOfTheCommit) {
 
   static_cast<void>(consumer.Handle(VipMessage("m1")));
 
-  EXPECT_THAT(log.Text(), HasSubstr("debug VIP notification processed: account_id=10000 "
-                                    "message_id=m1 result=offered read_to_committed_us=7000 "
-                                    "commit_us=2000\n"));
+  EXPECT_THAT(log.Text(), HasSubstr("DEBUG vipservice: VIP notification processed: "
+                                    "result=offered read_to_committed_us=7000 commit_us=2000 "
+                                    "message_id=m1 account_id=10000\n"));
 }
 
 TEST(VipConsumer, NotificationBecomesAnOfferAndIsAcked) {

@@ -158,10 +158,8 @@ std::optional<CommandLine> ParseCommandLine(int argc, const char* const* argv,
                              config_dir, error ? " (" + error.message() + ")" : "", app_text));
     }
   }
-  if (log_format == "text") {
-    result.log_format = LogFormat::kText;
-  } else if (log_format == "json") {
-    result.log_format = LogFormat::kJson;
+  if (const auto format = logging::ParseLogFormat(log_format)) {
+    result.log_format = *format;
   } else {
     ThrowUsage(app_text,
                fmt::format("--log-format: '{}' is not a log format (text or json)", log_format));

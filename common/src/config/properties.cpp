@@ -15,6 +15,7 @@
 
 #include "cppblog/config/config_error.hpp"
 #include "cppblog/config/loader.hpp"
+#include "cppblog/logging/logging.hpp"
 #include "cppblog/text/redact.hpp"
 
 #include "config/display.hpp"
@@ -156,6 +157,14 @@ bool Properties::GetBool(std::string_view key) const {
     return false;
   }
   ThrowBadValue(key, value, "is not a boolean (true/false, yes/no, on/off, 1/0)");
+}
+
+std::string Properties::GetLogLevel(std::string_view key) const {
+  const PropertyValue& value = Require(key);
+  if (!logging::IsLevel(value.text)) {
+    ThrowBadValue(key, value, fmt::format("is not a log level (one of {})", logging::kLevelNames));
+  }
+  return value.text;
 }
 
 std::string Properties::GetIpAddress(std::string_view key) const {

@@ -4,6 +4,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "cppblog/logging/logging.hpp"
 #include "cppblog/text/one_line.hpp"
 
 #include "amqp_message.hpp"
@@ -375,6 +376,9 @@ void ConsumerConnection::RunHandler(const SubscriptionConfig& config, std::uint6
                                     std::uint64_t delivery_tag, Message message) {
   Result result{config.id, generation, delivery_tag, Outcome::kRetry, false, {}, {}};
   const auto started = Clock::now();
+  // What the handler logs names the message and its queue (no allocation: ids are short).
+  const logging::ScopedFields log_fields(
+      {.message_id = message.message_id, .queue = config.queue.name});
   try {
     result.outcome = config.handler(message);
     if (result.outcome == Outcome::kRetry) {

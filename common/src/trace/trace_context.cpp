@@ -94,6 +94,15 @@ std::string FormatTraceparent(const TraceContext& context) {
          ToHex(std::span{&context.flags, 1});
 }
 
+TraceparentIds IdsOf(std::string_view traceparent) noexcept {
+  constexpr std::size_t kLength = 55;  // 2 + 1 + 32 + 1 + 16 + 1 + 2
+  if (traceparent.size() != kLength || traceparent[2] != '-' || traceparent[35] != '-' ||
+      traceparent[52] != '-') {
+    return {};
+  }
+  return {.trace_id = traceparent.substr(3, 32), .span_id = traceparent.substr(36, 16)};
+}
+
 TraceContext NewTrace() {
   TraceContext context;
   FillRandom(context.trace_id);

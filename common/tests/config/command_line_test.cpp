@@ -48,7 +48,7 @@ TEST(CommandLine, DefaultsAsTheOriginal) {
   EXPECT_EQ(command_line.config_server_url, std::nullopt);
   EXPECT_EQ(command_line.config_branch, "master");
   EXPECT_EQ(command_line.config_dir, "config");
-  EXPECT_EQ(command_line.log_format, LogFormat::kText);
+  EXPECT_EQ(command_line.log_format, logging::LogFormat::kText);
   EXPECT_TRUE(command_line.overrides.empty());
 }
 
@@ -76,7 +76,7 @@ TEST(CommandLine, AcceptsLongForms) {
   EXPECT_EQ(command_line.config_server_url, "http://cs:8888");
   EXPECT_EQ(command_line.config_branch, "v1");
   EXPECT_EQ(command_line.config_dir, "/tmp");
-  EXPECT_EQ(command_line.log_format, LogFormat::kJson);
+  EXPECT_EQ(command_line.log_format, logging::LogFormat::kJson);
 }
 
 TEST(CommandLine, AMissingConfigDirGivenExplicitlyIsAnError) {

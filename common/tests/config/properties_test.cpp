@@ -6,8 +6,10 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <spdlog/spdlog.h>
 
 #include "cppblog/config/config_error.hpp"
+#include "cppblog/logging/logging.hpp"
 
 namespace cppblog::config {
 namespace {
@@ -46,6 +48,37 @@ TEST(Properties, MissingKeyErrorNamesKeyAndWaysToSetIt) {
   EXPECT_THAT(error, HasSubstr("data_dir is not set"));
   EXPECT_THAT(error, HasSubstr("DATA_DIR"));
   EXPECT_THAT(error, HasSubstr("--set data_dir="));
+}
+
+// Moved from the logging tests with Properties' log-level check (logging depends on no config).
+TEST(Properties, GetLogLevelNamesKeyAndSource) {
+  Properties properties;
+  properties.Set("log_level", "loud", "environment LOG_LEVEL");
+  try {
+    static_cast<void>(properties.GetLogLevel("log_level"));
+    FAIL() << "no ConfigError thrown";
+  } catch (const ConfigError& e) {
+    EXPECT_THAT(e.what(),
+                HasSubstr("log_level: 'loud' (from environment LOG_LEVEL) is not a log level"));
+    EXPECT_THAT(e.what(), HasSubstr("(one of trace, debug, info, warn, error, critical, off)"));
+  }
+  properties.Set("log_level", "Debug", "flag --set");
+  logging::SetLevel(properties.GetLogLevel("log_level"));
+  EXPECT_EQ(spdlog::get_level(), spdlog::level::debug);
+  spdlog::set_level(spdlog::level::info);
+}
+
+TEST(Properties, GetLogLevelTakesEveryLevelInAnyCase) {
+  Properties properties;
+  for (const char* level :
+       {"trace", "DEBUG", "Info", "warn", "warning", "error", "critical", "off"}) {
+    properties.Set("log_level", level, "test");
+    EXPECT_EQ(properties.GetLogLevel("log_level"), level);
+  }
+  for (const char* level : {"", "verbose", " info", "warn ing"}) {
+    properties.Set("log_level", level, "test");
+    EXPECT_THROW(static_cast<void>(properties.GetLogLevel("log_level")), ConfigError) << level;
+  }
 }
 
 TEST(Properties, GetPortAcceptsTheWholeRange) {

@@ -81,5 +81,22 @@ TEST(TraceContext, NewTraceAndChildHaveFreshNonZeroIds) {
   EXPECT_EQ(parsed->flags, child.flags);
 }
 
+TEST(TraceContext, IdsOfAFormattedTraceparentAreViewsOfItsTwoIds) {
+  const std::string traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+  const TraceparentIds ids = IdsOf(traceparent);
+  EXPECT_EQ(ids.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
+  EXPECT_EQ(ids.span_id, "00f067aa0ba902b7");
+  const TraceContext span = NewTrace();
+  const std::string formatted = FormatTraceparent(span);
+  EXPECT_EQ(IdsOf(formatted).trace_id, TraceIdHex(span));
+  EXPECT_EQ(IdsOf(formatted).span_id, SpanIdHex(span));
+  for (const std::string_view bad : {"", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0",
+                                     "00-4bf92f3577b34da6a3ce929d0e0e4736_00f067aa0ba902b7-01",
+                                     "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-"}) {
+    EXPECT_TRUE(IdsOf(bad).trace_id.empty()) << bad;
+    EXPECT_TRUE(IdsOf(bad).span_id.empty()) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace cppblog::trace

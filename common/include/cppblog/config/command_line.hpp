@@ -8,9 +8,9 @@
 #include <utility>
 #include <vector>
 
-namespace cppblog::config {
+#include "cppblog/logging/logging.hpp"
 
-enum class LogFormat { kText, kJson };
+namespace cppblog::config {
 
 /// What a service's command line says. The original's single-dash flags are kept
 /// (-profile, -configServerUrl, -configBranch) beside long forms
@@ -20,7 +20,7 @@ struct CommandLine {
   std::optional<std::string> config_server_url;  // absent: run on local files only
   std::string config_branch = "master";
   std::filesystem::path config_dir = "config";
-  LogFormat log_format = LogFormat::kText;
+  logging::LogFormat log_format = logging::LogFormat::kText;
   /// `--set key=value`, repeatable: the highest configuration layer.
   std::vector<std::pair<std::string, std::string>> overrides;
 };

@@ -52,6 +52,10 @@ class Properties {
   /// An IPv4 ("0.0.0.0", "127.0.0.1") or IPv6 ("::", "::1") address in numeric form, trimmed;
   /// a host name is rejected (the error says to give an address).
   [[nodiscard]] std::string GetIpAddress(std::string_view key) const;
+  /// A level logging::SetLevel takes (logging::IsLevel), as written; else the error names
+  /// key, value, source and the levels: "log_level: 'verbose' (from environment LOG_LEVEL)
+  /// is not a log level (one of trace, debug, …)".
+  [[nodiscard]] std::string GetLogLevel(std::string_view key) const;
   /// "250ms", "10s", "5m", "24h", "1d", or a bare integer of seconds; 0 is allowed,
   /// negative values are rejected.
   [[nodiscard]] std::chrono::milliseconds GetDuration(std::string_view key) const;

@@ -42,6 +42,15 @@ inline constexpr std::size_t kMaxTraceStateBytes = 512;
 /// "00-<trace id>-<span id>-<flags>", lower-case hex (version 00 whatever was received).
 [[nodiscard]] std::string FormatTraceparent(const TraceContext& context);
 
+/// The trace id and span id of a traceparent FormatTraceparent wrote ("00-<32>-<16>-<2>"), as
+/// views into it: for log fields, without a copy. Both empty when `traceparent` is not of that
+/// shape (it is not validated further: parse what comes from outside with ParseTraceparent).
+struct TraceparentIds {
+  std::string_view trace_id;
+  std::string_view span_id;
+};
+[[nodiscard]] TraceparentIds IdsOf(std::string_view traceparent) noexcept;
+
 /// A new trace: random trace and span ids (never all zero), sampled. Thread-safe.
 [[nodiscard]] TraceContext NewTrace();
 
