@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <system_error>
 
 #include <openssl/ssl.h>
@@ -114,7 +115,16 @@ void IoConnection::Connect() {
     amqp_ssl_socket_set_verify_hostname(socket, tls.verify_hostname ? 1 : 0);
     amqp::CheckStatus(amqp_ssl_socket_set_ssl_versions(socket, AMQP_TLSv1_2, AMQP_TLSvLATEST),
                       "set TLS versions");
-    if (!tls.ca_file.empty()) {
+    std::error_code not_a_directory;
+    if (!tls.ca_file.empty() && std::filesystem::is_directory(tls.ca_file, not_a_directory)) {
+      // A directory of CA certificates under hashed names (as /etc/ssl/certs, `openssl
+      // rehash`): rabbitmq-c loads only files, OpenSSL reads such a directory as it verifies.
+      if (SSL_CTX_load_verify_locations(static_cast<SSL_CTX*>(amqp_ssl_socket_get_context(socket)),
+                                        nullptr, tls.ca_file.c_str()) != 1) {
+        throw MessagingError(MessagingErrorKind::kConnectionLost,
+                             "load TLS CA directory '" + tls.ca_file + "': OpenSSL refused it");
+      }
+    } else if (!tls.ca_file.empty()) {
       amqp::CheckStatus(amqp_ssl_socket_set_cacert(socket, tls.ca_file.c_str()),
                         "load TLS CA file '" + tls.ca_file + "'");
     } else {
