@@ -105,48 +105,49 @@ class AmqpClientTrustStore : public ::testing::Test {
 
 const TlsBroker* AmqpClientTrustStore::broker_ = nullptr;
 
-TEST_F(AmqpClientTrustStore, ACaBundleFileIsAcceptedWhenItHoldsTheBrokersCa) {
-  EXPECT_TRUE(Connects(Bundle("bundle.pem", {"other-ca.pem", "ca.pem"})))
-      << "a bundle with the broker's CA after another one was refused";
-  EXPECT_FALSE(Connects(Bundle("wrong-bundle.pem", {"other-ca.pem", "client.pem"})))
-      << "a bundle without the broker's CA was accepted";
-}
-
-TEST_F(AmqpClientTrustStore, TheSystemTrustStoreIsUsedWithoutACaFile) {
-  // Nothing but what these variables name: no directory besides the file, and the other way.
-  const std::string empty_dir = HashedDirectory("empty-dir", {});
+// One test, so that CTest (a process per test) starts one TLS node for all of it.
+TEST_F(AmqpClientTrustStore, EachFormOfTrustStoreIsAcceptedOnlyWithTheBrokersCa) {
   {
-    const ScopedEnv file{"SSL_CERT_FILE", Bundle("system.pem", {"other-ca.pem", "ca.pem"})};
-    const ScopedEnv dir{"SSL_CERT_DIR", empty_dir};
-    EXPECT_TRUE(Connects("")) << "the system trust store (SSL_CERT_FILE) was not used";
+    SCOPED_TRACE("a CA bundle as ca_file");
+    EXPECT_TRUE(Connects(Bundle("bundle.pem", {"other-ca.pem", "ca.pem"})))
+        << "a bundle with the broker's CA after another one was refused";
+    EXPECT_FALSE(Connects(Bundle("wrong-bundle.pem", {"other-ca.pem", "client.pem"})))
+        << "a bundle without the broker's CA was accepted";
   }
   {
+    // /etc/ssl/certs is what many operators will write.
+    SCOPED_TRACE("a hashed certificate directory as ca_file");
+    EXPECT_TRUE(Connects(HashedDirectory("ca-dir", {"other-ca.pem", "ca.pem"})))
+        << "a hashed directory with the broker's CA, given as ca_file, was refused";
+    EXPECT_FALSE(Connects(HashedDirectory("other-ca-dir", {"other-ca.pem"})))
+        << "a hashed directory without the broker's CA, given as ca_file, was accepted";
+  }
+  // Without ca_file, the system trust store: nothing but what the two variables name (no
+  // directory besides the file, no file besides the directory).
+  const std::string empty_dir = HashedDirectory("empty-dir", {});
+  const std::string no_file = broker_->File("no-such-bundle.pem");
+  {
+    SCOPED_TRACE("the system trust store: SSL_CERT_FILE");
+    {
+      const ScopedEnv file{"SSL_CERT_FILE", Bundle("system.pem", {"other-ca.pem", "ca.pem"})};
+      const ScopedEnv dir{"SSL_CERT_DIR", empty_dir};
+      EXPECT_TRUE(Connects("")) << "the system trust store (SSL_CERT_FILE) was not used";
+    }
     const ScopedEnv file{"SSL_CERT_FILE", broker_->File("other-ca.pem")};
     const ScopedEnv dir{"SSL_CERT_DIR", empty_dir};
     EXPECT_FALSE(Connects("")) << "a system trust store without the broker's CA was accepted";
   }
-}
-
-TEST_F(AmqpClientTrustStore, AHashedCertificateDirectoryAsTheSystemTrustStore) {
-  const std::string no_file = broker_->File("no-such-bundle.pem");
   {
-    const ScopedEnv file{"SSL_CERT_FILE", no_file};
-    const ScopedEnv dir{"SSL_CERT_DIR", HashedDirectory("certs", {"other-ca.pem", "ca.pem"})};
-    EXPECT_TRUE(Connects("")) << "a hashed directory with the broker's CA was refused";
-  }
-  {
+    SCOPED_TRACE("the system trust store: SSL_CERT_DIR");
+    {
+      const ScopedEnv file{"SSL_CERT_FILE", no_file};
+      const ScopedEnv dir{"SSL_CERT_DIR", HashedDirectory("certs", {"other-ca.pem", "ca.pem"})};
+      EXPECT_TRUE(Connects("")) << "a hashed directory with the broker's CA was refused";
+    }
     const ScopedEnv file{"SSL_CERT_FILE", no_file};
     const ScopedEnv dir{"SSL_CERT_DIR", HashedDirectory("other-certs", {"other-ca.pem"})};
     EXPECT_FALSE(Connects("")) << "a hashed directory without the broker's CA was accepted";
   }
-}
-
-// /etc/ssl/certs is what many operators will write: a directory works as `ca_file` too.
-TEST_F(AmqpClientTrustStore, AHashedCertificateDirectoryAsCaFile) {
-  EXPECT_TRUE(Connects(HashedDirectory("ca-dir", {"other-ca.pem", "ca.pem"})))
-      << "a hashed directory with the broker's CA, given as ca_file, was refused";
-  EXPECT_FALSE(Connects(HashedDirectory("other-ca-dir", {"other-ca.pem"})))
-      << "a hashed directory without the broker's CA, given as ca_file, was accepted";
 }
 
 }  // namespace

@@ -31,7 +31,8 @@ class TlsBroker {
 };
 
 /// One TlsBroker for every test of the process that asks (starting a node costs tens of
-/// seconds of CPU), started on first use and stopped after the last test.
+/// seconds of CPU), started on first use and stopped after the last test. CTest runs each
+/// test in a process of its own: there, one node per test.
 [[nodiscard]] const TlsBroker& SharedTlsBroker();
 
 }  // namespace cppblog::messaging
