@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <system_error>
 
 #include <openssl/ssl.h>
@@ -114,7 +115,16 @@ void IoConnection::Connect() {
     amqp_ssl_socket_set_verify_hostname(socket, tls.verify_hostname ? 1 : 0);
     amqp::CheckStatus(amqp_ssl_socket_set_ssl_versions(socket, AMQP_TLSv1_2, AMQP_TLSvLATEST),
                       "set TLS versions");
-    if (!tls.ca_file.empty()) {
+    std::error_code not_a_directory;
+    if (!tls.ca_file.empty() && std::filesystem::is_directory(tls.ca_file, not_a_directory)) {
+      // A directory of CA certificates under hashed names (as /etc/ssl/certs, `openssl
+      // rehash`): rabbitmq-c loads only files, OpenSSL reads such a directory as it verifies.
+      if (SSL_CTX_load_verify_locations(static_cast<SSL_CTX*>(amqp_ssl_socket_get_context(socket)),
+                                        nullptr, tls.ca_file.c_str()) != 1) {
+        throw MessagingError(MessagingErrorKind::kConnectionLost,
+                             "load TLS CA directory '" + tls.ca_file + "': OpenSSL refused it");
+      }
+    } else if (!tls.ca_file.empty()) {
       amqp::CheckStatus(amqp_ssl_socket_set_cacert(socket, tls.ca_file.c_str()),
                         "load TLS CA file '" + tls.ca_file + "'");
     } else {
@@ -219,9 +229,10 @@ void IoConnection::Dispatch(const amqp_frame_t& frame) {
   }
 }
 
-void IoConnection::ReadAvailable() {
+int IoConnection::ReadAvailable() {
   // Bounded, so that a flood of frames cannot starve the command queue (acks to send).
-  for (int i = 0; i < 4096; ++i) {
+  int i = 0;
+  for (; i < 4096; ++i) {
     amqp_frame_t frame{};
     timeval zero{0, 0};
     // A zero timeout reads what the socket has without blocking, and sends a heartbeat
@@ -234,6 +245,7 @@ void IoConnection::ReadAvailable() {
   if (amqp_frames_enqueued(conn_) == 0 && amqp_data_in_buffer(conn_) == 0) {
     amqp_maybe_release_buffers(conn_);
   }
+  return i;
 }
 
 void IoConnection::Sleep(Clock::time_point until) {
@@ -257,6 +269,7 @@ void IoConnection::Sleep(Clock::time_point until) {
   const auto wait = until > now ? std::chrono::ceil<std::chrono::milliseconds>(until - now)
                                 : std::chrono::milliseconds{0};
   poll(fds, count, static_cast<int>(std::min<std::int64_t>(wait.count(), 60'000)));
+  if (count == 2 && fds[1].revents != 0) socket_readable_ = true;
   if ((fds[0].revents & POLLIN) != 0) {
     std::uint64_t value = 0;
     [[maybe_unused]] const auto n = read(event_fd_, &value, sizeof value);
@@ -273,6 +286,7 @@ void IoConnection::Run() {
   // Heartbeats are only serviced inside rabbitmq-c calls: never sleep longer than half the
   // interval without reading.
   auto heartbeat_tick = std::chrono::milliseconds{1000};
+  auto heartbeat = std::chrono::milliseconds{0};  // as negotiated; 0: none
   while (!stop_requested_) {
     const auto now = Clock::now();
     if (conn_ == nullptr) {
@@ -289,9 +303,10 @@ void IoConnection::Run() {
           failures = 0;
           reported_loss_ = false;
           const BrokerNode& node = CurrentNode();
-          heartbeat_tick = node.heartbeat.count() > 0
-                               ? std::chrono::milliseconds{node.heartbeat} / 2
-                               : std::chrono::milliseconds{1000};
+          heartbeat = std::chrono::seconds{amqp_get_heartbeat(conn_)};
+          heartbeat_tick = heartbeat.count() > 0 ? heartbeat / 2 : std::chrono::milliseconds{1000};
+          last_received_ = Clock::now();
+          socket_readable_ = false;
           if (settings_.nodes.size() > 1) {
             spdlog::info("amqp {}: connected to node {} ({})", role_, node.name, node.display_url);
           } else {
@@ -319,9 +334,17 @@ void IoConnection::Run() {
     }
     try {
       Work(conn_, now);
-      ReadAvailable();
+      if (ReadAvailable() > 0 || socket_readable_) last_received_ = Clock::now();
+      socket_readable_ = false;
       AfterRead();
-      Sleep(std::min(Clock::now() + heartbeat_tick, NextTimer()));
+      auto wake = Clock::now() + heartbeat_tick;
+      if (heartbeat.count() > 0) {
+        // rabbitmq-c gives the broker up once nothing came from it for two intervals: look
+        // right then, not up to a tick later (a wake-up for other work shifts the ticks).
+        const auto silent_limit = last_received_ + 2 * heartbeat + std::chrono::milliseconds{5};
+        if (silent_limit > Clock::now()) wake = std::min(wake, silent_limit);
+      }
+      Sleep(std::min(wake, NextTimer()));
     } catch (const MessagingError& e) {
       DropConnection(e.what());
       // The first retry is immediate: a broker restart is short, and on a cluster the next

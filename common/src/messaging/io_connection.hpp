@@ -132,7 +132,8 @@ class IoConnection {
   void DropConnection(const std::string& why);
   /// On to the next address of the list (the same one when there is one).
   void NextNode();
-  void ReadAvailable();
+  /// Reads what the socket has; returns the number of frames read (heartbeats not counted).
+  int ReadAvailable();
   void Dispatch(const amqp_frame_t& frame);
   void Sleep(Clock::time_point until);
   void SetState(ConnectionState state);
@@ -150,6 +151,8 @@ class IoConnection {
   // I/O thread only.
   amqp_connection_state_t conn_ = nullptr;
   bool blocked_ = false;
+  bool socket_readable_ = false;       // the last poll() saw bytes from the broker
+  Clock::time_point last_received_{};  // when bytes from the broker were last read
   bool reported_loss_ = false;
   bool ever_connected_ = false;     // a later connect is a recovery
   int open_channels_ = 0;           // counted in the rabbitmq_channels gauge

@@ -32,7 +32,9 @@ enum class ConnectionState {
 [[nodiscard]] const char* ToString(ConnectionState state) noexcept;
 
 struct TlsOptions {
-  /// PEM CA bundle that signs the broker's certificate; empty: the system trust store.
+  /// PEM CA bundle that signs the broker's certificate, or a directory of CA certificates
+  /// under their hashed names (`openssl rehash`, as /etc/ssl/certs); empty: the system trust
+  /// store (which SSL_CERT_FILE and SSL_CERT_DIR change).
   std::string ca_file{};
   /// Optional client certificate and its key (PEM).
   std::string cert_file{};
