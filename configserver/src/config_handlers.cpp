@@ -2,7 +2,6 @@
 
 #include <memory>
 #include <optional>
-#include <regex>
 #include <string>
 
 #include <spdlog/fmt/ranges.h>
@@ -14,41 +13,6 @@
 
 namespace cppblog::configserver {
 namespace {
-
-enum class FileForm { kYaml, kProperties, kJson };
-
-struct FileRequest {
-  std::string application;
-  std::string profiles;
-  FileForm form;
-};
-
-std::string Unslash(std::string_view text) {
-  // "(_)" is how a '/' travels in one path segment (Spring's SLASH_PLACEHOLDER).
-  std::string out;
-  out.reserve(text.size());
-  for (std::size_t pos = 0; pos < text.size();) {
-    if (text.substr(pos, 3) == "(_)") {
-      out += '/';
-      pos += 3;
-    } else {
-      out += text[pos++];
-    }
-  }
-  return out;
-}
-
-// "{application}-{profiles}.yml" with the last '-' separating them.
-std::optional<FileRequest> ParseFileName(const std::string& segment) {
-  static const std::regex pattern{R"(^(.+)-([^-]+)\.(yml|yaml|properties|json)$)"};
-  std::smatch match;
-  if (!std::regex_match(segment, match, pattern)) return std::nullopt;
-  const std::string extension = match[3];
-  const FileForm form = extension == "properties" ? FileForm::kProperties
-                        : extension == "json"     ? FileForm::kJson
-                                                  : FileForm::kYaml;
-  return FileRequest{.application = Unslash(match[1].str()), .profiles = match[2], .form = form};
-}
 
 // A boolean query parameter ("resolvePlaceholders=false"); anything but "false" is true.
 bool QueryFlag(std::string_view query, std::string_view name, bool fallback) {
@@ -257,7 +221,7 @@ web::Router MakeRouter(const HandlerDependencies& dependencies) {
   router.Get("/actuator/health",
              [handlers](const web::Request& request) { return handlers->Health(request); });
   router.Get("/{file}", Secured(handlers, [handlers](const web::Request& request) {
-               const auto file = ParseFileName(std::string(request.PathParam("file")));
+               const auto file = ParseFileName(request.PathParam("file"));
                if (!file) {
                  throw web::NotFound(
                      "no such resource; ask for /{application}/{profile}[/{label}] or "

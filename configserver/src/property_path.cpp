@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <unordered_set>
+#include <utility>
 
 #include <boost/json.hpp>
 
@@ -147,6 +148,40 @@ void AddName(std::vector<std::string>& names, const std::string& name, const std
 }
 
 }  // namespace
+
+std::string Unslash(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t pos = 0; pos < text.size();) {
+    if (text.substr(pos, 3) == "(_)") {
+      out += '/';
+      pos += 3;
+    } else {
+      out += text[pos++];
+    }
+  }
+  return out;
+}
+
+std::optional<FileRequest> ParseFileName(std::string_view segment) {
+  static constexpr std::pair<std::string_view, FileForm> kExtensions[] = {
+      {".yml", FileForm::kYaml},
+      {".yaml", FileForm::kYaml},
+      {".properties", FileForm::kProperties},
+      {".json", FileForm::kJson}};
+  for (const auto& [extension, form] : kExtensions) {
+    if (!segment.ends_with(extension)) continue;
+    const std::string_view stem = segment.substr(0, segment.size() - extension.size());
+    const auto dash = stem.rfind('-');
+    if (dash == std::string_view::npos || dash == 0 || dash + 1 == stem.size()) return std::nullopt;
+    const std::string_view application = stem.substr(0, dash);
+    if (application.find_first_of("\r\n") != std::string_view::npos) return std::nullopt;
+    return FileRequest{.application = Unslash(application),
+                       .profiles = std::string(stem.substr(dash + 1)),
+                       .form = form};
+  }
+  return std::nullopt;
+}
 
 std::vector<std::string> ExtractChangedPaths(const web::Request& request) {
   const bool gitea = HeaderIs(request, "X-Gitea-Event", "push");

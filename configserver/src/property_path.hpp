@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -9,6 +10,26 @@
 #include "cppblog/web/request.hpp"
 
 namespace cppblog::configserver {
+
+/// The form GET [/{label}]/{application}-{profile}.ext answers in, by the extension.
+enum class FileForm { kYaml, kProperties, kJson };
+
+/// A path segment read as "{application}-{profiles}.{yml|yaml|properties|json}".
+struct FileRequest {
+  std::string application;  // unslashed
+  std::string profiles;
+  FileForm form;
+};
+
+/// "(_)" in a path segment stands for '/' (Spring's SLASH_PLACEHOLDER): "a(_)b" -> "a/b".
+[[nodiscard]] std::string Unslash(std::string_view text);
+
+/// Reads "{application}-{profiles}.ext" with the last '-' separating the two: neither empty,
+/// the application without a line break (what Spring's pattern `(.+)-([^-]+)\.(ext)` takes).
+/// nullopt for any other segment (the caller reads it as a profile). Linear in the segment:
+/// the std::regex it replaces recursed once per character and overflowed the stack of an I/O
+/// thread on a segment of some tens of kilobytes.
+[[nodiscard]] std::optional<FileRequest> ParseFileName(std::string_view segment);
 
 /// Bounds on what one POST /monitor may ask for. A request beyond the first three is refused
 /// (400): no real file name is longer than NAME_MAX, and a repository push naming hundreds of

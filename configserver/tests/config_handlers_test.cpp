@@ -496,5 +496,19 @@ TEST(ConfigHandlers, TooManyProfilesOrAnOverlongLabelIsBadRequest) {
   EXPECT_EQ(router.Dispatch(web::Get("/accountservice/a,b,c")).status, 200);
 }
 
+// The file-name pattern was a std::regex, recursing once per character: a segment of 200,000
+// characters (a server with a large header_limit) overflowed the stack and killed the process.
+TEST(ConfigHandlers, AnOverlongFileNameIsAnsweredWithoutOverflowingTheStack) {
+  RecordingRepository repository;
+  health::HealthRegistry health;
+  const auto router = MakeRouter({.repository = repository, .health = health});
+  const std::string application(200'000, 'a');
+
+  EXPECT_EQ(router.Dispatch(web::Get("/P9/" + application + "-test.yml")).status, 200);
+  ASSERT_EQ(repository.calls.size(), 1U);
+  EXPECT_EQ(repository.calls[0][0].size(), application.size());
+  EXPECT_EQ(repository.calls[0][1], "test");
+}
+
 }  // namespace
 }  // namespace cppblog::configserver

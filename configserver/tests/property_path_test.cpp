@@ -100,5 +100,32 @@ TEST(PropertyPath, DestinationsAreNormalisedLikePathDestinationFactory) {
   EXPECT_EQ(NormalizeDestination("a:b:c"), "a:b:c");
 }
 
+TEST(PropertyPath, FileNamesSplitAtTheLastDashBeforeTheExtension) {
+  const auto file = ParseFileName("vip(_)service-dev,db.properties");
+  ASSERT_TRUE(file.has_value());
+  EXPECT_EQ(file->application, "vip/service");
+  EXPECT_EQ(file->profiles, "dev,db");
+  EXPECT_EQ(file->form, FileForm::kProperties);
+  EXPECT_EQ(ParseFileName("a-b-c.yaml")->application, "a-b");
+  EXPECT_EQ(ParseFileName("a-b.c.json")->profiles, "b.c");
+  EXPECT_EQ(ParseFileName("a-b.yml")->form, FileForm::kYaml);
+}
+
+TEST(PropertyPath, SegmentsThatAreNotFileNamesAreProfiles) {
+  for (const std::string_view segment :
+       {"test", "a.yml", "-b.yml", "a-.yml", "a-b.txt", "a-b.yml.x", "a\nb-c.yml", ""}) {
+    EXPECT_FALSE(ParseFileName(segment).has_value()) << segment;
+  }
+}
+
+// The std::regex this replaces overflowed the stack on a segment of some tens of kilobytes.
+TEST(PropertyPath, AVeryLongFileNameIsReadInOnePass) {
+  const std::string segment = std::string(1'000'000, 'a') + "-test.yml";
+  const auto file = ParseFileName(segment);
+  ASSERT_TRUE(file.has_value());
+  EXPECT_EQ(file->application.size(), 1'000'000U);
+  EXPECT_EQ(Unslash(std::string(3'000, '(') + "(_)"), std::string(3'000, '(') + "/");
+}
+
 }  // namespace
 }  // namespace cppblog::configserver

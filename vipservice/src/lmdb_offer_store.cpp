@@ -104,11 +104,14 @@ class Txn {
 class Cursor {
  public:
   Cursor(MDB_txn* txn, MDB_dbi dbi) { rc_ = mdb_cursor_open(txn, dbi, &cursor_); }
-  ~Cursor() {
-    if (cursor_ != nullptr) mdb_cursor_close(cursor_);
-  }
+  ~Cursor() { Close(); }
   Cursor(const Cursor&) = delete;
   Cursor& operator=(const Cursor&) = delete;
+  /// Before the write transaction it belongs to commits: LMDB frees a write transaction's
+  /// cursors when it ends, so closing one afterwards frees it twice.
+  void Close() {
+    if (cursor_ != nullptr) mdb_cursor_close(std::exchange(cursor_, nullptr));
+  }
   [[nodiscard]] int OpenStatus() const { return rc_; }
   [[nodiscard]] MDB_cursor* Get() const { return cursor_; }
 
@@ -306,7 +309,7 @@ std::size_t LmdbOfferStore::DeleteProcessedBefore(system_clock::time_point cutof
   std::string resume;  // the first key the next transaction scans; empty: from the first
   for (;;) {
     Txn txn{env_, 0, *this};
-    const Cursor cursor{txn.Get(), processed_dbi_};
+    Cursor cursor{txn.Get(), processed_dbi_};
     if (cursor.OpenStatus() != MDB_SUCCESS) Fail("open processed cursor", cursor.OpenStatus());
     MDB_val key = ToVal(resume);
     MDB_val value{};
@@ -328,6 +331,7 @@ std::size_t LmdbOfferStore::DeleteProcessedBefore(system_clock::time_point cutof
     if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND) Fail("scan processed message ids", rc);
     const bool more = rc == MDB_SUCCESS;
     if (more) resume.assign(FromVal(key));  // before the commit frees the page it points into
+    cursor.Close();
     if (deleted_here > 0) {
       if (const int commit = txn.Commit(); commit != MDB_SUCCESS) {
         Fail("commit deletion of processed message ids", commit);

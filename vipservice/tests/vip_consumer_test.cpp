@@ -347,7 +347,11 @@ TEST(VipConsumerStoreOutage, HealthNamesTheStoreAndItsErrorUntilItWritesAgain) {
   AddStoreWriteCheck(health, consumer);
   FileWritesRefused refused;
   auto handled = std::async(std::launch::async, [&] { return consumer.Handle(VipMessage("m1")); });
-  ASSERT_TRUE(WaitUntil([&] { return !consumer.StoreStatus().writable; }));
+  // The store is marked failing before the delivery counts itself as held: wait for both.
+  ASSERT_TRUE(WaitUntil([&] {
+    const StoreWriteStatus status = consumer.StoreStatus();
+    return !status.writable && status.waiting_deliveries == 1;
+  }));
 
   const health::HealthReport down = health.Run();
   refused.Lift();
