@@ -78,7 +78,6 @@ TEST(Settings, ZeroRetentionNamesKeyAndWhatToGive) {
 
   EXPECT_THAT(ErrorOf(properties),
               AllOf(HasSubstr("processed_id_retention"), HasSubstr("flag --set"), HasSubstr("7d")));
-
 }
 
 TEST(Settings, VipQueueTypeIsClassicOrQuorum) {
@@ -188,6 +187,17 @@ TEST(Settings, HttpServerAddressCapAndRequestTimeout) {
   }
   properties.Set("server_address", "::", "test");
   properties.Set("request_timeout", "0", "test");
+  EXPECT_THROW(static_cast<void>(Settings::From(properties)), config::ConfigError);
+}
+
+TEST(Settings, MetricsAreOnUnlessMetricsEnabledIsFalse) {
+  config::Properties properties = Settings::Defaults();
+  EXPECT_TRUE(Settings::From(properties).metrics_enabled);
+
+  properties.Set("metrics_enabled", "false", "environment METRICS_ENABLED");
+  EXPECT_FALSE(Settings::From(properties).metrics_enabled);
+
+  properties.Set("metrics_enabled", "off-ish", "environment METRICS_ENABLED");
   EXPECT_THROW(static_cast<void>(Settings::From(properties)), config::ConfigError);
 }
 
