@@ -21,6 +21,9 @@
 #
 # All through, every service is scraped (GET /metrics) every 5 s, as ./dev run's Prometheus does.
 #
+# Halfway through, both stacks are restarted with the brokers swapped (new ports and data dirs
+# too), so that over the run nothing but metrics_enabled tells the sides apart.
+#
 # Each round prints a progress line. Results: the median req/s of each side and the median of
 # the per-round ratios on / off (target ≥ 0.97); the median CPU per notification of each side and
 # the median of the per-round ratios (target ≤ 1.03); the same CPU ratio from the totals over all
@@ -31,19 +34,19 @@
 #
 # Environment: ACCOUNTSERVICE_BIN, VIPSERVICE_BIN (build/release/bin/…), METRICS_BENCH_BUILD_DIR
 # (build/bench, for paced_http_load; configured with `cmake --preset bench` when absent),
-# METRICS_ROUNDS (10), PLAIN_DURATION (5s), PLAIN_CONNECTIONS (50), VIP_RATE (500), VIP_SECONDS
-# (6), BENCH_DOC (docs/benchmarks.md), BUILD_JOBS (2), KEEP_WORK (set: keep the logs in /tmp).
+# METRICS_ROUNDS (16), PLAIN_DURATION (4s), PLAIN_CONNECTIONS (50), VIP_RATE (500), VIP_SECONDS
+# (5), BENCH_DOC (docs/benchmarks.md), BUILD_JOBS (2), KEEP_WORK (set: keep the logs in /tmp).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 ACCOUNT_BIN=${ACCOUNTSERVICE_BIN:-$ROOT/build/release/bin/accountservice}
 VIP_BIN=${VIPSERVICE_BIN:-$ROOT/build/release/bin/vipservice}
 BUILD_DIR=${METRICS_BENCH_BUILD_DIR:-$ROOT/build/bench}
-ROUNDS=${METRICS_ROUNDS:-10}
-PLAIN_DURATION=${PLAIN_DURATION:-5s}
+ROUNDS=${METRICS_ROUNDS:-16}
+PLAIN_DURATION=${PLAIN_DURATION:-4s}
 PLAIN_CONNECTIONS=${PLAIN_CONNECTIONS:-50}
 VIP_RATE=${VIP_RATE:-500}
-VIP_SECONDS=${VIP_SECONDS:-6}
+VIP_SECONDS=${VIP_SECONDS:-5}
 DOC=${BENCH_DOC:-$ROOT/docs/benchmarks.md}
 JOBS=${BUILD_JOBS:-2}
 RABBIT_DIR_BENCH=$ROOT/.run/bench-metrics-rabbitmq
@@ -111,16 +114,16 @@ SCHEDULERS=$(rabbit_schedulers "$RABBIT_DIR_BENCH-on")
 start_stack() {  # on|off
   local side=$1 enabled=true port log
   [ "$side" = off ] && enabled=false
-  port=$(free_port) log=$WORK/accountservice-$side.log
+  port=$(free_port) log=$WORK/accountservice-$side-$GENERATION.log
   (cd "$WORK" && exec "$ACCOUNT_BIN" --config-dir "$WORK/no-config" --set "server_port=$port" \
-    --set "data_dir=$WORK/accountservice-$side" --set "amqp_server_url=${URL[$side]}" \
+    --set "data_dir=$WORK/accountservice-$side-$GENERATION" --set "amqp_server_url=${URL[$side]}" \
     --set "vip_accounts=$VIP_ACCOUNT" --set "metrics_enabled=$enabled") 2>"$log" >&2 &
   ACC_PID[$side]=$! ACC_PORT[$side]=$port
   PIDS+=($!)
   wait_healthy "accountservice ($side)" "$port" "${ACC_PID[$side]}" "$log"
-  port=$(free_port) log=$WORK/vipservice-$side.log
+  port=$(free_port) log=$WORK/vipservice-$side-$GENERATION.log
   (cd "$WORK" && exec "$VIP_BIN" --config-dir "$WORK/no-config" --set "server_port=$port" \
-    --set "data_dir=$WORK/vipservice-$side" --set "amqp_server_url=${URL[$side]}" \
+    --set "data_dir=$WORK/vipservice-$side-$GENERATION" --set "amqp_server_url=${URL[$side]}" \
     --set offer_cooldown=0 --set "metrics_enabled=$enabled") 2>"$log" >&2 &
   VIP_PID[$side]=$! VIP_PORT[$side]=$port VIP_LOG[$side]=$log
   PIDS+=($!)
@@ -134,6 +137,7 @@ start_stack() {  # on|off
   done
   say "stack $side: accountservice pid ${ACC_PID[$side]} :${ACC_PORT[$side]}, vipservice pid ${VIP_PID[$side]} :${VIP_PORT[$side]}, RabbitMQ pid ${BROKER_PID[$side]}, metrics_enabled=$enabled"
 }
+GENERATION=1
 start_stack on
 start_stack off
 
@@ -237,28 +241,53 @@ run_vip() {  # FIRST SECOND
 }
 
 # Prometheus's part: every 5 s (./dev run's scrape interval), GET /metrics of every service of
-# both stacks, all through the run (the off stack answers 404), as a scraper would.
-(while :; do
-  for port in "${ACC_PORT[on]}" "${VIP_PORT[on]}" "${ACC_PORT[off]}" "${VIP_PORT[off]}"; do
-    curl -s -o /dev/null "http://127.0.0.1:$port/metrics" || true
+# both stacks (the off stack answers 404), as a scraper would; until the stacks are restarted.
+SCRAPER=""
+start_scraper() {
+  (while :; do
+    for port in "${ACC_PORT[on]}" "${VIP_PORT[on]}" "${ACC_PORT[off]}" "${VIP_PORT[off]}"; do
+      curl -s -o /dev/null "http://127.0.0.1:$port/metrics" || true
+    done
+    sleep 5
+  done) &
+  SCRAPER=$!
+  PIDS+=("$SCRAPER")
+}
+# A short plain and VIP load on each stack (page faults, first series, connections).
+warm_up() {
+  local side
+  for side in on off; do
+    wrk -t2 -c"$PLAIN_CONNECTIONS" -d1s "http://127.0.0.1:${ACC_PORT[$side]}/accounts/$PLAIN_ACCOUNT" >/dev/null
+    "$LOAD_BIN" --port "${ACC_PORT[$side]}" --path "/accounts/$VIP_ACCOUNT" --rate "$VIP_RATE" \
+      --duration 1 --connections 16 >/dev/null || true
   done
-  sleep 5
-done) &
-PIDS+=($!)
-
-# Warm-up: a short plain and VIP load on each stack (page faults, first series, connections).
-for side in on off; do
-  wrk -t2 -c"$PLAIN_CONNECTIONS" -d1s "http://127.0.0.1:${ACC_PORT[$side]}/accounts/$PLAIN_ACCOUNT" >/dev/null
-  "$LOAD_BIN" --port "${ACC_PORT[$side]}" --path "/accounts/$VIP_ACCOUNT" --rate "$VIP_RATE" \
-    --duration 1 --connections 16 >/dev/null || true
-done
-sleep 1
+  sleep 1
+}
+# Halfway: both stacks restarted with the brokers swapped (and new ports, data dirs), so that
+# nothing but metrics_enabled tells the two sides apart over the whole run.
+swap_brokers() {
+  local p
+  kill -TERM "$SCRAPER" 2>/dev/null || true
+  for p in "${ACC_PID[on]}" "${VIP_PID[on]}" "${ACC_PID[off]}" "${VIP_PID[off]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "$SCRAPER" "${ACC_PID[on]}" "${VIP_PID[on]}" "${ACC_PID[off]}" "${VIP_PID[off]}"; do wait "$p" 2>/dev/null || true; done
+  p=${URL[on]} URL[on]=${URL[off]} URL[off]=$p
+  p=${BROKER_PID[on]} BROKER_PID[on]=${BROKER_PID[off]} BROKER_PID[off]=$p
+  GENERATION=2
+  say "restarting both stacks with the brokers swapped"
+  start_stack on
+  start_stack off
+  start_scraper
+  warm_up
+}
+start_scraper
+warm_up
 
 declare -A RPS READ_US CPU ACC VIPS BRK TICKS NOTIFICATIONS
 PBUSY="" PSTEAL="" VBUSY="" VSTEAL=""
 for side in on off; do RPS[$side]="" READ_US[$side]="" CPU[$side]="" ACC[$side]="" VIPS[$side]="" BRK[$side]="" TICKS[$side]=0 NOTIFICATIONS[$side]=0; done
 READ_RATIOS=() READ_CPU_RATIOS=() CPU_RATIOS=()
 for round in $(seq 1 "$ROUNDS"); do
+  [ "$round" = $((ROUNDS / 2 + 1)) ] && [ "$ROUNDS" -ge 2 ] && swap_brokers
   order="on off"
   [ $((round % 2)) = 0 ] && order="off on"
   # shellcheck disable=SC2086  # two words on purpose
@@ -326,7 +355,9 @@ info): *on* with the default \`metrics_enabled=true\`, *off* with \`metrics_enab
 that writes nothing), the HTTP router times no request, \`GET /metrics\` answers 404 (checked at
 start). W3C trace context stays on in both: it has no switch. $ROUNDS rounds; in each, both stacks
 are loaded **at the same time**, so that whatever else this shared machine runs meanwhile falls
-on both alike; the ratios are medians of the per-round ratios. *Plain reads*: \`wrk -t2
+on both alike; halfway through, both stacks are restarted with their brokers swapped (and new
+ports and data dirs), so that nothing but \`metrics_enabled\` tells the two sides apart over the
+run. The ratios are medians of the per-round ratios. *Plain reads*: \`wrk -t2
 -c$PLAIN_CONNECTIONS -d$PLAIN_DURATION\` on \`GET /accounts/$PLAIN_ACCOUNT\` (not a VIP: no outbox, no broker) of each
 accountservice, req/s, and the accountservice's on-CPU time per read. The two compete for the
 same cores, and on a busy machine which of them the scheduler favours for a few seconds swings a
