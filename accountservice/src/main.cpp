@@ -54,7 +54,8 @@ int Run(int argc, char* argv[]) {
     logging::SetLevel(settings.log_level);
 
     // Wiring in dependency order; destruction in reverse is the shutdown order.
-    metrics::Registry metrics;  // GET /metrics (docs/operations.md)
+    // GET /metrics (docs/operations.md); metrics_enabled=false: inert, 404.
+    metrics::Registry metrics{{.enabled = settings.metrics_enabled}};
     AccountStore accounts{settings.data_dir};
     Outbox outbox{accounts, metrics};
     const OutboxGauges outbox_gauges{outbox, metrics};

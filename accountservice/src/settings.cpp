@@ -32,6 +32,7 @@ config::Properties Settings::Defaults() {
   defaults.Set("data_dir", "./data/accountservice", kDefault);
   defaults.Set("amqp_server_url", "amqp://guest:guest@127.0.0.1:5672/%2F", kDefault);
   defaults.Set("log_level", "info", kDefault);
+  defaults.Set("metrics_enabled", "true", kDefault);
   defaults.Set("config_event_bus", "springCloudBus", kDefault);
   defaults.Set("vip_accounts[0]", "10000", kDefault);
   defaults.Set("compat_goblog_p9", "false", kDefault);
@@ -51,6 +52,7 @@ Settings Settings::From(const config::Properties& properties) {
   }
   settings.amqp_server_url = properties.GetString("amqp_server_url");
   settings.log_level = properties.GetLogLevel("log_level");
+  settings.metrics_enabled = properties.GetBool("metrics_enabled");
   settings.config_event_bus = properties.GetString("config_event_bus");
   settings.vip_accounts = properties.GetList("vip_accounts");
   for (const auto& id : settings.vip_accounts) CheckAccountId(properties, id);

@@ -27,6 +27,9 @@ struct Settings {
   std::filesystem::path data_dir;
   std::string amqp_server_url;
   std::string log_level;
+  /// metrics_enabled: false turns every metric off (GET /metrics answers 404, the hot paths
+  /// update nothing); for measuring what metrics cost (docs/operations.md).
+  bool metrics_enabled = true;
   std::string config_event_bus;
   std::vector<std::string> vip_accounts;
   /// Declare the VIP queue as the Go original does (non-durable); see docs/decisions/0003.

@@ -138,5 +138,16 @@ TEST(Settings, HttpServerDefaultsAreTheCommonOnesOnPort6767) {
   EXPECT_EQ(settings.server.threads, 0U);  // one per core
 }
 
+TEST(Settings, MetricsAreOnUnlessMetricsEnabledIsFalse) {
+  config::Properties properties = Settings::Defaults();
+  EXPECT_TRUE(Settings::From(properties).metrics_enabled);
+
+  properties.Set("metrics_enabled", "false", "environment METRICS_ENABLED");
+  EXPECT_FALSE(Settings::From(properties).metrics_enabled);
+
+  properties.Set("metrics_enabled", "off-ish", "environment METRICS_ENABLED");
+  EXPECT_THROW(static_cast<void>(Settings::From(properties)), config::ConfigError);
+}
+
 }  // namespace
 }  // namespace cppblog::account

@@ -81,7 +81,8 @@ int Run(int argc, char* argv[]) {
         config::Load({.app = kServiceName, .command_line = *command_line, .defaults = defaults}));
     logging::SetLevel(settings.log_level);
 
-    metrics::Registry metrics;  // GET /metrics (docs/operations.md)
+    // GET /metrics (docs/operations.md); metrics_enabled=false: inert, 404.
+    metrics::Registry metrics{{.enabled = settings.metrics_enabled}};
     const std::unique_ptr<ConfigRepository> repository = MakeRepository(settings);
     health::HealthRegistry health;
     // Spring's EnvironmentRepository health check: can the repository be read at all?

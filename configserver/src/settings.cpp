@@ -18,6 +18,7 @@ config::Properties Settings::Defaults() {
   set("config_watch", "true");
   set("config_watch_debounce", "300ms");
   set("log_level", "info");
+  set("metrics_enabled", "true");
   set("amqp_server_url", "amqp://guest:guest@127.0.0.1:5672/%2F");
   set("config_event_bus", "springCloudBus");
   set("spring.security.user.name", "user");
@@ -47,6 +48,7 @@ Settings Settings::From(const config::Properties& properties) {
   settings.watch = properties.GetBool("config_watch");
   settings.watch_debounce = properties.GetDuration("config_watch_debounce");
   settings.log_level = properties.GetLogLevel("log_level");
+  settings.metrics_enabled = properties.GetBool("metrics_enabled");
   settings.amqp_server_url = properties.GetString("amqp_server_url");
   settings.config_event_bus = properties.GetString("config_event_bus");
   if (settings.config_event_bus.empty()) {

@@ -25,6 +25,9 @@ struct Settings {
   bool watch = true;           // config_watch: inotify on a native repository
   std::chrono::milliseconds watch_debounce{300};  // config_watch_debounce
   std::string log_level = "info";                 // log_level
+  /// metrics_enabled: false turns every metric off (GET /metrics answers 404, the hot paths
+  /// update nothing); for measuring what metrics cost (docs/operations.md).
+  bool metrics_enabled = true;
   /// amqp_server_url: the broker of the Spring Cloud Bus; empty: no bus (/monitor and
   /// /actuator/busrefresh answer 503, file changes are only logged).
   std::string amqp_server_url = "amqp://guest:guest@127.0.0.1:5672/%2F";

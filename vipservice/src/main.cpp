@@ -108,7 +108,8 @@ int Run(int argc, char* argv[]) {
     logging::SetLevel(settings.log_level);
 
     // Wiring in dependency order; destruction in reverse is the shutdown order.
-    metrics::Registry metrics;  // GET /metrics (docs/operations.md)
+    // GET /metrics (docs/operations.md); metrics_enabled=false: inert, 404.
+    metrics::Registry metrics{{.enabled = settings.metrics_enabled}};
     const std::unique_ptr<OfferStore> store = MakeOfferStore(settings);
     OfferStore& offers = *store;
     spdlog::info("offer store: {}", offers.Describe());

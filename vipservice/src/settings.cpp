@@ -28,6 +28,7 @@ config::Properties Settings::Defaults() {
   defaults.Set("processed_id_retention", "7d", kDefault);
   defaults.Set("amqp_server_url", "amqp://guest:guest@127.0.0.1:5672/%2F", kDefault);
   defaults.Set("log_level", "info", kDefault);
+  defaults.Set("metrics_enabled", "true", kDefault);
   defaults.Set("config_event_bus", "springCloudBus", kDefault);
   defaults.Set("offer_cooldown", "24h", kDefault);
   defaults.Set("compat_goblog_p9", "false", kDefault);
@@ -68,6 +69,7 @@ Settings Settings::From(const config::Properties& properties) {
   }
   settings.amqp_server_url = properties.GetString("amqp_server_url");
   settings.log_level = properties.GetLogLevel("log_level");
+  settings.metrics_enabled = properties.GetBool("metrics_enabled");
   settings.config_event_bus = properties.GetString("config_event_bus");
   settings.offer_cooldown = properties.GetDuration("offer_cooldown");
   settings.compat_goblog_p9 = properties.GetBool("compat_goblog_p9");

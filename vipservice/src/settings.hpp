@@ -32,6 +32,9 @@ struct Settings {
   std::chrono::milliseconds processed_id_retention{};
   std::string amqp_server_url;
   std::string log_level;
+  /// metrics_enabled: false turns every metric off (GET /metrics answers 404, the hot paths
+  /// update nothing); for measuring what metrics cost (docs/operations.md).
+  bool metrics_enabled = true;
   std::string config_event_bus;
   /// An account gets no second offer within this time of its last one (by readAt); 0: every
   /// distinct notification yields an offer.

@@ -4,6 +4,8 @@
 #include <atomic>
 #include <string>
 
+#include "cppblog/web/http_error.hpp"
+
 namespace cppblog::metrics {
 namespace {
 
@@ -76,11 +78,18 @@ web::RouteRecorder& HttpServerMetrics::ForRoute(web::Method method, std::string_
 
 web::Router HttpServerMetrics::Instrument(web::Router router) {
   AddMetricsRoute(router, registry_);
-  router.Observe(*this);
+  // Disabled: no recorder, so the router does not even read the clock per request.
+  if (registry_.Enabled()) router.Observe(*this);
   return router;
 }
 
 void AddMetricsRoute(web::Router& router, const Registry& registry) {
+  if (!registry.Enabled()) {
+    router.Get("/metrics", [](const web::Request&) -> web::Response {
+      throw web::NotFound(std::string(kDisabledMessage));
+    });
+    return;
+  }
   router.Get("/metrics", [&registry](const web::Request&) {
     web::Response response;
     response.status = 200;

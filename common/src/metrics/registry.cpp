@@ -56,22 +56,9 @@ std::vector<prometheus::ClientMetric::Label> ToLabels(const Labels& labels) {
   return out;
 }
 
-}  // namespace
-
-struct Registry::Impl {
-  // Returns the series of (name, labels) in a family of `type`, or null when it is new (the
-  // caller adds it). Checks names and that the family agrees. mutex held.
-  Series* Find(std::string_view name, std::string_view help, prometheus::MetricType type,
-               const Labels& labels, std::span<const double> bounds, Family*& family_out);
-
-  mutable std::mutex mutex;
-  std::map<std::string, Family, std::less<>> families;
-  std::uint64_t next_callback_id = 1;
-};
-
-Series* Registry::Impl::Find(std::string_view name, std::string_view help,
-                             prometheus::MetricType type, const Labels& labels,
-                             std::span<const double> bounds, Family*& family_out) {
+// Throws std::invalid_argument for a name, label name or bucket bounds Prometheus refuses.
+void CheckNames(std::string_view name, prometheus::MetricType type, const Labels& labels,
+                std::span<const double> bounds) {
   const std::string metric{name};
   if (!prometheus::CheckMetricName(metric)) {
     throw std::invalid_argument("metric name '" + metric +
@@ -90,6 +77,31 @@ Series* Registry::Impl::Find(std::string_view name, std::string_view help,
     throw std::invalid_argument("histogram '" + metric +
                                 "': bucket bounds must be strictly ascending and not empty");
   }
+}
+
+}  // namespace
+
+struct Registry::Impl {
+  // Returns the series of (name, labels) in a family of `type`, or null when it is new (the
+  // caller adds it). Checks names and that the family agrees. mutex held.
+  Series* Find(std::string_view name, std::string_view help, prometheus::MetricType type,
+               const Labels& labels, std::span<const double> bounds, Family*& family_out);
+
+  mutable std::mutex mutex;
+  std::map<std::string, Family, std::less<>> families;
+  std::uint64_t next_callback_id = 1;
+
+  // What a disabled registry hands out, to every caller.
+  Counter inert_counter{Counter::Inert{}};
+  Gauge inert_gauge{Gauge::Inert{}};
+  Histogram inert_histogram{Histogram::Inert{}};
+};
+
+Series* Registry::Impl::Find(std::string_view name, std::string_view help,
+                             prometheus::MetricType type, const Labels& labels,
+                             std::span<const double> bounds, Family*& family_out) {
+  const std::string metric{name};
+  CheckNames(name, type, labels, bounds);
   auto it = families.find(name);
   if (it == families.end()) {
     it = families.emplace(metric, Family{type, std::string(help), {}, {}}).first;
@@ -108,10 +120,15 @@ Series* Registry::Impl::Find(std::string_view name, std::string_view help,
   return nullptr;
 }
 
-Registry::Registry() : impl_(std::make_unique<Impl>()) {}
+Registry::Registry(RegistryOptions options)
+    : impl_(std::make_unique<Impl>()), enabled_(options.enabled) {}
 Registry::~Registry() = default;
 
 Counter& Registry::AddCounter(std::string_view name, std::string_view help, const Labels& labels) {
+  if (!enabled_) {
+    CheckNames(name, prometheus::MetricType::Counter, labels, {});
+    return impl_->inert_counter;
+  }
   const std::lock_guard lock{impl_->mutex};
   Family* family = nullptr;
   if (Series* found =
@@ -123,6 +140,10 @@ Counter& Registry::AddCounter(std::string_view name, std::string_view help, cons
 }
 
 Gauge& Registry::AddGauge(std::string_view name, std::string_view help, const Labels& labels) {
+  if (!enabled_) {
+    CheckNames(name, prometheus::MetricType::Gauge, labels, {});
+    return impl_->inert_gauge;
+  }
   const std::lock_guard lock{impl_->mutex};
   Family* family = nullptr;
   if (Series* found = impl_->Find(name, help, prometheus::MetricType::Gauge, labels, {}, family)) {
@@ -136,6 +157,10 @@ Gauge& Registry::AddGauge(std::string_view name, std::string_view help, const La
 
 Histogram& Registry::AddHistogram(std::string_view name, std::string_view help,
                                   const Labels& labels, std::span<const double> bounds) {
+  if (!enabled_) {
+    CheckNames(name, prometheus::MetricType::Histogram, labels, bounds);
+    return impl_->inert_histogram;
+  }
   const std::lock_guard lock{impl_->mutex};
   Family* family = nullptr;
   if (Series* found =
@@ -149,6 +174,10 @@ Histogram& Registry::AddHistogram(std::string_view name, std::string_view help,
 CallbackRegistration Registry::AddCallbackGauge(std::string_view name, std::string_view help,
                                                 const Labels& labels,
                                                 std::function<double()> read) {
+  if (!enabled_) {
+    CheckNames(name, prometheus::MetricType::Gauge, labels, {});
+    return {};  // never read
+  }
   const std::lock_guard lock{impl_->mutex};
   Family* family = nullptr;
   if (impl_->Find(name, help, prometheus::MetricType::Gauge, labels, {}, family) != nullptr) {
@@ -171,6 +200,7 @@ void Registry::RemoveCallback(std::uint64_t id) noexcept {
 }
 
 std::string Registry::Serialize() const {
+  if (!enabled_) return {};
   std::vector<prometheus::MetricFamily> out;
   {
     const std::lock_guard lock{impl_->mutex};

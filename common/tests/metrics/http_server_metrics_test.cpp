@@ -90,5 +90,23 @@ TEST(HttpServerMetrics, MetricsRouteServesTheTextFormat) {
   EXPECT_THAT(response.body, HasSubstr("cppblog_config_refreshes_total{result=\"applied\"} 1\n"));
 }
 
+TEST(HttpServerMetrics, DisabledRegistryTimesNothingAndMetricsAnswers404NamingTheSetting) {
+  Registry registry{{.enabled = false}};
+  HttpServerMetrics http{registry};
+  web::Router router = http.Instrument([] {
+    web::Router r;
+    r.Get("/health", [](const web::Request&) { return web::Response::Json(200, "{}"); });
+    return r;
+  }());
+
+  EXPECT_EQ(router.Dispatch(Get("/health")).status, 200);
+  const web::Response response = router.Dispatch(Get("/metrics"));
+
+  EXPECT_EQ(response.status, 404);
+  EXPECT_THAT(response.body, HasSubstr("metrics_enabled"));
+  EXPECT_THAT(response.body, HasSubstr("METRICS_ENABLED=true"));
+  EXPECT_EQ(registry.Serialize(), "");
+}
+
 }  // namespace
 }  // namespace cppblog::metrics

@@ -125,5 +125,50 @@ TEST(MetricsRegistry, RefusesInvalidNamesAndConflictingDefinitions) {
   EXPECT_THROW(registry.AddHistogram("h_seconds", "x", {}, descending), std::invalid_argument);
 }
 
+TEST(MetricsRegistry, DisabledRegistryRecordsNothingAndKeepsNoSeries) {
+  Registry registry{{.enabled = false}};
+  Counter& offered =
+      registry.AddCounter("cppblog_offers_total", "Offers.", {{"result", "offered"}});
+  Counter& cooldown =
+      registry.AddCounter("cppblog_offers_total", "Offers.", {{"result", "cooldown"}});
+  Counter& other = registry.AddCounter("rabbitmq_published_total", "Published.");
+  Gauge& gauge = registry.AddGauge("rabbitmq_connections", "Connections.");
+  Histogram& histogram = registry.AddHistogram("messaging_process_duration_seconds", "Handler.",
+                                               {{"messaging_destination_name", "vip_queue"}});
+  Histogram& another = registry.AddHistogram("cppblog_outbox_commit_duration_seconds", "Commit.");
+  bool read = false;
+  const CallbackRegistration callback =
+      registry.AddCallbackGauge("cppblog_outbox_entries", "Pending.", {}, [&read] {
+        read = true;
+        return 1.0;
+      });
+
+  offered.Increment(5);
+  other.Increment();
+  gauge.Set(3);
+  gauge.Add(2);
+  histogram.Observe(0.002);
+
+  EXPECT_FALSE(registry.Enabled());
+  // No series: every counter is the one inert counter, every histogram the one inert histogram.
+  EXPECT_EQ(&offered, &cooldown);
+  EXPECT_EQ(&offered, &other);
+  EXPECT_EQ(&histogram, &another);
+  EXPECT_EQ(offered.Value(), 0U);
+  EXPECT_EQ(gauge.Value(), 0.0);
+  EXPECT_EQ(histogram.Count(), 0U);
+  EXPECT_EQ(histogram.Sum(), 0.0);
+  EXPECT_EQ(registry.Serialize(), "");
+  EXPECT_FALSE(read);
+}
+
+TEST(MetricsRegistry, DisabledRegistryStillRefusesInvalidNames) {
+  Registry registry{{.enabled = false}};
+
+  EXPECT_THROW(static_cast<void>(registry.AddCounter("bad-name", "Bad.")), std::invalid_argument);
+  EXPECT_THROW(static_cast<void>(registry.AddHistogram("h_seconds", "H.", {{"le", "1"}})),
+               std::invalid_argument);
+}
+
 }  // namespace
 }  // namespace cppblog::metrics

@@ -16,7 +16,8 @@ namespace cppblog::metrics {
 /// route's template, never the raw path; requests that match no route have an empty one.
 /// Recording is lock-free once a route has seen a status code (a handful of slots per route);
 /// the first request with a new code registers its series. Must outlive the routers it
-/// observes. Thread-safe.
+/// observes. Thread-safe. With a disabled registry it observes nothing (Instrument leaves the
+/// router unobserved) and GET /metrics answers 404 with kDisabledMessage.
 class HttpServerMetrics final : public web::RouteObserver {
  public:
   explicit HttpServerMetrics(Registry& registry);
@@ -37,8 +38,13 @@ class HttpServerMetrics final : public web::RouteObserver {
   std::deque<std::unique_ptr<Recorder>> recorders_;
 };
 
+/// What GET /metrics answers (404, {"error": …}) when the registry is disabled.
+inline constexpr std::string_view kDisabledMessage =
+    "metrics are disabled on this instance (metrics_enabled is false); set metrics_enabled=true "
+    "(environment METRICS_ENABLED=true) and restart it to serve them";
+
 /// Adds `GET /metrics` to `router`: the registry in the Prometheus text format (content type
-/// kContentType).
+/// kContentType); with a disabled registry, a 404 with kDisabledMessage.
 void AddMetricsRoute(web::Router& router, const Registry& registry);
 
 }  // namespace cppblog::metrics

@@ -22,6 +22,14 @@ inline constexpr std::string_view kContentType = "text/plain; version=0.0.4; cha
 
 class Registry;
 
+struct RegistryOptions {
+  /// False: the registry collects nothing (the services' metrics_enabled setting). Add*
+  /// return inert instruments (shared, updates write nothing, values stay 0), callback gauges
+  /// are not kept, Serialize is empty and HttpServerMetrics times no request. Names are still
+  /// checked, so a bad one fails the same way either way.
+  bool enabled = true;
+};
+
 /// Keeps a callback gauge registered; destroying it removes the series (waiting for a scrape
 /// that runs it to end). Move-only.
 class CallbackRegistration {
@@ -49,9 +57,10 @@ class CallbackRegistration {
 /// std::invalid_argument for a name or label name Prometheus refuses, and for a name already
 /// registered with another type, help text or bucket bounds. Instruments live as long as the
 /// registry. Registering takes a lock; updating an instrument never does. Thread-safe.
+/// Disabled (RegistryOptions::enabled false), it keeps no series at all.
 class Registry {
  public:
-  Registry();
+  explicit Registry(RegistryOptions options = {});
   ~Registry();
   Registry(const Registry&) = delete;
   Registry& operator=(const Registry&) = delete;
@@ -69,8 +78,11 @@ class Registry {
                                                       const Labels& labels,
                                                       std::function<double()> read);
 
-  /// Every family, sorted by name, in the text format (version 0.0.4).
+  /// Every family, sorted by name, in the text format (version 0.0.4); empty when disabled.
   [[nodiscard]] std::string Serialize() const;
+
+  /// False when built with RegistryOptions::enabled false.
+  [[nodiscard]] bool Enabled() const noexcept { return enabled_; }
 
  private:
   friend class CallbackRegistration;
@@ -78,6 +90,7 @@ class Registry {
 
   struct Impl;
   std::unique_ptr<Impl> impl_;
+  bool enabled_ = true;
 };
 
 }  // namespace cppblog::metrics
