@@ -220,6 +220,15 @@ void IoConnection::Dispatch(const amqp_frame_t& frame) {
 }
 
 void IoConnection::ReadAvailable() {
+  const auto buffered = [this] {
+    return amqp_frames_enqueued(conn_) != 0 || amqp_data_in_buffer(conn_) != 0;
+  };
+  const auto now = Clock::now();
+  // Woken for a command with nothing to read: skip the recv() and poll() that would find
+  // nothing; but read at least every heartbeat tick (rabbitmq-c sends and checks heartbeats
+  // only inside its read calls).
+  if (!socket_may_have_data_ && !buffered() && now < next_read_) return;
+  next_read_ = now + heartbeat_tick_;
   // Bounded, so that a flood of frames cannot starve the command queue (acks to send).
   for (int i = 0; i < 4096; ++i) {
     amqp_frame_t frame{};
@@ -230,6 +239,9 @@ void IoConnection::ReadAvailable() {
     if (status == AMQP_STATUS_TIMEOUT) break;
     amqp::CheckStatus(status, "read from the broker");
     Dispatch(frame);
+    // What one recv() brought is handled: more is for the next poll() to announce, rather
+    // than a recv() that would mostly find nothing and a poll() after it.
+    if (!buffered()) break;
   }
   if (amqp_frames_enqueued(conn_) == 0 && amqp_data_in_buffer(conn_) == 0) {
     amqp_maybe_release_buffers(conn_);
@@ -239,7 +251,10 @@ void IoConnection::ReadAvailable() {
 void IoConnection::Sleep(Clock::time_point until) {
   {
     std::lock_guard lock(queue_mutex_);
-    if (HasWorkLocked() || stop_requested_) return;
+    if (HasWorkLocked() || stop_requested_) {
+      socket_may_have_data_ = true;  // not polled: the next ReadAvailable tries
+      return;
+    }
     io_idle_ = true;
   }
   pollfd fds[2] = {{event_fd_, POLLIN, 0}, {-1, POLLIN, 0}};
@@ -256,7 +271,10 @@ void IoConnection::Sleep(Clock::time_point until) {
   const auto now = Clock::now();
   const auto wait = until > now ? std::chrono::ceil<std::chrono::milliseconds>(until - now)
                                 : std::chrono::milliseconds{0};
-  poll(fds, count, static_cast<int>(std::min<std::int64_t>(wait.count(), 60'000)));
+  const int ready =
+      poll(fds, count, static_cast<int>(std::min<std::int64_t>(wait.count(), 60'000)));
+  // Readable, closed, in error, or a failed poll: let rabbitmq-c look (and report it).
+  socket_may_have_data_ = ready < 0 || fds[1].revents != 0;
   if ((fds[0].revents & POLLIN) != 0) {
     std::uint64_t value = 0;
     [[maybe_unused]] const auto n = read(event_fd_, &value, sizeof value);
@@ -272,13 +290,14 @@ void IoConnection::Run() {
   std::size_t failures = 0;
   // Heartbeats are only serviced inside rabbitmq-c calls: never sleep longer than half the
   // interval without reading.
-  auto heartbeat_tick = std::chrono::milliseconds{1000};
+  heartbeat_tick_ = std::chrono::milliseconds{1000};
   while (!stop_requested_) {
     const auto now = Clock::now();
     if (conn_ == nullptr) {
       if (now >= next_attempt) {
         try {
           Connect();
+          socket_may_have_data_ = true;
           Metrics().connections.Add(1);
           counted_connected_ = true;
           OnConnected(conn_);
@@ -289,9 +308,9 @@ void IoConnection::Run() {
           failures = 0;
           reported_loss_ = false;
           const BrokerNode& node = CurrentNode();
-          heartbeat_tick = node.heartbeat.count() > 0
-                               ? std::chrono::milliseconds{node.heartbeat} / 2
-                               : std::chrono::milliseconds{1000};
+          heartbeat_tick_ = node.heartbeat.count() > 0
+                                ? std::chrono::milliseconds{node.heartbeat} / 2
+                                : std::chrono::milliseconds{1000};
           if (settings_.nodes.size() > 1) {
             spdlog::info("amqp {}: connected to node {} ({})", role_, node.name, node.display_url);
           } else {
@@ -321,7 +340,7 @@ void IoConnection::Run() {
       Work(conn_, now);
       ReadAvailable();
       AfterRead();
-      Sleep(std::min(Clock::now() + heartbeat_tick, NextTimer()));
+      Sleep(std::min(Clock::now() + heartbeat_tick_, NextTimer()));
     } catch (const MessagingError& e) {
       DropConnection(e.what());
       // The first retry is immediate: a broker restart is short, and on a cluster the next
