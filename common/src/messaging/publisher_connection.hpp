@@ -85,6 +85,11 @@ class PublisherConnection final : public IoConnection {
   void OnReturn(amqp_connection_state_t conn, amqp_channel_t channel, const amqp_method_t& method);
   bool EnsureDeclared(amqp_connection_state_t conn, Outgoing& message);
   void SendPending(amqp_connection_state_t conn);
+  /// Appends the frames of `m` (basic.publish, content header, body) to frames_.
+  void AppendPublish(amqp_connection_state_t conn, const Outgoing& m,
+                     amqp_basic_properties_t props);
+  /// Writes frames_ to the socket (all of it, or throws kConnectionLost) and clears it.
+  void WriteFrames(amqp_connection_state_t conn);
   /// A popped Outgoing (settled, or a shell) goes back to the callers for reuse.
   void Recycle(OutgoingPtr message);
   void ExpireTimeouts(Clock::time_point now);
@@ -147,6 +152,8 @@ class PublisherConnection final : public IoConnection {
   std::uint64_t first_tag_ = 1;
   std::vector<char> declared_;  // per target, on this connection
   amqp::FieldStorage fields_;   // headers of the message being sent
+  std::string frames_;          // encoded publishes not yet written
+  std::vector<char> scratch_;   // one frame's payload while it is encoded
 };
 
 }  // namespace cppblog::messaging

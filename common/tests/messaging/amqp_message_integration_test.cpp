@@ -141,6 +141,32 @@ TEST(AmqpMessageHeaders, PriorityExpirationTimestampAndAppIdRoundTrip) {
   EXPECT_EQ(got.headers, (Headers{{"nested", Headers{{"list", HeaderArray{true, 2.5}}}}}));
 }
 
+// The publisher writes the frames of a run of publishes itself: a body split over several
+// frames, an empty body and headers arrive as sent, in order.
+TEST(AmqpMessageHeaders, BodiesOfEverySizeArriveWholeAndInOrder) {
+  const QueueSpec queue{.name = UniqueName("bodies")};
+  AmqpClient client{TestOptions()};
+  Inbox inbox;
+  auto subscribed = client.SubscribeToQueue(queue, inbox.Recorder(), {.prefetch = 1});
+  Ready(subscribed);
+  std::vector<std::string> bodies{"", "x", std::string(131'072 - 8, 'a'),
+                                  std::string(131'072 - 7, 'b'), std::string(1'000'000, 'c')};
+  for (std::size_t i = 0; i < 50; ++i) bodies.push_back("small " + std::to_string(i));
+  std::vector<std::future<void>> confirms;
+  for (const std::string& body : bodies) {
+    confirms.push_back(client.PublishToQueue(
+        queue, {.body = body, .headers = {{"size", static_cast<std::int64_t>(body.size())}}}));
+  }
+  for (auto& confirm : confirms) Ready(confirm);
+  ASSERT_TRUE(inbox.WaitFor(bodies.size()));
+  const std::vector<Message> got = inbox.Messages();
+  for (std::size_t i = 0; i < bodies.size(); ++i) {
+    EXPECT_EQ(got[i].body.size(), bodies[i].size()) << i;
+    EXPECT_EQ(got[i].body, bodies[i]) << i;
+    EXPECT_EQ(got[i].headers, (Headers{{"size", static_cast<std::int64_t>(bodies[i].size())}}));
+  }
+}
+
 TEST(AmqpMessageHeaders, APriorityQueueDeliversTheHigherPriorityFirst) {
   const QueueSpec queue{.name = UniqueName("priority-queue"),
                         .arguments = {{"x-max-priority", std::int64_t{9}}}};
