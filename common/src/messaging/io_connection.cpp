@@ -239,9 +239,6 @@ void IoConnection::ReadAvailable() {
     if (status == AMQP_STATUS_TIMEOUT) break;
     amqp::CheckStatus(status, "read from the broker");
     Dispatch(frame);
-    // What one recv() brought is handled: more is for the next poll() to announce, rather
-    // than a recv() that would mostly find nothing and a poll() after it.
-    if (!buffered()) break;
   }
   if (amqp_frames_enqueued(conn_) == 0 && amqp_data_in_buffer(conn_) == 0) {
     amqp_maybe_release_buffers(conn_);
