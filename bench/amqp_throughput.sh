@@ -101,7 +101,7 @@ run_step() {
 declare -A results  # "<client>:<workload>" -> the rounds' "<msg/s>:<cpu s>" or "failed"
 record() { results[$1:$2]="${results[$1:$2]:-} $3"; }
 
-measure_publish() {  # CLIENT
+measure_publish() {  # CLIENT ROUND
   local result
   delete_queue
   if [ "$1" = raw ]; then
@@ -111,11 +111,13 @@ measure_publish() {  # CLIENT
     record raw publish "$result"
     record raw publish_callback "$result"
   else
-    record amqpclient publish "$(run_step "amqpclient publish (futures)" "$CLIENT_BIN" publish \
-      --url "$URL" --queue "$QUEUE" --count "$COUNT" --window "$WINDOW")"
-    delete_queue
-    record amqpclient publish_callback "$(run_step "amqpclient publish (callbacks)" "$CLIENT_BIN" \
-      publish-callback --url "$URL" --queue "$QUEUE" --count "$COUNT" --window "$WINDOW")"
+    # Futures and callbacks, the order alternating per round as raw and AmqpClient do.
+    local api
+    for api in $(if [ $(($2 % 2)) = 1 ]; then echo publish publish-callback; else echo publish-callback publish; fi); do
+      record amqpclient "${api/-/_}" "$(run_step "amqpclient $api" "$CLIENT_BIN" "$api" \
+        --url "$URL" --queue "$QUEUE" --count "$COUNT" --window "$WINDOW")"
+      delete_queue
+    done
   fi
   delete_queue
 }
@@ -143,7 +145,7 @@ LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 START=$SECONDS
 for round in $(seq 1 "$ROUNDS"); do
   say "round $round/$ROUNDS: publish $COUNT persistent messages with confirms"
-  for c in $(clients "$round"); do measure_publish "$c"; done
+  for c in $(clients "$round"); do measure_publish "$c" "$round"; done
   for p in "${PREFETCHES[@]}"; do
     say "round $round/$ROUNDS: consume $COUNT messages, manual ack, prefetch $p"
     for c in $(clients "$round"); do measure_consume "$c" "$p"; done
@@ -278,7 +280,7 @@ one \`basic.ack\` per message, as in the notes; AmqpClient: the handler's return
 coalesced with \`multiple\` over runs of finished deliveries).
 *raw* is \`amqp_raw_bench\` (bench/amqp_raw_bench.cpp: the plainest rabbitmq-c 0.11 loop, no
 cppblog code); *AmqpClient* is \`amqp_client_bench\` (\`PublishToQueue\` futures, or its callback
-form in the second row against the same raw runs, \`SubscribeToQueue\` with a handler returning
+form in the second row against the same raw runs (the two APIs in alternating order too), \`SubscribeToQueue\` with a handler returning
 \`Outcome::kAck\`). Targets (issue 14): client CPU per confirmed publish at most 1.2 × raw's,
 throughput at least 1.0 × raw's, callbacks not slower than futures. *Client CPU* is the user +
 system time of the benchmark process, all its threads, connection setup included (the broker's
