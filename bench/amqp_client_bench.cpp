@@ -9,7 +9,8 @@
 //   10 × window futures open and waits on the oldest. Timed from the first PublishToQueue to
 //   the last future completed (confirmed). Starts once the client reports kConnected.
 // publish-callback: the same with PublishToQueue's callback form (no futures); the caller
-//   waits on a condition variable while 10 × window publishes are open.
+//   waits on a condition variable while 10 × window publishes are open, woken by the callback
+//   of the one it waits for.
 // consume: SubscribeToQueue(Q) with ConsumerOptions::prefetch = P, a handler that counts and
 //   returns Outcome::kAck; Q holds N messages beforehand. Timed from the first handler call to
 //   the return of the N-th.
@@ -25,6 +26,7 @@
 #include <cstdlib>
 #include <deque>
 #include <future>
+#include <limits>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -103,10 +105,13 @@ double Publish(const Args& args) {
 // As Publish, with the callback API: no future per message; the caller waits (on a condition
 // variable the callbacks signal only while it waits) when 10 × window are open.
 double PublishWithCallbacks(const Args& args) {
+  // The caller sleeps until `wanted` publishes are done; only the callback that completes that
+  // one wakes it (as only the set_value of the awaited future does in Publish).
+  static constexpr std::uint32_t kNone = std::numeric_limits<std::uint32_t>::max();
   struct Progress {
     std::atomic<std::uint32_t> done{0};
     std::atomic<std::uint32_t> failed{0};
-    std::atomic<bool> waiting{false};
+    std::atomic<std::uint32_t> wanted{kNone};
     std::mutex mutex;
     std::condition_variable changed;
   } progress;
@@ -116,8 +121,7 @@ double PublishWithCallbacks(const Args& args) {
   const std::uint32_t max_open = args.window * 10;
   const auto on_done = [&progress](const messaging::MessagingError* error) {
     if (error != nullptr) progress.failed.fetch_add(1);
-    progress.done.fetch_add(1);
-    if (progress.waiting.load()) {
+    if (progress.done.fetch_add(1) + 1 == progress.wanted.load()) {
       const std::lock_guard lock{progress.mutex};
       progress.changed.notify_one();
     }
@@ -125,12 +129,11 @@ double PublishWithCallbacks(const Args& args) {
   const auto wait_until_done = [&](std::uint32_t at_least) {
     if (progress.done.load() >= at_least) return;
     std::unique_lock lock{progress.mutex};
-    progress.waiting = true;
-    if (!progress.changed.wait_for(lock, kIdleLimit,
-                                   [&] { return progress.done.load() >= at_least; })) {
-      throw std::runtime_error("no publisher confirm for 30 s");
-    }
-    progress.waiting = false;
+    progress.wanted = at_least;
+    const bool done = progress.changed.wait_for(lock, kIdleLimit,
+                                                [&] { return progress.done.load() >= at_least; });
+    progress.wanted = kNone;
+    if (!done) throw std::runtime_error("no publisher confirm for 30 s");
   };
   const auto start = std::chrono::steady_clock::now();
   for (std::uint32_t i = 1; i <= args.count; ++i) {
