@@ -1,12 +1,16 @@
 // The workloads of amqp_raw_bench through cppblog's AmqpClient, so the two can be compared:
 //
 //   amqp_client_bench publish --url URL --queue Q --count N [--window 1000]
+//   amqp_client_bench publish-callback --url URL --queue Q --count N [--window 1000]
 //   amqp_client_bench consume --url URL --queue Q --count N --prefetch P
 //
 // publish: N persistent ~120-byte JSON messages to the durable queue Q (PublishToQueue), the
 //   client's confirm window set to --window like the raw loop's; the caller keeps at most
 //   10 × window futures open and waits on the oldest. Timed from the first PublishToQueue to
 //   the last future completed (confirmed). Starts once the client reports kConnected.
+// publish-callback: the same with PublishToQueue's callback form (no futures); the caller
+//   waits on a condition variable while 10 × window publishes are open, woken by the callback
+//   of the one it waits for.
 // consume: SubscribeToQueue(Q) with ConsumerOptions::prefetch = P, a handler that counts and
 //   returns Outcome::kAck; Q holds N messages beforehand. Timed from the first handler call to
 //   the return of the N-th.
@@ -16,11 +20,13 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <deque>
 #include <future>
+#include <limits>
 #include <mutex>
 #include <stdexcept>
 #include <string>
@@ -96,6 +102,53 @@ double Publish(const Args& args) {
   return SecondsSince(start);
 }
 
+// As Publish, with the callback API: no future per message; the caller waits (on a condition
+// variable the callbacks signal only while it waits) when 10 × window are open.
+double PublishWithCallbacks(const Args& args) {
+  // The caller sleeps until `wanted` publishes are done; only the callback that completes that
+  // one wakes it (as only the set_value of the awaited future does in Publish).
+  static constexpr std::uint32_t kNone = std::numeric_limits<std::uint32_t>::max();
+  struct Progress {
+    std::atomic<std::uint32_t> done{0};
+    std::atomic<std::uint32_t> failed{0};
+    std::atomic<std::uint32_t> wanted{kNone};
+    std::mutex mutex;
+    std::condition_variable changed;
+  } progress;
+  ConnectedClient bench{args};
+  bench.AwaitConnected();
+  const messaging::QueueSpec queue{.name = args.queue};
+  const std::uint32_t max_open = args.window * 10;
+  const auto on_done = [&progress](const messaging::MessagingError* error) {
+    if (error != nullptr) progress.failed.fetch_add(1);
+    if (progress.done.fetch_add(1) + 1 == progress.wanted.load()) {
+      const std::lock_guard lock{progress.mutex};
+      progress.changed.notify_one();
+    }
+  };
+  const auto wait_until_done = [&](std::uint32_t at_least) {
+    if (progress.done.load() >= at_least) return;
+    std::unique_lock lock{progress.mutex};
+    progress.wanted = at_least;
+    const bool done = progress.changed.wait_for(lock, kIdleLimit,
+                                                [&] { return progress.done.load() >= at_least; });
+    progress.wanted = kNone;
+    if (!done) throw std::runtime_error("no publisher confirm for 30 s");
+  };
+  const auto start = std::chrono::steady_clock::now();
+  for (std::uint32_t i = 1; i <= args.count; ++i) {
+    if (i > max_open) wait_until_done(i - max_open);
+    bench.client.PublishToQueue(queue, messaging::Message{.body = JsonBody(i)}, on_done);
+  }
+  wait_until_done(args.count);
+  const double seconds = SecondsSince(start);
+  if (progress.failed.load() > 0) {
+    throw std::runtime_error(std::to_string(progress.failed.load()) + " of " +
+                             std::to_string(args.count) + " publishes failed");
+  }
+  return seconds;
+}
+
 double Consume(const Args& args) {
   // Declared before the client: its destructor (Close) may still run the handler.
   std::atomic<std::uint32_t> handled{0};
@@ -146,10 +199,13 @@ int Run(int argc, char* argv[]) {
     }
     if (args.mode == "publish") {
       PrintResult("amqpclient", args, Publish(args));
+    } else if (args.mode == "publish-callback") {
+      PrintResult("amqpclient", args, PublishWithCallbacks(args));
     } else if (args.mode == "consume") {
       PrintResult("amqpclient", args, Consume(args));
     } else {
-      throw std::runtime_error("unknown mode '" + args.mode + "' (publish, consume)");
+      throw std::runtime_error("unknown mode '" + args.mode +
+                               "' (publish, publish-callback, consume)");
     }
     return EXIT_SUCCESS;
   } catch (const std::exception& e) {

@@ -6,7 +6,8 @@
 # Builds amqp_raw_bench and amqp_client_bench (preset `bench`, build/bench), starts a private
 # RabbitMQ node (.run/bench-rabbitmq, no management plugin) and, ROUNDS times, interleaved
 # (the order raw/AmqpClient alternates between rounds):
-#   - publish COUNT persistent ~120-byte messages with confirms (window 1000) to a durable queue;
+#   - publish COUNT persistent ~120-byte messages with confirms (window 1000) to a durable queue
+#     (AmqpClient twice: with futures and with the callback API);
 #   - consume COUNT messages with manual acks at prefetch 100 and at prefetch 1000, the queue
 #     filled beforehand by the raw publisher;
 # deleting the queue before and after each step. Writes the medians and the ratios
@@ -100,12 +101,24 @@ run_step() {
 declare -A results  # "<client>:<workload>" -> the rounds' "<msg/s>:<cpu s>" or "failed"
 record() { results[$1:$2]="${results[$1:$2]:-} $3"; }
 
-measure_publish() {  # CLIENT
-  local bin=$RAW_BIN
-  [ "$1" = amqpclient ] && bin=$CLIENT_BIN
+measure_publish() {  # CLIENT ROUND
+  local result
   delete_queue
-  record "$1" publish "$(run_step "$1 publish" "$bin" publish --url "$URL" --queue "$QUEUE" \
-    --count "$COUNT" --window "$WINDOW")"
+  if [ "$1" = raw ]; then
+    result=$(run_step "raw publish" "$RAW_BIN" publish --url "$URL" --queue "$QUEUE" \
+      --count "$COUNT" --window "$WINDOW")
+    # The reference of both AmqpClient APIs.
+    record raw publish "$result"
+    record raw publish_callback "$result"
+  else
+    # Futures and callbacks, the order alternating per round as raw and AmqpClient do.
+    local api
+    for api in $(if [ $(($2 % 2)) = 1 ]; then echo publish publish-callback; else echo publish-callback publish; fi); do
+      record amqpclient "${api/-/_}" "$(run_step "amqpclient $api" "$CLIENT_BIN" "$api" \
+        --url "$URL" --queue "$QUEUE" --count "$COUNT" --window "$WINDOW")"
+      delete_queue
+    done
+  fi
   delete_queue
 }
 
@@ -124,18 +137,28 @@ clients() {  # ROUND: both clients, the order alternating per round
   else echo amqpclient raw; fi
 }
 
+# The machine's CPU time by kind over the run (the first line of /proc/stat): how busy it was,
+# and how much a hypervisor took (steal).
+cpu_times() { awk '/^cpu / { print $2 + $3, $4, $5 + $6, $7 + $8, $9 }' /proc/stat; }
+CPU_BEFORE=$(cpu_times)
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 START=$SECONDS
 for round in $(seq 1 "$ROUNDS"); do
   say "round $round/$ROUNDS: publish $COUNT persistent messages with confirms"
-  for c in $(clients "$round"); do measure_publish "$c"; done
+  for c in $(clients "$round"); do measure_publish "$c" "$round"; done
   for p in "${PREFETCHES[@]}"; do
     say "round $round/$ROUNDS: consume $COUNT messages, manual ack, prefetch $p"
     for c in $(clients "$round"); do measure_consume "$c" "$p"; done
   done
 done
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
-say "done in $((SECONDS - START)) s"
+CPU_AFTER=$(cpu_times)
+# user+nice system idle+iowait irq+softirq steal, as differences: busy % and steal % of all.
+read -r BUSY_PCT STEAL_PCT < <(awk -v a="$CPU_BEFORE" -v b="$CPU_AFTER" 'BEGIN {
+  split(a, x, " "); split(b, y, " "); for (i = 1; i <= 5; i++) { d[i] = y[i] - x[i]; t += d[i] }
+  if (t <= 0) { print "? ?"; exit }
+  printf "%.0f %.1f\n", 100 * (d[1] + d[2] + d[4]) / t, 100 * d[5] / t }')
+say "done in $((SECONDS - START)) s; machine busy ${BUSY_PCT} %, steal ${STEAL_PCT} %"
 
 # --- medians and ratios -----------------------------------------------------------------------
 rates_of() {  # KEY: the rounds' msg/s ("failed" kept)
@@ -179,9 +202,10 @@ rounds_of() {  # KEY: the per-round rates, for the record
   echo "${out%, }"
 }
 
-WORKLOADS=(publish consume100 consume1000)
+WORKLOADS=(publish publish_callback consume100 consume1000)
 declare -A title=(
   [publish]="publish, persistent, confirms (window $WINDOW)"
+  [publish_callback]="the same, AmqpClient's callback API"
   [consume100]="consume, manual ack, prefetch 100"
   [consume1000]="consume, manual ack, prefetch 1000")
 rows=""
@@ -241,9 +265,11 @@ section=$(cat <<EOF
 Measured $(date -u '+%Y-%m-%d %H:%M UTC') on $(nproc) cores ($CPU), RabbitMQ $RABBIT_VERSION
 (Erlang/OTP $ERLANG_VERSION, $SCHEDULERS Erlang scheduler(s): \`./dev\`'s \`RABBIT_SCHEDULERS\`, a private node without plugins), commit $COMMIT${DIRTY:+ (with uncommitted changes in messaging or bench)},
 by \`./dev bench\` (\`bench/amqp_throughput.sh\`, COUNT=$COUNT ROUNDS=$ROUNDS; binaries from $BUILD_DESC). Load average
-before / after: $LOAD_BEFORE / $LOAD_AFTER (the broker, the client and anything else running
-share the cores, so absolute figures move with the load; the raw and AmqpClient runs are
-interleaved so that their ratio is fair).
+before / after: $LOAD_BEFORE / $LOAD_AFTER; over the run the cores were ${BUSY_PCT} % busy (all
+processes) and ${STEAL_PCT} % was stolen by the hypervisor (the broker, the client and anything
+else running share the cores, so absolute figures move with the load; the raw and AmqpClient runs
+are interleaved so that their ratio is fair, and the client CPU ratios, time the process itself
+used, are the figures that load moves least).
 
 Workloads, $COUNT messages of 120 bytes of JSON each, one durable classic queue, deleted
 before and after every step: **publish** persistent messages (delivery mode 2) through the
@@ -253,8 +279,10 @@ message from a queue filled beforehand, timed from the first delivery to the las
 one \`basic.ack\` per message, as in the notes; AmqpClient: the handler's return, its acks
 coalesced with \`multiple\` over runs of finished deliveries).
 *raw* is \`amqp_raw_bench\` (bench/amqp_raw_bench.cpp: the plainest rabbitmq-c 0.11 loop, no
-cppblog code); *AmqpClient* is \`amqp_client_bench\` (\`PublishToQueue\` futures,
-\`SubscribeToQueue\` with a handler returning \`Outcome::kAck\`). *Client CPU* is the user +
+cppblog code); *AmqpClient* is \`amqp_client_bench\` (\`PublishToQueue\` futures, or its callback
+form in the second row against the same raw runs (the two APIs in alternating order too), \`SubscribeToQueue\` with a handler returning
+\`Outcome::kAck\`). Targets (issue 14): client CPU per confirmed publish at most 1.2 × raw's,
+throughput at least 1.0 × raw's, callbacks not slower than futures. *Client CPU* is the user +
 system time of the benchmark process, all its threads, connection setup included (the broker's
 is not counted). Rounds: $ROUNDS, the order
 alternating; medians. *Met* needs the ratio of the medians and every round's ratio to reach

@@ -3,6 +3,7 @@
 // longer compiles fails the test.
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <future>
 #include <iostream>
 #include <string>
@@ -85,6 +86,58 @@ void Quorum(messaging::AmqpClient& client) {
   auto confirm = client.PublishToQueue(payments, {.body = R"({"amount":10})"});
   confirm.get();  // may take a few seconds while the queue elects a new leader
   // [/snippet quorum]
+}
+
+void Properties(messaging::AmqpClient& client) {
+  // [snippet message-properties]
+  messaging::Message reminder{.body = R"({"order":"42"})", .message_id = "reminder-42"};
+  reminder.expiration = 30s;  // dropped (or dead-lettered) if still queued after 30 s
+  reminder.priority = 5;      // for a queue declared with x-max-priority
+  reminder.timestamp = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+  reminder.app_id = "order-service";
+  const messaging::QueueSpec reminders{.name = "reminders",
+                                       .arguments = {{"x-max-priority", std::int64_t{9}}}};
+  client.PublishToQueue(reminders, std::move(reminder)).get();
+  // [/snippet message-properties]
+}
+
+// [snippet x-death]
+// How often the broker has dead-lettered this message from `queue` (0: never). x-death is an
+// array of tables, one per queue and reason; republishing the message keeps it unchanged.
+std::int64_t DeathCount(const messaging::Message& message, const std::string& queue) {
+  const auto it = message.headers.find("x-death");
+  if (it == message.headers.end()) return 0;
+  std::int64_t count = 0;
+  if (const auto* deaths = std::get_if<messaging::HeaderArray>(&it->second)) {
+    for (const messaging::HeaderValue& death : *deaths) {
+      const auto* entry = std::get_if<messaging::Headers>(&death);
+      if (entry == nullptr) continue;
+      const auto from = entry->find("queue");
+      const auto times = entry->find("count");
+      if (from != entry->end() && times != entry->end() &&
+          from->second == messaging::HeaderValue{queue}) {
+        if (const auto* n = std::get_if<std::int64_t>(&times->second)) count += *n;
+      }
+    }
+  }
+  return count;
+}
+// [/snippet x-death]
+
+void Consumers(messaging::AmqpClient& client, const messaging::Handler& handler) {
+  // [snippet consumer-arguments]
+  // One consumer at a time gets the queue's messages, in order; the others stand by and
+  // take over when it goes (a queue argument: every declarer must pass it).
+  const messaging::QueueSpec ledger{.name = "ledger",
+                                    .arguments = {{"x-single-active-consumer", true}}};
+  auto active = client.SubscribeToQueue(ledger, handler, {});
+  // The broker delivers to this consumer while it has room in its prefetch window, to
+  // consumers of a lower x-priority only when it has none.
+  auto preferred =
+      client.SubscribeToQueue({.name = "orders"}, handler, {.prefetch = 50, .priority = 10});
+  active.get();
+  preferred.get();
+  // [/snippet consumer-arguments]
 }
 
 void Inspect(messaging::AmqpClient& client) {

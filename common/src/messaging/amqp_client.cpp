@@ -141,11 +141,11 @@ class AmqpClient::Impl {
   ~Impl() { Close(std::chrono::seconds{5}); }
 
   std::future<void> Publish(const ExchangeSpec& exchange, std::string routing_key,
-                            Message message) {
+                            Message&& message) {
     return publisher_->Publish(exchange, std::move(routing_key), std::move(message));
   }
 
-  std::future<void> PublishToQueue(const QueueSpec& queue, Message message) {
+  std::future<void> PublishToQueue(const QueueSpec& queue, Message&& message) {
     if (queue.name.empty()) {
       return Failed<void>(MessagingErrorKind::kInvalidOptions,
                           "publish to a queue: the queue name is empty");
@@ -153,12 +153,12 @@ class AmqpClient::Impl {
     return publisher_->Publish(queue, std::move(message));
   }
 
-  void Publish(const ExchangeSpec& exchange, std::string routing_key, Message message,
-               PublishCallback on_done) {
+  void Publish(const ExchangeSpec& exchange, std::string routing_key, Message&& message,
+               PublishCallback&& on_done) {
     publisher_->Publish(exchange, std::move(routing_key), std::move(message), std::move(on_done));
   }
 
-  void PublishToQueue(const QueueSpec& queue, Message message, PublishCallback on_done) {
+  void PublishToQueue(const QueueSpec& queue, Message&& message, PublishCallback&& on_done) {
     if (queue.name.empty()) {
       const MessagingError error(MessagingErrorKind::kInvalidOptions,
                                  "publish to a queue: the queue name is empty");

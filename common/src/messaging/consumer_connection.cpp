@@ -198,9 +198,13 @@ void ConsumerConnection::Setup(amqp_connection_state_t conn, Consumer& sub) {
 
 void ConsumerConnection::Consume(amqp_connection_state_t conn, Consumer& sub) {
   const SubscriptionConfig& config = *sub.config;
-  const amqp_basic_consume_ok_t* ok =
-      amqp_basic_consume(conn, sub.channel, amqp::Bytes(sub.queue_name),
-                         amqp::Bytes(config.options.consumer_tag), 0, 0, 0, amqp_empty_table);
+  Headers arguments = config.options.consumer_arguments;
+  if (config.options.priority) {
+    arguments.insert_or_assign("x-priority", std::int64_t{*config.options.priority});
+  }
+  const amqp_basic_consume_ok_t* ok = amqp_basic_consume(
+      conn, sub.channel, amqp::Bytes(sub.queue_name), amqp::Bytes(config.options.consumer_tag), 0,
+      0, 0, amqp::TableOf(arguments, fields_));
   amqp::CheckReply(amqp_get_rpc_reply(conn), "consume from queue '" + sub.queue_name + "'");
   sub.consumer_tag = amqp::ToString(ok->consumer_tag);
   sub.consuming = true;
@@ -488,7 +492,7 @@ void ConsumerConnection::SendRepublish(amqp_connection_state_t conn, Republish r
     return;
   }
   republish.message.persistent = true;
-  const amqp_basic_properties_t props = amqp::PropertiesOf(republish.message, header_entries_);
+  const amqp_basic_properties_t props = amqp::PropertiesOf(republish.message, fields_);
   amqp::CheckStatus(amqp_basic_publish(conn, kRepublishChannel, amqp::Bytes(""),
                                        amqp::Bytes(republish.routing_key), 1, 0, &props,
                                        amqp::Bytes(republish.message.body)),

@@ -12,6 +12,7 @@
 
 #include "cppblog/messaging/subscription.hpp"
 
+#include "amqp_message.hpp"
 #include "io_connection.hpp"
 #include "worker_pool.hpp"
 
@@ -176,7 +177,7 @@ class ConsumerConnection final : public IoConnection {
   std::deque<Republish> republish_in_flight_;  // tags republish_first_tag_, ...
   std::uint64_t republish_first_tag_ = 1;
   std::vector<std::promise<void>> flush_waiters_;
-  std::vector<amqp_table_entry_t> header_entries_;
+  amqp::FieldStorage fields_;  // headers of the message being sent
 };
 
 }  // namespace cppblog::messaging

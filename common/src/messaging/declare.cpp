@@ -73,7 +73,7 @@ std::string DeclareQueue(amqp_connection_state_t conn, amqp_channel_t channel,
   if (queue.type == QueueType::kQuorum) {
     headers.insert_or_assign("x-queue-type", std::string(messaging::ToString(queue.type)));
   }
-  std::vector<amqp_table_entry_t> entries;
+  FieldStorage entries;
   const amqp_table_t arguments = TableOf(headers, entries);
   const amqp_queue_declare_ok_t* ok = amqp_queue_declare(
       conn, channel, Bytes(queue.name), 0, !server_named && queue.durable ? 1 : 0,
@@ -97,7 +97,7 @@ std::string DeclareQueue(amqp_connection_state_t conn, amqp_channel_t channel,
 
 void BindQueue(amqp_connection_state_t conn, amqp_channel_t channel, const std::string& queue,
                const std::string& exchange, const std::string& key, const Headers& arguments) {
-  std::vector<amqp_table_entry_t> entries;
+  FieldStorage entries;
   amqp_queue_bind(conn, channel, Bytes(queue), Bytes(exchange), Bytes(key),
                   TableOf(arguments, entries));
   CheckReply(amqp_get_rpc_reply(conn),

@@ -230,6 +230,16 @@ void IoConnection::Dispatch(const amqp_frame_t& frame) {
 }
 
 int IoConnection::ReadAvailable() {
+  const auto buffered = [this] {
+    return amqp_frames_enqueued(conn_) != 0 || amqp_data_in_buffer(conn_) != 0;
+  };
+  const auto now = Clock::now();
+  // Woken for a command with nothing to read: skip the recv() and poll() that would find
+  // nothing; but read at least every heartbeat tick, and once the broker has been silent for two
+  // heartbeat intervals (rabbitmq-c sends heartbeats and gives a silent peer up only inside its
+  // read calls).
+  if (!socket_may_have_data_ && !buffered() && now < next_read_ && now < SilentLimit()) return 0;
+  next_read_ = now + heartbeat_tick_;
   // Bounded, so that a flood of frames cannot starve the command queue (acks to send).
   int i = 0;
   for (; i < 4096; ++i) {
@@ -248,10 +258,18 @@ int IoConnection::ReadAvailable() {
   return i;
 }
 
+Clock::time_point IoConnection::SilentLimit() const {
+  if (heartbeat_.count() == 0) return Clock::time_point::max();
+  return last_received_ + 2 * heartbeat_ + std::chrono::milliseconds{5};
+}
+
 void IoConnection::Sleep(Clock::time_point until) {
   {
     std::lock_guard lock(queue_mutex_);
-    if (HasWorkLocked() || stop_requested_) return;
+    if (HasWorkLocked() || stop_requested_) {
+      socket_may_have_data_ = true;  // not polled: the next ReadAvailable tries
+      return;
+    }
     io_idle_ = true;
   }
   pollfd fds[2] = {{event_fd_, POLLIN, 0}, {-1, POLLIN, 0}};
@@ -268,7 +286,10 @@ void IoConnection::Sleep(Clock::time_point until) {
   const auto now = Clock::now();
   const auto wait = until > now ? std::chrono::ceil<std::chrono::milliseconds>(until - now)
                                 : std::chrono::milliseconds{0};
-  poll(fds, count, static_cast<int>(std::min<std::int64_t>(wait.count(), 60'000)));
+  const int ready =
+      poll(fds, count, static_cast<int>(std::min<std::int64_t>(wait.count(), 60'000)));
+  // Readable, closed, in error, or a failed poll: let rabbitmq-c look (and report it).
+  socket_may_have_data_ = ready < 0 || fds[1].revents != 0;
   if (count == 2 && fds[1].revents != 0) socket_readable_ = true;
   if ((fds[0].revents & POLLIN) != 0) {
     std::uint64_t value = 0;
@@ -285,14 +306,15 @@ void IoConnection::Run() {
   std::size_t failures = 0;
   // Heartbeats are only serviced inside rabbitmq-c calls: never sleep longer than half the
   // interval without reading.
-  auto heartbeat_tick = std::chrono::milliseconds{1000};
-  auto heartbeat = std::chrono::milliseconds{0};  // as negotiated; 0: none
+  heartbeat_tick_ = std::chrono::milliseconds{1000};
+  heartbeat_ = std::chrono::milliseconds{0};
   while (!stop_requested_) {
     const auto now = Clock::now();
     if (conn_ == nullptr) {
       if (now >= next_attempt) {
         try {
           Connect();
+          socket_may_have_data_ = true;
           Metrics().connections.Add(1);
           counted_connected_ = true;
           OnConnected(conn_);
@@ -303,8 +325,9 @@ void IoConnection::Run() {
           failures = 0;
           reported_loss_ = false;
           const BrokerNode& node = CurrentNode();
-          heartbeat = std::chrono::seconds{amqp_get_heartbeat(conn_)};
-          heartbeat_tick = heartbeat.count() > 0 ? heartbeat / 2 : std::chrono::milliseconds{1000};
+          heartbeat_ = std::chrono::seconds{amqp_get_heartbeat(conn_)};  // as negotiated
+          heartbeat_tick_ =
+              heartbeat_.count() > 0 ? heartbeat_ / 2 : std::chrono::milliseconds{1000};
           last_received_ = Clock::now();
           socket_readable_ = false;
           if (settings_.nodes.size() > 1) {
@@ -337,13 +360,10 @@ void IoConnection::Run() {
       if (ReadAvailable() > 0 || socket_readable_) last_received_ = Clock::now();
       socket_readable_ = false;
       AfterRead();
-      auto wake = Clock::now() + heartbeat_tick;
-      if (heartbeat.count() > 0) {
-        // rabbitmq-c gives the broker up once nothing came from it for two intervals: look
-        // right then, not up to a tick later (a wake-up for other work shifts the ticks).
-        const auto silent_limit = last_received_ + 2 * heartbeat + std::chrono::milliseconds{5};
-        if (silent_limit > Clock::now()) wake = std::min(wake, silent_limit);
-      }
+      // rabbitmq-c gives the broker up once nothing came from it for two intervals: look right
+      // then, not up to a tick later (a wake-up for other work shifts the ticks).
+      auto wake = Clock::now() + heartbeat_tick_;
+      if (const auto silent = SilentLimit(); silent > Clock::now()) wake = std::min(wake, silent);
       Sleep(std::min(wake, NextTimer()));
     } catch (const MessagingError& e) {
       DropConnection(e.what());

@@ -8,6 +8,7 @@
 #include <random>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include "cppblog/messaging/amqp_client.hpp"
@@ -79,15 +80,21 @@ class IoConnection {
   }
 
  protected:
-  /// Runs `push` under queue_mutex_ and wakes the I/O thread if it sleeps.
+  /// Runs `push` under queue_mutex_ and wakes the I/O thread if it sleeps; a `push` that
+  /// returns bool wakes it only when it returns true (what it queued can wait for the thread's
+  /// next timer or read).
   template <typename F>
   void Post(F&& push) {
     bool wake = false;
     {
       std::lock_guard lock(queue_mutex_);
-      push();
-      wake = io_idle_;
-      io_idle_ = false;
+      if constexpr (std::is_void_v<std::invoke_result_t<F&>>) {
+        push();
+        wake = io_idle_;
+      } else {
+        wake = push() && io_idle_;
+      }
+      if (wake) io_idle_ = false;
     }
     if (wake) Wake();
   }
@@ -136,6 +143,9 @@ class IoConnection {
   int ReadAvailable();
   void Dispatch(const amqp_frame_t& frame);
   void Sleep(Clock::time_point until);
+  /// When rabbitmq-c gives a silent broker up (two heartbeat intervals after the last bytes
+  /// from it); the far future without heartbeats.
+  [[nodiscard]] Clock::time_point SilentLimit() const;
   void SetState(ConnectionState state);
 
   ConnectionSettings settings_;
@@ -143,6 +153,13 @@ class IoConnection {
   std::function<void()> on_state_change_;
   int event_fd_ = -1;
   bool io_idle_ = false;  // guarded by queue_mutex_
+  // I/O thread: the last poll() saw the socket readable, or did not look (false: it looked and
+  // saw nothing, so reading would only cost a recv() and a poll() for nothing).
+  bool socket_may_have_data_ = true;
+  Clock::time_point next_read_{};  // read by then at the latest (heartbeats are serviced there)
+  // Heartbeats are only serviced inside rabbitmq-c calls: never longer than half the interval
+  // without reading.
+  std::chrono::milliseconds heartbeat_tick_{1000};
   std::atomic<bool> stop_requested_{false};
   std::atomic<ConnectionState> state_{ConnectionState::kRecovering};
   std::atomic<std::size_t> current_node_{0};  // written by the I/O thread only
@@ -151,8 +168,9 @@ class IoConnection {
   // I/O thread only.
   amqp_connection_state_t conn_ = nullptr;
   bool blocked_ = false;
-  bool socket_readable_ = false;       // the last poll() saw bytes from the broker
-  Clock::time_point last_received_{};  // when bytes from the broker were last read
+  bool socket_readable_ = false;            // the last poll() saw bytes from the broker
+  Clock::time_point last_received_{};       // when bytes from the broker were last read
+  std::chrono::milliseconds heartbeat_{0};  // as negotiated; 0: none
   bool reported_loss_ = false;
   bool ever_connected_ = false;     // a later connect is a recovery
   int open_channels_ = 0;           // counted in the rabbitmq_channels gauge

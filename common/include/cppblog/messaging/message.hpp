@@ -1,16 +1,51 @@
 #pragma once
 
+#include <chrono>
+#include <compare>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <variant>
+#include <vector>
 
 namespace cppblog::messaging {
 
-/// An AMQP header or argument value (the scalar subset of AMQP field values).
-using HeaderValue = std::variant<std::string, std::int64_t, bool, double>;
+struct HeaderValue;
+
+/// AMQP headers or arguments: a field table. Also the type of a nested table value (the
+/// entries of `x-death`, for example).
 using Headers = std::map<std::string, HeaderValue, std::less<>>;
+/// An AMQP field array (`x-death` itself is an array of tables).
+using HeaderArray = std::vector<HeaderValue>;
+
+/// An AMQP timestamp field value: seconds since the Unix epoch (`time` in an `x-death` entry).
+struct HeaderTimestamp {
+  std::int64_t seconds = 0;
+  friend auto operator<=>(const HeaderTimestamp&, const HeaderTimestamp&) = default;
+};
+
+/// An AMQP header or argument value: a string, an integer, a bool, a floating-point number, a
+/// timestamp, a nested table or an array. A delivered message's headers keep tables, arrays
+/// and timestamps as such, so republishing a message (a retry, a handler that forwards it)
+/// sends them on unchanged; smaller integer widths arrive as std::int64_t, 32-bit floats as
+/// double, byte arrays as std::string (all sent back as 64-bit integer, double and string),
+/// and decimal and void values are dropped. A std::variant: std::get, std::get_if,
+/// std::holds_alternative and std::visit work on it.
+struct HeaderValue
+    : std::variant<std::string, std::int64_t, bool, double, Headers, HeaderArray, HeaderTimestamp> {
+  using variant::variant;
+  using variant::operator=;
+  /// A C string is text (not bool).
+  // NOLINTNEXTLINE(google-explicit-constructor): a header value is written as its value
+  HeaderValue(const char* text) : variant(std::string(text)) {}
+  HeaderValue() = default;
+
+  friend bool operator==(const HeaderValue& a, const HeaderValue& b) {
+    return static_cast<const variant&>(a) == static_cast<const variant&>(b);
+  }
+};
 
 /// A message as published or delivered. Transport-neutral: no rabbitmq-c type.
 struct Message {
@@ -25,6 +60,17 @@ struct Message {
   bool persistent = true;
   /// Publishing: a message that matches no queue fails its future (basic.return).
   bool mandatory = true;
+  /// Per-message time to live (the `expiration` property): the broker drops, or dead-letters,
+  /// the message once it has waited this long in a queue. Unset: none. On delivery: what the
+  /// publisher set (the broker removes it when it dead-letters an expired message).
+  std::optional<std::chrono::milliseconds> expiration{};
+  /// 0 (lowest) to 255; used by a queue declared with `x-max-priority` (RabbitMQ caps it at
+  /// that value). Unset: none (a priority queue treats it as 0).
+  std::optional<std::uint8_t> priority{};
+  /// When the message was made (the `timestamp` property, whole seconds). Unset: none.
+  std::optional<std::chrono::sys_seconds> timestamp{};
+  /// The application that published it (the `app_id` property). Empty: none.
+  std::string app_id{};
 
   // Set on delivered messages only.
   std::string exchange{};     // the exchange it was first published to (kept across retries)

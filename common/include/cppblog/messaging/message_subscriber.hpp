@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <functional>
 #include <future>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,13 @@ struct ConsumerOptions {
   std::chrono::milliseconds max_retry_backoff{10'000};
   /// For headers exchanges: the binding arguments (x-match and the header values).
   Headers binding_arguments{};
+  /// The consumer's priority (basic.consume argument `x-priority`): while a consumer of a
+  /// higher priority has room in its prefetch window, the broker delivers to it only. Unset:
+  /// the broker's default, 0. (Single active consumer is a queue argument:
+  /// QueueSpec::arguments `x-single-active-consumer` = true.)
+  std::optional<std::int32_t> priority{};
+  /// Further basic.consume arguments; `priority`, when set, overrides an `x-priority` here.
+  Headers consumer_arguments{};
 };
 
 /// The role "receives messages, at least once". Implementations are thread-safe.
