@@ -1,11 +1,14 @@
 #include "consumer_connection.hpp"
 
 #include <algorithm>
+#include <optional>
+#include <string>
 
 #include <spdlog/spdlog.h>
 
 #include "cppblog/logging/logging.hpp"
 #include "cppblog/text/one_line.hpp"
+#include "cppblog/trace/trace_context.hpp"
 
 #include "amqp_message.hpp"
 #include "amqp_status.hpp"
@@ -22,6 +25,33 @@ constexpr auto kSetupRetry = std::chrono::seconds{5};
 constexpr std::uint8_t kUnsettled = 0;
 constexpr std::uint8_t kAckDue = 1;
 constexpr std::uint8_t kSettled = 2;
+
+// The log fields of the client's own lines about `message` (its retry, requeue or dead letter,
+// written on the I/O thread): its id, its queue, and the trace and span ids of its valid
+// traceparent header (the publisher's span), so that `grep trace_id=…` finds them too.
+class MessageLogFields {
+ public:
+  MessageLogFields(const Message& message, std::string_view queue) {
+    if (const auto header = message.headers.find(std::string(trace::kTraceparentHeader));
+        header != message.headers.end()) {
+      if (const auto* text = std::get_if<std::string>(&header->second)) {
+        if (const auto context = trace::ParseTraceparent(*text)) {
+          trace_id_ = trace::TraceIdHex(*context);
+          span_id_ = trace::SpanIdHex(*context);
+        }
+      }
+    }
+    fields_.emplace(logging::Fields{.trace_id = trace_id_,
+                                    .span_id = span_id_,
+                                    .message_id = message.message_id,
+                                    .queue = queue});
+  }
+
+ private:
+  std::string trace_id_;
+  std::string span_id_;
+  std::optional<logging::ScopedFields> fields_;
+};
 
 constexpr const char* kRetryCountHeader = "x-retry-count";
 constexpr const char* kOriginalExchangeHeader = "x-original-exchange";
@@ -433,9 +463,11 @@ void ConsumerConnection::HandleResult(amqp_connection_state_t conn, Result& resu
       const auto delay = std::min<std::chrono::milliseconds>(
           options.retry_backoff * (std::int64_t{1} << std::min<std::uint32_t>(attempt, 30)),
           options.max_retry_backoff);
-      spdlog::warn("amqp consumer: retry {} of {} in {} ms queue={} message_id={} reason={}",
-                   attempt + 1, options.max_retries, delay.count(), sub.queue_name,
-                   result.message.message_id, result.reason);
+      {
+        const MessageLogFields fields(result.message, sub.queue_name);
+        spdlog::warn("amqp consumer: retry {} of {} in {} ms, reason: {}", attempt + 1,
+                     options.max_retries, delay.count(), result.reason);
+      }
       Message& m = result.message;
       m.headers.insert_or_assign(kRetryCountHeader, std::int64_t{attempt + 1});
       m.headers.insert_or_assign(kLastErrorHeader, result.reason);
@@ -454,8 +486,10 @@ void ConsumerConnection::HandleResult(amqp_connection_state_t conn, Result& resu
       // To the end of the queue, headers unchanged (no retry counted), and the original acked
       // once that is confirmed: unlike basic.reject with requeue, this puts it behind the
       // others and adds nothing to a quorum queue's delivery count (x-delivery-limit).
-      spdlog::debug("amqp consumer: requeue queue={} message_id={}", sub.queue_name,
-                    result.message.message_id);
+      {
+        const MessageLogFields fields(result.message, sub.queue_name);
+        spdlog::debug("amqp consumer: requeue");
+      }
       Message& m = result.message;
       m.headers.try_emplace(kOriginalExchangeHeader, m.exchange);
       m.headers.try_emplace(kOriginalRoutingKeyHeader, m.routing_key);
@@ -469,8 +503,10 @@ void ConsumerConnection::HandleResult(amqp_connection_state_t conn, Result& resu
 void ConsumerConnection::DeadLetter(Consumer& sub, Result& result, const std::string& reason,
                                     Clock::time_point now) {
   Message& m = result.message;
-  spdlog::warn("amqp consumer: dead-lettering queue={} message_id={} reason={} body={}",
-               sub.queue_name, m.message_id, reason, Truncated(m.body));
+  {
+    const MessageLogFields fields(m, sub.queue_name);
+    spdlog::warn("amqp consumer: dead-lettering, reason: {}; body: {}", reason, Truncated(m.body));
+  }
   if (sub.config->queue.name.empty()) {
     // A server-named queue has no dead-letter queue: the message is dropped (logged above).
     delayed_.push_back(

@@ -12,7 +12,6 @@
 #include <vector>
 
 #include <gtest/gtest.h>
-#include <spdlog/sinks/ringbuffer_sink.h>
 #include <spdlog/spdlog.h>
 
 #include "cppblog/messaging/amqp_client.hpp"
@@ -20,6 +19,7 @@
 
 #include "broker_test_env.hpp"
 #include "inbox.hpp"
+#include "log_capture.hpp"
 
 namespace cppblog::messaging {
 namespace {
@@ -27,28 +27,6 @@ namespace {
 using namespace std::chrono_literals;
 
 constexpr auto kWait = 30s;
-
-// The default logger's lines while it lives (set before any client starts, restored after
-// they are gone: spdlog's default logger must not change while other threads log).
-class LogCapture {
- public:
-  LogCapture() { spdlog::set_default_logger(std::make_shared<spdlog::logger>("capture", sink_)); }
-  ~LogCapture() { spdlog::set_default_logger(previous_); }
-  LogCapture(const LogCapture&) = delete;
-  LogCapture& operator=(const LogCapture&) = delete;
-  [[nodiscard]] std::size_t Count(const std::string& text) const {
-    std::size_t n = 0;
-    for (const std::string& line : sink_->last_formatted()) {
-      n += line.find(text) != std::string::npos;
-    }
-    return n;
-  }
-
- private:
-  std::shared_ptr<spdlog::logger> previous_ = spdlog::default_logger();
-  std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> sink_ =
-      std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(1000);
-};
 
 // The value of the series named exactly `series` in the text format, or -1 when absent.
 double Sample(const std::string& text, const std::string& series) {

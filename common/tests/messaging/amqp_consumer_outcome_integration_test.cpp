@@ -10,6 +10,7 @@
 
 #include "broker_test_env.hpp"
 #include "inbox.hpp"
+#include "log_capture.hpp"
 
 // How the consumer turns handler outcomes into acks, requeues and dead letters, on the real
 // broker of ./dev test.
@@ -118,6 +119,37 @@ TEST(AmqpConsumerOutcome, ARetryWithoutAnErrorSaysSo) {
   ASSERT_TRUE(dead.WaitFor(1));
   EXPECT_EQ(StringHeader(dead.Messages().front(), "x-death-reason"),
             "gave up after 1 attempts: the handler asked for a retry without saying why");
+}
+
+// The client's own lines about a message (its retry, its dead letter), written on the I/O thread,
+// carry the message's log fields: its id, its queue, and the ids of its traceparent header.
+TEST(AmqpConsumerOutcome, RetryAndDeadLetterLinesCarryTheMessagesTraceAndIds) {
+  const std::string trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+  const std::string span_id = "00f067aa0ba902b7";
+  const std::string queue = UniqueName("fields");
+  const LogCapture log;  // before the client, gone after it
+  Inbox dead;
+  {
+    AmqpClient client{TestOptions()};
+    auto subscribed =
+        client.SubscribeToQueue({.name = queue}, [](const Message&) { return Outcome::kRetry; },
+                                {.max_retries = 1, .retry_backoff = std::chrono::milliseconds{10}});
+    Ready(subscribed);
+    auto dlq = client.SubscribeToQueue({.name = queue + ".dlq"}, dead.Recorder(), {});
+    Ready(dlq);
+    auto published = client.PublishToQueue(
+        {.name = queue}, {.body = "b",
+                          .message_id = "traced-1",
+                          .headers = {{"traceparent", "00-" + trace_id + "-" + span_id + "-01"}}});
+    Ready(published);
+    ASSERT_TRUE(dead.WaitFor(1));
+  }
+  const std::string fields =
+      " trace_id=" + trace_id + " span_id=" + span_id + " message_id=traced-1 queue=" + queue;
+  const std::string retry = log.Find("amqp consumer: retry 1 of 1");
+  const std::string dead_letter = log.Find("amqp consumer: dead-lettering");
+  EXPECT_NE(retry.find(fields), std::string::npos) << retry;
+  EXPECT_NE(dead_letter.find(fields), std::string::npos) << dead_letter;
 }
 
 }  // namespace

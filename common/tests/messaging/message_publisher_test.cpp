@@ -14,8 +14,8 @@ namespace cppblog::messaging {
 namespace {
 
 using ::testing::_;
-using ::testing::NiceMock;
 using ::testing::ByMove;
+using ::testing::NiceMock;
 using ::testing::Return;
 
 std::future<void> Done() {
