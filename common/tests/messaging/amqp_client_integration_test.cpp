@@ -13,21 +13,12 @@
 
 #include "broker_test_env.hpp"
 #include "inbox.hpp"
+#include "test_client.hpp"
 
 namespace cppblog::messaging {
 namespace {
 
 constexpr auto kWait = std::chrono::seconds{20};
-
-AmqpClientOptions TestOptions() {
-  return {.url = TestAmqpUrl(), .reconnect_max = std::chrono::milliseconds{1000}};
-}
-
-template <typename T>
-void Ready(std::future<T>& future) {
-  ASSERT_EQ(future.wait_for(kWait), std::future_status::ready);
-  future.get();
-}
 
 MessagingErrorKind ErrorKindOf(std::future<void> future, std::string* what = nullptr) {
   if (future.wait_for(kWait) != std::future_status::ready) {

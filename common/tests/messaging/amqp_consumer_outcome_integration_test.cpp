@@ -11,23 +11,12 @@
 #include "broker_test_env.hpp"
 #include "inbox.hpp"
 #include "log_capture.hpp"
+#include "test_client.hpp"
 
 // How the consumer turns handler outcomes into acks, requeues and dead letters, on the real
 // broker of ./dev test.
 namespace cppblog::messaging {
 namespace {
-
-constexpr auto kWait = std::chrono::seconds{20};
-
-AmqpClientOptions TestOptions() {
-  return {.url = TestAmqpUrl(), .reconnect_max = std::chrono::milliseconds{1000}};
-}
-
-template <typename T>
-void Ready(std::future<T>& future) {
-  ASSERT_EQ(future.wait_for(kWait), std::future_status::ready);
-  future.get();
-}
 
 std::string StringHeader(const Message& m, const std::string& key) {
   const auto it = m.headers.find(key);

@@ -10,6 +10,7 @@
 
 #include "broker_test_env.hpp"
 #include "inbox.hpp"
+#include "test_client.hpp"
 
 // Headers and properties on the real broker of ./dev test: the x-death table RabbitMQ adds when
 // it dead-letters, the per-message properties, and the consumer arguments.
@@ -17,16 +18,6 @@ namespace cppblog::messaging {
 namespace {
 
 constexpr auto kWait = std::chrono::seconds{20};
-
-AmqpClientOptions TestOptions() {
-  return {.url = TestAmqpUrl(), .reconnect_max = std::chrono::milliseconds{1000}};
-}
-
-template <typename T>
-void Ready(std::future<T>& future) {
-  ASSERT_EQ(future.wait_for(kWait), std::future_status::ready);
-  future.get();
-}
 
 const HeaderValue* Find(const Headers& headers, const std::string& key) {
   const auto it = headers.find(key);

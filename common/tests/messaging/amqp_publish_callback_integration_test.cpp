@@ -14,6 +14,7 @@
 #include "cppblog/messaging/amqp_client.hpp"
 
 #include "broker_test_env.hpp"
+#include "test_client.hpp"
 
 // The callback forms of Publish and PublishToQueue, on the real broker of ./dev test: a result
 // for every publish, exactly once, with no future and no thread that waits for it.
@@ -21,10 +22,6 @@ namespace cppblog::messaging {
 namespace {
 
 constexpr auto kWait = std::chrono::seconds{20};
-
-AmqpClientOptions TestOptions() {
-  return {.url = TestAmqpUrl(), .reconnect_max = std::chrono::milliseconds{1000}};
-}
 
 // The results the callbacks delivered: how many, which errors.
 class Results {

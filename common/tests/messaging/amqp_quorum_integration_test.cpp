@@ -13,6 +13,7 @@
 
 #include "broker_test_env.hpp"
 #include "inbox.hpp"
+#include "test_client.hpp"
 
 namespace cppblog::messaging {
 namespace {
@@ -21,8 +22,6 @@ using namespace std::chrono_literals;
 
 constexpr auto kWait = 30s;
 constexpr const char* kSetting = "vip_queue_type (env VIP_QUEUE_TYPE)";
-
-AmqpClientOptions TestOptions() { return {.url = TestAmqpUrl(), .reconnect_max = 1000ms}; }
 
 void Ready(std::future<void> future) {
   ASSERT_EQ(future.wait_for(kWait), std::future_status::ready);

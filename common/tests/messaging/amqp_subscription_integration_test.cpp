@@ -12,6 +12,7 @@
 #include "cppblog/messaging/amqp_client.hpp"
 
 #include "broker_test_env.hpp"
+#include "test_client.hpp"
 
 // Subscription handles on the real broker of ./dev test: pause, resume and cancel one
 // subscription on its own.
@@ -19,10 +20,6 @@ namespace cppblog::messaging {
 namespace {
 
 constexpr auto kWait = std::chrono::seconds{20};
-
-AmqpClientOptions TestOptions() {
-  return {.url = TestAmqpUrl(), .reconnect_max = std::chrono::milliseconds{1000}};
-}
 
 template <typename T>
 T Get(std::future<T> future) {

@@ -28,8 +28,7 @@ class Inbox {
 
   bool WaitFor(std::size_t count, std::chrono::milliseconds timeout = std::chrono::seconds{20}) {
     std::unique_lock lock(state_->mutex);
-    return state_->cv.wait_for(lock, timeout,
-                               [&] { return state_->messages.size() >= count; });
+    return state_->cv.wait_for(lock, timeout, [&] { return state_->messages.size() >= count; });
   }
 
   std::vector<Message> Messages() const {
