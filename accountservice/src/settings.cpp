@@ -3,13 +3,13 @@
 #include <string_view>
 
 #include "cppblog/config/config_error.hpp"
+#include "cppblog/config/property_text.hpp"
 #include "cppblog/vip/vip_notification.hpp"
 #include "cppblog/web/server_settings.hpp"
 
 namespace cppblog::account {
 namespace {
 
-constexpr const char* kDefault = "default";
 constexpr std::size_t kMaxQueueName = 200;  // AMQP allows 255; "<name>.dlq" must fit too
 
 // A VIP account id is a plain account id (1-32 digits): catch typos at start-up.
@@ -27,17 +27,21 @@ void CheckAccountId(const config::Properties& properties, const std::string& id)
 }  // namespace
 
 config::Properties Settings::Defaults() {
-  config::Properties defaults = web::ServerDefaults(kServerPort);
-  defaults.Set("server_name", kServiceName, kDefault);
-  defaults.Set("data_dir", "./data/accountservice", kDefault);
-  defaults.Set("amqp_server_url", "amqp://guest:guest@127.0.0.1:5672/%2F", kDefault);
-  defaults.Set("log_level", "info", kDefault);
-  defaults.Set("metrics_enabled", "true", kDefault);
-  defaults.Set("config_event_bus", "springCloudBus", kDefault);
-  defaults.Set("vip_accounts[0]", "10000", kDefault);
-  defaults.Set("compat_goblog_p9", "false", kDefault);
-  defaults.Set("vip_queue", std::string(vip::kVipQueueName), kDefault);
-  defaults.Set("vip_queue_type", "classic", kDefault);
+  const Settings built_in;
+  const auto* source = config::kDefaultSource;
+  config::Properties defaults = web::ServerDefaults(built_in.server.port);
+  defaults.Set("server_name", built_in.server_name, source);
+  defaults.Set("data_dir", built_in.data_dir.string(), source);
+  defaults.Set("amqp_server_url", built_in.amqp_server_url, source);
+  defaults.Set("log_level", built_in.log_level, source);
+  defaults.Set("metrics_enabled", config::BoolText(built_in.metrics_enabled), source);
+  defaults.Set("config_event_bus", built_in.config_event_bus, source);
+  for (std::size_t i = 0; i < built_in.vip_accounts.size(); ++i) {
+    defaults.Set("vip_accounts[" + std::to_string(i) + "]", built_in.vip_accounts[i], source);
+  }
+  defaults.Set("compat_goblog_p9", config::BoolText(built_in.compat_goblog_p9), source);
+  defaults.Set("vip_queue", built_in.vip_queue, source);
+  defaults.Set("vip_queue_type", messaging::ToString(built_in.vip_queue_type), source);
   return defaults;
 }
 
