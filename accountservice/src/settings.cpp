@@ -10,8 +10,6 @@
 namespace cppblog::account {
 namespace {
 
-constexpr std::size_t kMaxQueueName = 200;  // AMQP allows 255; "<name>.dlq" must fit too
-
 // A VIP account id is a plain account id (1-32 digits): catch typos at start-up.
 void CheckAccountId(const config::Properties& properties, const std::string& id) {
   const bool digits_only =
@@ -61,12 +59,8 @@ Settings Settings::From(const config::Properties& properties) {
   settings.vip_accounts = properties.GetList("vip_accounts");
   for (const auto& id : settings.vip_accounts) CheckAccountId(properties, id);
   settings.compat_goblog_p9 = properties.GetBool("compat_goblog_p9");
-  settings.vip_queue = properties.GetString("vip_queue");
-  if (settings.vip_queue.empty() || settings.vip_queue.size() > kMaxQueueName) {
-    throw config::ConfigError("vip_queue: '" + settings.vip_queue + "' (" +
-                              properties.Find("vip_queue")->source +
-                              ") must be a queue name of 1 to 200 bytes");
-  }
+  settings.vip_queue = vip::QueueNameSetting(properties.GetString("vip_queue"),
+                                             properties.Find("vip_queue")->source);
   settings.vip_queue_type =
       vip::QueueTypeSetting(properties.GetString("vip_queue_type"),
                             properties.Find("vip_queue_type")->source, settings.compat_goblog_p9);

@@ -10,8 +10,6 @@
 namespace cppblog::vip {
 namespace {
 
-constexpr std::size_t kMaxQueueName = 200;  // AMQP allows 255; "<name>.dlq" must fit too
-
 std::string SourceOf(const config::Properties& properties, std::string_view key) {
   const auto* value = properties.Find(key);
   return value != nullptr ? value->source : "unknown source";
@@ -76,15 +74,11 @@ Settings Settings::From(const config::Properties& properties) {
   settings.config_event_bus = properties.GetString("config_event_bus");
   settings.offer_cooldown = properties.GetDuration("offer_cooldown");
   settings.compat_goblog_p9 = properties.GetBool("compat_goblog_p9");
-  settings.vip_queue = properties.GetString("vip_queue");
-  if (settings.vip_queue.empty() || settings.vip_queue.size() > kMaxQueueName) {
-    throw config::ConfigError("vip_queue: '" + settings.vip_queue + "' (" +
-                              SourceOf(properties, "vip_queue") +
-                              ") must be a queue name of 1 to 200 bytes");
-  }
+  settings.vip_queue =
+      QueueNameSetting(properties.GetString("vip_queue"), SourceOf(properties, "vip_queue"));
   settings.vip_queue_type =
       vip::QueueTypeSetting(properties.GetString("vip_queue_type"),
-                            properties.Find("vip_queue_type")->source, settings.compat_goblog_p9);
+                            SourceOf(properties, "vip_queue_type"), settings.compat_goblog_p9);
   settings.prefetch = static_cast<std::uint16_t>(properties.GetInt("prefetch", 1, 65535));
   settings.handler_threads = static_cast<std::size_t>(properties.GetInt("handler_threads", 1, 256));
   settings.drain_timeout = properties.GetDuration("drain_timeout");
