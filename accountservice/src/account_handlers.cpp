@@ -57,9 +57,9 @@ void AddVipQueueHealthCheck(health::HealthRegistry& health,
              }});
 }
 
-web::Router MakeRouter(HandlerDeps deps) {
+web::Router MakeRouter(HandlerDependencies dependencies) {
   // Shared by the handlers; the router lives as long as the server.
-  const auto shared = std::make_shared<const HandlerDeps>(std::move(deps));
+  const auto shared = std::make_shared<const HandlerDependencies>(std::move(dependencies));
   web::Router router;
 
   // Async only for a VIP read: it is answered once its notification is durable in the outbox,

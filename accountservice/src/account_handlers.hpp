@@ -13,9 +13,10 @@
 
 namespace cppblog::account {
 
-/// What the accountservice's handlers use. Everything is owned by main and must
-/// outlive the router.
-struct HandlerDeps {
+/// What the accountservice's handlers use, given to MakeRouter with designated initializers
+/// (the services' one style). The router keeps a copy; what it refers to is owned by main and
+/// must outlive the router.
+struct HandlerDependencies {
   const AccountStore& accounts;
   const health::HealthRegistry& health;
   health::HealthSwitch& health_switch;
@@ -55,6 +56,6 @@ inline constexpr int kVipRetryAfterSeconds = 5;
 ///   A VIP read whose notification cannot be stored (the outbox cannot commit): 503 with
 ///   Retry-After (kVipRetryAfterSeconds) and a JSON error; nothing is served unrecorded.
 ///   GET /testability/healthy/{state} true|false sets the health switch (200), else 400
-[[nodiscard]] web::Router MakeRouter(HandlerDeps deps);
+[[nodiscard]] web::Router MakeRouter(HandlerDependencies dependencies);
 
 }  // namespace cppblog::account

@@ -3,14 +3,12 @@
 #include <string_view>
 
 #include "cppblog/config/config_error.hpp"
+#include "cppblog/config/property_text.hpp"
 #include "cppblog/vip/vip_notification.hpp"
 #include "cppblog/web/server_settings.hpp"
 
 namespace cppblog::account {
 namespace {
-
-constexpr const char* kDefault = "default";
-constexpr std::size_t kMaxQueueName = 200;  // AMQP allows 255; "<name>.dlq" must fit too
 
 // A VIP account id is a plain account id (1-32 digits): catch typos at start-up.
 void CheckAccountId(const config::Properties& properties, const std::string& id) {
@@ -27,17 +25,21 @@ void CheckAccountId(const config::Properties& properties, const std::string& id)
 }  // namespace
 
 config::Properties Settings::Defaults() {
-  config::Properties defaults = web::ServerDefaults(kServerPort);
-  defaults.Set("server_name", kServiceName, kDefault);
-  defaults.Set("data_dir", "./data/accountservice", kDefault);
-  defaults.Set("amqp_server_url", "amqp://guest:guest@127.0.0.1:5672/%2F", kDefault);
-  defaults.Set("log_level", "info", kDefault);
-  defaults.Set("metrics_enabled", "true", kDefault);
-  defaults.Set("config_event_bus", "springCloudBus", kDefault);
-  defaults.Set("vip_accounts[0]", "10000", kDefault);
-  defaults.Set("compat_goblog_p9", "false", kDefault);
-  defaults.Set("vip_queue", std::string(vip::kVipQueueName), kDefault);
-  defaults.Set("vip_queue_type", "classic", kDefault);
+  const Settings built_in;
+  const auto* source = config::kDefaultSource;
+  config::Properties defaults = web::ServerDefaults(built_in.server.port);
+  defaults.Set("server_name", built_in.server_name, source);
+  defaults.Set("data_dir", built_in.data_dir.string(), source);
+  defaults.Set("amqp_server_url", built_in.amqp_server_url, source);
+  defaults.Set("log_level", built_in.log_level, source);
+  defaults.Set("metrics_enabled", config::BoolText(built_in.metrics_enabled), source);
+  defaults.Set("config_event_bus", built_in.config_event_bus, source);
+  for (std::size_t i = 0; i < built_in.vip_accounts.size(); ++i) {
+    defaults.Set("vip_accounts[" + std::to_string(i) + "]", built_in.vip_accounts[i], source);
+  }
+  defaults.Set("compat_goblog_p9", config::BoolText(built_in.compat_goblog_p9), source);
+  defaults.Set("vip_queue", built_in.vip_queue, source);
+  defaults.Set("vip_queue_type", messaging::ToString(built_in.vip_queue_type), source);
   return defaults;
 }
 
@@ -57,12 +59,8 @@ Settings Settings::From(const config::Properties& properties) {
   settings.vip_accounts = properties.GetList("vip_accounts");
   for (const auto& id : settings.vip_accounts) CheckAccountId(properties, id);
   settings.compat_goblog_p9 = properties.GetBool("compat_goblog_p9");
-  settings.vip_queue = properties.GetString("vip_queue");
-  if (settings.vip_queue.empty() || settings.vip_queue.size() > kMaxQueueName) {
-    throw config::ConfigError("vip_queue: '" + settings.vip_queue + "' (" +
-                              properties.Find("vip_queue")->source +
-                              ") must be a queue name of 1 to 200 bytes");
-  }
+  settings.vip_queue = vip::QueueNameSetting(properties.GetString("vip_queue"),
+                                             properties.Find("vip_queue")->source);
   settings.vip_queue_type =
       vip::QueueTypeSetting(properties.GetString("vip_queue_type"),
                             properties.Find("vip_queue_type")->source, settings.compat_goblog_p9);

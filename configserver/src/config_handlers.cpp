@@ -3,6 +3,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include <spdlog/fmt/ranges.h>
 #include <spdlog/spdlog.h>
@@ -29,8 +30,8 @@ bool QueryFlag(std::string_view query, std::string_view name, bool fallback) {
 
 class Handlers {
  public:
-  explicit Handlers(const HandlerDependencies& dependencies)
-      : deps_(dependencies), auth_(dependencies.auth) {}
+  explicit Handlers(HandlerDependencies dependencies)
+      : deps_(std::move(dependencies)), auth_(deps_.auth) {}
 
   [[nodiscard]] const RequestAuth& Auth() const { return auth_; }
 
@@ -213,8 +214,9 @@ web::Handler Secured(const std::shared_ptr<const Handlers>& handlers, web::Handl
 
 }  // namespace
 
-web::Router MakeRouter(const HandlerDependencies& dependencies) {
-  auto handlers = std::make_shared<const Handlers>(dependencies);
+web::Router MakeRouter(HandlerDependencies dependencies) {
+  // Shared by the handlers; the router lives as long as the server.
+  auto handlers = std::make_shared<const Handlers>(std::move(dependencies));
   web::Router router;
   router.Get("/health",
              [handlers](const web::Request& request) { return handlers->Health(request); });

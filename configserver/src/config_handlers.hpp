@@ -11,6 +11,9 @@
 
 namespace cppblog::configserver {
 
+/// What the configserver's handlers use, given to MakeRouter with designated initializers (the
+/// services' one style). The router keeps a copy; what it refers to is owned by main and must
+/// outlive the router.
 struct HandlerDependencies {
   const ConfigRepository& repository;
   const health::HealthRegistry& health;
@@ -42,7 +45,6 @@ inline constexpr std::size_t kMaxDestinationBytes = 255;
 /// "(_)" in an application or label stands for "/". A file that cannot be parsed is
 /// served as a source holding only "invalid.source": "<file: line, column: problem>",
 /// named in a `Warning: 199` header and logged; the other files are served.
-/// The dependencies must outlive the router.
-[[nodiscard]] web::Router MakeRouter(const HandlerDependencies& dependencies);
+[[nodiscard]] web::Router MakeRouter(HandlerDependencies dependencies);
 
 }  // namespace cppblog::configserver

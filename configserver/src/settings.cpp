@@ -1,29 +1,35 @@
 #include "settings.hpp"
 
 #include "cppblog/config/config_error.hpp"
+#include "cppblog/config/property_text.hpp"
 #include "cppblog/web/server_settings.hpp"
 
 namespace cppblog::configserver {
 
+namespace {
+
+const char* BackendName(Backend backend) { return backend == Backend::kGit ? "git" : "native"; }
+
+}  // namespace
+
 config::Properties Settings::Defaults() {
-  config::Properties defaults = web::ServerDefaults(kServerPort);
-  const auto set = [&defaults](std::string key, std::string value) {
-    defaults.Set(std::move(key), std::move(value), "default");
-  };
-  set("config_backend", "native");
-  set("config_repo", "deploy/config-repo");
-  set("config_repo_uri", "");
-  set("config_default_label", "");
-  set("config_accept_empty", "true");
-  set("config_watch", "true");
-  set("config_watch_debounce", "300ms");
-  set("log_level", "info");
-  set("metrics_enabled", "true");
-  set("amqp_server_url", "amqp://guest:guest@127.0.0.1:5672/%2F");
-  set("config_event_bus", "springCloudBus");
-  set("spring.security.user.name", "user");
-  set("spring.security.user.password", "");
-  set("monitor_webhook_secret", "");
+  const Settings built_in;
+  const auto* source = config::kDefaultSource;
+  config::Properties defaults = web::ServerDefaults(built_in.server.port);
+  defaults.Set("config_backend", BackendName(built_in.backend), source);
+  defaults.Set("config_repo", built_in.repository.string(), source);
+  defaults.Set("config_repo_uri", built_in.repository_uri, source);
+  defaults.Set("config_default_label", built_in.default_label, source);
+  defaults.Set("config_accept_empty", config::BoolText(built_in.accept_empty), source);
+  defaults.Set("config_watch", config::BoolText(built_in.watch), source);
+  defaults.Set("config_watch_debounce", config::DurationText(built_in.watch_debounce), source);
+  defaults.Set("log_level", built_in.log_level, source);
+  defaults.Set("metrics_enabled", config::BoolText(built_in.metrics_enabled), source);
+  defaults.Set("amqp_server_url", built_in.amqp_server_url, source);
+  defaults.Set("config_event_bus", built_in.config_event_bus, source);
+  defaults.Set("spring.security.user.name", built_in.security_user, source);
+  defaults.Set("spring.security.user.password", built_in.security_password, source);
+  defaults.Set("monitor_webhook_secret", built_in.monitor_webhook_secret, source);
   return defaults;
 }
 
@@ -31,9 +37,9 @@ Settings Settings::From(const config::Properties& properties) {
   Settings settings;
   settings.server = web::ServerOptionsFrom(properties);
   const std::string backend = properties.GetString("config_backend");
-  if (backend == "native") {
+  if (backend == BackendName(Backend::kNative)) {
     settings.backend = Backend::kNative;
-  } else if (backend == "git") {
+  } else if (backend == BackendName(Backend::kGit)) {
     settings.backend = Backend::kGit;
   } else {
     const auto* value = properties.Find("config_backend");

@@ -15,7 +15,9 @@ inline constexpr std::uint16_t kServerPort = 8888;
 
 enum class Backend { kNative, kGit };
 
-/// The configserver's own settings, parsed once from its configuration layers.
+/// The configserver's own settings, parsed once from its configuration layers. The member
+/// initializers are the built-in defaults, written only here: Defaults() writes a
+/// default-constructed Settings as the lowest configuration layer (configserver/README.md).
 struct Settings {
   Backend backend = Backend::kNative;                       // config_backend: native | git
   std::filesystem::path repository = "deploy/config-repo";  // config_repo (relative to cwd)
@@ -44,10 +46,13 @@ struct Settings {
   /// checks X-Hub-Signature-256 (or X-Gitlab-Token).
   std::string monitor_webhook_secret;
 
-  /// Every key above with its default, as the lowest configuration layer.
+  /// Every key above with its default, as the lowest configuration layer (source "default"):
+  /// Settings{} written as text, so that From(Defaults()) == Settings{}.
   [[nodiscard]] static config::Properties Defaults();
   /// Throws config::ConfigError naming the key, the value and its source.
   [[nodiscard]] static Settings From(const config::Properties& properties);
+
+  friend bool operator==(const Settings&, const Settings&) = default;
 };
 
 }  // namespace cppblog::configserver

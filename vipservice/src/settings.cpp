@@ -3,14 +3,12 @@
 #include <string_view>
 
 #include "cppblog/config/config_error.hpp"
+#include "cppblog/config/property_text.hpp"
 #include "cppblog/vip/vip_notification.hpp"
 #include "cppblog/web/server_settings.hpp"
 
 namespace cppblog::vip {
 namespace {
-
-constexpr const char* kDefault = "default";
-constexpr std::size_t kMaxQueueName = 200;  // AMQP allows 255; "<name>.dlq" must fit too
 
 std::string SourceOf(const config::Properties& properties, std::string_view key) {
   const auto* value = properties.Find(key);
@@ -20,23 +18,26 @@ std::string SourceOf(const config::Properties& properties, std::string_view key)
 }  // namespace
 
 config::Properties Settings::Defaults() {
-  config::Properties defaults = web::ServerDefaults(kServerPort);
-  defaults.Set("server_name", kServiceName, kDefault);
-  defaults.Set("data_dir", "./data/vipservice", kDefault);
-  defaults.Set("offer_store_url", "", kDefault);
-  defaults.Set("offer_store_password_file", "", kDefault);
-  defaults.Set("processed_id_retention", "7d", kDefault);
-  defaults.Set("amqp_server_url", "amqp://guest:guest@127.0.0.1:5672/%2F", kDefault);
-  defaults.Set("log_level", "info", kDefault);
-  defaults.Set("metrics_enabled", "true", kDefault);
-  defaults.Set("config_event_bus", "springCloudBus", kDefault);
-  defaults.Set("offer_cooldown", "24h", kDefault);
-  defaults.Set("compat_goblog_p9", "false", kDefault);
-  defaults.Set("vip_queue", std::string(kVipQueueName), kDefault);
-  defaults.Set("vip_queue_type", "classic", kDefault);
-  defaults.Set("prefetch", "100", kDefault);
-  defaults.Set("handler_threads", "16", kDefault);
-  defaults.Set("drain_timeout", "5s", kDefault);
+  const Settings built_in;
+  const auto* source = config::kDefaultSource;
+  config::Properties defaults = web::ServerDefaults(built_in.server.port);
+  defaults.Set("server_name", built_in.server_name, source);
+  defaults.Set("data_dir", built_in.data_dir.string(), source);
+  defaults.Set("offer_store_url", built_in.offer_store_url, source);
+  defaults.Set("offer_store_password_file", built_in.offer_store_password_file.string(), source);
+  defaults.Set("processed_id_retention", config::DurationText(built_in.processed_id_retention),
+               source);
+  defaults.Set("amqp_server_url", built_in.amqp_server_url, source);
+  defaults.Set("log_level", built_in.log_level, source);
+  defaults.Set("metrics_enabled", config::BoolText(built_in.metrics_enabled), source);
+  defaults.Set("config_event_bus", built_in.config_event_bus, source);
+  defaults.Set("offer_cooldown", config::DurationText(built_in.offer_cooldown), source);
+  defaults.Set("compat_goblog_p9", config::BoolText(built_in.compat_goblog_p9), source);
+  defaults.Set("vip_queue", built_in.vip_queue, source);
+  defaults.Set("vip_queue_type", messaging::ToString(built_in.vip_queue_type), source);
+  defaults.Set("prefetch", std::to_string(built_in.prefetch), source);
+  defaults.Set("handler_threads", std::to_string(built_in.handler_threads), source);
+  defaults.Set("drain_timeout", config::DurationText(built_in.drain_timeout), source);
   return defaults;
 }
 
@@ -73,15 +74,11 @@ Settings Settings::From(const config::Properties& properties) {
   settings.config_event_bus = properties.GetString("config_event_bus");
   settings.offer_cooldown = properties.GetDuration("offer_cooldown");
   settings.compat_goblog_p9 = properties.GetBool("compat_goblog_p9");
-  settings.vip_queue = properties.GetString("vip_queue");
-  if (settings.vip_queue.empty() || settings.vip_queue.size() > kMaxQueueName) {
-    throw config::ConfigError("vip_queue: '" + settings.vip_queue + "' (" +
-                              SourceOf(properties, "vip_queue") +
-                              ") must be a queue name of 1 to 200 bytes");
-  }
+  settings.vip_queue =
+      QueueNameSetting(properties.GetString("vip_queue"), SourceOf(properties, "vip_queue"));
   settings.vip_queue_type =
       vip::QueueTypeSetting(properties.GetString("vip_queue_type"),
-                            properties.Find("vip_queue_type")->source, settings.compat_goblog_p9);
+                            SourceOf(properties, "vip_queue_type"), settings.compat_goblog_p9);
   settings.prefetch = static_cast<std::uint16_t>(properties.GetInt("prefetch", 1, 65535));
   settings.handler_threads = static_cast<std::size_t>(properties.GetInt("handler_threads", 1, 256));
   settings.drain_timeout = properties.GetDuration("drain_timeout");

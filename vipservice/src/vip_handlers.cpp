@@ -59,8 +59,9 @@ std::string ToJson(const std::vector<Offer>& offers) {
   return boost::json::serialize(array);
 }
 
-web::Router MakeRouter(HandlerDeps deps) {
-  const auto shared = std::make_shared<const HandlerDeps>(std::move(deps));
+web::Router MakeRouter(HandlerDependencies dependencies) {
+  // Shared by the handlers; the router lives as long as the server.
+  const auto shared = std::make_shared<const HandlerDependencies>(std::move(dependencies));
   web::Router router;
 
   router.Get("/offers/{accountId}", [shared](const web::Request& request) {

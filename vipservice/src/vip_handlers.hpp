@@ -39,8 +39,10 @@ void AddHealthChecks(health::HealthRegistry& health, const OfferStore& offers,
 /// "traceId" (32 lower-case hex digits) only for an offer whose message carried a traceparent.
 [[nodiscard]] std::string ToJson(const std::vector<Offer>& offers);
 
-/// What the vipservice's handlers use; owned by main, it must outlive the router.
-struct HandlerDeps {
+/// What the vipservice's handlers use, given to MakeRouter with designated initializers (the
+/// services' one style). The router keeps a copy; what it refers to is owned by main and must
+/// outlive the router.
+struct HandlerDependencies {
   const OfferStore& offers;
   const health::HealthRegistry& health;
 };
@@ -50,6 +52,6 @@ struct HandlerDeps {
 ///                            400 for an id longer than 128 bytes
 ///   GET /health              200 text/plain "OK" (the contract), or 503 text/plain naming
 ///                            each unusable part ("broker: recovering")
-[[nodiscard]] web::Router MakeRouter(HandlerDeps deps);
+[[nodiscard]] web::Router MakeRouter(HandlerDependencies dependencies);
 
 }  // namespace cppblog::vip

@@ -184,5 +184,11 @@ TEST(Settings, MetricsAreOnUnlessMetricsEnabledIsFalse) {
   EXPECT_THROW(static_cast<void>(Settings::From(properties)), config::ConfigError);
 }
 
+// The built-in defaults are written once, as Settings' member initializers; Defaults() is the
+// layer that gives them back.
+TEST(Settings, DefaultsAreTheDefaultConstructedSettings) {
+  EXPECT_TRUE(Settings::From(Settings::Defaults()) == Settings{});
+}
+
 }  // namespace
 }  // namespace cppblog::vip

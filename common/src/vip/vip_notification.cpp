@@ -248,6 +248,15 @@ messaging::QueueType QueueTypeSetting(std::string_view text, std::string_view so
   return *type;
 }
 
+std::string QueueNameSetting(std::string_view name, std::string_view source) {
+  constexpr std::size_t kMaxQueueName = 200;  // AMQP allows 255; "<name>.dlq" must fit too
+  if (name.empty() || name.size() > kMaxQueueName) {
+    throw config::ConfigError("vip_queue: '" + std::string(name) + "' (" + std::string(source) +
+                              ") must be a queue name of 1 to 200 bytes");
+  }
+  return std::string(name);
+}
+
 messaging::QueueSpec VipQueue(bool compat_goblog_p9, std::string name, messaging::QueueType type) {
   // The Go original: QueueDeclare(name, false, false, false, false, nil) — durable false,
   // autoDelete false, exclusive false, noWait false, no arguments.

@@ -4,30 +4,25 @@
 #include <string>
 
 #include "cppblog/config/config_error.hpp"
+#include "cppblog/config/property_text.hpp"
 
 namespace cppblog::web {
 namespace {
 
-constexpr const char* kDefault = "default";
 constexpr std::int64_t kMaxConnections = 1'000'000;
 constexpr std::int64_t kMaxThreads = 1024;
-
-// As GetDuration reads it back: "30s", or "1500ms" when not whole seconds.
-std::string DurationText(std::chrono::milliseconds duration) {
-  if (duration.count() % 1000 == 0) return std::to_string(duration.count() / 1000) + "s";
-  return std::to_string(duration.count()) + "ms";
-}
 
 }  // namespace
 
 config::Properties ServerDefaults(std::uint16_t default_port) {
   const ServerOptions built_in;
+  const auto* source = config::kDefaultSource;
   config::Properties defaults;
-  defaults.Set("server_port", std::to_string(default_port), kDefault);
-  defaults.Set("server_address", built_in.address, kDefault);
-  defaults.Set("max_connections", std::to_string(built_in.max_connections), kDefault);
-  defaults.Set("request_timeout", DurationText(built_in.request_timeout), kDefault);
-  defaults.Set("http_threads", std::to_string(built_in.threads), kDefault);
+  defaults.Set("server_port", std::to_string(default_port), source);
+  defaults.Set("server_address", built_in.address, source);
+  defaults.Set("max_connections", std::to_string(built_in.max_connections), source);
+  defaults.Set("request_timeout", config::DurationText(built_in.request_timeout), source);
+  defaults.Set("http_threads", std::to_string(built_in.threads), source);
   return defaults;
 }
 

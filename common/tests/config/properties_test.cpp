@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cppblog/config/config_error.hpp"
+#include "cppblog/config/property_text.hpp"
 #include "cppblog/logging/logging.hpp"
 
 namespace cppblog::config {
@@ -145,6 +146,25 @@ TEST(Properties, GetDurationReadsUnitsAndBareSeconds) {
   EXPECT_EQ(With("d", "30").GetDuration("d"), 30s);
   EXPECT_EQ(With("d", "0").GetDuration("d"), 0ms);
   EXPECT_EQ(With("d", " 2 h ").GetDuration("d"), 2h);
+}
+
+TEST(Properties, DurationTextIsReadBackAsTheSameDuration) {
+  EXPECT_EQ(DurationText(7 * 24h), "7d");
+  EXPECT_EQ(DurationText(24h), "1d");
+  EXPECT_EQ(DurationText(90min), "90m");
+  EXPECT_EQ(DurationText(30s), "30s");
+  EXPECT_EQ(DurationText(300ms), "300ms");
+  EXPECT_EQ(DurationText(0ms), "0s");
+  const std::vector<std::chrono::milliseconds> durations{0ms, 1ms,  1500ms, 5s,
+                                                         61s, 5min, 25h,    24h * 7};
+  for (const auto duration : durations) {
+    EXPECT_EQ(With("d", DurationText(duration)).GetDuration("d"), duration) << duration.count();
+  }
+}
+
+TEST(Properties, BoolTextIsReadBackAsTheSameBool) {
+  EXPECT_TRUE(With("b", BoolText(true)).GetBool("b"));
+  EXPECT_FALSE(With("b", BoolText(false)).GetBool("b"));
 }
 
 TEST(Properties, GetDurationRejectsNegativeUnknownUnitsAndOverflow) {

@@ -7,6 +7,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "cppblog/config/config_error.hpp"
+
 namespace cppblog::vip {
 namespace {
 
@@ -190,6 +192,20 @@ TEST(VipQueue, ParsesTheQueueTypeSetting) {
   EXPECT_EQ(ParseQueueType("QUORUM"), messaging::QueueType::kQuorum);
   EXPECT_EQ(ParseQueueType("stream"), std::nullopt);
   EXPECT_EQ(ParseQueueType(""), std::nullopt);
+}
+
+TEST(VipQueue, QueueNameSettingTakesOneTo200BytesAndNamesKeyAndSource) {
+  EXPECT_EQ(QueueNameSetting("vip_queue_test_1", "flag --set"), "vip_queue_test_1");
+  EXPECT_EQ(QueueNameSetting(std::string(200, 'q'), "flag --set"), std::string(200, 'q'));
+  for (const std::string& name : {std::string(), std::string(201, 'q')}) {
+    try {
+      static_cast<void>(QueueNameSetting(name, "environment VIP_QUEUE"));
+      ADD_FAILURE() << "no ConfigError for a name of " << name.size() << " bytes";
+    } catch (const config::ConfigError& e) {
+      EXPECT_THAT(e.what(), HasSubstr("vip_queue: '" + name + "' (environment VIP_QUEUE)"));
+      EXPECT_THAT(e.what(), HasSubstr("1 to 200 bytes"));
+    }
+  }
 }
 
 TEST(VipQueue, TakesAnotherName) {

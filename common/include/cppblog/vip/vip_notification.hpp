@@ -64,6 +64,11 @@ inline constexpr const char* kVipQueueTypeSetting = "vip_queue_type (env VIP_QUE
 [[nodiscard]] messaging::QueueType QueueTypeSetting(std::string_view text, std::string_view source,
                                                     bool compat_goblog_p9);
 
+/// The setting vip_queue as both services read it: `name` from `source` (for the error). Throws
+/// config::ConfigError naming the key, the value and the source unless it is 1 to 200 bytes
+/// (AMQP allows 255; "<name>.dlq" must fit too).
+[[nodiscard]] std::string QueueNameSetting(std::string_view name, std::string_view source);
+
 /// How `vip_queue` (or `name`) is declared. Both services must agree, and so must any Go
 /// service sharing the broker, or the second declaration fails with PRECONDITION_FAILED.
 ///  - ours (compat_goblog_p9 false): durable, not exclusive, not auto-delete, no arguments;

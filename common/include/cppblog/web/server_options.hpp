@@ -27,6 +27,8 @@ struct ServerOptions {
   std::size_t max_connections = 0;
   std::size_t header_limit = 8 * 1024;   // larger request line + headers: 431, then close
   std::size_t body_limit = 1024 * 1024;  // larger bodies: 413, then close
+
+  friend bool operator==(const ServerOptions&, const ServerOptions&) = default;
 };
 
 }  // namespace cppblog::web
