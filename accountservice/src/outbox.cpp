@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <array>
 #include <exception>
-#include <future>
 #include <memory>
 #include <utility>
 #include <vector>
@@ -183,20 +182,6 @@ void Outbox::AppendAsync(std::string message_id, std::string body, std::string t
     }
   }
   done(std::make_exception_ptr(Closed()), 0);
-}
-
-std::uint64_t Outbox::Append(std::string message_id, std::string body) {
-  auto result = std::make_shared<std::promise<std::uint64_t>>();
-  auto appended = result->get_future();
-  AppendAsync(std::move(message_id), std::move(body),
-              [result](std::exception_ptr error, std::uint64_t sequence) {
-                if (error) {
-                  result->set_exception(error);
-                } else {
-                  result->set_value(sequence);
-                }
-              });
-  return appended.get();
 }
 
 void Outbox::WriterLoop() {
@@ -472,11 +457,6 @@ void Outbox::FlushRemovals() {
   }
 }
 
-void Outbox::Remove(std::span<const std::uint64_t> sequences) {
-  RemoveLater(sequences);
-  FlushRemovals();
-}
-
 std::size_t Outbox::Size() const {
   int rc = 0;
   Txn txn{env_, MDB_RDONLY, rc};
@@ -499,16 +479,6 @@ void Outbox::SetAppendListener(std::function<void(std::uint64_t last_sequence)> 
 bool Outbox::WaitForEntriesAfter(std::uint64_t after, std::chrono::milliseconds timeout) const {
   std::unique_lock lock{mutex_};
   return committed_.wait_for(lock, timeout, [&] { return last_sequence_ > after; });
-}
-
-std::uint64_t Outbox::Commits() const {
-  const std::lock_guard lock{mutex_};
-  return commits_;
-}
-
-std::uint64_t Outbox::Appended() const {
-  const std::lock_guard lock{mutex_};
-  return appended_;
 }
 
 OutboxGauges::OutboxGauges(const Outbox& outbox, metrics::Registry& metrics)

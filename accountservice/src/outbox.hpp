@@ -85,10 +85,6 @@ class Outbox {
   void AppendAsync(std::string message_id, std::string body, std::string traceparent,
                    std::string tracestate, AppendCallback done);
 
-  /// Stores an entry durably and returns its sequence: AppendAsync, waited for. Throws
-  /// StoreError when the write fails or the outbox is closed.
-  std::uint64_t Append(std::string message_id, std::string body);
-
   /// Up to `max` entries with a sequence greater than `after`, in order. Throws StoreError.
   [[nodiscard]] std::vector<OutboxEntry> Read(std::uint64_t after, std::size_t max) const;
 
@@ -108,9 +104,6 @@ class Outbox {
   /// commit among those it waited for.
   void FlushRemovals();
 
-  /// RemoveLater, then FlushRemovals.
-  void Remove(std::span<const std::uint64_t> sequences);
-
   /// Number of entries stored. Throws StoreError.
   [[nodiscard]] std::size_t Size() const;
 
@@ -127,14 +120,6 @@ class Outbox {
   /// previous listener in progress has returned, so its owner may then go. The listener must
   /// not throw, block or call SetAppendListener.
   void SetAppendListener(std::function<void(std::uint64_t last_sequence)> listener);
-
-  /// Commits made so far (each syncs its pages; one of deletions alone leaves its meta page to
-  /// the next): for tests and metrics.
-  [[nodiscard]] std::uint64_t Commits() const;
-
-  /// Entries committed by this outbox so far (not counting those found at start): for
-  /// tests and metrics.
-  [[nodiscard]] std::uint64_t Appended() const;
 
   /// Whether the outbox can commit, as its last commit found.
   struct WriteStatus {

@@ -47,12 +47,6 @@ void VipNotifier::SetVipAccounts(const std::vector<std::string>& vip_accounts) {
                       std::memory_order_release);
 }
 
-bool VipNotifier::OnAccountRead(std::string_view account_id) {
-  if (!IsVip(account_id)) return false;
-  outbox_.Append(NewMessageId(), NotificationFor(account_id, clock_()));
-  return true;
-}
-
 bool VipNotifier::OnAccountReadAsync(std::string_view account_id, Recorded recorded) {
   return OnAccountReadAsync(account_id, std::string{}, std::move(recorded));
 }
@@ -86,8 +80,9 @@ bool VipNotifier::OnAccountReadAsync(std::string_view account_id, std::string tr
                                                 .account_id = account_id});
         const bool stored = error == nullptr;
         recorded(std::move(error));
-        // bench/vip_end_to_end.sh joins this with the vipservice's read_to_committed_us to get
-        // "request answered -> offer stored" (same machine, same clock).
+        // A latency line (docs/operations.md, "Latency lines"): from readAt to the answer,
+        // joined by message id with the vipservice's read_to_committed_us (same clock) it
+        // gives "request answered -> offer stored" per notification.
         if (stored && answered_clock) {
           spdlog::debug(
               "VIP read answered: read_to_answered_us={}",

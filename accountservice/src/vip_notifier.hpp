@@ -31,19 +31,15 @@ class VipNotifier {
   /// the old list; every later read sees the new one. Thread-safe.
   void SetVipAccounts(const std::vector<std::string>& vip_accounts);
 
-  /// When the account is a VIP: appends {"accountId":…,"readAt":<now>} with a fresh message
-  /// id and returns true once it is durable. Otherwise does nothing and returns false.
-  /// Throws StoreError when the outbox cannot be written.
-  bool OnAccountRead(std::string_view account_id);
-
   /// Called once a VIP read's notification is durable (`error` null) or could not be stored
   /// (`error` holds a StoreError). Runs on the outbox's writer thread; must not throw or block.
   using Recorded = std::function<void(std::exception_ptr error)>;
 
-  /// OnAccountRead without waiting: when the account is a VIP, queues the notification and
-  /// returns true; `recorded` is called later, once. Otherwise returns false and never calls it.
-  /// At log level debug, logs each stored one after `recorded` returned, with its message id
-  /// and read_to_answered_us (for bench/vip_end_to_end.sh).
+  /// When the account is a VIP: queues {"accountId":…,"readAt":<now>} with a fresh message id
+  /// in the outbox and returns true; `recorded` is called later, once, when the entry is
+  /// durable or could not be stored. Otherwise does nothing, returns false and never calls it.
+  /// At log level debug, logs each stored one after `recorded` returned: the latency line
+  /// `VIP read answered: read_to_answered_us=…` (docs/operations.md, "Latency lines").
   bool OnAccountReadAsync(std::string_view account_id, Recorded recorded);
   /// The same, the outbox entry keeping `traceparent` (the read's span) for the relay.
   bool OnAccountReadAsync(std::string_view account_id, std::string traceparent, Recorded recorded);

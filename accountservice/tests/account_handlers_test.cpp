@@ -18,6 +18,7 @@
 
 #include "outbox.hpp"
 #include "outbox_fault.hpp"
+#include "outbox_test_support.hpp"
 #include "vip_notifier.hpp"
 
 namespace cppblog::account {
@@ -129,7 +130,8 @@ TEST(AccountHandlers, PostToAccountIsMethodNotAllowed) {
 struct VipService {
   TempDir dir;
   AccountStore accounts{dir.path()};
-  Outbox outbox{accounts};
+  metrics::Registry metrics;
+  Outbox outbox{accounts, metrics};
   VipNotifier notifier{outbox, {"10000"}};
   messaging::ConnectionState broker = messaging::ConnectionState::kRecovering;
   health::HealthRegistry health;
@@ -226,7 +228,7 @@ TEST(AccountHandlers, VipReadIsAnsweredByTheOutboxWriterAfterTheCommit) {
   service.router.Dispatch(web::Get("/accounts/10000"), web::Responder{[&](web::Response response) {
                             answered.set_value({.status = response.status,
                                                 .thread = std::this_thread::get_id(),
-                                                .appended = service.outbox.Appended()});
+                                                .appended = Appended(service.metrics)});
                           }});
 
   auto result = answered.get_future();

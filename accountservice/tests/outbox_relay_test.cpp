@@ -18,6 +18,8 @@
 #include "cppblog/storage/temp_dir.hpp"
 #include "cppblog/trace/trace_context.hpp"
 
+#include "outbox_test_support.hpp"
+
 namespace cppblog::account {
 namespace {
 
@@ -100,8 +102,8 @@ TEST(OutboxRelay, PublishesEntriesInOrderAndDeletesThemOnConfirm) {
   const TempDir dir;
   AccountStore store{dir.path()};
   Outbox outbox{store};
-  static_cast<void>(outbox.Append("id-1", R"({"n":1})"));
-  static_cast<void>(outbox.Append("id-2", R"({"n":2})"));
+  static_cast<void>(AppendAndWait(outbox, "id-1", R"({"n":1})"));
+  static_cast<void>(AppendAndWait(outbox, "id-2", R"({"n":2})"));
   Publisher publisher;
 
   const OutboxRelay relay{outbox, publisher, Options()};
@@ -127,7 +129,7 @@ TEST(OutboxRelay, WhatAPublishLogsNamesItsMessageQueueAndSpan) {
                      "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
                      [&](std::exception_ptr, std::uint64_t) { appended.set_value(); });
   appended.get_future().get();
-  static_cast<void>(outbox.Append("id-2", R"({"n":2})"));  // no trace
+  static_cast<void>(AppendAndWait(outbox, "id-2", R"({"n":2})"));  // no trace
   Publisher publisher;
 
   const OutboxRelay relay{outbox, publisher, Options()};
@@ -155,7 +157,7 @@ TEST(OutboxRelay, PublishIsASpanOfTheTraceTheEntryKept) {
                      "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
                      [&](std::exception_ptr, std::uint64_t) { appended.set_value(); });
   appended.get_future().get();
-  static_cast<void>(outbox.Append("id-2", R"({"n":2})"));  // no trace
+  static_cast<void>(AppendAndWait(outbox, "id-2", R"({"n":2})"));  // no trace
   Publisher publisher;
 
   const OutboxRelay relay{outbox, publisher, Options()};
@@ -206,7 +208,7 @@ TEST(OutboxRelay, PublishesEntriesAppendedWhileRunning) {
   Publisher publisher;
   const OutboxRelay relay{outbox, publisher, Options()};
 
-  static_cast<void>(outbox.Append("late-1", "b"));
+  static_cast<void>(AppendAndWait(outbox, "late-1", "b"));
 
   ASSERT_TRUE(WaitUntil([&] { return relay.Confirmed() == 1; }));
   outbox.FlushRemovals();  // the relay queues deletions without waiting for them
@@ -218,7 +220,7 @@ TEST(OutboxRelay, KeepsAFailedEntryAndPublishesItAgain) {
   const TempDir dir;
   AccountStore store{dir.path()};
   Outbox outbox{store};
-  static_cast<void>(outbox.Append("id-1", "b"));
+  static_cast<void>(AppendAndWait(outbox, "id-1", "b"));
   Publisher publisher;
   publisher.plan = {Publisher::Settle::kFail, Publisher::Settle::kFail};
 
@@ -237,7 +239,7 @@ TEST(OutboxRelay, AQueueDeclaredOtherwiseIsReportedWithTheSettingThatMatchesUnti
   const TempDir dir;
   AccountStore store{dir.path()};
   Outbox outbox{store};
-  static_cast<void>(outbox.Append("id-1", "b"));
+  static_cast<void>(AppendAndWait(outbox, "id-1", "b"));
   Publisher publisher;
   publisher.plan = {Publisher::Settle::kRefuse};
   publisher.fallback = Publisher::Settle::kPending;
@@ -264,8 +266,8 @@ TEST(OutboxRelay, UnconfirmedEntriesStayAndAreRelayedOnTheNextStart) {
   const TempDir dir;
   AccountStore store{dir.path()};
   Outbox outbox{store};
-  static_cast<void>(outbox.Append("id-1", "b1"));
-  static_cast<void>(outbox.Append("id-2", "b2"));
+  static_cast<void>(AppendAndWait(outbox, "id-1", "b1"));
+  static_cast<void>(AppendAndWait(outbox, "id-2", "b2"));
   {
     Publisher never_confirms;
     never_confirms.fallback = Publisher::Settle::kPending;
@@ -288,7 +290,8 @@ TEST(OutboxRelay, KeepsAtMostTheWindowInFlight) {
   const TempDir dir;
   AccountStore store{dir.path()};
   Outbox outbox{store};
-  for (int i = 0; i < 5; ++i) static_cast<void>(outbox.Append("id-" + std::to_string(i), "b"));
+  for (int i = 0; i < 5; ++i)
+    static_cast<void>(AppendAndWait(outbox, "id-" + std::to_string(i), "b"));
   Publisher publisher;
   publisher.fallback = Publisher::Settle::kPending;
   auto options = Options();

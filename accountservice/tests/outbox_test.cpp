@@ -20,6 +20,7 @@
 #include "cppblog/vip/vip_notification.hpp"
 
 #include "outbox_fault.hpp"
+#include "outbox_test_support.hpp"
 
 namespace cppblog::account {
 namespace {
@@ -29,8 +30,8 @@ TEST(Outbox, AppendedEntriesAreReadInOrder) {
   AccountStore store{dir.path()};
   Outbox outbox{store};
 
-  const auto first = outbox.Append("id-1", R"({"a":1})");
-  const auto second = outbox.Append("id-2", R"({"a":2})");
+  const auto first = AppendAndWait(outbox, "id-1", R"({"a":1})");
+  const auto second = AppendAndWait(outbox, "id-2", R"({"a":2})");
 
   EXPECT_LT(first, second);
   EXPECT_EQ(outbox.LastSequence(), second);
@@ -53,7 +54,7 @@ TEST(Outbox, AnEntryKeepsItsTraceparent) {
       "id-1", R"({"a":1})", traceparent,
       [&](std::exception_ptr, std::uint64_t sequence) { appended.set_value(sequence); });
   const std::uint64_t first = appended.get_future().get();
-  const std::uint64_t second = outbox.Append("id-2", R"({"a":2})");
+  const std::uint64_t second = AppendAndWait(outbox, "id-2", R"({"a":2})");
 
   const auto entries = outbox.Read(0, 10);
 
@@ -123,7 +124,8 @@ TEST(Outbox, ReadStartsAfterTheGivenSequenceAndStopsAtMax) {
   AccountStore store{dir.path()};
   Outbox outbox{store};
   std::vector<std::uint64_t> sequences;
-  for (int i = 0; i < 5; ++i) sequences.push_back(outbox.Append("id-" + std::to_string(i), "b"));
+  for (int i = 0; i < 5; ++i)
+    sequences.push_back(AppendAndWait(outbox, "id-" + std::to_string(i), "b"));
 
   const auto entries = outbox.Read(sequences[1], 2);
 
@@ -136,11 +138,11 @@ TEST(Outbox, RemovedEntriesAreGoneAndMissingOnesIgnored) {
   const TempDir dir;
   AccountStore store{dir.path()};
   Outbox outbox{store};
-  const auto first = outbox.Append("id-1", "b1");
-  const auto second = outbox.Append("id-2", "b2");
+  const auto first = AppendAndWait(outbox, "id-1", "b1");
+  const auto second = AppendAndWait(outbox, "id-2", "b2");
 
   const std::vector<std::uint64_t> removed = {first, second + 100};
-  outbox.Remove(removed);
+  RemoveNow(outbox, removed);
 
   const auto entries = outbox.Read(0, 10);
   ASSERT_EQ(entries.size(), 1U);
@@ -152,14 +154,16 @@ TEST(Outbox, RemovalsAreCommittedByTheWriterAndSurviveReopen) {
   const TempDir dir;
   {
     AccountStore store{dir.path()};
-    Outbox outbox{store};
+    metrics::Registry metrics;
+    Outbox outbox{store, metrics};
     std::vector<std::uint64_t> sequences;
-    for (int i = 0; i < 4; ++i) sequences.push_back(outbox.Append("id-" + std::to_string(i), "b"));
-    const std::uint64_t commits_before = outbox.Commits();
+    for (int i = 0; i < 4; ++i)
+      sequences.push_back(AppendAndWait(outbox, "id-" + std::to_string(i), "b"));
+    const std::uint64_t commits_before = Commits(metrics);
 
-    outbox.Remove(std::span(sequences).first(3));
+    RemoveNow(outbox, std::span(sequences).first(3));
 
-    EXPECT_EQ(outbox.Commits(), commits_before + 1);
+    EXPECT_EQ(Commits(metrics), commits_before + 1);
     EXPECT_EQ(outbox.Size(), 1U);
   }
   AccountStore store{dir.path()};
@@ -173,8 +177,8 @@ TEST(Outbox, FlushRemovalsReturnsOnceQueuedDeletionsAreCommitted) {
   const TempDir dir;
   AccountStore store{dir.path()};
   Outbox outbox{store};
-  const auto first = outbox.Append("id-1", "b1");
-  static_cast<void>(outbox.Append("id-2", "b2"));
+  const auto first = AppendAndWait(outbox, "id-1", "b1");
+  static_cast<void>(AppendAndWait(outbox, "id-2", "b2"));
 
   outbox.RemoveLater(std::vector<std::uint64_t>{first});
   outbox.FlushRemovals();
@@ -187,14 +191,16 @@ TEST(Outbox, FlushRemovalsReturnsOnceQueuedDeletionsAreCommitted) {
 TEST(Outbox, DeletionsRideOnTheNextAppendsCommit) {
   const TempDir dir;
   AccountStore store{dir.path()};
-  Outbox outbox{store, std::chrono::minutes(1)};  // the append surely comes within the delay
-  const auto first = outbox.Append("id-1", "b1");
-  const auto commits_before = outbox.Commits();
+  metrics::Registry metrics;
+  Outbox outbox{store, std::chrono::minutes(1),
+                &metrics};  // the append surely comes within the delay
+  const auto first = AppendAndWait(outbox, "id-1", "b1");
+  const auto commits_before = Commits(metrics);
 
   outbox.RemoveLater(std::vector<std::uint64_t>{first});
-  static_cast<void>(outbox.Append("id-2", "b2"));  // within the delay: one commit for both
+  static_cast<void>(AppendAndWait(outbox, "id-2", "b2"));  // within the delay: one commit for both
 
-  EXPECT_EQ(outbox.Commits(), commits_before + 1);
+  EXPECT_EQ(Commits(metrics), commits_before + 1);
   EXPECT_EQ(outbox.Size(), 1U);
   EXPECT_EQ(outbox.Read(0, 10).at(0).message_id, "id-2");
 }
@@ -203,7 +209,7 @@ TEST(Outbox, DeletionsAloneAreCommittedWithoutAnAppend) {
   const TempDir dir;
   AccountStore store{dir.path()};
   Outbox outbox{store};
-  const auto first = outbox.Append("id-1", "b1");
+  const auto first = AppendAndWait(outbox, "id-1", "b1");
 
   outbox.RemoveLater(std::vector<std::uint64_t>{first});
 
@@ -220,9 +226,10 @@ TEST(Outbox, DeletionsCommittedAloneSurviveReopening) {
   {
     AccountStore store{dir.path()};
     Outbox outbox{store};
-    const auto first = outbox.Append("id-1", "b1");
-    static_cast<void>(outbox.Append("id-2", "b2"));
-    outbox.Remove(std::vector<std::uint64_t>{first});  // a commit of deletions alone, then close
+    const auto first = AppendAndWait(outbox, "id-1", "b1");
+    static_cast<void>(AppendAndWait(outbox, "id-2", "b2"));
+    RemoveNow(outbox,
+              std::vector<std::uint64_t>{first});  // a commit of deletions alone, then close
   }
   AccountStore store{dir.path()};
   Outbox outbox{store};
@@ -236,7 +243,8 @@ TEST(Outbox, DeletionsQueuedBeforeCloseAreCommittedByIt) {
     AccountStore store{dir.path()};
     Outbox outbox{store};
     std::vector<std::uint64_t> sequences;
-    for (int i = 0; i < 3; ++i) sequences.push_back(outbox.Append("id-" + std::to_string(i), "b"));
+    for (int i = 0; i < 3; ++i)
+      sequences.push_back(AppendAndWait(outbox, "id-" + std::to_string(i), "b"));
 
     outbox.RemoveLater(std::span(sequences).first(2));
   }  // closing drains what is queued
@@ -253,8 +261,8 @@ TEST(Outbox, EntriesSurviveReopenAndSequencesKeepIncreasing) {
   {
     AccountStore store{dir.path()};
     Outbox outbox{store};
-    static_cast<void>(outbox.Append("id-1", "b1"));
-    last = outbox.Append("id-2", "b2");
+    static_cast<void>(AppendAndWait(outbox, "id-1", "b1"));
+    last = AppendAndWait(outbox, "id-2", "b2");
   }
   AccountStore store{dir.path()};
   Outbox outbox{store};
@@ -263,7 +271,7 @@ TEST(Outbox, EntriesSurviveReopenAndSequencesKeepIncreasing) {
   const auto entries = outbox.Read(0, 10);
   ASSERT_EQ(entries.size(), 2U);
   EXPECT_EQ(entries[1].message_id, "id-2");
-  EXPECT_GT(outbox.Append("id-3", "b3"), last);
+  EXPECT_GT(AppendAndWait(outbox, "id-3", "b3"), last);
   EXPECT_EQ(store.FindAccount("10000")->name, "Person_0");  // the accounts are untouched
 }
 
@@ -277,7 +285,8 @@ TEST(Outbox, ConcurrentAppendsAreEachStoredOnceAndShareCommits) {
   std::uint64_t appended = 0;
   {
     AccountStore store{dir.path()};
-    Outbox outbox{store};
+    metrics::Registry metrics;
+    Outbox outbox{store, metrics};
     {
       // Rounds of eight appends started together: while one commit syncs, the appends that
       // arrive meanwhile queue up and must go out in the next one, not one commit each.
@@ -288,13 +297,13 @@ TEST(Outbox, ConcurrentAppendsAreEachStoredOnceAndShareCommits) {
           for (int i = 0; i < kPerThread; ++i) {
             round.arrive_and_wait();
             sequences[t].push_back(
-                outbox.Append("t" + std::to_string(t) + "-" + std::to_string(i), "body"));
+                AppendAndWait(outbox, "t" + std::to_string(t) + "-" + std::to_string(i), "body"));
           }
         });
       }
     }
-    commits = outbox.Commits();
-    appended = outbox.Appended();
+    commits = Commits(metrics);
+    appended = Appended(metrics);
   }
   // Reopened: what Append returned is durable.
   AccountStore store{dir.path()};
@@ -330,7 +339,7 @@ TEST(Outbox, WaitForEntriesAfterReturnsOnceAnEntryIsCommitted) {
   Outbox outbox{store};
   EXPECT_FALSE(outbox.WaitForEntriesAfter(0, std::chrono::milliseconds{1}));
 
-  std::jthread appender{[&outbox] { static_cast<void>(outbox.Append("id-1", "b")); }};
+  std::jthread appender{[&outbox] { static_cast<void>(AppendAndWait(outbox, "id-1", "b")); }};
 
   EXPECT_TRUE(outbox.WaitForEntriesAfter(0, std::chrono::seconds{10}));
 }
@@ -338,7 +347,8 @@ TEST(Outbox, WaitForEntriesAfterReturnsOnceAnEntryIsCommitted) {
 TEST(Outbox, AppendAsyncCompletesOnTheWriterThreadOnceCommitted) {
   const TempDir dir;
   AccountStore store{dir.path()};
-  Outbox outbox{store};
+  metrics::Registry metrics;
+  Outbox outbox{store, metrics};
   struct Completion {
     std::exception_ptr error;
     std::uint64_t sequence = 0;
@@ -361,7 +371,7 @@ TEST(Outbox, AppendAsyncCompletesOnTheWriterThreadOnceCommitted) {
   EXPECT_EQ(completion.sequence, outbox.LastSequence());
   EXPECT_NE(completion.thread, std::this_thread::get_id());
   EXPECT_EQ(completion.stored, 1U);
-  EXPECT_EQ(outbox.Appended(), 1U);
+  EXPECT_EQ(Appended(metrics), 1U);
 }
 
 TEST(Outbox, CallbackMayAppendAgain) {
@@ -386,7 +396,8 @@ TEST(Outbox, CallbackMayAppendAgain) {
 TEST(Outbox, FailedAppendReachesTheCallbackAndAppendThrows) {
   const TempDir dir;
   AccountStore store{dir.path()};
-  Outbox outbox{store};
+  metrics::Registry metrics;
+  Outbox outbox{store, metrics};
   BreakOutboxAppends(store);
   std::promise<std::exception_ptr> failed;
 
@@ -399,8 +410,8 @@ TEST(Outbox, FailedAppendReachesTheCallbackAndAppendThrows) {
   const std::exception_ptr error = result.get();
   ASSERT_TRUE(error);
   EXPECT_THROW(std::rethrow_exception(error), StoreError);
-  EXPECT_THROW(static_cast<void>(outbox.Append("id-2", "b")), StoreError);
-  EXPECT_EQ(outbox.Appended(), 0U);
+  EXPECT_THROW(static_cast<void>(AppendAndWait(outbox, "id-2", "b")), StoreError);
+  EXPECT_EQ(Appended(metrics), 0U);
 }
 
 TEST(Outbox, AppendsQueuedAtCloseAreStillWrittenAndCompleted) {
@@ -428,13 +439,6 @@ TEST(Outbox, AppendsQueuedAtCloseAreStillWrittenAndCompleted) {
 namespace cppblog::account {
 namespace {
 
-// The value of the series named exactly `series` in the text format, or -1 when absent.
-double Sample(const std::string& text, const std::string& series) {
-  const auto at = text.find("\n" + series + " ");
-  if (at == std::string::npos) return -1;
-  return std::stod(text.substr(at + series.size() + 2));
-}
-
 std::string VipBody(std::chrono::system_clock::time_point read_at) {
   return vip::ToJson({.account_id = "10000", .read_at = read_at});
 }
@@ -446,8 +450,8 @@ TEST(OutboxMetrics, GaugesShowTheBacklogAndHistogramsTheCommits) {
   Outbox outbox{store, metrics};
   const OutboxGauges gauges{outbox, metrics};
   const auto now = std::chrono::system_clock::now();
-  const auto old = outbox.Append("id-1", VipBody(now - std::chrono::seconds{60}));
-  outbox.Append("id-2", VipBody(now));
+  const auto old = AppendAndWait(outbox, "id-1", VipBody(now - std::chrono::seconds{60}));
+  AppendAndWait(outbox, "id-2", VipBody(now));
 
   std::string text = metrics.Serialize();
   EXPECT_EQ(Sample(text, "cppblog_outbox_entries"), 2);
@@ -457,7 +461,7 @@ TEST(OutboxMetrics, GaugesShowTheBacklogAndHistogramsTheCommits) {
   EXPECT_EQ(Sample(text, "cppblog_outbox_commit_entries_sum"), 2);
 
   const std::uint64_t sequences[] = {old};
-  outbox.Remove(sequences);
+  RemoveNow(outbox, sequences);
   text = metrics.Serialize();
   EXPECT_EQ(Sample(text, "cppblog_outbox_entries"), 1);
   EXPECT_LT(Sample(text, "cppblog_outbox_oldest_entry_age_seconds"), 60);

@@ -6,6 +6,7 @@
 #include <future>
 #include <set>
 #include <string>
+#include <string_view>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -19,6 +20,24 @@ namespace {
 
 using ::testing::MatchesRegex;
 
+// OnAccountReadAsync, waited for: true once a VIP's notification is durable (throws its
+// StoreError), false for any other account.
+bool ReadAndWait(VipNotifier& notifier, std::string_view account_id) {
+  std::promise<void> recorded;
+  auto stored = recorded.get_future();
+  if (!notifier.OnAccountReadAsync(account_id, [&recorded](std::exception_ptr error) {
+        if (error) {
+          recorded.set_exception(error);
+        } else {
+          recorded.set_value();
+        }
+      })) {
+    return false;
+  }
+  stored.get();
+  return true;
+}
+
 const auto kReadAt = std::chrono::system_clock::time_point{std::chrono::seconds{1487189187}} +
                      std::chrono::nanoseconds{33757223};
 
@@ -28,7 +47,7 @@ TEST(VipNotifier, VipReadAppendsTheContractNotification) {
   Outbox outbox{store};
   VipNotifier notifier{outbox, {"10000"}, [] { return kReadAt; }};
 
-  EXPECT_TRUE(notifier.OnAccountRead("10000"));
+  EXPECT_TRUE(ReadAndWait(notifier, "10000"));
 
   const auto entries = outbox.Read(0, 10);
   ASSERT_EQ(entries.size(), 1U);
@@ -88,7 +107,7 @@ TEST(VipNotifier, AsyncReadOfOtherAccountNeverCallsBack) {
       notifier.OnAccountReadAsync("10001", [&called](std::exception_ptr) { called = true; }));
 
   // A VIP append after it completes only once the earlier one would have: none was queued.
-  EXPECT_TRUE(notifier.OnAccountRead("10000"));
+  EXPECT_TRUE(ReadAndWait(notifier, "10000"));
   EXPECT_FALSE(called);
   EXPECT_EQ(outbox.Size(), 1U);
 }
@@ -99,7 +118,7 @@ TEST(VipNotifier, OtherAccountsAppendNothing) {
   Outbox outbox{store};
   VipNotifier notifier{outbox, {"10000", "10042"}};
 
-  EXPECT_FALSE(notifier.OnAccountRead("10001"));
+  EXPECT_FALSE(ReadAndWait(notifier, "10001"));
   EXPECT_TRUE(notifier.IsVip("10042"));
   EXPECT_FALSE(notifier.IsVip("1000"));
   EXPECT_EQ(outbox.Size(), 0U);
@@ -111,7 +130,7 @@ TEST(VipNotifier, EveryNotificationHasItsOwnMessageId) {
   Outbox outbox{store};
   VipNotifier notifier{outbox, {"10000"}};
 
-  for (int i = 0; i < 100; ++i) EXPECT_TRUE(notifier.OnAccountRead("10000"));
+  for (int i = 0; i < 100; ++i) EXPECT_TRUE(ReadAndWait(notifier, "10000"));
 
   std::set<std::string> ids;
   for (const auto& entry : outbox.Read(0, 200)) ids.insert(entry.message_id);
@@ -129,9 +148,9 @@ TEST(VipNotifier, SetVipAccountsReplacesTheList) {
   notifier.SetVipAccounts({"10001"});
 
   EXPECT_FALSE(notifier.IsVip("10000"));
-  EXPECT_TRUE(notifier.OnAccountRead("10001"));
+  EXPECT_TRUE(ReadAndWait(notifier, "10001"));
   notifier.SetVipAccounts({});
-  EXPECT_FALSE(notifier.OnAccountRead("10001"));
+  EXPECT_FALSE(ReadAndWait(notifier, "10001"));
   EXPECT_EQ(outbox.Size(), 1U);
 }
 

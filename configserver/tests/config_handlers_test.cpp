@@ -7,7 +7,7 @@
 #include <gtest/gtest.h>
 #include <sys/resource.h>
 
-#include "test_dir.hpp"
+#include "cppblog/storage/temp_dir.hpp"
 
 namespace cppblog::configserver {
 namespace {

@@ -10,11 +10,11 @@
 #include <signal.h>
 
 #include "cppblog/messaging/amqp_client.hpp"
+#include "cppblog/storage/temp_dir.hpp"
 
 #include "http_client.hpp"
 #include "sample_git_repo.hpp"
 #include "service_process.hpp"
-#include "test_dir.hpp"
 
 namespace cppblog::configserver {
 namespace {

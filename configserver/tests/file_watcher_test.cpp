@@ -7,7 +7,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "test_dir.hpp"
+#include "cppblog/storage/temp_dir.hpp"
 
 namespace cppblog::configserver {
 namespace {

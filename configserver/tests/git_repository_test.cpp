@@ -4,8 +4,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "cppblog/storage/temp_dir.hpp"
+
 #include "sample_git_repo.hpp"
-#include "test_dir.hpp"
 
 namespace cppblog::configserver {
 namespace {

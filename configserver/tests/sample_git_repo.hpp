@@ -8,7 +8,7 @@
 
 #include <stdio.h>
 
-#include "test_dir.hpp"
+#include "cppblog/storage/temp_dir.hpp"
 
 namespace cppblog::configserver {
 

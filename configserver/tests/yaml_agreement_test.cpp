@@ -15,10 +15,10 @@
 #include "cppblog/config/config_error.hpp"
 #include "cppblog/config/loader.hpp"
 #include "cppblog/config/spring_environment.hpp"
+#include "cppblog/storage/temp_dir.hpp"
 
 #include "config_repository.hpp"
 #include "environment.hpp"
-#include "test_dir.hpp"
 
 namespace cppblog::configserver {
 namespace {

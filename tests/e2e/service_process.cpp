@@ -57,18 +57,6 @@ int DecodeStatus(int status) {
 
 }  // namespace
 
-TempDir::TempDir(std::string_view prefix) {
-  std::string pattern =
-      (std::filesystem::temp_directory_path() / (std::string(prefix) + "-XXXXXX")).string();
-  if (mkdtemp(pattern.data()) == nullptr) ThrowErrno("mkdtemp " + pattern);
-  path_ = pattern;
-}
-
-TempDir::~TempDir() {
-  std::error_code ignored;  // best effort: a leftover temp dir is no test failure
-  std::filesystem::remove_all(path_, ignored);
-}
-
 std::uint16_t FreePort() {
   const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) ThrowErrno("socket");

@@ -12,23 +12,11 @@
 
 #include <sys/types.h>
 
+#include "cppblog/storage/temp_dir.hpp"
+
 namespace cppblog::e2e {
 
 using namespace std::chrono_literals;
-
-/// A fresh directory under the system's temp dir, removed with its contents.
-class TempDir {
- public:
-  explicit TempDir(std::string_view prefix = "cppblog-e2e");
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  [[nodiscard]] const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
 
 /// A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0, then released).
 [[nodiscard]] std::uint16_t FreePort();

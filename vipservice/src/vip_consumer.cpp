@@ -114,9 +114,9 @@ messaging::Outcome VipConsumer::Handle(const messaging::Message& message) {
         counter->Increment();
       }
       if (spdlog::should_log(spdlog::level::debug)) {
-        // From readAt (stamped by the accountservice before its outbox append) and from the
-        // call to the store to this commit being synced: bench/vip_end_to_end.sh reads them
-        // (same machine, same clock).
+        // A latency line (docs/operations.md, "Latency lines"): from readAt (stamped by the
+        // accountservice before its outbox append) and from the call to the store to this
+        // commit being synced.
         const auto committed_at = clock_();
         const auto micros = [](auto duration) {
           return std::chrono::duration_cast<std::chrono::microseconds>(duration).count();

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "cppblog/config/config_error.hpp"
+#include "cppblog/storage/temp_dir.hpp"
 #include "cppblog/web/server.hpp"
 
 #include "fake_config_server.hpp"
@@ -39,28 +40,6 @@ std::uint16_t ClosedPort() {
   const FakeConfigServer server(Serving("{}"));
   return server.Port();
 }
-
-class TempDir {
- public:
-  TempDir()
-      : path_(std::filesystem::temp_directory_path() /
-              ("cppblog-config-client-" + std::to_string(::getpid()) + "-" +
-               std::to_string(counter_++))) {
-    std::filesystem::create_directories(path_);
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  [[nodiscard]] const std::filesystem::path& path() const { return path_; }
-  void Write(const std::string& name, const std::string& text) const {
-    std::ofstream(path_ / name) << text;
-  }
-
- private:
-  static inline std::atomic<int> counter_{0};
-  std::filesystem::path path_;
-};
 
 Properties Defaults() {
   Properties defaults;

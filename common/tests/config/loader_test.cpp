@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include "cppblog/config/config_error.hpp"
+#include "cppblog/storage/temp_dir.hpp"
 
 namespace cppblog::config {
 namespace {
@@ -19,31 +20,6 @@ using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
 // A fresh directory under the system temp dir, removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "cppblog-config-XXXXXX");
-    if (::mkdtemp(pattern.data()) == nullptr) {
-      throw std::runtime_error("mkdtemp failed");
-    }
-    path_ = pattern;
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  ~TempDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  [[nodiscard]] const std::filesystem::path& path() const { return path_; }
-
-  void Write(const std::string& name, const std::string& text) const {
-    std::ofstream(path_ / name) << text;
-  }
-
- private:
-  std::filesystem::path path_;
-};
-
 EnvironmentLookup FakeEnvironment(std::map<std::string, std::string> variables) {
   return [variables = std::move(variables)](std::string_view name) -> std::optional<std::string> {
     const auto it = variables.find(std::string(name));

@@ -15,9 +15,9 @@
 #include "cppblog/messaging/amqp_client.hpp"
 #include "cppblog/web/server.hpp"
 
-#include "../messaging/broker_test_env.hpp"
-#include "../messaging/inbox.hpp"
+#include "broker_test_env.hpp"
 #include "fake_config_server.hpp"
+#include "inbox.hpp"
 
 namespace cppblog::config {
 namespace {

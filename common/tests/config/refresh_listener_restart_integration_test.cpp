@@ -18,7 +18,7 @@
 #include "cppblog/config/refresh_listener.hpp"
 #include "cppblog/messaging/amqp_client.hpp"
 
-#include "../messaging/broker_test_env.hpp"
+#include "broker_test_env.hpp"
 #include "fake_config_server.hpp"
 
 namespace cppblog::config {

@@ -1,20 +1,25 @@
 #pragma once
 
+#include <cerrno>
 #include <cstdlib>
 #include <filesystem>
-#include <stdexcept>
+#include <fstream>
 #include <string>
+#include <string_view>
 #include <system_error>
 
 namespace cppblog {
 
-/// For tests: a fresh directory under the system's temp dir, removed with everything in it.
+/// For tests: a fresh directory `<prefix>-XXXXXX` under the system's temp dir, removed with
+/// everything in it. The one TempDir of this tree's tests (common, the services, tests/e2e).
 class TempDir {
  public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "cppblog-test-XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr)
-      throw std::runtime_error("mkdtemp failed for " + pattern);
+  explicit TempDir(std::string_view prefix = "cppblog-test") {
+    std::string pattern =
+        (std::filesystem::temp_directory_path() / (std::string(prefix) + "-XXXXXX")).string();
+    if (mkdtemp(pattern.data()) == nullptr) {
+      throw std::system_error(errno, std::generic_category(), "mkdtemp " + pattern);
+    }
     path_ = pattern;
   }
   ~TempDir() {
@@ -25,6 +30,17 @@ class TempDir {
   TempDir& operator=(const TempDir&) = delete;
 
   [[nodiscard]] const std::filesystem::path& path() const { return path_; }
+
+  /// Writes `content` to `relative` (creating its directories), replacing what was there, and
+  /// returns the file's full path.
+  std::filesystem::path Write(const std::filesystem::path& relative,
+                              std::string_view content) const {
+    const auto file = path_ / relative;
+    std::filesystem::create_directories(file.parent_path());
+    std::ofstream out{file, std::ios::binary | std::ios::trunc};
+    out << content;
+    return file;
+  }
 
  private:
   std::filesystem::path path_;

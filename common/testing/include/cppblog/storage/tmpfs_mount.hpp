@@ -3,7 +3,6 @@
 #include <array>
 #include <cerrno>
 #include <cstdint>
-#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <optional>
@@ -14,6 +13,8 @@
 #include <fcntl.h>
 #include <sys/mount.h>
 #include <unistd.h>
+
+#include "cppblog/storage/temp_dir.hpp"
 
 namespace cppblog {
 
@@ -31,35 +32,24 @@ class TmpfsMount {
     return std::nullopt;
   }
 
-  explicit TmpfsMount(std::uint64_t size_bytes) {
-    std::string pattern =
-        (std::filesystem::temp_directory_path() / "cppblog-tmpfs-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) {
-      throw std::runtime_error("mkdtemp failed for " + pattern);
-    }
-    path_ = pattern;
+  explicit TmpfsMount(std::uint64_t size_bytes) : dir_("cppblog-tmpfs") {
     const std::string data = "size=" + std::to_string(size_bytes) + ",mode=0755";
-    if (::mount("tmpfs", path_.c_str(), "tmpfs", 0, data.c_str()) != 0) {
+    if (::mount("tmpfs", path().c_str(), "tmpfs", 0, data.c_str()) != 0) {
       const int error = errno;
-      std::filesystem::remove(path_);
-      throw std::runtime_error("mount -t tmpfs -o " + data + " on " + path_.string() + ": " +
+      throw std::runtime_error("mount -t tmpfs -o " + data + " on " + path().string() + ": " +
                                std::strerror(error));
     }
   }
-  ~TmpfsMount() {
-    ::umount2(path_.c_str(), MNT_DETACH);
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
+  ~TmpfsMount() { ::umount2(path().c_str(), MNT_DETACH); }  // then dir_ is removed
   TmpfsMount(const TmpfsMount&) = delete;
   TmpfsMount& operator=(const TmpfsMount&) = delete;
 
-  [[nodiscard]] const std::filesystem::path& path() const { return path_; }
+  [[nodiscard]] const std::filesystem::path& path() const { return dir_.path(); }
 
   /// Writes a file until the file system is full (ENOSPC), then gives back `leave_bytes` of it
   /// (rounded up to whole pages): a nearly full disk. Returns the bytes the file keeps.
   std::uint64_t Fill(std::uint64_t leave_bytes = 0) {
-    const std::filesystem::path file = path_ / ("fill-" + std::to_string(fills_++));
+    const std::filesystem::path file = path() / ("fill-" + std::to_string(fills_++));
     const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) {
       if (errno == ENOSPC) return 0;
@@ -91,13 +81,13 @@ class TmpfsMount {
   void Unfill() {
     for (int i = 0; i < fills_; ++i) {
       std::error_code ignored;
-      std::filesystem::remove(path_ / ("fill-" + std::to_string(i)), ignored);
+      std::filesystem::remove(path() / ("fill-" + std::to_string(i)), ignored);
     }
     fills_ = 0;
   }
 
  private:
-  std::filesystem::path path_;
+  TempDir dir_;
   int fills_ = 0;
 };
 

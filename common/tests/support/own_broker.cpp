@@ -49,16 +49,19 @@ int FreePortBlock() {
   throw std::runtime_error("no block of 16 free ports on 127.0.0.1");
 }
 
-std::filesystem::path MakeTempDir(const std::string& prefix) {
-  std::string pattern = (std::filesystem::temp_directory_path() / (prefix + "-XXXXXX")).string();
-  if (mkdtemp(pattern.data()) == nullptr) {
-    throw std::system_error(errno, std::generic_category(), "mkdtemp " + pattern);
-  }
-  return pattern;
-}
-
 OwnBroker::OwnBroker(std::filesystem::path dir, int base, const std::string& extra_conf)
-    : dir_(std::move(dir)), base_(base) {
+    : OwnBroker(nullptr, std::move(dir), base, extra_conf) {}
+
+OwnBroker::OwnBroker()
+    : OwnBroker(std::make_unique<TempDir>("cppblog-broker"), {}, FreePortBlock(), {}) {}
+
+// A node of a directory of its own (`own_dir`) removes it after stopping, also when it did not
+// start: the members are destroyed then too.
+OwnBroker::OwnBroker(std::unique_ptr<TempDir> own_dir, std::filesystem::path dir, int base,
+                     const std::string& extra_conf)
+    : own_dir_(std::move(own_dir)),
+      dir_(own_dir_ ? own_dir_->path() : std::move(dir)),
+      base_(base) {
   std::string conf_setting;
   if (!extra_conf.empty()) {
     const auto conf = dir_ / "extra.conf";
@@ -76,17 +79,9 @@ OwnBroker::OwnBroker(std::filesystem::path dir, int base, const std::string& ext
   }
 }
 
-OwnBroker::OwnBroker() : OwnBroker(MakeTempDir("cppblog-broker"), FreePortBlock()) {
-  own_dir_ = true;
-}
-
 OwnBroker::~OwnBroker() {
   Shell(Env() + " '" + RequiredEnv("CPPBLOG_DEV") + "' rabbit stop >/dev/null 2>&1");
-  if (own_dir_) {
-    std::error_code ignored;
-    std::filesystem::remove_all(dir_, ignored);
-  }
-}
+}  // then own_dir_, if any, is removed
 
 std::string OwnBroker::Url() const {
   return "amqp://guest:guest@127.0.0.1:" + std::to_string(base_) + "/%2F";

@@ -1,9 +1,12 @@
 #pragma once
 
 #include <filesystem>
+#include <memory>
 #include <string>
 
 #include <sys/types.h>
+
+#include "cppblog/storage/temp_dir.hpp"
 
 // A RabbitMQ node of a test's own, for tests that would disturb the shared test broker (stop
 // its VM, give it a TLS listener): started through `$CPPBLOG_DEV rabbit start` on free ports
@@ -14,9 +17,6 @@ namespace cppblog::messaging {
 /// for the metrics of the management plugin, which OwnBroker leaves off), so base+14 and
 /// base+15 are free for listeners of the test's own.
 [[nodiscard]] int FreePortBlock();
-
-/// A fresh directory under the system's temporary directory, `<prefix>-XXXXXX`.
-[[nodiscard]] std::filesystem::path MakeTempDir(const std::string& prefix);
 
 class OwnBroker {
  public:
@@ -36,10 +36,12 @@ class OwnBroker {
   [[nodiscard]] pid_t VmPid() const;
 
  private:
+  OwnBroker(std::unique_ptr<TempDir> own_dir, std::filesystem::path dir, int base,
+            const std::string& extra_conf);
   [[nodiscard]] std::string Env() const;
 
+  std::unique_ptr<TempDir> own_dir_;  // when the node has a directory of its own
   std::filesystem::path dir_;
-  bool own_dir_ = false;
   int base_ = 0;
 };
 

@@ -37,37 +37,26 @@ void MakeCertificates(const std::filesystem::path& dir) {
 
 }  // namespace
 
-TlsBroker::TlsBroker() : dir_(MakeTempDir("cppblog-tls")) {
-  try {
-    MakeCertificates(dir_);
-    const int base = FreePortBlock();
-    tls_port_ = base + 14;
-    std::ostringstream conf;
-    conf << "listeners.ssl.default = " << tls_port_ << "\n"
-         << "ssl_options.cacertfile = " << (dir_ / "ca.pem").string() << "\n"
-         << "ssl_options.certfile = " << (dir_ / "server.pem").string() << "\n"
-         << "ssl_options.keyfile = " << (dir_ / "server.key").string() << "\n"
-         << "ssl_options.verify = verify_peer\n"
-         << "ssl_options.fail_if_no_peer_cert = true\n";  // mutual TLS
-    node_ = std::make_unique<OwnBroker>(dir_, base, conf.str());
-  } catch (...) {
-    std::error_code ignored;
-    std::filesystem::remove_all(dir_, ignored);
-    throw;
-  }
-}
-
-TlsBroker::~TlsBroker() {
-  node_.reset();
-  std::error_code ignored;
-  std::filesystem::remove_all(dir_, ignored);
+TlsBroker::TlsBroker() {
+  const std::filesystem::path& dir = dir_.path();
+  MakeCertificates(dir);
+  const int base = FreePortBlock();
+  tls_port_ = base + 14;
+  std::ostringstream conf;
+  conf << "listeners.ssl.default = " << tls_port_ << "\n"
+       << "ssl_options.cacertfile = " << (dir / "ca.pem").string() << "\n"
+       << "ssl_options.certfile = " << (dir / "server.pem").string() << "\n"
+       << "ssl_options.keyfile = " << (dir / "server.key").string() << "\n"
+       << "ssl_options.verify = verify_peer\n"
+       << "ssl_options.fail_if_no_peer_cert = true\n";  // mutual TLS
+  node_ = std::make_unique<OwnBroker>(dir, base, conf.str());
 }
 
 std::string TlsBroker::Url() const {
   return "amqps://guest:guest@localhost:" + std::to_string(tls_port_) + "/%2F";
 }
 
-std::string TlsBroker::File(const char* name) const { return (dir_ / name).string(); }
+std::string TlsBroker::File(const char* name) const { return (dir_.path() / name).string(); }
 
 namespace {
 

@@ -4,6 +4,8 @@
 #include <memory>
 #include <string>
 
+#include "cppblog/storage/temp_dir.hpp"
+
 #include "own_broker.hpp"
 
 namespace cppblog::messaging {
@@ -15,7 +17,7 @@ namespace cppblog::messaging {
 class TlsBroker {
  public:
   TlsBroker();
-  ~TlsBroker();
+  ~TlsBroker() = default;
   TlsBroker(const TlsBroker&) = delete;
   TlsBroker& operator=(const TlsBroker&) = delete;
 
@@ -25,9 +27,9 @@ class TlsBroker {
   [[nodiscard]] std::string File(const char* name) const;
 
  private:
-  std::filesystem::path dir_;
+  TempDir dir_{"cppblog-tls"};
   int tls_port_ = 0;
-  std::unique_ptr<OwnBroker> node_;
+  std::unique_ptr<OwnBroker> node_;  // stopped before dir_ is removed
 };
 
 /// One TlsBroker for every test of the process that asks (starting a node costs tens of
