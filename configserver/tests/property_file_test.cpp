@@ -181,6 +181,30 @@ TEST(PropertyFile, MergeKeysCountTowardsTheExpansionBound) {
   EXPECT_THROW(static_cast<void>(ParseYamlDocuments(yaml, "merges.yml")), PropertyFileError);
 }
 
+// Found by fuzz_yaml: a map anchored `a` that merges *a merges itself; the walk recursed until
+// the stack ran out. The cycle is refused as too deep, as is an alias inside the map it names.
+TEST(PropertyFile, AnAliasThatIsACycleIsRefusedNotFollowed) {
+  for (const std::string& yaml : {std::string{"a: &a {x: 1}\nb: &a\n  <<: *a\n  y: ~\n"},
+                                  std::string{"r: &r {y: *r}\n"}, std::string{"l: &l [1, *l]\n"}}) {
+    try {
+      static_cast<void>(ParseYamlDocuments(yaml, "cycle.yml"));
+      FAIL() << "a cycle was accepted: " << yaml;
+    } catch (const PropertyFileError& e) {
+      EXPECT_THAT(e.what(), HasSubstr("cycle.yml: line "));
+      EXPECT_THAT(e.what(), HasSubstr("nest deeper than 100 levels"));
+    }
+  }
+}
+
+TEST(PropertyFile, ANestingOfOneHundredLevelsIsRead) {
+  std::string yaml;
+  for (int level = 0; level < 99; ++level) yaml += std::string(level * 2, ' ') + "k:\n";
+  yaml += std::string(99 * 2, ' ') + "k: v\n";
+  const auto flat = Flat(yaml);
+  ASSERT_EQ(flat.size(), 1U);
+  EXPECT_EQ(flat[0].second, ScalarValue{std::string{"v"}});
+}
+
 TEST(PropertyFile, AliasesWithinTheBoundStillWork) {
   EXPECT_THAT(Flat("base: &base {port: 6767}\nserver: *base\n"),
               ElementsAre(Pair("base.port", ScalarValue{std::int64_t{6767}}),

@@ -109,7 +109,8 @@ std::optional<ScalarValue> ResolveInt(const std::string& text) {
       const auto [ptr, ec] = std::from_chars(digits.data() + start, digits.data() + end, part);
       if (ec != std::errc{} || ptr != digits.data() + end) return std::nullopt;
       // Too large for an int64 (as from_chars says of one part): not an integer, kept as text.
-      if (__builtin_mul_overflow(value, 60, &value) || __builtin_add_overflow(value, part, &value)) {
+      if (__builtin_mul_overflow(value, 60, &value) ||
+          __builtin_add_overflow(value, part, &value)) {
         return std::nullopt;
       }
       start = end + 1;
@@ -218,6 +219,7 @@ class YamlFlattener {
       }
       out.emplace_back(key, entry.second);
     }
+    const Nested nested(*this, map);
     for (const auto& merge : merges) {
       if (merge.IsMap()) {
         CollectEntries(merge, out, seen, true);
@@ -251,8 +253,29 @@ class YamlFlattener {
     }
   }
 
+  // One level deeper while it lives; beyond kMaxNestingDepth the file is refused (a cycle
+  // through an alias, or a file nested beyond reason).
+  class Nested {
+   public:
+    Nested(YamlFlattener& flattener, const YAML::Node& node) : flattener_(flattener) {
+      if (++flattener_.depth_ > kMaxNestingDepth) {
+        Fail(node.Mark(), "maps, lists and merge keys ('<<') nest deeper than " +
+                              std::to_string(kMaxNestingDepth) +
+                              " levels once aliases (*name) are followed: an alias inside the "
+                              "map or list it names is a cycle; write the values out");
+      }
+    }
+    ~Nested() { --flattener_.depth_; }
+    Nested(const Nested&) = delete;
+    Nested& operator=(const Nested&) = delete;
+
+   private:
+    YamlFlattener& flattener_;
+  };
+
   void FlattenValue(const YAML::Node& node, const std::string& key, FlatProperties& out) {
     Count(node, key.size() + (node.IsScalar() ? node.Scalar().size() : 0));
+    const Nested nested(*this, node);
     switch (node.Type()) {
       case YAML::NodeType::Map:
         FlattenMap(node, key, out);
@@ -299,6 +322,7 @@ class YamlFlattener {
   }
 
   YamlScalars scalars_;
+  std::size_t depth_ = 0;   // maps, lists and merges being walked now
   std::size_t values_ = 0;  // for the whole file, all its documents
   std::size_t bytes_ = 0;
 };

@@ -59,6 +59,11 @@ class YamlError : public ConfigError {
 /// refused with YamlError.
 inline constexpr std::size_t kMaxExpandedValues = 100'000;
 inline constexpr std::size_t kMaxExpandedBytes = std::size_t{16} * 1024 * 1024;  // keys and values
+/// How deep maps, lists and merge keys may nest, aliases followed. An alias inside the map it
+/// names (`a: &x {b: *x}`, or `<<: *x` in the map anchored x) makes the structure a cycle: it
+/// is refused here instead of being followed until the stack runs out (SnakeYAML, which Spring
+/// uses, allows 50 levels).
+inline constexpr std::size_t kMaxNestingDepth = 100;
 
 /// Parses and flattens every document of `text`. Throws YamlError. The one YAML flattener of
 /// the tree: the loader (a service's own files) and the configserver (what it serves) both
