@@ -5,7 +5,7 @@
 #include <string>
 
 #include "cppblog/health/health_registry.hpp"
-#include "cppblog/messaging/amqp_client.hpp"
+#include "cppblog/messaging/connection_state.hpp"
 #include "cppblog/web/router.hpp"
 
 #include "account_store.hpp"

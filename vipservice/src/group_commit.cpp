@@ -14,7 +14,8 @@ ProcessResult GroupCommit::Process(std::string_view message_id, const VipNotific
   }
   if (notification.account_id.empty() ||
       notification.account_id.size() > OfferStore::kMaxAccountIdBytes) {
-    throw std::invalid_argument("offer store: an account id must be 1 to 128 bytes");
+    throw std::invalid_argument("offer store: an account id must be 1 to " +
+                                std::to_string(OfferStore::kMaxAccountIdBytes) + " bytes");
   }
   if (!trace_id.empty() && !IsTraceId(trace_id)) {
     throw std::invalid_argument(

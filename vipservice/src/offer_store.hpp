@@ -53,7 +53,7 @@ class OfferStore {
   /// Message ids are 1..kMaxMessageIdBytes bytes (LMDB keys are limited to 511 bytes).
   static constexpr std::size_t kMaxMessageIdBytes = 255;
   /// Account ids are 1..kMaxAccountIdBytes bytes.
-  static constexpr std::size_t kMaxAccountIdBytes = 128;
+  static constexpr std::size_t kMaxAccountIdBytes = vip::kMaxAccountIdBytes;
 
   OfferStore() = default;
   virtual ~OfferStore() = default;

@@ -12,11 +12,6 @@
 #include "cppblog/web/http_error.hpp"
 
 namespace cppblog::vip {
-namespace {
-
-constexpr std::size_t kMaxAccountIdBytes = 128;
-
-}  // namespace
 
 void AddHealthChecks(health::HealthRegistry& health, const OfferStore& offers,
                      std::function<messaging::ConnectionState()> broker_state,
@@ -67,7 +62,8 @@ web::Router MakeRouter(HandlerDependencies dependencies) {
   router.Get("/offers/{accountId}", [shared](const web::Request& request) {
     const std::string_view id = request.PathParam("accountId");
     if (id.size() > kMaxAccountIdBytes) {
-      throw web::BadRequest("account id must be at most 128 bytes");
+      throw web::BadRequest("account id must be at most " + std::to_string(kMaxAccountIdBytes) +
+                            " bytes");
     }
     return web::Response::Json(200, ToJson(shared->offers.OffersFor(id)));
   });

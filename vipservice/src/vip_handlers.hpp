@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "cppblog/health/health_registry.hpp"
-#include "cppblog/messaging/amqp_client.hpp"
+#include "cppblog/messaging/connection_state.hpp"
 #include "cppblog/web/router.hpp"
 
 #include "offer_store.hpp"

@@ -17,7 +17,6 @@ namespace {
 namespace json = boost::json;
 using std::chrono::system_clock;
 
-constexpr std::size_t kMaxAccountIdBytes = 128;
 constexpr int kMinYear = 1678;
 constexpr int kMaxYear = 2261;
 
@@ -200,7 +199,8 @@ VipNotification ParseVipNotification(std::string_view body) {
   if (account_text == nullptr) throw PoisonMessage("VIP notification: accountId is not a string");
   if (account_text->empty()) throw PoisonMessage("VIP notification: accountId is empty");
   if (account_text->size() > kMaxAccountIdBytes) {
-    throw PoisonMessage("VIP notification: accountId is longer than 128 bytes");
+    throw PoisonMessage("VIP notification: accountId is longer than " +
+                        std::to_string(kMaxAccountIdBytes) + " bytes");
   }
 
   const json::value* read_at = object->if_contains("readAt");

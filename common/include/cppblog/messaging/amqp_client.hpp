@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "cppblog/messaging/connection_state.hpp"
 #include "cppblog/messaging/message_publisher.hpp"
 #include "cppblog/messaging/message_subscriber.hpp"
 #include "cppblog/messaging/messaging_error.hpp"
@@ -20,16 +21,6 @@ class Registry;
 }
 
 namespace cppblog::messaging {
-
-/// The client's connection state, for /health and metrics.
-enum class ConnectionState {
-  kRecovering,  // not (yet) connected: connecting, or reconnecting with backoff
-  kConnected,
-  kBlocked,  // connected, but the broker blocked publishing (connection.blocked, e.g. low memory)
-  kClosed,   // Close() ran or the client is being destroyed
-};
-
-[[nodiscard]] const char* ToString(ConnectionState state) noexcept;
 
 struct TlsOptions {
   /// PEM CA bundle that signs the broker's certificate, or a directory of CA certificates

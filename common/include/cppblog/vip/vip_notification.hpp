@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -12,6 +13,10 @@ namespace cppblog::vip {
 
 /// The queue both services use, as the Go original names it.
 inline constexpr std::string_view kVipQueueName = "vip_queue";
+
+/// The longest account id a notification, an offer or GET /offers/{accountId} takes, in bytes:
+/// longer ones are refused (a poison message, a 400) before they reach a store.
+inline constexpr std::size_t kMaxAccountIdBytes = 128;
 
 /// "An account marked VIP was read": what the accountservice sends and the vipservice
 /// consumes. On the wire (contract.md): {"accountId":"10000","readAt":"<Go time.String()>"}.
