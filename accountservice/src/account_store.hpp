@@ -1,28 +1,18 @@
 #pragma once
 
-#include <cstdint>
 #include <filesystem>
-#include <mutex>
 #include <optional>
-#include <stdexcept>
 #include <string>
 #include <string_view>
-#include <vector>
+
+#include "cppblog/storage/lmdb.hpp"
 
 #include "account.hpp"
 
-// LMDB's handles, declared here so that lmdb.h stays out of this header.
-struct MDB_env;
-struct MDB_txn;
-
 namespace cppblog::account {
 
-/// The store failed (open, read or write). The message names the store's path,
-/// the operation and LMDB's error.
-class StoreError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
+/// The store failed (open, read or write): the tree's one store error.
+using storage::StoreError;
 
 /// The accounts, in an LMDB environment under `data_dir` (created when missing;
 /// one file `data.mdb` plus its lock file). The named database "accounts" maps
@@ -60,27 +50,16 @@ class AccountStore {
   [[nodiscard]] const std::filesystem::path& Path() const noexcept { return path_; }
 
   /// The LMDB environment, for other named databases in the same file (the VIP outbox).
-  /// Valid as long as the store; opened without MDB_NOSYNC, so a commit is durable.
-  [[nodiscard]] MDB_env* Environment() const noexcept { return env_; }
+  /// Valid as long as the store; a commit is durable when it returns.
+  [[nodiscard]] storage::LmdbEnvironment& Environment() noexcept { return env_; }
+  [[nodiscard]] const storage::LmdbEnvironment& Environment() const noexcept { return env_; }
 
  private:
-  class ReadTxn;
-
   void Seed();
-  void SeedAccounts();
-  [[noreturn]] void Fail(std::string_view operation, int rc) const;
-  MDB_txn* AcquireReadTxn() const;
-  void ReleaseReadTxn(MDB_txn* txn) const noexcept;
 
   std::filesystem::path path_;
-  std::uint64_t id_;  // unique per store in this process: keys each thread's cached read txn
-  MDB_env* env_ = nullptr;
-  unsigned accounts_dbi_ = 0;
-  // Every read transaction made for this store, one per thread that has read from it,
-  // aborted when the store closes. Between reads each sits reset in its thread's cache:
-  // a renew is far cheaper than a begin, and no lock is taken on the read path.
-  mutable std::mutex read_txns_mutex_;
-  mutable std::vector<MDB_txn*> read_txns_;
+  storage::LmdbEnvironment env_;
+  storage::LmdbDatabase accounts_db_;
 };
 
 }  // namespace cppblog::account

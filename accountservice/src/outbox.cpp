@@ -76,7 +76,7 @@ constexpr double kCommitEntriesBuckets[] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 51
 Outbox::Outbox(AccountStore& store, std::chrono::milliseconds removal_delay,
                metrics::Registry* metrics)
     : store_(store),
-      env_(store.Environment()),
+      env_(store.Environment().Get()),
       reserve_("outbox in " + store.Path().string()),
       removal_delay_(removal_delay),
       commit_duration_(metrics == nullptr

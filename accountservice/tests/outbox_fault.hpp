@@ -15,7 +15,7 @@ namespace cppblog::account {
 /// MDB_KEYEXIST. For tests of the error paths; the outbox must already be open.
 inline void BreakOutboxAppends(const AccountStore& store) {
   MDB_txn* txn = nullptr;
-  if (mdb_txn_begin(store.Environment(), nullptr, 0, &txn) != MDB_SUCCESS) {
+  if (mdb_txn_begin(store.Environment().Get(), nullptr, 0, &txn) != MDB_SUCCESS) {
     throw std::runtime_error("BreakOutboxAppends: begin transaction");
   }
   MDB_dbi dbi = 0;

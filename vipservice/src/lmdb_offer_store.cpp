@@ -131,12 +131,8 @@ LmdbOfferStore::LmdbOfferStore(std::filesystem::path data_dir)
     if (const int rc = mdb_env_set_maxdbs(env_, kMaxDbs); rc != MDB_SUCCESS)
       Fail("set max dbs", rc);
     // MDB_NOTLS: handler and HTTP threads each take short transactions of their own.
-    try {
-      storage::OpenLmdbEnvironment(env_, path_,
-                                   {.store = "offer store", .flags = MDB_NOTLS | MDB_NORDAHEAD});
-    } catch (const storage::StorageError& e) {
-      throw StoreError(e.what());
-    }
+    storage::OpenLmdbEnvironment(env_, path_,
+                                 {.store = "offer store", .flags = MDB_NOTLS | MDB_NORDAHEAD});
     Txn txn{env_, 0, *this};
     MDB_dbi offers = 0;
     MDB_dbi processed = 0;

@@ -3,24 +3,20 @@
 #include <chrono>
 #include <cstddef>
 #include <memory>
-#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "cppblog/storage/store_error.hpp"
 #include "cppblog/vip/vip_notification.hpp"
 
 namespace cppblog::vip {
 
 struct Settings;
 
-/// The store failed (open, read or write), or cannot be reached now. A transient failure: the
-/// same call may succeed later (the store reconnects by itself). The message names the store
-/// (its path or its masked URL), the operation and the engine's error; never a password.
-class StoreError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
+/// The store failed (open, read or write), or cannot be reached now: the tree's one store
+/// error. Transient: the same call may succeed later (the store reconnects by itself).
+using storage::StoreError;
 
 /// An offer made to a VIP account holder, in answer to one notification.
 struct Offer {

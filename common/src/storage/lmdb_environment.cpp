@@ -47,7 +47,7 @@ class Opener {
       : dir_(dir), options_(options) {}
 
   [[noreturn]] void Fail(std::string_view what) const {
-    throw StorageError(options_.store + " in " + dir_.string() + ": " + std::string(what));
+    throw StoreError(options_.store + " in " + dir_.string() + ": " + std::string(what));
   }
 
   // One line naming the directory and the space needed, and what to do.

@@ -86,7 +86,7 @@ TEST(LmdbEnvironment, AnExistingEnvironmentReopensWithItsRecords) {
 TEST(LmdbEnvironment, WriteMapIsRefused) {
   const TempDir dir;
   const Env env = NewEnv();
-  EXPECT_THROW(OpenLmdbEnvironment(env.get(), dir.path(), {.flags = MDB_WRITEMAP}), StorageError);
+  EXPECT_THROW(OpenLmdbEnvironment(env.get(), dir.path(), {.flags = MDB_WRITEMAP}), StoreError);
 }
 
 TEST(LmdbEnvironment, AFullFileSystemIsOneLineNamingTheDirectoryAndTheSpaceNeeded) {
@@ -99,7 +99,7 @@ TEST(LmdbEnvironment, AFullFileSystemIsOneLineNamingTheDirectoryAndTheSpaceNeede
   try {
     OpenLmdbEnvironment(env.get(), store, {.store = "offer store"});
     FAIL() << "opened on a full file system";
-  } catch (const StorageError& e) {
+  } catch (const StoreError& e) {
     const std::string message = e.what();
     EXPECT_THAT(message,
                 AllOf(HasSubstr("offer store in " + store.string()), HasSubstr("0 kB free"),
@@ -117,7 +117,7 @@ TEST(LmdbEnvironment, OnAFullFileSystemTheAllocationFailsInsteadOfLmdbsMap) {
   const Env env = NewEnv();
 
   EXPECT_THROW(OpenLmdbEnvironment(env.get(), tmpfs.path() / "store", {.min_free_bytes = 0}),
-               StorageError);
+               StoreError);
 }
 
 TEST(LmdbEnvironment, OnceSpaceIsBackTheSameDirectoryOpens) {
@@ -126,7 +126,7 @@ TEST(LmdbEnvironment, OnceSpaceIsBackTheSameDirectoryOpens) {
   tmpfs.Fill();
   {
     const Env env = NewEnv();
-    EXPECT_THROW(OpenLmdbEnvironment(env.get(), tmpfs.path() / "store", {}), StorageError);
+    EXPECT_THROW(OpenLmdbEnvironment(env.get(), tmpfs.path() / "store", {}), StoreError);
   }
   tmpfs.Unfill();
 

@@ -2,20 +2,14 @@
 
 #include <cstdint>
 #include <filesystem>
-#include <stdexcept>
 #include <string>
+
+#include "cppblog/storage/store_error.hpp"
 
 // LMDB's handle, declared here so that lmdb.h stays out of this header.
 struct MDB_env;
 
 namespace cppblog::storage {
-
-/// Opening an LMDB environment failed. what() is one line naming the store, its directory, what
-/// went wrong and what to do.
-class StorageError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
 
 struct LmdbOpenOptions {
   /// Names the store in errors: "offer store", "account store".
@@ -24,7 +18,7 @@ struct LmdbOpenOptions {
   /// map, so a full disk becomes SIGBUS instead of an error.
   unsigned flags = 0;
   unsigned mode = 0644;
-  /// The file system must have this much free space, or the open fails with a StorageError:
+  /// The file system must have this much free space, or the open fails with a StoreError:
   /// room for the lock file, the first pages and the first commits.
   std::uint64_t min_free_bytes = std::uint64_t{1} << 20;
 };
@@ -47,7 +41,7 @@ struct LmdbOpenOptions {
 /// which answers a full disk with ENOSPC (the commit fails), and ReserveFileSpace writes zeros
 /// the same way.
 ///
-/// Throws StorageError; on it `env` is still open-able or closable as mdb_env_open leaves it
+/// Throws StoreError; on it `env` is still open-able or closable as mdb_env_open leaves it
 /// (the caller closes it).
 void OpenLmdbEnvironment(MDB_env* env, const std::filesystem::path& dir,
                          const LmdbOpenOptions& options);
