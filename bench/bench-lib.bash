@@ -79,3 +79,24 @@ rabbit_schedulers() {  # DIR
   RABBIT_DIR=$1 "$ROOT/dev" rabbit ctl -q eval 'erlang:system_info(schedulers_online).' 2>/dev/null |
     tr -dc '0-9' | grep . || echo "?"
 }
+
+# Waits until http://127.0.0.1:PORT/health answers 200; dies naming the service when its process
+# exits first (with its log's last lines) or after TIMEOUT_S (60 unless given).
+wait_healthy() {  # NAME PORT PID LOG [TIMEOUT_S]
+  local limit=${5:-60}
+  local deadline=$((SECONDS + limit))
+  until [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$2/health")" = 200 ]; do
+    kill -0 "$3" 2>/dev/null || { tail -n 5 "$4" >&2; die "$1 exited during start (its log's last lines above)"; }
+    [ $SECONDS -lt $deadline ] || die "$1 did not become healthy on :$2 within $limit s (log: $4)"
+    sleep 0.05
+  done
+}
+
+# "met" or "**missed**" for VALUE OP(>= or <=) TARGET; "not measured" when VALUE is no number.
+verdict() {  # VALUE OP TARGET
+  awk -v v="$1" -v op="$2" -v t="$3" 'BEGIN { if (v !~ /^[0-9.]+$/) { print "not measured"; exit }
+    ok = (op == ">=") ? (v >= t) : (v <= t); print ok ? "met" : "**missed**" }'
+}
+
+kv() { sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" <<<"$2"; }  # KEY LINE → the value of KEY=value in LINE
+pss_kb() { awk '/^Pss:/ {print $2}' "/proc/$1/smaps_rollup"; }  # PID

@@ -126,7 +126,6 @@ stop_service() {
 }
 
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
-pss_kb() { awk '/^Pss:/ {print $2}' "/proc/$1/smaps_rollup"; }
 
 
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -223,7 +222,6 @@ RATIO=$(awk -v s="$S_RPS" -v n="$N_RPS" 'BEGIN {printf "%.2f", s / n}')
 say "median: accountservice $(fmt_rps "$S_RPS") req/s, nginx $(fmt_rps "$N_RPS") req/s, ratio $RATIO"
 
 # --- docs/benchmarks.md: replace the HTTP section ------------------------------------------------
-verdict() { awk -v v="$1" -v op="$2" -v t="$3" 'BEGIN { ok = (op == ">=") ? (v >= t) : (v <= t); print ok ? "met" : "**missed**" }'; }
 CPU=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
 NPROC=$(nproc)
 DATE=$(date -u +%Y-%m-%d)

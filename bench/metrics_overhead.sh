@@ -83,14 +83,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-wait_healthy() {  # NAME PORT PID LOG
-  local deadline=$((SECONDS + 60))
-  until [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$2/health")" = 200 ]; do
-    kill -0 "$3" 2>/dev/null || { tail -n 5 "$4" >&2; die "$1 exited during start (its log's last lines above)"; }
-    [ $SECONDS -lt $deadline ] || die "$1 did not become healthy on :$2 within 60 s (log: $4)"
-    sleep 0.1
-  done
-}
 
 # --- the brokers and the two stacks ----------------------------------------------------------------
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -322,7 +314,6 @@ CPU_RATIO=$(median "${CPU_RATIOS[@]}")
 TICK_RATIO=$(awk -v a="${TICKS[on]}" -v na="${NOTIFICATIONS[on]}" -v b="${TICKS[off]}" -v nb="${NOTIFICATIONS[off]}" \
   'BEGIN { if (b <= 0 || na <= 0 || nb <= 0) print "—"; else printf "%.3f", (a / na) / (b / nb) }')
 TICK_US() { us_per_request "${TICKS[$1]}" "${NOTIFICATIONS[$1]}"; }
-verdict() { awk -v v="$1" -v op="$2" -v t="$3" 'BEGIN { ok = (op == ">=") ? (v >= t) : (v <= t); print ok ? "met" : "**missed**" }'; }
 say "plain reads: on $(fmt_rps "$(med "${RPS[on]}")") / off $(fmt_rps "$(med "${RPS[off]}")") req/s, ratio (median of rounds) $READ_RATIO (target ≥ $TARGET_READS); CPU per read ratio $READ_CPU_RATIO: $READ_EQUAL × the reads for the same CPU"
 say "VIP CPU per notification: on $(med "${CPU[on]}") / off $(med "${CPU[off]}") µs, ratio $CPU_RATIO (target ≤ $TARGET_CPU); from ticks over all rounds $TICK_RATIO"
 

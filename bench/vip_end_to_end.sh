@@ -150,14 +150,6 @@ RABBIT_VERSION=$(RABBIT_DIR=$RABBIT_DIR_BENCH "$ROOT/dev" rabbit ctl -q version 
   echo unknown)
 SCHEDULERS=$(rabbit_schedulers "$RABBIT_DIR_BENCH")
 
-wait_healthy() {  # NAME PORT PID LOG
-  local deadline=$((SECONDS + 30))
-  until [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$2/health")" = 200 ]; do
-    kill -0 "$3" 2>/dev/null || { tail -n 5 "$4" >&2; die "$1 exited during start (its log's last lines above)"; }
-    [ $SECONDS -lt $deadline ] || die "$1 did not become healthy on :$2 within 30 s"
-    sleep 0.05
-  done
-}
 
 VIP_PORTS=() VIP_PIDS=() VIP_LOGS=()
 for i in $(seq 1 "$INSTANCES"); do
@@ -188,7 +180,6 @@ say "accountservice :$ACCOUNT_PORT, vipservices :${VIP_PORTS[*]} (pids ${VIP_PID
 
 # --- memory --------------------------------------------------------------------------------
 status_kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
-pss_kb() { awk '/^Pss:/ {print $2}' "/proc/$1/smaps_rollup"; }
 memory_row() {  # PID → "rss pss anon file threads" (kB, kB, kB, kB, count)
   echo "$(status_kb "$1" VmRSS) $(pss_kb "$1") $(status_kb "$1" RssAnon) $(status_kb "$1" RssFile) $(status_kb "$1" Threads)"
 }
@@ -234,7 +225,6 @@ wait_offers() {  # ACCOUNT COUNT DEADLINE_S: until the logs show COUNT offers or
     sleep 0.2
   done
 }
-kv() { sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" <<<"$2"; }
 
 say "warm-up: $WARMUP s of GET /accounts/$WARMUP_ACCOUNT at $RATE/s (not measured)"
 WARM_OUT=$("$LOAD_BIN" --port "$ACCOUNT_PORT" --path "/accounts/$WARMUP_ACCOUNT" --rate "$RATE" \
@@ -463,8 +453,6 @@ A_ROUNDS=$(for i in "${!alone_vip[@]}"; do awk -v v="${alone_vip[$i]}" -v p="${a
 say "alone, median: VIP $A_VIP req/s, plain $A_PLAIN req/s, ratio $A_RATIO (rounds ${A_ROUNDS% })"
 
 # --- docs/benchmarks.md ----------------------------------------------------------------------------
-verdict() { awk -v v="$1" -v op="$2" -v t="$3" 'BEGIN { if (v !~ /^[0-9.]+$/) { print "not measured"; exit }
-  ok = (op == ">=") ? (v >= t) : (v <= t); print ok ? "met" : "**missed**" }'; }
 CPU=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
 COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
 DIRTY=$(git -C "$ROOT" status --porcelain -- accountservice vipservice common bench 2>/dev/null | head -n 1)

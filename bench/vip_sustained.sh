@@ -119,14 +119,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-wait_healthy() {  # NAME PORT PID LOG
-  local deadline=$((SECONDS + 60))
-  until [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$2/health")" = 200 ]; do
-    kill -0 "$3" 2>/dev/null || { tail -n 5 "$4" >&2; die "$1 exited during start (its log's last lines above)"; }
-    [ $SECONDS -lt $deadline ] || die "$1 did not become healthy on :$2 within 60 s (log: $4)"
-    sleep 0.1
-  done
-}
 
 start_accountservice() {  # BROKER_URLS QUEUE_TYPE NAME
   ACCOUNT_PORT=$(free_port) ACCOUNT_LOG=$WORK/accountservice-$3.log
@@ -209,7 +201,6 @@ stored_offers() {  # ACCOUNT COUNT
   dup=$(grep -o '"messageId":"[^"]*"' <<<"$json" | sort | uniq -d | grep -c . || true)
   echo "$total $dup"
 }
-kv() { sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" <<<"$2"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a !~ /^[0-9.]+$/ || b + 0 <= 0) print "—"; else printf "%.2f", a / b }'; }
 
 # --- CPU --------------------------------------------------------------------------------------
@@ -454,8 +445,6 @@ LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 ELAPSED=$((SECONDS - T_START))
 
 # --- docs/benchmarks.md ----------------------------------------------------------------------------
-verdict() { awk -v v="$1" -v op="$2" -v t="$3" 'BEGIN { if (v !~ /^[0-9.]+$/) { print "not measured"; exit }
-  ok = (op == ">=") ? (v >= t) : (v <= t); print ok ? "met" : "**missed**" }'; }
 raw_median() {  # BROKER → the median rate of its raw pipelines
   local row rates=()
   for row in "${RAW_ROWS[@]}"; do
