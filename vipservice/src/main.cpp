@@ -18,6 +18,7 @@
 #include "cppblog/config/refresh_event.hpp"
 #include "cppblog/config/refresh_listener.hpp"
 #include "cppblog/health/health_registry.hpp"
+#include "cppblog/inbox/processed_id_retention.hpp"
 #include "cppblog/logging/logging.hpp"
 #include "cppblog/messaging/amqp_client.hpp"
 #include "cppblog/messaging/messaging_error.hpp"
@@ -27,7 +28,6 @@
 #include "cppblog/web/server.hpp"
 
 #include "offer_store.hpp"
-#include "processed_id_retention.hpp"
 #include "settings.hpp"
 #include "vip_consumer.hpp"
 #include "vip_handlers.hpp"
@@ -113,7 +113,11 @@ int Run(int argc, char* argv[]) {
     const std::unique_ptr<OfferStore> store = MakeOfferStore(settings);
     OfferStore& offers = *store;
     spdlog::info("offer store: {}", offers.Describe());
-    const ProcessedIdRetention retention{offers, {.retention = settings.processed_id_retention}};
+    const inbox::ProcessedIdRetention retention{
+        [&offers](std::chrono::system_clock::time_point cutoff) {
+          return offers.DeleteProcessedBefore(cutoff);
+        },
+        {.retention = settings.processed_id_retention, .name = "offer store"}};
     VipConsumer consumer{offers, settings.offer_cooldown, metrics};
     messaging::AmqpClient broker{
         {.url = settings.amqp_server_url,

@@ -75,16 +75,12 @@ class OfferStore {
   /// The account's offers, oldest readAt first; empty when it has none. Throws StoreError.
   [[nodiscard]] virtual std::vector<Offer> OffersFor(std::string_view account_id) const = 0;
 
-  /// Counts, for tests. Throw StoreError.
-  [[nodiscard]] virtual std::size_t CountOffers() const = 0;
-  [[nodiscard]] virtual std::size_t CountProcessed() const = 0;
-
   /// Throws StoreError when the store cannot be used now; cheap enough for every /health.
   virtual void Ping() const = 0;
 
   /// Deletes the processed message ids recorded before `cutoff` (retention), in transactions
-  /// short enough not to hold up Process for long. Returns how many it deleted. Throws
-  /// StoreError.
+  /// short enough not to hold up Process for long: its inbox's DeleteProcessedBefore. Returns how
+  /// many it deleted. Throws StoreError.
   virtual std::size_t DeleteProcessedBefore(std::chrono::system_clock::time_point cutoff) = 0;
 
   /// What the store is, for logs and health: "LMDB <path>" or "PostgreSQL <masked URL>".
