@@ -194,7 +194,7 @@ TEST(VipServiceE2e, SigtermDuringAStreamExitsZeroAndLosesNothing) {
   // Every message is either an offer in the store or back in the queue, none in both.
   std::size_t offered = 0;
   {
-    const vip::LmdbOfferStore store{data.path() / "store"};
+    const vipservice::LmdbOfferStore store{data.path() / "store"};
     offered = storage::LmdbTransaction::Read(store.Environment()).Count(store.OffersDatabase());
     EXPECT_EQ(store.Inbox().Count(), offered);
   }

@@ -5,7 +5,7 @@
 #include <optional>
 #include <utility>
 
-namespace cppblog::vip {
+namespace cppblog::vipservice {
 namespace {
 
 using std::chrono::nanoseconds;
@@ -80,7 +80,7 @@ LmdbOfferStore::LmdbOfferStore(std::filesystem::path data_dir)
       inbox_(env_, "processed") {}
 
 ProcessResult LmdbOfferStore::ProcessTraced(std::string_view message_id,
-                                            const VipNotification& notification,
+                                            const vip::VipNotification& notification,
                                             system_clock::time_point offered_at,
                                             std::chrono::milliseconds cooldown,
                                             std::string_view trace_id) {
@@ -117,7 +117,7 @@ std::vector<OfferRequest*> LmdbOfferStore::CommitQueued() noexcept {
 
 ProcessResult LmdbOfferStore::Apply(storage::LmdbTransaction& txn,
                                     const OfferRequest& request) const {
-  const VipNotification& notification = request.notification;
+  const vip::VipNotification& notification = request.notification;
   const std::int64_t read_at = ToNanos(notification.read_at);
   const std::int64_t window = std::chrono::duration_cast<nanoseconds>(request.cooldown).count();
   bool in_cooldown = false;
@@ -187,4 +187,4 @@ std::size_t LmdbOfferStore::DeleteProcessedBefore(system_clock::time_point cutof
   return inbox_.DeleteProcessedBefore(cutoff);
 }
 
-}  // namespace cppblog::vip
+}  // namespace cppblog::vipservice

@@ -14,7 +14,7 @@
 #include "group_commit.hpp"
 #include "offer_store.hpp"
 
-namespace cppblog::vip {
+namespace cppblog::vipservice {
 
 /// The vipservice's offer store on one host: an LMDB environment under `data_dir` (created when
 /// missing) with two named databases, "offers" (by account, then readAt) and "processed", the
@@ -59,7 +59,7 @@ class LmdbOfferStore final : public OfferStore {
 
  private:
   // Process (OfferStore): the group commit, with CommitQueued.
-  ProcessResult ProcessTraced(std::string_view message_id, const VipNotification& notification,
+  ProcessResult ProcessTraced(std::string_view message_id, const vip::VipNotification& notification,
                               std::chrono::system_clock::time_point offered_at,
                               std::chrono::milliseconds cooldown,
                               std::string_view trace_id) override;
@@ -77,4 +77,4 @@ class LmdbOfferStore final : public OfferStore {
   GroupCommit group_commit_;
 };
 
-}  // namespace cppblog::vip
+}  // namespace cppblog::vipservice

@@ -32,7 +32,7 @@
 #include "vip_consumer.hpp"
 #include "vip_handlers.hpp"
 
-namespace cppblog::vip {
+namespace cppblog::vipservice {
 namespace {
 
 // Waits for the broker to register the consumer. A refusal (PRECONDITION_FAILED: vip_queue
@@ -132,7 +132,7 @@ int Run(int argc, char* argv[]) {
          .metrics = &metrics}};
     spdlog::info("broker {} (connecting in the background)", broker.DisplayUrl());
     const messaging::QueueSpec queue =
-        VipQueue(settings.compat_goblog_p9, settings.vip_queue, settings.vip_queue_type);
+        vip::VipQueue(settings.compat_goblog_p9, settings.vip_queue, settings.vip_queue_type);
     auto subscribed = SubscribeVipQueue(broker, consumer, settings);
 
     live.OnChange(
@@ -186,6 +186,6 @@ int Run(int argc, char* argv[]) {
   }
 }
 
-}  // namespace cppblog::vip
+}  // namespace cppblog::vipservice
 
-int main(int argc, char* argv[]) { return cppblog::vip::Run(argc, argv); }
+int main(int argc, char* argv[]) { return cppblog::vipservice::Run(argc, argv); }

@@ -10,7 +10,7 @@
 #include "cppblog/storage/store_error.hpp"
 #include "cppblog/vip/vip_notification.hpp"
 
-namespace cppblog::vip {
+namespace cppblog::vipservice {
 
 struct Settings;
 
@@ -66,7 +66,7 @@ class OfferStore {
   /// (maybe shared with concurrent calls, each applied in turn) is durable. Throws StoreError
   /// (transient: retry later), and std::invalid_argument for an empty or too long message or
   /// account id, or a trace id that IsTraceId refuses.
-  ProcessResult Process(std::string_view message_id, const VipNotification& notification,
+  ProcessResult Process(std::string_view message_id, const vip::VipNotification& notification,
                         std::chrono::system_clock::time_point offered_at,
                         std::chrono::milliseconds cooldown, std::string_view trace_id = {}) {
     return ProcessTraced(message_id, notification, offered_at, cooldown, trace_id);
@@ -89,7 +89,7 @@ class OfferStore {
  private:
   // Process, as each store implements it (Process only supplies the default trace id).
   virtual ProcessResult ProcessTraced(std::string_view message_id,
-                                      const VipNotification& notification,
+                                      const vip::VipNotification& notification,
                                       std::chrono::system_clock::time_point offered_at,
                                       std::chrono::milliseconds cooldown,
                                       std::string_view trace_id) = 0;
@@ -111,4 +111,4 @@ class OfferStore {
 /// do.
 [[nodiscard]] std::unique_ptr<OfferStore> MakeOfferStore(const Settings& settings);
 
-}  // namespace cppblog::vip
+}  // namespace cppblog::vipservice

@@ -16,7 +16,7 @@
 #include "cppblog/inbox/pq_library.hpp"
 #include "cppblog/text/redact.hpp"
 
-namespace cppblog::vip {
+namespace cppblog::vipservice {
 namespace {
 
 using std::chrono::milliseconds;
@@ -473,7 +473,7 @@ PgOfferStore::PgOfferStore(Options options)
 PgOfferStore::~PgOfferStore() = default;
 
 ProcessResult PgOfferStore::ProcessTraced(std::string_view message_id,
-                                          const VipNotification& notification,
+                                          const vip::VipNotification& notification,
                                           system_clock::time_point offered_at,
                                           milliseconds cooldown, std::string_view trace_id) {
   return group_commit_.Process(message_id, notification, offered_at, cooldown, trace_id,
@@ -672,4 +672,4 @@ std::size_t PgOfferStore::DeleteProcessedBefore(system_clock::time_point cutoff)
   }
 }
 
-}  // namespace cppblog::vip
+}  // namespace cppblog::vipservice

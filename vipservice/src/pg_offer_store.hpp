@@ -14,7 +14,7 @@
 #include "group_commit.hpp"
 #include "offer_store.hpp"
 
-namespace cppblog::vip {
+namespace cppblog::vipservice {
 
 class PgConnection;
 struct PgTarget;
@@ -68,7 +68,7 @@ class PgOfferStore final : public OfferStore {
 
  private:
   // Process (OfferStore): the group commit, with CommitQueued.
-  ProcessResult ProcessTraced(std::string_view message_id, const VipNotification& notification,
+  ProcessResult ProcessTraced(std::string_view message_id, const vip::VipNotification& notification,
                               std::chrono::system_clock::time_point offered_at,
                               std::chrono::milliseconds cooldown,
                               std::string_view trace_id) override;
@@ -87,4 +87,4 @@ class PgOfferStore final : public OfferStore {
   GroupCommit group_commit_;
 };
 
-}  // namespace cppblog::vip
+}  // namespace cppblog::vipservice

@@ -19,7 +19,7 @@
 
 #include "offer_counts.hpp"
 
-namespace cppblog::vip {
+namespace cppblog::vipservice {
 namespace {
 
 using namespace std::chrono_literals;
@@ -27,7 +27,7 @@ using std::chrono::system_clock;
 
 const system_clock::time_point kT0 = system_clock::time_point{} + std::chrono::hours{480'000};
 
-VipNotification Notification(std::string account, system_clock::time_point read_at) {
+vip::VipNotification Notification(std::string account, system_clock::time_point read_at) {
   return {.account_id = std::move(account), .read_at = read_at};
 }
 
@@ -370,4 +370,4 @@ TEST(LmdbOfferStore, DeleteProcessedBeforeWorksAcrossTransactions) {
 }
 
 }  // namespace
-}  // namespace cppblog::vip
+}  // namespace cppblog::vipservice

@@ -9,7 +9,7 @@
 
 // Counts of what a store holds, read directly (the stores have no counting members: only tests
 // count).
-namespace cppblog::vip {
+namespace cppblog::vipservice {
 
 [[nodiscard]] inline std::size_t CountOffers(const LmdbOfferStore& store) {
   return storage::LmdbTransaction::Read(store.Environment()).Count(store.OffersDatabase());
@@ -19,4 +19,4 @@ namespace cppblog::vip {
   return store.Inbox().Count();
 }
 
-}  // namespace cppblog::vip
+}  // namespace cppblog::vipservice

@@ -9,7 +9,7 @@
 
 // The PostgreSQL server of ./dev test stopped and started under a store: RUN_SERIAL, since every
 // other test on that server would fail meanwhile.
-namespace cppblog::vip {
+namespace cppblog::vipservice {
 namespace {
 
 using namespace std::chrono_literals;
@@ -21,7 +21,7 @@ std::size_t CountOffers(const TestPgSchema& schema) {
   return std::stoul(schema.Query("SELECT count(*) FROM vip_offers"));
 }
 
-VipNotification Notification(std::string account) {
+vip::VipNotification Notification(std::string account) {
   return {.account_id = std::move(account), .read_at = kT0};
 }
 
@@ -66,4 +66,4 @@ TEST(PgOfferStoreRestart, ServerDownFailsWithStoreErrorOnlyAndServerBackResumes)
 }
 
 }  // namespace
-}  // namespace cppblog::vip
+}  // namespace cppblog::vipservice

@@ -12,7 +12,7 @@
 
 #include "pg_test_env.hpp"
 
-namespace cppblog::vip {
+namespace cppblog::vipservice {
 namespace {
 
 using namespace std::chrono_literals;
@@ -28,7 +28,7 @@ std::size_t CountProcessed(const TestPgSchema& schema) {
   return std::stoul(schema.Query("SELECT count(*) FROM vip_processed"));
 }
 
-VipNotification Notification(std::string account, system_clock::time_point read_at) {
+vip::VipNotification Notification(std::string account, system_clock::time_point read_at) {
   return {.account_id = std::move(account), .read_at = read_at};
 }
 
@@ -549,4 +549,4 @@ TEST(PgOfferStore, PasswordOptionReplacesTheUrls) {
 }
 
 }  // namespace
-}  // namespace cppblog::vip
+}  // namespace cppblog::vipservice

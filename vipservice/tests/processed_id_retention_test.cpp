@@ -13,7 +13,7 @@
 
 // The offer store under the inbox's retention sweeper, as main wires them (the sweeper's own
 // tests: common/tests/inbox).
-namespace cppblog::vip {
+namespace cppblog::vipservice {
 namespace {
 
 using inbox::ProcessedIdRetention;
@@ -23,7 +23,7 @@ using std::chrono::system_clock;
 
 const system_clock::time_point kT0 = system_clock::time_point{} + std::chrono::hours{480'000};
 
-VipNotification Notification(system_clock::time_point read_at) {
+vip::VipNotification Notification(system_clock::time_point read_at) {
   return {.account_id = "10000", .read_at = read_at};
 }
 
@@ -63,4 +63,4 @@ TEST(OfferStoreRetention, BackgroundSweepRunsWithoutBeingAsked) {
 }
 
 }  // namespace
-}  // namespace cppblog::vip
+}  // namespace cppblog::vipservice

@@ -25,7 +25,7 @@
 #include "lmdb_offer_store.hpp"
 #include "offer_counts.hpp"
 
-namespace cppblog::vip {
+namespace cppblog::vipservice {
 namespace {
 
 using namespace std::chrono_literals;
@@ -39,7 +39,7 @@ using ::testing::NiceMock;
 const system_clock::time_point kNow = system_clock::time_point{} + std::chrono::hours{500'000};
 
 messaging::Message VipMessage(std::string id, system_clock::time_point read_at = kNow) {
-  return MakeVipMessage({.account_id = "10000", .read_at = read_at}, std::move(id));
+  return vip::MakeVipMessage({.account_id = "10000", .read_at = read_at}, std::move(id));
 }
 
 // Routes the default logger into a string for the test's lifetime, as the service writes
@@ -476,4 +476,4 @@ TEST(SubscribeVipQueue, DeclaresTheQueueOfTheSettingsWithTagAndPrefetch) {
 }
 
 }  // namespace
-}  // namespace cppblog::vip
+}  // namespace cppblog::vipservice
