@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <memory>
 #include <stdexcept>
+#include <string>
+#include <vector>
 
 #include "cppblog/inbox/pq_library.hpp"
 #include "cppblog/text/redact.hpp"
@@ -140,6 +142,10 @@ void PgInbox::Migrate(pg_conn* conn) const {
 
 bool PgInbox::Record(pg_conn* conn, std::string_view message_id, TimePoint at) const {
   if (message_id.empty()) throw std::invalid_argument(prefix_ + ": an empty message id");
+  if (!options_.extra_columns.empty()) {
+    throw std::logic_error(prefix_ +
+                           ": Record cannot fill the extra columns; record with RecordSql");
+  }
   const std::string sql = RecordSql({.message_id = "$1", .processed_at_ns = "$2"});
   const std::array<char, 8> time = BigEndian64(ToNanos(at));
   const std::array<const char*, 2> values{message_id.data(), time.data()};

@@ -229,6 +229,15 @@ TEST(PgInbox, MigrateOutsideATransactionIsRefused) {
   EXPECT_THROW(inbox.Migrate(conn.get()), std::logic_error);
 }
 
+TEST(PgInbox, RecordIsRefusedWhenExtraColumnsNeedTheCallersValues) {
+  const TestPgSchema schema;
+  const Connection conn = Connect(schema);
+  const PgInbox inbox{{.table = "noted", .extra_columns = {"note text NOT NULL"}}};
+  Migrate(conn.get(), inbox);
+  EXPECT_THROW(static_cast<void>(inbox.Record(conn.get(), "m1", kT0)), std::logic_error);
+  EXPECT_EQ(inbox.Count(conn.get()), 0U);
+}
+
 TEST(PgInbox, ATableNameThatIsNoPlainIdentifierIsRefused) {
   EXPECT_THROW(PgInbox{{.table = "x; DROP TABLE y"}}, std::invalid_argument);
   EXPECT_THROW(PgInbox{{.table = "Upper"}}, std::invalid_argument);

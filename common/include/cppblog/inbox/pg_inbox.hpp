@@ -78,9 +78,9 @@ class PgInbox {
   /// id is new and recorded; the caller writes its effect in the same transaction and commits
   /// (a rollback records nothing). False: the id was recorded before (committed, or earlier in
   /// this transaction); nothing is written and the caller skips its effect. Outside a
-  /// transaction the statement commits on its own. Not with extra columns (they need the
-  /// caller's values: use RecordSql). Throws StoreError, and std::invalid_argument for an empty
-  /// id.
+  /// transaction the statement commits on its own. Throws StoreError, std::invalid_argument for
+  /// an empty id, and std::logic_error for an inbox with extra columns (their values are the
+  /// caller's: use RecordSql).
   [[nodiscard]] bool Record(pg_conn* conn, std::string_view message_id, TimePoint at) const;
 
   /// The parts of a recording statement (RecordSql): SQL expressions, usually parameters.
