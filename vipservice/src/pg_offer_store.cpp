@@ -32,7 +32,6 @@ using inbox::Pq;
 constexpr std::int32_t kSchemaLockClass = inbox::PgInbox::kSchemaLockClass;  // "CPBS"
 constexpr std::int32_t kAccountLockClass = 0x43504241;                       // "CPBA"
 constexpr std::size_t kMaxBatch = 256;  // a pipeline's results stay far below socket buffers
-constexpr std::size_t kDeleteChunk = 10'000;
 constexpr milliseconds kMinBackoff{100};
 constexpr milliseconds kMaxBackoff{5'000};
 constexpr Oid kByteaOid = 17;

@@ -24,7 +24,6 @@ namespace cppblog::inbox {
   X(PQfinish)                      \
   X(PQfreemem)                     \
   X(PQgetResult)                   \
-  X(PQgetisnull)                   \
   X(PQgetlength)                   \
   X(PQgetvalue)                    \
   X(PQntuples)                     \
