@@ -40,9 +40,9 @@
 
 namespace {
 
-using cppblog::vip::PgOfferStore;
-using cppblog::vip::ProcessResult;
 using cppblog::vip::VipNotification;
+using cppblog::vipservice::PgOfferStore;
+using cppblog::vipservice::ProcessResult;
 using std::chrono::steady_clock;
 using std::chrono::system_clock;
 

@@ -62,6 +62,9 @@ foreach(target IN LISTS cppblog_modules)
     foreach(dir IN LISTS include_dirs)
       if(dir MATCHES "^(${cppblog_repository_root}|${CMAKE_BINARY_DIR})(/|$)")
         list(APPEND mapped "$<BUILD_INTERFACE:${dir}>")
+      elseif(PostgreSQL_INCLUDE_DIRS AND dir IN_LIST PostgreSQL_INCLUDE_DIRS)
+        # inbox: libpq's header dir as this machine has it; the package config adds the user's.
+        list(APPEND mapped "$<BUILD_INTERFACE:${dir}>")
       else()
         list(APPEND mapped "${dir}")
       endif()
@@ -116,6 +119,12 @@ foreach(target IN LISTS cppblog_modules)
   endif()
 endforeach()
 set(cppblog_pc_requires "librabbitmq openssl yaml-cpp lmdb prometheus-cpp-core")
+# inbox: cppblog_inbox_pg needs libpq's header (its Cflags); libpq.so.5 is loaded at run time,
+# not linked, so libpq is a private requirement (no -lpq).
+set(cppblog_pc_requires_private "")
+if(TARGET cppblog_inbox_pg)
+  set(cppblog_pc_requires_private "libpq")
+endif()
 if(NOT CPPBLOG_STATIC)  # a static build compiles spdlog and fmt in (header-only)
   string(APPEND cppblog_pc_requires " spdlog")
 endif()
@@ -138,7 +147,7 @@ set(CPACK_INSTALL_CMAKE_PROJECTS "${CMAKE_BINARY_DIR};cppblog;${cppblog_package_
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION libdevel)
 set(CPACK_DEBIAN_PACKAGE_DEPENDS
-  "libboost1.81-dev, libboost-json1.81-dev, libboost-url1.81-dev, librabbitmq-dev, libssl-dev, liblmdb-dev, libyaml-cpp-dev, libspdlog-dev, libcli11-dev, prometheus-cpp-dev")
+  "libboost1.81-dev, libboost-json1.81-dev, libboost-url1.81-dev, librabbitmq-dev, libssl-dev, liblmdb-dev, libyaml-cpp-dev, libspdlog-dev, libcli11-dev, prometheus-cpp-dev, libpq-dev")
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS "libgmock-dev")
 include(CPack)
 

@@ -106,7 +106,7 @@ int MillisecondsSince(Clock::time_point start) {
       std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count());
 }
 
-std::size_t Count(const vip::TestPgSchema& schema, const std::string& sql) {
+std::size_t Count(const TestPgSchema& schema, const std::string& sql) {
   return static_cast<std::size_t>(std::stoull(schema.Query(sql)));
 }
 
@@ -118,7 +118,7 @@ struct Stored {
   std::size_t distinct_offered_ids = 0;
 };
 
-Stored StoredIn(const vip::TestPgSchema& schema) {
+Stored StoredIn(const TestPgSchema& schema) {
   return {
       .processed = Count(schema, "SELECT count(*) FROM vip_processed"),
       .offers = Count(schema, "SELECT count(*) FROM vip_offers"),
@@ -155,8 +155,7 @@ std::size_t Distinct(const std::vector<std::string>& ids) {
 
 // Offers whose notification was read at or after `at` (readAt is the accountservice's clock,
 // the same as the test's).
-std::size_t OffersReadSince(const vip::TestPgSchema& schema,
-                            std::chrono::system_clock::time_point at) {
+std::size_t OffersReadSince(const TestPgSchema& schema, std::chrono::system_clock::time_point at) {
   const auto ns =
       std::chrono::duration_cast<std::chrono::nanoseconds>(at.time_since_epoch()).count();
   return Count(schema, "SELECT count(*) FROM vip_offers WHERE read_at_ns >= " + std::to_string(ns));
@@ -234,7 +233,7 @@ class VipFlowClusterE2e : public ::testing::Test {
 // kinds of duplicate.
 TEST_F(VipFlowClusterE2e, KillingTheLeaderNodeAndAVipServiceLosesAndDoublesNoRead) {
   constexpr int kReadsAfterKill = 1000;
-  const vip::TestPgSchema schema;
+  const TestPgSchema schema;
   const std::string queue = UniqueName("vip_queue-cluster");
   const Settings broker{
       {"vip_queue", queue}, {"vip_queue_type", "quorum"}, {"amqp_server_url", urls_}};
@@ -324,7 +323,7 @@ TEST_F(VipFlowClusterE2e, KillingTheLeaderNodeAndAVipServiceLosesAndDoublesNoRea
 // latest on destruction, so that a failing test leaves it running for the next ones.
 class PostgresOutage {
  public:
-  PostgresOutage() { vip::TestPostgres("stop"); }
+  PostgresOutage() { TestPostgres("stop"); }
   ~PostgresOutage() {
     try {
       End();
@@ -337,7 +336,7 @@ class PostgresOutage {
 
   void End() {
     if (ended_) return;
-    vip::TestPostgres("start");
+    TestPostgres("start");
     ended_ = true;
   }
 
@@ -351,7 +350,7 @@ class PostgresOutage {
 // 0009), and once the server is back every notification is stored exactly once.
 TEST(VipFlowStoreOutageE2e, PostgresDownTenSecondsReadsAnswerNothingDeadLetteredAllStoredOnce) {
   constexpr auto kOutage = 10s;
-  const vip::TestPgSchema schema;
+  const TestPgSchema schema;
   const std::string queue = UniqueName("vip_queue-pg-outage");
   const Settings broker{{"vip_queue", queue}, {"amqp_server_url", TestAmqpUrl()}};
   VipService vip{schema.Url(), broker};

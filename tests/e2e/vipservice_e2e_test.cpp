@@ -194,9 +194,9 @@ TEST(VipServiceE2e, SigtermDuringAStreamExitsZeroAndLosesNothing) {
   // Every message is either an offer in the store or back in the queue, none in both.
   std::size_t offered = 0;
   {
-    const vip::LmdbOfferStore store{data.path() / "store"};
-    offered = store.CountOffers();
-    EXPECT_EQ(store.CountProcessed(), offered);
+    const vipservice::LmdbOfferStore store{data.path() / "store"};
+    offered = storage::LmdbTransaction::Read(store.Environment()).Count(store.OffersDatabase());
+    EXPECT_EQ(store.Inbox().Count(), offered);
   }
   RecordProperty("offered_before_exit", static_cast<int>(offered));
   EXPECT_TRUE(WaitUntil([&] { return offered + ReadyMessages(client, queue) == kMessages; }, 10s))

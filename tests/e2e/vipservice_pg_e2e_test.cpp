@@ -108,7 +108,7 @@ TEST(VipServicePgE2e, UnreachableHostExitsOneNamingKeyHostAndWhatToDo) {
 }
 
 TEST(VipServicePgE2e, WrongPasswordExitsOneNamingKeyHostAndWhatToDo) {
-  ExpectStartFailure(WithPassword(vip::TestPgUrl(), kPassword),
+  ExpectStartFailure(WithPassword(TestPgUrl(), kPassword),
                      {"127.0.0.1:", "password authentication failed", "user and password"});
 }
 
@@ -121,7 +121,7 @@ TEST(VipServicePgE2e, NotAUrlExitsOneSayingWhatToWrite) {
 // of notifications for one account → exactly one offer, shown by every instance.
 TEST(VipServicePgE2e, ThreeInstancesWithCooldownMakeExactlyOneOfferShownByEach) {
   constexpr std::size_t kMessages = 300;
-  const vip::TestPgSchema schema;
+  const TestPgSchema schema;
   const std::string queue = UniqueName("vip_queue-pg-e2e");
   const TempDir data_a;
   const TempDir data_b;

@@ -3,9 +3,10 @@
 #include <algorithm>
 #include <stdexcept>
 
-namespace cppblog::vip {
+namespace cppblog::vipservice {
 
-ProcessResult GroupCommit::Process(std::string_view message_id, const VipNotification& notification,
+ProcessResult GroupCommit::Process(std::string_view message_id,
+                                   const vip::VipNotification& notification,
                                    std::chrono::system_clock::time_point offered_at,
                                    std::chrono::milliseconds cooldown, std::string_view trace_id,
                                    const Commit& commit) {
@@ -58,4 +59,4 @@ std::vector<OfferRequest*> GroupCommit::Take(std::size_t max) {
   return batch;
 }
 
-}  // namespace cppblog::vip
+}  // namespace cppblog::vipservice

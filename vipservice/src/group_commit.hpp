@@ -12,12 +12,12 @@
 
 #include "offer_store.hpp"
 
-namespace cppblog::vip {
+namespace cppblog::vipservice {
 
 /// One OfferStore::Process call waiting to be committed.
 struct OfferRequest {
   std::string_view message_id;
-  const VipNotification& notification;
+  const vip::VipNotification& notification;
   std::chrono::system_clock::time_point offered_at;
   std::chrono::milliseconds cooldown;
   std::string_view trace_id;  // IsTraceId, or empty
@@ -40,7 +40,7 @@ class GroupCommit {
   /// empty nor IsTraceId: such a request can never be processed), queues the request, and
   /// returns its result once a commit (maybe this caller's own) has settled it; rethrows its
   /// error.
-  ProcessResult Process(std::string_view message_id, const VipNotification& notification,
+  ProcessResult Process(std::string_view message_id, const vip::VipNotification& notification,
                         std::chrono::system_clock::time_point offered_at,
                         std::chrono::milliseconds cooldown, std::string_view trace_id,
                         const Commit& commit);
@@ -56,4 +56,4 @@ class GroupCommit {
   bool committing_ = false;
 };
 
-}  // namespace cppblog::vip
+}  // namespace cppblog::vipservice

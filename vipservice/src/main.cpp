@@ -18,6 +18,7 @@
 #include "cppblog/config/refresh_event.hpp"
 #include "cppblog/config/refresh_listener.hpp"
 #include "cppblog/health/health_registry.hpp"
+#include "cppblog/inbox/processed_id_retention.hpp"
 #include "cppblog/logging/logging.hpp"
 #include "cppblog/messaging/amqp_client.hpp"
 #include "cppblog/messaging/messaging_error.hpp"
@@ -27,12 +28,11 @@
 #include "cppblog/web/server.hpp"
 
 #include "offer_store.hpp"
-#include "processed_id_retention.hpp"
 #include "settings.hpp"
 #include "vip_consumer.hpp"
 #include "vip_handlers.hpp"
 
-namespace cppblog::vip {
+namespace cppblog::vipservice {
 namespace {
 
 // Waits for the broker to register the consumer. A refusal (PRECONDITION_FAILED: vip_queue
@@ -113,7 +113,11 @@ int Run(int argc, char* argv[]) {
     const std::unique_ptr<OfferStore> store = MakeOfferStore(settings);
     OfferStore& offers = *store;
     spdlog::info("offer store: {}", offers.Describe());
-    const ProcessedIdRetention retention{offers, {.retention = settings.processed_id_retention}};
+    const inbox::ProcessedIdRetention retention{
+        [&offers](std::chrono::system_clock::time_point cutoff) {
+          return offers.DeleteProcessedBefore(cutoff);
+        },
+        {.retention = settings.processed_id_retention, .name = "offer store"}};
     VipConsumer consumer{offers, settings.offer_cooldown, metrics};
     messaging::AmqpClient broker{
         {.url = settings.amqp_server_url,
@@ -128,7 +132,7 @@ int Run(int argc, char* argv[]) {
          .metrics = &metrics}};
     spdlog::info("broker {} (connecting in the background)", broker.DisplayUrl());
     const messaging::QueueSpec queue =
-        VipQueue(settings.compat_goblog_p9, settings.vip_queue, settings.vip_queue_type);
+        vip::VipQueue(settings.compat_goblog_p9, settings.vip_queue, settings.vip_queue_type);
     auto subscribed = SubscribeVipQueue(broker, consumer, settings);
 
     live.OnChange(
@@ -182,6 +186,6 @@ int Run(int argc, char* argv[]) {
   }
 }
 
-}  // namespace cppblog::vip
+}  // namespace cppblog::vipservice
 
-int main(int argc, char* argv[]) { return cppblog::vip::Run(argc, argv); }
+int main(int argc, char* argv[]) { return cppblog::vipservice::Run(argc, argv); }

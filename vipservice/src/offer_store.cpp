@@ -9,7 +9,7 @@
 #include "pg_offer_store.hpp"
 #include "settings.hpp"
 
-namespace cppblog::vip {
+namespace cppblog::vipservice {
 namespace {
 
 std::string ReadPasswordFile(const std::filesystem::path& path) {
@@ -87,4 +87,4 @@ std::unique_ptr<OfferStore> MakeOfferStore(const Settings& settings) {
       PgOfferStore::Options{.url = settings.offer_store_url, .password = std::move(password)});
 }
 
-}  // namespace cppblog::vip
+}  // namespace cppblog::vipservice

@@ -10,7 +10,7 @@
 #include "cppblog/storage/store_error.hpp"
 #include "cppblog/vip/vip_notification.hpp"
 
-namespace cppblog::vip {
+namespace cppblog::vipservice {
 
 struct Settings;
 
@@ -66,7 +66,7 @@ class OfferStore {
   /// (maybe shared with concurrent calls, each applied in turn) is durable. Throws StoreError
   /// (transient: retry later), and std::invalid_argument for an empty or too long message or
   /// account id, or a trace id that IsTraceId refuses.
-  ProcessResult Process(std::string_view message_id, const VipNotification& notification,
+  ProcessResult Process(std::string_view message_id, const vip::VipNotification& notification,
                         std::chrono::system_clock::time_point offered_at,
                         std::chrono::milliseconds cooldown, std::string_view trace_id = {}) {
     return ProcessTraced(message_id, notification, offered_at, cooldown, trace_id);
@@ -75,16 +75,12 @@ class OfferStore {
   /// The account's offers, oldest readAt first; empty when it has none. Throws StoreError.
   [[nodiscard]] virtual std::vector<Offer> OffersFor(std::string_view account_id) const = 0;
 
-  /// Counts, for tests. Throw StoreError.
-  [[nodiscard]] virtual std::size_t CountOffers() const = 0;
-  [[nodiscard]] virtual std::size_t CountProcessed() const = 0;
-
   /// Throws StoreError when the store cannot be used now; cheap enough for every /health.
   virtual void Ping() const = 0;
 
   /// Deletes the processed message ids recorded before `cutoff` (retention), in transactions
-  /// short enough not to hold up Process for long. Returns how many it deleted. Throws
-  /// StoreError.
+  /// short enough not to hold up Process for long: its inbox's DeleteProcessedBefore. Returns how
+  /// many it deleted. Throws StoreError.
   virtual std::size_t DeleteProcessedBefore(std::chrono::system_clock::time_point cutoff) = 0;
 
   /// What the store is, for logs and health: "LMDB <path>" or "PostgreSQL <masked URL>".
@@ -93,7 +89,7 @@ class OfferStore {
  private:
   // Process, as each store implements it (Process only supplies the default trace id).
   virtual ProcessResult ProcessTraced(std::string_view message_id,
-                                      const VipNotification& notification,
+                                      const vip::VipNotification& notification,
                                       std::chrono::system_clock::time_point offered_at,
                                       std::chrono::milliseconds cooldown,
                                       std::string_view trace_id) = 0;
@@ -115,4 +111,4 @@ class OfferStore {
 /// do.
 [[nodiscard]] std::unique_ptr<OfferStore> MakeOfferStore(const Settings& settings);
 
-}  // namespace cppblog::vip
+}  // namespace cppblog::vipservice

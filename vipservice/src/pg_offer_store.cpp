@@ -11,13 +11,12 @@
 #include <tuple>
 #include <utility>
 
-#include <dlfcn.h>
-#include <libpq-fe.h>
 #include <spdlog/spdlog.h>
 
+#include "cppblog/inbox/pq_library.hpp"
 #include "cppblog/text/redact.hpp"
 
-namespace cppblog::vip {
+namespace cppblog::vipservice {
 namespace {
 
 using std::chrono::milliseconds;
@@ -25,11 +24,14 @@ using std::chrono::nanoseconds;
 using std::chrono::steady_clock;
 using std::chrono::system_clock;
 
-// Advisory lock keys (two int4 form): one class for the schema, one for accounts.
-constexpr std::int32_t kSchemaLockClass = 0x43504253;   // "CPBS"
-constexpr std::int32_t kAccountLockClass = 0x43504241;  // "CPBA"
+using inbox::OneLineMessage;
+using inbox::Pq;
+
+// Advisory lock keys (two int4 form): one class for accounts (the schema's is the inbox's,
+// shared by every cppblog schema migration).
+constexpr std::int32_t kSchemaLockClass = inbox::PgInbox::kSchemaLockClass;  // "CPBS"
+constexpr std::int32_t kAccountLockClass = 0x43504241;                       // "CPBA"
 constexpr std::size_t kMaxBatch = 256;  // a pipeline's results stay far below socket buffers
-constexpr std::size_t kDeleteChunk = 10'000;
 constexpr milliseconds kMinBackoff{100};
 constexpr milliseconds kMaxBackoff{5'000};
 constexpr Oid kByteaOid = 17;
@@ -49,31 +51,37 @@ constexpr const char* kProcessStatement = "cppblog_vip_process";
 constexpr const char* kLockSql =
     "SELECT pg_advisory_xact_lock($1::int4, k) FROM unnest($2::int4[]) AS k ORDER BY k";
 
-// The offer rule for one notification, one statement: the id's primary key makes a processed
-// id a duplicate (no row returned); otherwise the id is recorded with whether it yields an
-// offer, and the offer is inserted with the message's trace id ($7, NULL for none). The offer
-// exists already only when this message's id was deleted by retention and the message came again:
-// its offer is kept as it was. The account's advisory lock, taken before in the same transaction,
-// keeps the cooldown check and the insert atomic across instances.
-constexpr const char* kProcessSql = R"sql(
-WITH processed AS (
-  INSERT INTO vip_processed (message_id, processed_at_ns, offered)
-  SELECT $1, $4, NOT EXISTS (SELECT 1 FROM vip_offers
-                             WHERE account_id = $2 AND read_at_ns > $5 AND read_at_ns < $6)
-  ON CONFLICT (message_id) DO NOTHING
-  RETURNING offered),
-offer AS (
-  INSERT INTO vip_offers (account_id, read_at_ns, message_id, offered_at_ns, trace_id)
-  SELECT $2, $3, $1, $4, $7 FROM processed WHERE offered
-  ON CONFLICT DO NOTHING)
-SELECT offered FROM processed)sql";
+// The processed ids: the inbox's table vip_processed, with the vipservice's column `offered`
+// (whether the id yielded an offer), as schema version 1 made it.
+inbox::PgInbox MakeInbox() {
+  return inbox::PgInbox{{.table = "vip_processed", .extra_columns = {"offered boolean NOT NULL"}}};
+}
 
+// The offer rule for one notification, one statement: the inbox records the id (its primary key
+// makes a processed id a duplicate: no row returned) with whether it yields an offer, and the
+// offer is inserted with the message's trace id ($7, NULL for none). The offer exists already
+// only when this message's id was deleted by retention and the message came again: its offer is
+// kept as it was. The account's advisory lock, taken before in the same transaction, keeps the
+// cooldown check and the insert atomic across instances.
+std::string ProcessSql(const inbox::PgInbox& inbox) {
+  return "WITH processed AS (\n  " +
+         inbox.RecordSql({.message_id = "$1",
+                          .processed_at_ns = "$4",
+                          .extra = {{"offered",
+                                     "NOT EXISTS (SELECT 1 FROM vip_offers WHERE account_id = $2 "
+                                     "AND read_at_ns > $5 AND read_at_ns < $6)"}},
+                          .returning = "offered"}) +
+         "),\n"
+         "offer AS (\n"
+         "  INSERT INTO vip_offers (account_id, read_at_ns, message_id, offered_at_ns, trace_id)\n"
+         "  SELECT $2, $3, $1, $4, $7 FROM processed WHERE offered\n"
+         "  ON CONFLICT DO NOTHING)\n"
+         "SELECT offered FROM processed";
+}
+
+// Version 1 also made vip_processed and its index vip_processed_by_time, which the inbox makes
+// now (PgInbox::Migrate, component "inbox vip_processed"), in the same transaction.
 constexpr const char* kSchemaV1 = R"sql(
-CREATE TABLE IF NOT EXISTS vip_processed (
-  message_id bytea PRIMARY KEY,
-  processed_at_ns bigint NOT NULL,
-  offered boolean NOT NULL);
-CREATE INDEX IF NOT EXISTS vip_processed_by_time ON vip_processed (processed_at_ns);
 CREATE TABLE IF NOT EXISTS vip_offers (
   account_id bytea NOT NULL,
   read_at_ns bigint NOT NULL,
@@ -88,71 +96,6 @@ CREATE TABLE IF NOT EXISTS vip_offers (
 constexpr const char* kSchemaV2 = R"sql(
 ALTER TABLE vip_offers ADD COLUMN IF NOT EXISTS trace_id bytea;
 )sql";
-
-// libpq is loaded when a PgOfferStore is first made, not linked: a vipservice on LMDB then never
-// maps libpq and what it pulls in (Kerberos, LDAP, GnuTLS, the shared OpenSSL; about 4.5 MB of
-// resident memory measured idle), and the executable keeps its static OpenSSL, which it does not
-// export, so the two copies never meet (ADR 0010).
-#define CPPBLOG_LIBPQ_FUNCTIONS(X) \
-  X(PQclear)                       \
-  X(PQcmdTuples)                   \
-  X(PQconnectdbParams)             \
-  X(PQconninfoFree)                \
-  X(PQconninfoParse)               \
-  X(PQenterPipelineMode)           \
-  X(PQerrorMessage)                \
-  X(PQexec)                        \
-  X(PQexecParams)                  \
-  X(PQexitPipelineMode)            \
-  X(PQfinish)                      \
-  X(PQfreemem)                     \
-  X(PQgetResult)                   \
-  X(PQgetlength)                   \
-  X(PQgetvalue)                    \
-  X(PQntuples)                     \
-  X(PQpipelineStatus)              \
-  X(PQpipelineSync)                \
-  X(PQprepare)                     \
-  X(PQresultErrorMessage)          \
-  X(PQresultStatus)                \
-  X(PQsendQueryParams)             \
-  X(PQsendQueryPrepared)           \
-  X(PQsetNoticeProcessor)          \
-  X(PQstatus)                      \
-  X(PQtransactionStatus)
-
-struct LibPq {
-#define CPPBLOG_LIBPQ_MEMBER(name) decltype(&::name) name = nullptr;
-  CPPBLOG_LIBPQ_FUNCTIONS(CPPBLOG_LIBPQ_MEMBER)
-#undef CPPBLOG_LIBPQ_MEMBER
-};
-
-constexpr const char* kLibPq = "libpq.so.5";
-
-// The loaded library; throws StoreError (and tries again at the next call) when it is missing.
-const LibPq& Pq() {
-  static const LibPq loaded = [] {
-    void* handle = dlopen(kLibPq, RTLD_NOW | RTLD_LOCAL);
-    if (handle == nullptr) {
-      const char* why = dlerror();
-      throw StoreError(std::string("offer_store_url: cannot load ") + kLibPq + " (" +
-                       (why != nullptr ? why : "unknown error") +
-                       "), which the PostgreSQL store needs: install the Debian package libpq5");
-    }
-    LibPq pq;
-#define CPPBLOG_LIBPQ_LOAD(name)                                                    \
-  pq.name = reinterpret_cast<decltype(&::name)>(dlsym(handle, #name));              \
-  if (pq.name == nullptr) {                                                         \
-    throw StoreError(std::string("offer_store_url: ") + kLibPq +                    \
-                     " has no " #name                                               \
-                     ": install libpq5 of PostgreSQL 14 or later (pipeline mode)"); \
-  }
-    CPPBLOG_LIBPQ_FUNCTIONS(CPPBLOG_LIBPQ_LOAD)
-#undef CPPBLOG_LIBPQ_LOAD
-    return pq;
-  }();
-  return loaded;
-}
 
 std::int64_t ToNanos(system_clock::time_point time) {
   return std::chrono::duration_cast<nanoseconds>(time.time_since_epoch()).count();
@@ -196,20 +139,6 @@ std::int32_t AccountLockKey(std::string_view account_id) {
     hash *= 0x100000001b3ULL;
   }
   return static_cast<std::int32_t>(static_cast<std::uint32_t>(hash ^ (hash >> 32)));
-}
-
-// libpq's messages span lines ("...failed: Connection refused\n\tIs the server running...").
-std::string OneLine(std::string_view text) {
-  std::string line;
-  for (const char c : text) {
-    if (c == '\n' || c == '\r' || c == '\t') {
-      if (!line.empty() && line.back() != ' ') line.push_back(' ');
-    } else {
-      line.push_back(c);
-    }
-  }
-  while (!line.empty() && line.back() == ' ') line.pop_back();
-  return line;
 }
 
 std::string PercentDecoded(std::string_view text) {
@@ -366,7 +295,7 @@ class PgConnection {
   }
 
   [[nodiscard]] std::string Scrub(std::string_view message) const {
-    std::string text = text::MaskUrlCredentials(OneLine(message));
+    std::string text = text::MaskUrlCredentials(OneLineMessage(message));
     for (const std::string& secret : target_.secrets) ReplaceAll(text, secret, "***");
     return text;
   }
@@ -415,11 +344,7 @@ Result Exec(PgConnection& connection, PGconn* conn, const std::string& operation
   return result;
 }
 
-std::size_t CountFrom(const PGresult* result) {
-  return static_cast<std::size_t>(std::stoull(Pq().PQgetvalue(result, 0, 0)));
-}
-
-void Migrate(PgConnection& connection, PGconn* conn) {
+void Migrate(PgConnection& connection, PGconn* conn, const inbox::PgInbox& inbox) {
   // A failure leaves the transaction open: the store is not made, and closing its connection
   // rolls it back.
   const std::string op = "create the schema";
@@ -443,6 +368,8 @@ void Migrate(PgConnection& connection, PGconn* conn) {
                        std::to_string(PgOfferStore::kSchemaVersion) +
                        ": run a vipservice as new as the others sharing it");
     }
+    // vip_processed: the inbox's table, versioned by the inbox (made here at version 1 before).
+    inbox.Migrate(conn);
     if (version < 1) {
       static_cast<void>(Exec(connection, conn, op, kSchemaV1));
     }
@@ -465,6 +392,11 @@ void Migrate(PgConnection& connection, PGconn* conn) {
 namespace {
 
 PgTarget MakeTarget(PgOfferStore::Options& options) {
+  try {
+    static_cast<void>(Pq());  // loaded here, where a failure can name the setting
+  } catch (const StoreError& e) {
+    throw StoreError(std::string("offer_store_url: ") + e.what());
+  }
   PgTarget target;
   target.display_url = text::MaskUrlCredentials(options.url);
   target.prefix = "offer store PostgreSQL " + target.display_url;
@@ -484,7 +416,7 @@ PgTarget MakeTarget(PgOfferStore::Options& options) {
   char* parse_error = nullptr;
   PQconninfoOption* parsed = Pq().PQconninfoParse(options.url.c_str(), &parse_error);
   if (parsed == nullptr) {
-    std::string why = parse_error != nullptr ? OneLine(parse_error) : "out of memory";
+    std::string why = parse_error != nullptr ? OneLineMessage(parse_error) : "out of memory";
     Pq().PQfreemem(parse_error);
     why = text::MaskUrlCredentials(why);
     for (const std::string& secret : target.secrets) ReplaceAll(why, secret, "***");
@@ -517,13 +449,15 @@ PgTarget MakeTarget(PgOfferStore::Options& options) {
 }  // namespace
 
 PgOfferStore::PgOfferStore(Options options)
-    : target_(std::make_unique<const PgTarget>(MakeTarget(options))),
+    : inbox_(MakeInbox()),
+      process_sql_(ProcessSql(inbox_)),
+      target_(std::make_unique<const PgTarget>(MakeTarget(options))),
       display_url_(target_->display_url),
       writer_(std::make_unique<PgConnection>(*target_)),
       reader_(std::make_unique<PgConnection>(*target_)) {
   writer_->Connect();
   try {
-    Migrate(*writer_, writer_->Get());
+    Migrate(*writer_, writer_->Get(), inbox_);
   } catch (const StoreError& e) {
     const std::string_view what = e.what();
     if (what.starts_with("offer_store_url")) throw;
@@ -538,7 +472,7 @@ PgOfferStore::PgOfferStore(Options options)
 PgOfferStore::~PgOfferStore() = default;
 
 ProcessResult PgOfferStore::ProcessTraced(std::string_view message_id,
-                                          const VipNotification& notification,
+                                          const vip::VipNotification& notification,
                                           system_clock::time_point offered_at,
                                           milliseconds cooldown, std::string_view trace_id) {
   return group_commit_.Process(message_id, notification, offered_at, cooldown, trace_id,
@@ -565,7 +499,7 @@ std::vector<OfferRequest*> PgOfferStore::CommitQueued() noexcept {
                                                         kInt8Oid,  kInt8Oid,  kByteaOid};
       for (const auto& [name, sql, count, types] :
            {std::tuple{kLockStatement, kLockSql, 2, kLockTypes.data()},
-            std::tuple{kProcessStatement, kProcessSql, 7, kProcessTypes.data()}}) {
+            std::tuple{kProcessStatement, process_sql_.c_str(), 7, kProcessTypes.data()}}) {
         const Result prepared{Pq().PQprepare(conn, name, sql, count, types)};
         if (!prepared || Pq().PQresultStatus(prepared.get()) != PGRES_COMMAND_OK) {
           fail("prepare statements");
@@ -720,18 +654,6 @@ std::vector<Offer> PgOfferStore::OffersFor(std::string_view account_id) const {
   return offers;
 }
 
-std::size_t PgOfferStore::Count(const char* sql) const {
-  const std::lock_guard lock{reader_mutex_};
-  PGconn* conn = reader_->Get();
-  return CountFrom(Exec(*reader_, conn, "count", sql).get());
-}
-
-std::size_t PgOfferStore::CountOffers() const { return Count("SELECT count(*) FROM vip_offers"); }
-
-std::size_t PgOfferStore::CountProcessed() const {
-  return Count("SELECT count(*) FROM vip_processed");
-}
-
 void PgOfferStore::Ping() const {
   const std::lock_guard lock{reader_mutex_};
   PGconn* conn = reader_->Get();
@@ -739,27 +661,14 @@ void PgOfferStore::Ping() const {
 }
 
 std::size_t PgOfferStore::DeleteProcessedBefore(system_clock::time_point cutoff) {
-  const std::string limit = std::to_string(ToNanos(cutoff));
-  const std::string chunk = std::to_string(kDeleteChunk);
-  std::size_t deleted = 0;
-  for (;;) {
-    std::size_t deleted_here = 0;
-    {
-      // A chunk per statement (its own transaction); rows another instance is deleting are
-      // skipped, not waited for.
-      const std::lock_guard lock{reader_mutex_};
-      PGconn* conn = reader_->Get();
-      const Result result = Exec(*reader_, conn, "delete old processed message ids",
-                                 "DELETE FROM vip_processed WHERE message_id IN ("
-                                 "SELECT message_id FROM vip_processed WHERE processed_at_ns < "
-                                 "$1::int8 LIMIT $2::int8 FOR UPDATE SKIP LOCKED)",
-                                 {limit, chunk});
-      const std::string_view count = Pq().PQcmdTuples(result.get());
-      static_cast<void>(std::from_chars(count.data(), count.data() + count.size(), deleted_here));
-    }
-    deleted += deleted_here;
-    if (deleted_here < kDeleteChunk) return deleted;
+  const std::lock_guard lock{reader_mutex_};
+  PGconn* conn = reader_->Get();
+  try {
+    return inbox_.DeleteProcessedBefore(conn, cutoff);
+  } catch (const StoreError& e) {
+    reader_->AfterFailure();
+    throw StoreError(reader_->Prefix() + ": " + reader_->Scrub(e.what()));
   }
 }
 
-}  // namespace cppblog::vip
+}  // namespace cppblog::vipservice

@@ -9,17 +9,20 @@
 #include <string_view>
 #include <vector>
 
+#include "cppblog/inbox/pg_inbox.hpp"
+
 #include "group_commit.hpp"
 #include "offer_store.hpp"
 
-namespace cppblog::vip {
+namespace cppblog::vipservice {
 
 class PgConnection;
 struct PgTarget;
 
 /// The vipservice's offer store shared by any number of instances on any hosts: two tables in a
-/// PostgreSQL database, reached with libpq (docs/decisions/0010). `vip_processed` holds every
-/// processed message id with its processing time, `vip_offers` the offers (with the trace id of
+/// PostgreSQL database, reached with libpq (docs/decisions/0010). `vip_processed`, the inbox
+/// (inbox::PgInbox), holds every processed message id with its processing time and whether it
+/// yielded an offer, `vip_offers` the offers (with the trace id of
 /// the message, NULL when it had none). The schema is created or migrated when the store opens,
 /// under an advisory lock, so instances starting together create or migrate it once.
 ///
@@ -54,11 +57,9 @@ class PgOfferStore final : public OfferStore {
   PgOfferStore& operator=(const PgOfferStore&) = delete;
 
   [[nodiscard]] std::vector<Offer> OffersFor(std::string_view account_id) const override;
-  [[nodiscard]] std::size_t CountOffers() const override;
-  [[nodiscard]] std::size_t CountProcessed() const override;
   /// A round trip on the read connection (reconnecting when due). Throws StoreError.
   void Ping() const override;
-  /// Deletes in chunks of 10,000 ids, a transaction each.
+  /// The inbox's (PgInbox::DeleteProcessedBefore): chunks of 10,000 ids, a transaction each.
   std::size_t DeleteProcessedBefore(std::chrono::system_clock::time_point cutoff) override;
   [[nodiscard]] std::string Describe() const override { return "PostgreSQL " + display_url_; }
 
@@ -67,15 +68,16 @@ class PgOfferStore final : public OfferStore {
 
  private:
   // Process (OfferStore): the group commit, with CommitQueued.
-  ProcessResult ProcessTraced(std::string_view message_id, const VipNotification& notification,
+  ProcessResult ProcessTraced(std::string_view message_id, const vip::VipNotification& notification,
                               std::chrono::system_clock::time_point offered_at,
                               std::chrono::milliseconds cooldown,
                               std::string_view trace_id) override;
   // The leader's commit: every request queued by the time it has the write connection, in one
   // pipelined transaction; returns them (each with its result or error).
   std::vector<OfferRequest*> CommitQueued() noexcept;
-  [[nodiscard]] std::size_t Count(const char* sql) const;
 
+  inbox::PgInbox inbox_;     // vip_processed
+  std::string process_sql_;  // the offer rule's statement (prepared on the write connection)
   std::unique_ptr<const PgTarget> target_;  // what the connections connect to
   std::string display_url_;                 // the URL with its password masked
   std::unique_ptr<PgConnection> writer_;    // used by the group commit's leader only
@@ -85,4 +87,4 @@ class PgOfferStore final : public OfferStore {
   GroupCommit group_commit_;
 };
 
-}  // namespace cppblog::vip
+}  // namespace cppblog::vipservice

@@ -7,7 +7,7 @@
 #include "cppblog/vip/vip_notification.hpp"
 #include "cppblog/web/server_settings.hpp"
 
-namespace cppblog::vip {
+namespace cppblog::vipservice {
 namespace {
 
 std::string SourceOf(const config::Properties& properties, std::string_view key) {
@@ -75,7 +75,7 @@ Settings Settings::From(const config::Properties& properties) {
   settings.offer_cooldown = properties.GetDuration("offer_cooldown");
   settings.compat_goblog_p9 = properties.GetBool("compat_goblog_p9");
   settings.vip_queue =
-      QueueNameSetting(properties.GetString("vip_queue"), SourceOf(properties, "vip_queue"));
+      vip::QueueNameSetting(properties.GetString("vip_queue"), SourceOf(properties, "vip_queue"));
   settings.vip_queue_type =
       vip::QueueTypeSetting(properties.GetString("vip_queue_type"),
                             SourceOf(properties, "vip_queue_type"), settings.compat_goblog_p9);
@@ -85,4 +85,4 @@ Settings Settings::From(const config::Properties& properties) {
   return settings;
 }
 
-}  // namespace cppblog::vip
+}  // namespace cppblog::vipservice

@@ -11,7 +11,7 @@
 #include "cppblog/vip/vip_notification.hpp"
 #include "cppblog/web/server_options.hpp"
 
-namespace cppblog::vip {
+namespace cppblog::vipservice {
 
 inline constexpr const char* kServiceName = "vipservice";
 inline constexpr std::uint16_t kServerPort = 6868;
@@ -45,7 +45,7 @@ struct Settings {
   /// Declare the queue exactly as the Go original does (non-durable), to share a broker with it.
   bool compat_goblog_p9 = false;
   /// The queue consumed; "vip_queue" except in tests that need a queue of their own.
-  std::string vip_queue{kVipQueueName};
+  std::string vip_queue{vip::kVipQueueName};
   /// classic (default) or quorum: how vip_queue and vip_queue.dlq are declared (ADR 0011).
   messaging::QueueType vip_queue_type = messaging::QueueType::kClassic;
   std::uint16_t prefetch = 100;
@@ -62,4 +62,4 @@ struct Settings {
   friend bool operator==(const Settings&, const Settings&) = default;
 };
 
-}  // namespace cppblog::vip
+}  // namespace cppblog::vipservice

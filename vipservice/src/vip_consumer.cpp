@@ -15,7 +15,7 @@
 #include "cppblog/trace/trace_context.hpp"
 #include "cppblog/vip/vip_notification.hpp"
 
-namespace cppblog::vip {
+namespace cppblog::vipservice {
 namespace {
 
 constexpr std::size_t kMaxLoggedBody = 1024;
@@ -96,7 +96,7 @@ messaging::Outcome VipConsumer::Handle(const messaging::Message& message) {
     spdlog::info("Got a message: {}", message.body);
   }
   // A PoisonMessage leaves here: the client dead-letters the message with its reason.
-  const VipNotification notification = ParseVipNotification(message.body);
+  const vip::VipNotification notification = vip::ParseVipNotification(message.body);
   const std::string id = DeduplicationId(message);
   // From here on message_id is the id the store deduplicates by: the AMQP message id, or
   // body-<hash> when it has none (or one too long).
@@ -239,8 +239,8 @@ messaging::Handler VipConsumer::AsHandler() {
 std::future<void> SubscribeVipQueue(messaging::MessageSubscriber& subscriber, VipConsumer& consumer,
                                     const Settings& settings) {
   return subscriber.SubscribeToQueue(
-      VipQueue(settings.compat_goblog_p9, settings.vip_queue, settings.vip_queue_type),
+      vip::VipQueue(settings.compat_goblog_p9, settings.vip_queue, settings.vip_queue_type),
       consumer.AsHandler(), {.consumer_tag = kServiceName, .prefetch = settings.prefetch});
 }
 
-}  // namespace cppblog::vip
+}  // namespace cppblog::vipservice

@@ -20,7 +20,7 @@
 #include "offer_store.hpp"
 #include "settings.hpp"
 
-namespace cppblog::vip {
+namespace cppblog::vipservice {
 
 /// The id a message is deduplicated by: its message_id when it has one of at most
 /// OfferStore::kMaxMessageIdBytes bytes; otherwise (the Go original sends none) "body-" and
@@ -138,4 +138,4 @@ void AddStoreWriteCheck(health::HealthRegistry& health, const VipConsumer& consu
 [[nodiscard]] std::future<void> SubscribeVipQueue(messaging::MessageSubscriber& subscriber,
                                                   VipConsumer& consumer, const Settings& settings);
 
-}  // namespace cppblog::vip
+}  // namespace cppblog::vipservice

@@ -11,7 +11,7 @@
 #include "cppblog/vip/vip_notification.hpp"
 #include "cppblog/web/http_error.hpp"
 
-namespace cppblog::vip {
+namespace cppblog::vipservice {
 
 void AddHealthChecks(health::HealthRegistry& health, const OfferStore& offers,
                      std::function<messaging::ConnectionState()> broker_state,
@@ -45,8 +45,8 @@ std::string ToJson(const std::vector<Offer>& offers) {
     // Both came in a message, in any bytes; Boost.JSON writes strings as they are.
     object.emplace("accountId", text::ToValidUtf8(offer.account_id));
     object.emplace("messageId", text::ToValidUtf8(offer.message_id));
-    object.emplace("readAt", FormatGoTime(offer.read_at));
-    object.emplace("offeredAt", FormatGoTime(offer.offered_at));
+    object.emplace("readAt", vip::FormatGoTime(offer.read_at));
+    object.emplace("offeredAt", vip::FormatGoTime(offer.offered_at));
     // The W3C trace that yielded the offer; absent when its message carried none.
     if (!offer.trace_id.empty()) object.emplace("traceId", offer.trace_id);
     array.emplace_back(std::move(object));
@@ -61,9 +61,9 @@ web::Router MakeRouter(HandlerDependencies dependencies) {
 
   router.Get("/offers/{accountId}", [shared](const web::Request& request) {
     const std::string_view id = request.PathParam("accountId");
-    if (id.size() > kMaxAccountIdBytes) {
-      throw web::BadRequest("account id must be at most " + std::to_string(kMaxAccountIdBytes) +
-                            " bytes");
+    if (id.size() > vip::kMaxAccountIdBytes) {
+      throw web::BadRequest("account id must be at most " +
+                            std::to_string(vip::kMaxAccountIdBytes) + " bytes");
     }
     return web::Response::Json(200, ToJson(shared->offers.OffersFor(id)));
   });
@@ -84,4 +84,4 @@ web::Router MakeRouter(HandlerDependencies dependencies) {
   return router;
 }
 
-}  // namespace cppblog::vip
+}  // namespace cppblog::vipservice

@@ -12,7 +12,7 @@
 
 #include "offer_store.hpp"
 
-namespace cppblog::vip {
+namespace cppblog::vipservice {
 
 /// Where the vip_queue subscription stands, for /health: pending until the broker has
 /// registered the consumer, then active. Thread-safe.
@@ -54,4 +54,4 @@ struct HandlerDependencies {
 ///                            each unusable part ("broker: recovering")
 [[nodiscard]] web::Router MakeRouter(HandlerDependencies dependencies);
 
-}  // namespace cppblog::vip
+}  // namespace cppblog::vipservice

@@ -17,7 +17,9 @@
 
 #include "cppblog/storage/temp_dir.hpp"
 
-namespace cppblog::vip {
+#include "offer_counts.hpp"
+
+namespace cppblog::vipservice {
 namespace {
 
 using namespace std::chrono_literals;
@@ -25,7 +27,7 @@ using std::chrono::system_clock;
 
 const system_clock::time_point kT0 = system_clock::time_point{} + std::chrono::hours{480'000};
 
-VipNotification Notification(std::string account, system_clock::time_point read_at) {
+vip::VipNotification Notification(std::string account, system_clock::time_point read_at) {
   return {.account_id = std::move(account), .read_at = read_at};
 }
 
@@ -89,8 +91,8 @@ TEST(LmdbOfferStore, SameMessageIdTwiceChangesNothing) {
   const ProcessResult again = store.Process("m1", Notification("10000", kT0 + 1h), kT0 + 1h, 0ms);
 
   EXPECT_EQ(again, ProcessResult::kDuplicate);
-  EXPECT_EQ(store.CountOffers(), 1U);
-  EXPECT_EQ(store.CountProcessed(), 1U);
+  EXPECT_EQ(CountOffers(store), 1U);
+  EXPECT_EQ(CountProcessed(store), 1U);
   EXPECT_EQ(store.OffersFor("10000").at(0).offered_at, kT0);
 }
 
@@ -104,8 +106,8 @@ TEST(LmdbOfferStore, NotificationWithinCooldownIsProcessedWithoutOffer) {
 
   EXPECT_EQ(later, ProcessResult::kCooldown);
   EXPECT_EQ(earlier, ProcessResult::kCooldown);
-  EXPECT_EQ(store.CountOffers(), 1U);
-  EXPECT_EQ(store.CountProcessed(), 3U);
+  EXPECT_EQ(CountOffers(store), 1U);
+  EXPECT_EQ(CountProcessed(store), 3U);
   EXPECT_EQ(store.Process("m2", Notification("10000", kT0 + 23h), kT0, 24h),
             ProcessResult::kDuplicate);
 }
@@ -142,7 +144,7 @@ TEST(LmdbOfferStore, ZeroCooldownMakesEveryDistinctMessageAnOffer) {
   }
   ASSERT_EQ(store.Process("m7", Notification("10000", kT0), kT0, 0ms), ProcessResult::kDuplicate);
 
-  EXPECT_EQ(store.CountOffers(), 50U);
+  EXPECT_EQ(CountOffers(store), 50U);
   EXPECT_EQ(store.OffersFor("10000").size(), 50U);
 }
 
@@ -254,7 +256,7 @@ TEST(LmdbOfferStore, RejectsMalformedTraceIds) {
                  std::invalid_argument)
         << bad;
   }
-  EXPECT_EQ(store.CountProcessed(), 0U);
+  EXPECT_EQ(CountProcessed(store), 0U);
 }
 
 TEST(LmdbOfferStore, RejectsEmptyAndOverlongMessageIds) {
@@ -266,7 +268,7 @@ TEST(LmdbOfferStore, RejectsEmptyAndOverlongMessageIds) {
   EXPECT_THROW(
       static_cast<void>(store.Process(std::string(256, 'x'), Notification("10000", kT0), kT0, 0ms)),
       std::invalid_argument);
-  EXPECT_EQ(store.CountProcessed(), 0U);
+  EXPECT_EQ(CountProcessed(store), 0U);
 }
 
 TEST(LmdbOfferStore, UnwritableDirectoryFailsNamingThePath) {
@@ -296,7 +298,7 @@ TEST(LmdbOfferStore, ConcurrentRedeliveriesYieldOneOffer) {
   int offered = 0;
   for (auto& result : results) offered += result.get() == ProcessResult::kOffered ? 1 : 0;
   EXPECT_EQ(offered, 1);
-  EXPECT_EQ(store.CountOffers(), 1U);
+  EXPECT_EQ(CountOffers(store), 1U);
 }
 
 TEST(LmdbOfferStore, ConcurrentDistinctMessagesAreAllRecorded) {
@@ -320,8 +322,8 @@ TEST(LmdbOfferStore, ConcurrentDistinctMessagesAreAllRecorded) {
   int offered = 0;
   for (auto& worker : workers) offered += worker.get();
   EXPECT_EQ(offered, 160);
-  EXPECT_EQ(store.CountOffers(), 160U);
-  EXPECT_EQ(store.CountProcessed(), 160U);
+  EXPECT_EQ(CountOffers(store), 160U);
+  EXPECT_EQ(CountProcessed(store), 160U);
 }
 
 TEST(LmdbOfferStore, DeleteProcessedBeforeDeletesOnlyOlderIds) {
@@ -334,14 +336,14 @@ TEST(LmdbOfferStore, DeleteProcessedBeforeDeletesOnlyOlderIds) {
   const std::size_t deleted = store.DeleteProcessedBefore(kT0 - 7 * 24h);
 
   EXPECT_EQ(deleted, 1U);
-  EXPECT_EQ(store.CountProcessed(), 1U);
-  EXPECT_EQ(store.CountOffers(), 2U);  // offers are kept
+  EXPECT_EQ(CountProcessed(store), 1U);
+  EXPECT_EQ(CountOffers(store), 2U);  // offers are kept
   EXPECT_EQ(store.Process("new", Notification("10000", kT0), kT0, 0ms), ProcessResult::kDuplicate);
   // A redelivery older than the retention is new again; its offer (same account, readAt and
   // id) is there already, so it makes no second one.
   EXPECT_EQ(store.Process("old", Notification("10000", kT0 - 8 * 24h), kT0, 0ms),
             ProcessResult::kOffered);
-  EXPECT_EQ(store.CountOffers(), 2U);
+  EXPECT_EQ(CountOffers(store), 2U);
 }
 
 TEST(LmdbOfferStore, DeleteProcessedBeforeWorksAcrossTransactions) {
@@ -359,13 +361,13 @@ TEST(LmdbOfferStore, DeleteProcessedBeforeWorksAcrossTransactions) {
     }));
   }
   for (auto& writer : writers) writer.get();
-  ASSERT_EQ(store.CountProcessed(), 10'000U);
+  ASSERT_EQ(CountProcessed(store), 10'000U);
 
   EXPECT_EQ(store.DeleteProcessedBefore(kT0 - 7 * 24h), 5'000U);
-  EXPECT_EQ(store.CountProcessed(), 5'000U);
+  EXPECT_EQ(CountProcessed(store), 5'000U);
   EXPECT_EQ(store.Process("m1", Notification("10000", kT0), kT0, 0ms), ProcessResult::kDuplicate);
   EXPECT_EQ(store.DeleteProcessedBefore(kT0 - 7 * 24h), 0U);
 }
 
 }  // namespace
-}  // namespace cppblog::vip
+}  // namespace cppblog::vipservice

@@ -9,7 +9,7 @@
 
 // The PostgreSQL server of ./dev test stopped and started under a store: RUN_SERIAL, since every
 // other test on that server would fail meanwhile.
-namespace cppblog::vip {
+namespace cppblog::vipservice {
 namespace {
 
 using namespace std::chrono_literals;
@@ -17,7 +17,11 @@ using std::chrono::system_clock;
 
 const system_clock::time_point kT0 = system_clock::time_point{} + std::chrono::hours{480'000};
 
-VipNotification Notification(std::string account) {
+std::size_t CountOffers(const TestPgSchema& schema) {
+  return std::stoul(schema.Query("SELECT count(*) FROM vip_offers"));
+}
+
+vip::VipNotification Notification(std::string account) {
   return {.account_id = std::move(account), .read_at = kT0};
 }
 
@@ -57,9 +61,9 @@ TEST(PgOfferStoreRestart, ServerDownFailsWithStoreErrorOnlyAndServerBackResumes)
 
   EXPECT_EQ(store_errors, 10);
   EXPECT_EQ(result, ProcessResult::kOffered) << last_error;
-  EXPECT_EQ(store.CountOffers(), 2U);
+  EXPECT_EQ(CountOffers(schema), 2U);
   EXPECT_EQ(store.Process("before", Notification("1"), kT0, 0ms), ProcessResult::kDuplicate);
 }
 
 }  // namespace
-}  // namespace cppblog::vip
+}  // namespace cppblog::vipservice

@@ -12,7 +12,7 @@
 
 #include "pg_test_env.hpp"
 
-namespace cppblog::vip {
+namespace cppblog::vipservice {
 namespace {
 
 using namespace std::chrono_literals;
@@ -20,7 +20,15 @@ using std::chrono::system_clock;
 
 const system_clock::time_point kT0 = system_clock::time_point{} + std::chrono::hours{480'000};
 
-VipNotification Notification(std::string account, system_clock::time_point read_at) {
+std::size_t CountOffers(const TestPgSchema& schema) {
+  return std::stoul(schema.Query("SELECT count(*) FROM vip_offers"));
+}
+
+std::size_t CountProcessed(const TestPgSchema& schema) {
+  return std::stoul(schema.Query("SELECT count(*) FROM vip_processed"));
+}
+
+vip::VipNotification Notification(std::string account, system_clock::time_point read_at) {
   return {.account_id = std::move(account), .read_at = read_at};
 }
 
@@ -84,8 +92,8 @@ TEST(PgOfferStore, SameMessageIdTwiceChangesNothing) {
   const ProcessResult again = store.Process("m1", Notification("10000", kT0 + 1h), kT0 + 1h, 0ms);
 
   EXPECT_EQ(again, ProcessResult::kDuplicate);
-  EXPECT_EQ(store.CountOffers(), 1U);
-  EXPECT_EQ(store.CountProcessed(), 1U);
+  EXPECT_EQ(CountOffers(schema), 1U);
+  EXPECT_EQ(CountProcessed(schema), 1U);
   EXPECT_EQ(store.OffersFor("10000").at(0).offered_at, kT0);
 }
 
@@ -99,8 +107,8 @@ TEST(PgOfferStore, NotificationWithinCooldownIsProcessedWithoutOffer) {
 
   EXPECT_EQ(later, ProcessResult::kCooldown);
   EXPECT_EQ(earlier, ProcessResult::kCooldown);
-  EXPECT_EQ(store.CountOffers(), 1U);
-  EXPECT_EQ(store.CountProcessed(), 3U);
+  EXPECT_EQ(CountOffers(schema), 1U);
+  EXPECT_EQ(CountProcessed(schema), 3U);
   EXPECT_EQ(store.Process("m2", Notification("10000", kT0 + 23h), kT0, 24h),
             ProcessResult::kDuplicate);
 }
@@ -153,7 +161,7 @@ TEST(PgOfferStore, RejectsEmptyAndOverlongMessageIds) {
   EXPECT_THROW(
       static_cast<void>(store.Process(std::string(256, 'x'), Notification("10000", kT0), kT0, 0ms)),
       std::invalid_argument);
-  EXPECT_EQ(store.CountProcessed(), 0U);
+  EXPECT_EQ(CountProcessed(schema), 0U);
 }
 
 TEST(PgOfferStore, ReopenKeepsOffersAndProcessedIds) {
@@ -169,7 +177,9 @@ TEST(PgOfferStore, ReopenKeepsOffersAndProcessedIds) {
             ProcessResult::kDuplicate);
   EXPECT_EQ(reopened.Process("m2", Notification("10000", kT0 + 1h), kT0, 24h),
             ProcessResult::kCooldown);
-  EXPECT_EQ(schema.Query("SELECT version FROM cppblog_schema_version"), "2");
+  EXPECT_EQ(
+      schema.Query("SELECT version FROM cppblog_schema_version WHERE component = 'vipservice'"),
+      "2");
 }
 
 constexpr std::string_view kTraceId = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -226,7 +236,7 @@ TEST(PgOfferStore, RejectsMalformedTraceIds) {
   EXPECT_THROW(static_cast<void>(store.Process("m1", Notification("10000", kT0), kT0, 0ms,
                                                "4BF92F3577B34DA6A3CE929D0E0E4736")),
                std::invalid_argument);
-  EXPECT_EQ(store.CountProcessed(), 0U);
+  EXPECT_EQ(CountProcessed(schema), 0U);
 }
 
 TEST(PgOfferStore, Version1DatabaseIsMigratedAndItsOffersRead) {
@@ -235,7 +245,9 @@ TEST(PgOfferStore, Version1DatabaseIsMigratedAndItsOffersRead) {
 
   PgOfferStore store = Open(schema);
 
-  EXPECT_EQ(schema.Query("SELECT version FROM cppblog_schema_version"), "2");
+  EXPECT_EQ(
+      schema.Query("SELECT version FROM cppblog_schema_version WHERE component = 'vipservice'"),
+      "2");
   const system_clock::time_point epoch{};
   EXPECT_EQ(store.OffersFor("10000"), (std::vector<Offer>{{.account_id = "10000",
                                                            .message_id = "old",
@@ -261,7 +273,9 @@ TEST(PgOfferStore, InstancesStartingTogetherMigrateAVersion1DatabaseOnce) {
   }
 
   for (auto& store : opened) EXPECT_EQ(store.get(), 1U);
-  EXPECT_EQ(schema.Query("SELECT version FROM cppblog_schema_version"), "2");
+  EXPECT_EQ(
+      schema.Query("SELECT version FROM cppblog_schema_version WHERE component = 'vipservice'"),
+      "2");
   EXPECT_EQ(schema.Query("SELECT count(*) FROM information_schema.columns WHERE table_schema = '" +
                          schema.Name() +
                          "' AND table_name = 'vip_offers' AND column_name = "
@@ -279,7 +293,9 @@ TEST(PgOfferStore, MigrationToVersion2IsIdempotent) {
 
   PgOfferStore reopened = Open(schema);
 
-  EXPECT_EQ(schema.Query("SELECT version FROM cppblog_schema_version"), "2");
+  EXPECT_EQ(
+      schema.Query("SELECT version FROM cppblog_schema_version WHERE component = 'vipservice'"),
+      "2");
   EXPECT_EQ(reopened.OffersFor("10000").size(), 1U);
 }
 
@@ -290,18 +306,23 @@ TEST(PgOfferStore, InstancesStartingTogetherCreateTheSchemaOnce) {
   for (int i = 0; i < 6; ++i) {
     opened.push_back(std::async(std::launch::async, [&schema] {
       PgOfferStore store = Open(schema);
-      return store.CountOffers();
+      return CountOffers(schema);
     }));
   }
 
   for (auto& store : opened) EXPECT_EQ(store.get(), 0U);
-  EXPECT_EQ(schema.Query("SELECT count(*) FROM cppblog_schema_version"), "1");
+  // One row for the vipservice's tables, one for its inbox (vip_processed).
+  EXPECT_EQ(schema.Query("SELECT count(*) FROM cppblog_schema_version "
+                         "WHERE component = 'vipservice'"),
+            "1");
+  EXPECT_EQ(schema.Query("SELECT count(*) FROM cppblog_schema_version"), "2");
 }
 
 TEST(PgOfferStore, NewerSchemaIsRefusedWithWhatToDo) {
   const TestPgSchema schema;
   { const PgOfferStore store = Open(schema); }
-  static_cast<void>(schema.Query("UPDATE cppblog_schema_version SET version = 99"));
+  static_cast<void>(schema.Query(
+      "UPDATE cppblog_schema_version SET version = 99 WHERE component = 'vipservice'"));
 
   const std::string error = ErrorOf([&schema] { const PgOfferStore store = Open(schema); });
 
@@ -323,7 +344,7 @@ TEST(PgOfferStore, ConcurrentRedeliveriesYieldOneOffer) {
   int offered = 0;
   for (auto& result : results) offered += result.get() == ProcessResult::kOffered ? 1 : 0;
   EXPECT_EQ(offered, 1);
-  EXPECT_EQ(store.CountOffers(), 1U);
+  EXPECT_EQ(CountOffers(schema), 1U);
 }
 
 TEST(PgOfferStore, GroupCommitRecordsEveryConcurrentMessage) {
@@ -348,8 +369,8 @@ TEST(PgOfferStore, GroupCommitRecordsEveryConcurrentMessage) {
   int offered = 0;
   for (auto& worker : workers) offered += worker.get();
   EXPECT_EQ(offered, 400);
-  EXPECT_EQ(store.CountOffers(), 400U);
-  EXPECT_EQ(store.CountProcessed(), 400U);
+  EXPECT_EQ(CountOffers(schema), 400U);
+  EXPECT_EQ(CountProcessed(schema), 400U);
 }
 
 // Issue 11 (e): instances on different hosts share the database; each store object here has
@@ -387,7 +408,7 @@ TEST(PgOfferStore, ConcurrentInstancesWithCooldownMakeExactlyOneOffer) {
   for (auto& worker : workers) offered += worker.get();
   EXPECT_EQ(offered, 1);
   EXPECT_EQ(instances[0]->OffersFor("10000").size(), 1U);
-  EXPECT_EQ(instances[1]->CountProcessed(),
+  EXPECT_EQ(CountProcessed(schema),
             static_cast<std::size_t>(kInstances * kThreadsEach * kMessagesEach));
 }
 
@@ -431,7 +452,7 @@ TEST(PgOfferStore, ConcurrentInstancesOnManyAccountsNeverDeadlockAndOfferOncePer
   for (int a = 0; a < kAccounts; ++a) {
     EXPECT_EQ(instances[0]->OffersFor(std::to_string(10000 + a)).size(), 1U) << 10000 + a;
   }
-  EXPECT_EQ(instances[2]->CountProcessed(),
+  EXPECT_EQ(CountProcessed(schema),
             static_cast<std::size_t>(kInstances * kThreadsEach * kMessagesEach));
 }
 
@@ -445,14 +466,14 @@ TEST(PgOfferStore, DeleteProcessedBeforeDeletesOnlyOlderIds) {
   const std::size_t deleted = store.DeleteProcessedBefore(kT0 - 7 * 24h);
 
   EXPECT_EQ(deleted, 1U);
-  EXPECT_EQ(store.CountProcessed(), 1U);
-  EXPECT_EQ(store.CountOffers(), 2U);  // offers are kept
+  EXPECT_EQ(CountProcessed(schema), 1U);
+  EXPECT_EQ(CountOffers(schema), 2U);  // offers are kept
   EXPECT_EQ(store.Process("new", Notification("10000", kT0), kT0, 0ms), ProcessResult::kDuplicate);
   // A redelivery older than the retention is new again; its offer (same account, readAt and
   // id) is there already, so it makes no second one.
   EXPECT_EQ(store.Process("old", Notification("10000", kT0 - 8 * 24h), kT0, 0ms),
             ProcessResult::kOffered);
-  EXPECT_EQ(store.CountOffers(), 2U);
+  EXPECT_EQ(CountOffers(schema), 2U);
 }
 
 TEST(PgOfferStore, DeleteProcessedBeforeWorksInChunks) {
@@ -464,7 +485,7 @@ TEST(PgOfferStore, DeleteProcessedBeforeWorksInChunks) {
   ASSERT_EQ(store.Process("kept", Notification("10000", kT0), kT0, 0ms), ProcessResult::kOffered);
 
   EXPECT_EQ(store.DeleteProcessedBefore(kT0), 25'000U);
-  EXPECT_EQ(store.CountProcessed(), 1U);
+  EXPECT_EQ(CountProcessed(schema), 1U);
 }
 
 TEST(PgOfferStore, LostConnectionFailsOneCallThenReconnects) {
@@ -484,7 +505,7 @@ TEST(PgOfferStore, LostConnectionFailsOneCallThenReconnects) {
   EXPECT_NE(read_error.find("offer store PostgreSQL"), std::string::npos) << read_error;
   // On the new connection the group commit's statements are prepared again.
   EXPECT_EQ(store.Process("m2", Notification("1", kT0), kT0, 0ms), ProcessResult::kOffered);
-  EXPECT_EQ(store.CountOffers(), 2U);
+  EXPECT_EQ(CountOffers(schema), 2U);
 }
 
 TEST(PgOfferStore, NotAUrlIsAnErrorNamingTheSetting) {
@@ -528,4 +549,4 @@ TEST(PgOfferStore, PasswordOptionReplacesTheUrls) {
 }
 
 }  // namespace
-}  // namespace cppblog::vip
+}  // namespace cppblog::vipservice

@@ -8,7 +8,7 @@
 
 #include "cppblog/config/config_error.hpp"
 
-namespace cppblog::vip {
+namespace cppblog::vipservice {
 namespace {
 
 using ::testing::AllOf;
@@ -191,4 +191,4 @@ TEST(Settings, DefaultsAreTheDefaultConstructedSettings) {
 }
 
 }  // namespace
-}  // namespace cppblog::vip
+}  // namespace cppblog::vipservice

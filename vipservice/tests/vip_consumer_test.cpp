@@ -23,8 +23,9 @@
 #include "cppblog/vip/vip_notification.hpp"
 
 #include "lmdb_offer_store.hpp"
+#include "offer_counts.hpp"
 
-namespace cppblog::vip {
+namespace cppblog::vipservice {
 namespace {
 
 using namespace std::chrono_literals;
@@ -38,7 +39,7 @@ using ::testing::NiceMock;
 const system_clock::time_point kNow = system_clock::time_point{} + std::chrono::hours{500'000};
 
 messaging::Message VipMessage(std::string id, system_clock::time_point read_at = kNow) {
-  return MakeVipMessage({.account_id = "10000", .read_at = read_at}, std::move(id));
+  return vip::MakeVipMessage({.account_id = "10000", .read_at = read_at}, std::move(id));
 }
 
 // Routes the default logger into a string for the test's lifetime, as the service writes
@@ -171,8 +172,8 @@ TEST(VipConsumer, RedeliveryIsAckedWithoutASecondEffect) {
   ASSERT_EQ(consumer.Handle(VipMessage("m1")), messaging::Outcome::kAck);
 
   EXPECT_EQ(consumer.Handle(redelivered), messaging::Outcome::kAck);
-  EXPECT_EQ(store.CountOffers(), 1U);
-  EXPECT_EQ(store.CountProcessed(), 1U);
+  EXPECT_EQ(CountOffers(store), 1U);
+  EXPECT_EQ(CountProcessed(store), 1U);
 }
 
 TEST(VipConsumer, CooldownAcksWithoutOffer) {
@@ -182,8 +183,8 @@ TEST(VipConsumer, CooldownAcksWithoutOffer) {
   ASSERT_EQ(consumer.Handle(VipMessage("m1", kNow)), messaging::Outcome::kAck);
 
   EXPECT_EQ(consumer.Handle(VipMessage("m2", kNow + 1h)), messaging::Outcome::kAck);
-  EXPECT_EQ(store.CountOffers(), 1U);
-  EXPECT_EQ(store.CountProcessed(), 2U);
+  EXPECT_EQ(CountOffers(store), 1U);
+  EXPECT_EQ(CountProcessed(store), 2U);
 }
 
 TEST(VipConsumer, CountsEachResultInOffersTotal) {
@@ -211,7 +212,7 @@ TEST(VipConsumer, CooldownChangeAppliesToLaterNotifications) {
   consumer.SetOfferCooldown(0ms);
 
   EXPECT_EQ(consumer.Handle(VipMessage("m2", kNow + 1h)), messaging::Outcome::kAck);
-  EXPECT_EQ(store.CountOffers(), 2U);
+  EXPECT_EQ(CountOffers(store), 2U);
 }
 
 TEST(VipConsumer, MalformedBodyIsPoisonAndChangesNothing) {
@@ -222,7 +223,7 @@ TEST(VipConsumer, MalformedBodyIsPoisonAndChangesNothing) {
   message.body = R"({"accountId":10000})";
 
   EXPECT_THROW(static_cast<void>(consumer.Handle(message)), messaging::PoisonMessage);
-  EXPECT_EQ(store.CountProcessed(), 0U);
+  EXPECT_EQ(CountProcessed(store), 0U);
 }
 
 TEST(VipConsumer, MessageWithoutIdIsDeduplicatedByBody) {
@@ -236,8 +237,8 @@ TEST(VipConsumer, MessageWithoutIdIsDeduplicatedByBody) {
   ASSERT_EQ(consumer.Handle(first), messaging::Outcome::kAck);
   ASSERT_EQ(consumer.Handle(second), messaging::Outcome::kAck);
 
-  EXPECT_EQ(store.CountOffers(), 2U);
-  EXPECT_EQ(store.CountProcessed(), 2U);
+  EXPECT_EQ(CountOffers(store), 2U);
+  EXPECT_EQ(CountProcessed(store), 2U);
 }
 
 // The store failing for real: LMDB's commits fail with EFBIG ("File too large") while the
@@ -267,13 +268,13 @@ TEST(VipConsumerStoreOutage, TheDeliveryIsHeldAndRetriedUntilTheStoreWritesAgain
   EXPECT_THAT(failing.error, AllOf(HasSubstr("offer store"), HasSubstr(dir.path().string()),
                                    HasSubstr("File too large")));
   EXPECT_EQ(handled.wait_for(50ms), std::future_status::timeout);  // held, not dead-lettered
-  EXPECT_EQ(store.CountOffers(), 0U);
+  EXPECT_EQ(CountOffers(store), 0U);
 
   refused.Lift();
 
   ASSERT_EQ(handled.wait_for(10s), std::future_status::ready);
   EXPECT_EQ(handled.get(), messaging::Outcome::kAck);
-  EXPECT_EQ(store.CountOffers(), 1U);
+  EXPECT_EQ(CountOffers(store), 1U);
   EXPECT_TRUE(consumer.StoreStatus().writable);
 }
 
@@ -289,7 +290,7 @@ TEST(VipConsumerStoreOutage, AfterItsHoldTheDeliveryGoesBackToTheQueueNeverToThe
   const messaging::Outcome outcome = consumer.Handle(VipMessage("m1"));
 
   EXPECT_EQ(outcome, messaging::Outcome::kRequeue);
-  EXPECT_EQ(store.CountProcessed(), 0U);
+  EXPECT_EQ(CountProcessed(store), 0U);
   EXPECT_FALSE(consumer.StoreStatus().writable);
 }
 
@@ -336,7 +337,7 @@ TEST(VipConsumerStoreOutage, StopWithAWorkingStoreStillProcesses) {
   consumer.Stop();
 
   EXPECT_EQ(consumer.Handle(VipMessage("m1")), messaging::Outcome::kAck);
-  EXPECT_EQ(store.CountOffers(), 1U);
+  EXPECT_EQ(CountOffers(store), 1U);
 }
 
 TEST(VipConsumerStoreOutage, HealthNamesTheStoreAndItsErrorUntilItWritesAgain) {
@@ -387,8 +388,8 @@ TEST(VipConsumerStoreOutage, ConcurrentDeliveriesAllLandOnceTheStoreIsBack) {
     ASSERT_EQ(outcome.wait_for(10s), std::future_status::ready);
     EXPECT_EQ(outcome.get(), messaging::Outcome::kAck);
   }
-  EXPECT_EQ(store.CountOffers(), 8U);
-  EXPECT_EQ(store.CountProcessed(), 8U);
+  EXPECT_EQ(CountOffers(store), 8U);
+  EXPECT_EQ(CountProcessed(store), 8U);
 }
 
 TEST(HandlerTraceContext, ContinuesTheMessagesTraceWithItsTracestate) {
@@ -471,8 +472,8 @@ TEST(SubscribeVipQueue, DeclaresTheQueueOfTheSettingsWithTagAndPrefetch) {
 
   ASSERT_TRUE(captured);
   EXPECT_EQ(captured(VipMessage("m1")), messaging::Outcome::kAck);
-  EXPECT_EQ(store.CountOffers(), 1U);
+  EXPECT_EQ(CountOffers(store), 1U);
 }
 
 }  // namespace
-}  // namespace cppblog::vip
+}  // namespace cppblog::vipservice

@@ -11,7 +11,7 @@
 
 #include "lmdb_offer_store.hpp"
 
-namespace cppblog::vip {
+namespace cppblog::vipservice {
 namespace {
 
 using namespace std::chrono_literals;
@@ -114,4 +114,4 @@ TEST(VipHandlers, HealthIsUnavailableUntilConsuming) {
 }
 
 }  // namespace
-}  // namespace cppblog::vip
+}  // namespace cppblog::vipservice

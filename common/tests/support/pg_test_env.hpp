@@ -2,8 +2,9 @@
 
 #include <string>
 
-// Helpers for tests against the PostgreSQL server that `./dev test` starts.
-namespace cppblog::vip {
+// Helpers for tests against the PostgreSQL server that `./dev test` starts
+// (cppblog::pg_test_support: the inbox's, the vipservice's and the e2e tests).
+namespace cppblog {
 
 /// $CPPBLOG_TEST_PG_URL; throws (failing the test) with instructions when unset.
 [[nodiscard]] std::string TestPgUrl();
@@ -34,4 +35,4 @@ class TestPgSchema {
   std::string url_;
 };
 
-}  // namespace cppblog::vip
+}  // namespace cppblog

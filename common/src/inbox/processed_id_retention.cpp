@@ -1,11 +1,12 @@
-#include "processed_id_retention.hpp"
+#include "cppblog/inbox/processed_id_retention.hpp"
 
 #include <algorithm>
+#include <exception>
 #include <utility>
 
 #include <spdlog/spdlog.h>
 
-namespace cppblog::vip {
+namespace cppblog::inbox {
 
 std::chrono::milliseconds ProcessedIdRetention::DefaultInterval(
     std::chrono::milliseconds retention) {
@@ -13,21 +14,20 @@ std::chrono::milliseconds ProcessedIdRetention::DefaultInterval(
   return std::clamp(retention / 48, milliseconds{1'000}, milliseconds{3'600'000});
 }
 
-ProcessedIdRetention::ProcessedIdRetention(OfferStore& store, Options options)
-    : store_(store), options_(std::move(options)) {
+ProcessedIdRetention::ProcessedIdRetention(DeleteBefore delete_before, Options options)
+    : delete_before_(std::move(delete_before)), options_(std::move(options)) {
   if (options_.interval.count() <= 0) options_.interval = DefaultInterval(options_.retention);
   thread_ = std::jthread{[this](const std::stop_token& stop) {
     while (!stop.stop_requested()) {
       try {
         const std::size_t deleted = SweepOnce();
         if (deleted > 0) {
-          spdlog::info("offer store: deleted {} processed message ids older than {} ms", deleted,
-                       options_.retention.count());
+          spdlog::info("{}: deleted {} processed message ids older than {} ms", options_.name,
+                       deleted, options_.retention.count());
         }
       } catch (const std::exception& e) {
-        spdlog::warn(
-            "offer store: deleting old processed message ids failed, next try in {} ms: {}",
-            options_.interval.count(), e.what());
+        spdlog::warn("{}: deleting old processed message ids failed, next try in {} ms: {}",
+                     options_.name, options_.interval.count(), e.what());
       }
       std::unique_lock lock{mutex_};
       wake_.wait_for(lock, stop, options_.interval, [] { return false; });
@@ -41,7 +41,7 @@ ProcessedIdRetention::~ProcessedIdRetention() {
 }
 
 std::size_t ProcessedIdRetention::SweepOnce() {
-  return store_.DeleteProcessedBefore(options_.clock() - options_.retention);
+  return delete_before_(options_.clock() - options_.retention);
 }
 
-}  // namespace cppblog::vip
+}  // namespace cppblog::inbox

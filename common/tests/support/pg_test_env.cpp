@@ -10,7 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-namespace cppblog::vip {
+namespace cppblog {
 namespace {
 
 struct ConnDeleter {
@@ -89,4 +89,4 @@ TestPgSchema::~TestPgSchema() {
 
 std::string TestPgSchema::Query(const std::string& sql) const { return Run(url_, sql); }
 
-}  // namespace cppblog::vip
+}  // namespace cppblog

@@ -1,0 +1,201 @@
+#include "cppblog/inbox/pg_inbox.hpp"
+
+#include <array>
+#include <charconv>
+#include <cstdint>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "cppblog/inbox/pq_library.hpp"
+#include "cppblog/text/redact.hpp"
+
+namespace cppblog::inbox {
+namespace {
+
+using storage::StoreError;
+
+constexpr Oid kByteaOid = 17;
+constexpr Oid kInt8Oid = 20;
+constexpr std::size_t kMaxTableName = 55;  // PostgreSQL's 63, less "_by_time"
+
+struct ResultDeleter {
+  void operator()(PGresult* result) const { Pq().PQclear(result); }
+};
+using Result = std::unique_ptr<PGresult, ResultDeleter>;
+
+std::int64_t ToNanos(PgInbox::TimePoint time) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(time.time_since_epoch()).count();
+}
+
+// An int8 parameter in binary format (network byte order).
+std::array<char, 8> BigEndian64(std::int64_t value) {
+  std::array<char, 8> bytes{};
+  auto bits = static_cast<std::uint64_t>(value);
+  for (int i = 7; i >= 0; --i) {
+    bytes[static_cast<std::size_t>(i)] = static_cast<char>(bits & 0xff);
+    bits >>= 8;
+  }
+  return bytes;
+}
+
+bool IsIdentifier(std::string_view name) {
+  if (name.empty() || name.size() > kMaxTableName) return false;
+  if (name.front() >= '0' && name.front() <= '9') return false;
+  for (const char c : name) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+PgInbox::PgInbox(PgInboxOptions options)
+    : options_(std::move(options)), prefix_("inbox " + options_.table) {
+  if (!IsIdentifier(options_.table)) {
+    throw std::invalid_argument("inbox table name '" + options_.table +
+                                "': give 1 to 55 lower-case letters, digits and '_', not "
+                                "beginning with a digit");
+  }
+}
+
+namespace {
+
+// Runs one statement (text parameters, text results); throws StoreError naming `operation`.
+Result Exec(const std::string& prefix, pg_conn* conn, const std::string& operation,
+            const std::string& sql, const std::vector<std::string>& params = {}) {
+  std::vector<const char*> values;
+  values.reserve(params.size());
+  for (const std::string& param : params) values.push_back(param.c_str());
+  // PQexec runs several statements (DDL); PQexecParams only one.
+  Result result{params.empty()
+                    ? Pq().PQexec(conn, sql.c_str())
+                    : Pq().PQexecParams(conn, sql.c_str(), static_cast<int>(params.size()), nullptr,
+                                        values.data(), nullptr, nullptr, 0)};
+  const ExecStatusType status = result ? Pq().PQresultStatus(result.get()) : PGRES_FATAL_ERROR;
+  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+    const char* why = result ? Pq().PQresultErrorMessage(result.get()) : "";
+    if (why == nullptr || *why == '\0') why = Pq().PQerrorMessage(conn);
+    throw StoreError(prefix + ": " + operation + ": " +
+                     text::MaskUrlCredentials(OneLineMessage(why)));
+  }
+  return result;
+}
+
+std::size_t Number(const PGresult* result, int row, int column) {
+  std::size_t value = 0;
+  const std::string_view text = Pq().PQgetvalue(result, row, column);
+  static_cast<void>(std::from_chars(text.data(), text.data() + text.size(), value));
+  return value;
+}
+
+}  // namespace
+
+void PgInbox::Migrate(pg_conn* conn) const {
+  if (Pq().PQtransactionStatus(conn) != PQTRANS_INTRANS) {
+    throw std::logic_error(prefix_ + ": Migrate must run inside the caller's transaction (BEGIN)");
+  }
+  const std::string op = "create the schema";
+  const std::string& table = options_.table;
+  const std::string component = "inbox " + table;
+  static_cast<void>(Exec(prefix_, conn, op, "SELECT pg_advisory_xact_lock($1::int4, 0)",
+                         {std::to_string(PgInbox::kSchemaLockClass)}));
+  static_cast<void>(Exec(prefix_, conn, op,
+                         "CREATE TABLE IF NOT EXISTS cppblog_schema_version ("
+                         "component text PRIMARY KEY, version integer NOT NULL)"));
+  const Result found =
+      Exec(prefix_, conn, op, "SELECT version FROM cppblog_schema_version WHERE component = $1",
+           {component});
+  const int version =
+      Pq().PQntuples(found.get()) == 0 ? 0 : std::stoi(Pq().PQgetvalue(found.get(), 0, 0));
+  if (version > kSchemaVersion) {
+    throw StoreError(prefix_ + ": the database holds its schema version " +
+                     std::to_string(version) + ", newer than this program's " +
+                     std::to_string(kSchemaVersion) +
+                     ": run a program as new as the others sharing it");
+  }
+  if (version >= kSchemaVersion) return;
+  // Version 1: the table and its index by time (for retention). Each made only when missing, so
+  // a table an earlier program made (the vipservice's vip_processed) needs no CREATE privilege.
+  const Result existing =
+      Exec(prefix_, conn, op, "SELECT to_regclass($1) IS NOT NULL, to_regclass($2) IS NOT NULL",
+           {table, table + "_by_time"});
+  if (*Pq().PQgetvalue(existing.get(), 0, 0) != 't') {
+    std::string create = "CREATE TABLE IF NOT EXISTS " + table +
+                         " (message_id bytea PRIMARY KEY, processed_at_ns bigint NOT NULL";
+    for (const std::string& column : options_.extra_columns) create += ", " + column;
+    create += ")";
+    static_cast<void>(Exec(prefix_, conn, op, create));
+  }
+  if (*Pq().PQgetvalue(existing.get(), 0, 1) != 't') {
+    static_cast<void>(Exec(
+        prefix_, conn, op,
+        "CREATE INDEX IF NOT EXISTS " + table + "_by_time ON " + table + " (processed_at_ns)"));
+  }
+  static_cast<void>(Exec(prefix_, conn, op,
+                         "INSERT INTO cppblog_schema_version (component, version) "
+                         "VALUES ($1, $2::int4) ON CONFLICT (component) "
+                         "DO UPDATE SET version = EXCLUDED.version",
+                         {component, std::to_string(kSchemaVersion)}));
+}
+
+bool PgInbox::Record(pg_conn* conn, std::string_view message_id, TimePoint at) const {
+  if (message_id.empty()) throw std::invalid_argument(prefix_ + ": an empty message id");
+  if (!options_.extra_columns.empty()) {
+    throw std::logic_error(prefix_ +
+                           ": Record cannot fill the extra columns; record with RecordSql");
+  }
+  const std::string sql = RecordSql({.message_id = "$1", .processed_at_ns = "$2"});
+  const std::array<char, 8> time = BigEndian64(ToNanos(at));
+  const std::array<const char*, 2> values{message_id.data(), time.data()};
+  const std::array<int, 2> lengths{static_cast<int>(message_id.size()), 8};
+  const std::array<int, 2> formats{1, 1};
+  const std::array<Oid, 2> types{kByteaOid, kInt8Oid};
+  const Result result{Pq().PQexecParams(conn, sql.c_str(), 2, types.data(), values.data(),
+                                        lengths.data(), formats.data(), 0)};
+  if (!result || Pq().PQresultStatus(result.get()) != PGRES_TUPLES_OK) {
+    const char* why = result ? Pq().PQresultErrorMessage(result.get()) : "";
+    if (why == nullptr || *why == '\0') why = Pq().PQerrorMessage(conn);
+    throw StoreError(prefix_ + ": record processed message id: " +
+                     text::MaskUrlCredentials(OneLineMessage(why)));
+  }
+  return Pq().PQntuples(result.get()) == 1;
+}
+
+std::string PgInbox::RecordSql(const RecordSqlParts& parts) const {
+  std::string columns = "message_id, processed_at_ns";
+  std::string values = parts.message_id + ", " + parts.processed_at_ns;
+  for (const auto& [column, value] : parts.extra) {
+    columns += ", " + column;
+    values += ", " + value;
+  }
+  return "INSERT INTO " + options_.table + " (" + columns + ")\n  SELECT " + values +
+         "\n  ON CONFLICT (message_id) DO NOTHING\n  RETURNING " + parts.returning;
+}
+
+std::size_t PgInbox::DeleteProcessedBefore(pg_conn* conn, TimePoint cutoff) const {
+  const std::string limit = std::to_string(ToNanos(cutoff));
+  const std::string chunk = std::to_string(kDeleteChunk);
+  const std::string& table = options_.table;
+  const std::string sql =
+      "DELETE FROM " + table + " WHERE message_id IN (SELECT message_id FROM " + table +
+      " WHERE processed_at_ns < $1::int8 LIMIT $2::int8 FOR UPDATE SKIP LOCKED)";
+  std::size_t deleted = 0;
+  for (;;) {
+    const Result result =
+        Exec(prefix_, conn, "delete old processed message ids", sql, {limit, chunk});
+    std::size_t deleted_here = 0;
+    const std::string_view count = Pq().PQcmdTuples(result.get());
+    static_cast<void>(std::from_chars(count.data(), count.data() + count.size(), deleted_here));
+    deleted += deleted_here;
+    if (deleted_here < kDeleteChunk) return deleted;
+  }
+}
+
+std::size_t PgInbox::Count(pg_conn* conn) const {
+  const Result result = Exec(prefix_, conn, "count", "SELECT count(*) FROM " + options_.table);
+  return Number(result.get(), 0, 0);
+}
+
+}  // namespace cppblog::inbox
