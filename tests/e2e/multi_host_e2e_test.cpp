@@ -6,15 +6,10 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <memory>
-#include <set>
 #include <sstream>
 #include <stdexcept>
 #include <string>
-#include <string_view>
 #include <thread>
-#include <utility>
-#include <vector>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -25,6 +20,7 @@
 #include "http_client.hpp"
 #include "pg_test_env.hpp"
 #include "service_process.hpp"
+#include "vip_support.hpp"
 
 // Issue 11 (c) and (d): the VIP flow as it runs on many hosts (docs/decisions/0012): vipservices
 // with a data dir each sharing PostgreSQL (a schema of the test's own), the accountservice's
@@ -46,35 +42,11 @@ using ::testing::HasSubstr;
 using ::testing::Optional;
 using Clock = std::chrono::steady_clock;
 
-constexpr std::string_view kVipRead = "/accounts/10000";
-constexpr std::string_view kGotAMessage = "Got a message: ";
-
-using Settings = std::vector<std::pair<std::string, std::string>>;
-
-// A vipservice on a free port with a data dir of its own, its offers in PostgreSQL.
-class VipService {
- public:
-  VipService(const std::string& offer_store_url, Settings settings) {
-    settings.emplace_back("offer_cooldown", "0");  // every notification is one offer
-    ServiceOptions options =
-        ServiceOptionsFor(BinaryPath("CPPBLOG_VIPSERVICE_BIN", CPPBLOG_VIPSERVICE_BIN),
-                          data_.path(), port_, settings);
-    options.env = {{"OFFER_STORE_URL", offer_store_url}};  // by environment, as deployed
-    process_ = std::make_unique<ServiceProcess>(std::move(options));
-  }
-
-  [[nodiscard]] std::uint16_t Port() const { return port_; }
-  [[nodiscard]] ServiceProcess& Process() { return *process_; }
-  [[nodiscard]] bool WaitHealthy() { return process_->WaitHealthy(port_, 60s); }
-  [[nodiscard]] std::size_t MessagesLogged() const {
-    return CountOccurrences(process_->Output(), kGotAMessage);
-  }
-
- private:
-  TempDir data_{"cppblog-e2e-vip"};
-  std::uint16_t port_ = FreePort();
-  std::unique_ptr<ServiceProcess> process_;
-};
+// The environment of a vipservice whose offers are in `schema` of the shared PostgreSQL (the URL
+// by environment, as deployed).
+Settings WithPgStore(const vip::TestPgSchema& schema) {
+  return {{"OFFER_STORE_URL", schema.Url()}};
+}
 
 // The accountservice on a free port with a data dir (and outbox) of its own.
 class AccountService {
@@ -93,18 +65,6 @@ class AccountService {
   std::uint16_t port_ = FreePort();
   ServiceProcess process_;
 };
-
-std::string Describe(const GetLoadTally& tally) {
-  return "sent " + std::to_string(tally.sent) + ", 200: " + std::to_string(tally.ok) +
-         ", other status: " + std::to_string(tally.other) +
-         ", unanswered: " + std::to_string(tally.unanswered) +
-         ", refused connects: " + std::to_string(tally.refused);
-}
-
-int MillisecondsSince(Clock::time_point start) {
-  return static_cast<int>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count());
-}
 
 std::size_t Count(const vip::TestPgSchema& schema, const std::string& sql) {
   return static_cast<std::size_t>(std::stoull(schema.Query(sql)));
@@ -129,28 +89,6 @@ std::string Describe(const Stored& stored) {
   return "processed ids " + std::to_string(stored.processed) + ", offers " +
          std::to_string(stored.offers) + " (distinct ids " +
          std::to_string(stored.distinct_offered_ids) + ")";
-}
-
-// The message ids of the VIP account's offers as one vipservice serves them.
-std::vector<std::string> OfferedIds(std::uint16_t port) {
-  const HttpResponse response = HttpGet(port, "/offers/10000");
-  if (response.status != 200) {
-    throw std::runtime_error("GET /offers/10000 on :" + std::to_string(port) + " answered " +
-                             std::to_string(response.status) + ": " + response.body);
-  }
-  constexpr std::string_view kKey = R"("messageId":")";
-  std::vector<std::string> ids;
-  for (auto at = response.body.find(kKey); at != std::string::npos;
-       at = response.body.find(kKey, at)) {
-    at += kKey.size();
-    const auto end = response.body.find('"', at);
-    ids.push_back(response.body.substr(at, end - at));
-  }
-  return ids;
-}
-
-std::size_t Distinct(const std::vector<std::string>& ids) {
-  return std::set<std::string>(ids.begin(), ids.end()).size();
 }
 
 // Offers whose notification was read at or after `at` (readAt is the accountservice's clock,
@@ -238,12 +176,12 @@ TEST_F(VipFlowClusterE2e, KillingTheLeaderNodeAndAVipServiceLosesAndDoublesNoRea
   const std::string queue = UniqueName("vip_queue-cluster");
   const Settings broker{
       {"vip_queue", queue}, {"vip_queue_type", "quorum"}, {"amqp_server_url", urls_}};
-  VipService victim{schema.Url(), broker};
-  VipService survivor_a{schema.Url(), broker};
-  VipService survivor_b{schema.Url(), broker};
+  VipInstance victim{broker, WithPgStore(schema)};
+  VipInstance survivor_a{broker, WithPgStore(schema)};
+  VipInstance survivor_b{broker, WithPgStore(schema)};
   AccountService accounts{broker};
-  for (VipService* vip : {&victim, &survivor_a, &survivor_b}) {
-    ASSERT_TRUE(vip->WaitHealthy()) << vip->Process().Output();
+  for (VipInstance* vip : {&victim, &survivor_a, &survivor_b}) {
+    ASSERT_TRUE(vip->WaitHealthy(60s)) << vip->Output();
   }
   ASSERT_TRUE(accounts.WaitHealthy()) << accounts.Process().Output();
   int leader = 0;
@@ -299,10 +237,10 @@ TEST_F(VipFlowClusterE2e, KillingTheLeaderNodeAndAVipServiceLosesAndDoublesNoRea
   EXPECT_EQ(stored.offers, answered) << Describe(stored);
   EXPECT_EQ(stored.distinct_offered_ids, answered) << Describe(stored);
   EXPECT_EQ(stored.processed, answered) << Describe(stored);
-  for (VipService* vip : {&survivor_a, &survivor_b}) {
-    const std::vector<std::string> ids = OfferedIds(vip->Port());
-    EXPECT_EQ(ids.size(), answered) << "GET /offers/10000 on :" << vip->Port();
-    EXPECT_EQ(Distinct(ids), answered) << "GET /offers/10000 on :" << vip->Port();
+  for (VipInstance* vip : {&survivor_a, &survivor_b}) {
+    const Offers offers = OffersAcross({vip->Port()});
+    EXPECT_EQ(offers.total, answered) << "GET /offers/10000 on :" << vip->Port();
+    EXPECT_EQ(offers.distinct, answered) << "GET /offers/10000 on :" << vip->Port();
   }
   // Handed out more often than stored: the kill did cause redeliveries, which were dropped.
   const std::size_t handled =
@@ -354,9 +292,9 @@ TEST(VipFlowStoreOutageE2e, PostgresDownTenSecondsReadsAnswerNothingDeadLettered
   const vip::TestPgSchema schema;
   const std::string queue = UniqueName("vip_queue-pg-outage");
   const Settings broker{{"vip_queue", queue}, {"amqp_server_url", TestAmqpUrl()}};
-  VipService vip{schema.Url(), broker};
+  VipInstance vip{broker, WithPgStore(schema)};
   AccountService accounts{broker};
-  ASSERT_TRUE(vip.WaitHealthy()) << vip.Process().Output();
+  ASSERT_TRUE(vip.WaitHealthy(60s)) << vip.Output();
   ASSERT_TRUE(accounts.WaitHealthy()) << accounts.Process().Output();
   GetLoad load{{.port = accounts.Port(),
                 .target = std::string(kVipRead),
@@ -401,7 +339,7 @@ TEST(VipFlowStoreOutageE2e, PostgresDownTenSecondsReadsAnswerNothingDeadLettered
     outage.End();
     returned = Clock::now();
   }
-  ASSERT_TRUE(vip.WaitHealthy()) << vip.Process().Output();
+  ASSERT_TRUE(vip.WaitHealthy(60s)) << vip.Output();
   const int start_to_healthy_ms = MillisecondsSince(returned);
   RecordProperty("start_to_healthy_ms", start_to_healthy_ms);
   std::cout << "PostgreSQL started again; the vipservice healthy after " << start_to_healthy_ms

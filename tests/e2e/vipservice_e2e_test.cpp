@@ -17,6 +17,7 @@
 #include "http_client.hpp"
 #include "lmdb_offer_store.hpp"
 #include "service_process.hpp"
+#include "vip_support.hpp"
 
 // The vipservice as processes against the real broker of `./dev test`. Each test consumes a
 // queue of its own (setting vip_queue), so tests may run in parallel on one broker.
@@ -29,8 +30,6 @@ using messaging::UniqueName;
 using messaging::WaitUntil;
 using ::testing::HasSubstr;
 using ::testing::Optional;
-
-constexpr std::string_view kGotAMessage = "Got a message: ";
 
 struct VipServiceOptions {
   std::string queue;
@@ -58,13 +57,7 @@ struct VipService {
   }
 
   [[nodiscard]] std::size_t MessagesLogged() const {
-    const std::string output = process.Output();
-    std::size_t count = 0;
-    for (auto at = output.find(kGotAMessage); at != std::string::npos;
-         at = output.find(kGotAMessage, at + 1)) {
-      ++count;
-    }
-    return count;
+    return CountOccurrences(process.Output(), kGotAMessage);
   }
 
   std::uint16_t port;
@@ -88,17 +81,6 @@ void PublishAll(AmqpClient& client, const messaging::QueueSpec& queue,
 
 std::uint32_t ReadyMessages(AmqpClient& client, const std::string& queue) {
   return client.InspectQueue(queue).get().messages;
-}
-
-std::size_t OffersServed(std::uint16_t port, std::string_view account) {
-  const HttpResponse response = HttpGet(port, "/offers/" + std::string(account));
-  if (response.status != 200) return 0;
-  std::size_t count = 0;
-  for (auto at = response.body.find("\"messageId\""); at != std::string::npos;
-       at = response.body.find("\"messageId\"", at + 1)) {
-    ++count;
-  }
-  return count;
 }
 
 TEST(VipServiceE2e, TwoIdleInstancesShareTheQueueTwoMessagesEach) {

@@ -14,6 +14,7 @@
 #include "http_client.hpp"
 #include "pg_test_env.hpp"
 #include "service_process.hpp"
+#include "vip_support.hpp"
 
 // The vipservice as processes on the PostgreSQL store of `./dev test` (CPPBLOG_TEST_PG_URL):
 // issue 11 (e) across processes and (f). Each test uses a schema and a queue of its own.
@@ -63,17 +64,6 @@ std::string WithPassword(std::string url, std::string_view password) {
   const auto at = url.rfind('@');
   url.replace(colon + 1, at - colon - 1, password);
   return url;
-}
-
-std::size_t OffersServed(std::uint16_t port, std::string_view account) {
-  const HttpResponse response = HttpGet(port, "/offers/" + std::string(account));
-  if (response.status != 200) return 0;
-  std::size_t count = 0;
-  for (auto at = response.body.find("\"messageId\""); at != std::string::npos;
-       at = response.body.find("\"messageId\"", at + 1)) {
-    ++count;
-  }
-  return count;
 }
 
 constexpr std::string_view kPassword = "S3cret-Pa55w0rd";
