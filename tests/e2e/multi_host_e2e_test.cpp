@@ -19,6 +19,7 @@
 #include "broker_test_env.hpp"
 #include "http_client.hpp"
 #include "pg_test_env.hpp"
+#include "scoped_outage.hpp"
 #include "service_process.hpp"
 #include "vip_support.hpp"
 
@@ -89,6 +90,24 @@ std::string Describe(const Stored& stored) {
   return "processed ids " + std::to_string(stored.processed) + ", offers " +
          std::to_string(stored.offers) + " (distinct ids " +
          std::to_string(stored.distinct_offered_ids) + ")";
+}
+
+// The end of a stream of VIP reads: none was left unanswered or answered other than 200, and
+// within `timeout` each read answered is exactly one processed id and one offer in `schema`.
+// Returns what is stored then.
+Stored ExpectEachAnsweredReadStoredOnce(const vip::TestPgSchema& schema, const GetLoadTally& tally,
+                                        std::chrono::seconds timeout) {
+  EXPECT_EQ(tally.other, 0) << Describe(tally);
+  EXPECT_EQ(tally.unanswered, 0) << Describe(tally);
+  const auto answered = static_cast<std::size_t>(tally.ok);
+  EXPECT_TRUE(WaitUntil([&] { return StoredIn(schema).processed >= answered; }, timeout))
+      << Describe(tally) << "\n"
+      << Describe(StoredIn(schema));
+  const Stored stored = StoredIn(schema);
+  EXPECT_EQ(stored.processed, answered) << Describe(stored);
+  EXPECT_EQ(stored.offers, answered) << Describe(stored);
+  EXPECT_EQ(stored.distinct_offered_ids, answered) << Describe(stored);
+  return stored;
 }
 
 // Offers whose notification was read at or after `at` (readAt is the accountservice's clock,
@@ -225,18 +244,10 @@ TEST_F(VipFlowClusterE2e, KillingTheLeaderNodeAndAVipServiceLosesAndDoublesNoRea
   ASSERT_TRUE(load.WaitDone(20s)) << Describe(load.Tally());
 
   const GetLoadTally tally = load.Tally();
-  EXPECT_EQ(tally.other, 0) << Describe(tally);
-  EXPECT_EQ(tally.unanswered, 0) << Describe(tally);
   const auto answered = static_cast<std::size_t>(tally.ok);
-  EXPECT_TRUE(WaitUntil([&] { return StoredIn(schema).processed >= answered; }, 40s))
-      << Describe(tally) << "\n"
-      << Describe(StoredIn(schema));
-  const Stored stored = StoredIn(schema);
+  const Stored stored = ExpectEachAnsweredReadStoredOnce(schema, tally, 40s);
   RecordProperty("reads_answered", tally.ok);
   RecordProperty("all_offered_ms", MillisecondsSince(start));
-  EXPECT_EQ(stored.offers, answered) << Describe(stored);
-  EXPECT_EQ(stored.distinct_offered_ids, answered) << Describe(stored);
-  EXPECT_EQ(stored.processed, answered) << Describe(stored);
   for (VipInstance* vip : {&survivor_a, &survivor_b}) {
     const Offers offers = OffersAcross({vip->Port()});
     EXPECT_EQ(offers.total, answered) << "GET /offers/10000 on :" << vip->Port();
@@ -257,31 +268,6 @@ TEST_F(VipFlowClusterE2e, KillingTheLeaderNodeAndAVipServiceLosesAndDoublesNoRea
 }
 
 // --- (d) PostgreSQL down --------------------------------------------------------------------
-
-// Stops the PostgreSQL server of `./dev test` and starts it again (on its data and port) at the
-// latest on destruction, so that a failing test leaves it running for the next ones.
-class PostgresOutage {
- public:
-  PostgresOutage() { vip::TestPostgres("stop"); }
-  ~PostgresOutage() {
-    try {
-      End();
-    } catch (const std::exception& e) {
-      ADD_FAILURE() << "could not start PostgreSQL again: " << e.what();
-    }
-  }
-  PostgresOutage(const PostgresOutage&) = delete;
-  PostgresOutage& operator=(const PostgresOutage&) = delete;
-
-  void End() {
-    if (ended_) return;
-    vip::TestPostgres("start");
-    ended_ = true;
-  }
-
- private:
-  bool ended_ = false;
-};
 
 // A stream of VIP reads while PostgreSQL is down for 10 s: the reads answer 200 (the outbox
 // holds the notifications, the queue holds the deliveries), the vipservice's /health is 503
@@ -307,7 +293,8 @@ TEST(VipFlowStoreOutageE2e, PostgresDownTenSecondsReadsAnswerNothingDeadLettered
       << vip.Process().Output();
   std::chrono::steady_clock::time_point returned;
   {
-    PostgresOutage outage;
+    ScopedOutage outage{"PostgreSQL", [] { vip::TestPostgres("stop"); },
+                        [] { vip::TestPostgres("start"); }};
     const auto stopped = Clock::now();
     const int answered_at_stop = load.Tally().ok;
     HttpResponse health;
@@ -348,17 +335,9 @@ TEST(VipFlowStoreOutageE2e, PostgresDownTenSecondsReadsAnswerNothingDeadLettered
   ASSERT_TRUE(load.WaitDone(20s)) << Describe(load.Tally());
 
   const GetLoadTally tally = load.Tally();
-  EXPECT_EQ(tally.other, 0) << Describe(tally);
-  EXPECT_EQ(tally.unanswered, 0) << Describe(tally);
   const auto answered = static_cast<std::size_t>(tally.ok);
-  EXPECT_TRUE(WaitUntil([&] { return StoredIn(schema).processed >= answered; }, 30s))
-      << Describe(tally) << "\n"
-      << Describe(StoredIn(schema));
+  const Stored stored = ExpectEachAnsweredReadStoredOnce(schema, tally, 30s);
   RecordProperty("start_to_all_stored_ms", MillisecondsSince(returned));
-  const Stored stored = StoredIn(schema);
-  EXPECT_EQ(stored.processed, answered) << Describe(stored);
-  EXPECT_EQ(stored.offers, answered) << Describe(stored);
-  EXPECT_EQ(stored.distinct_offered_ids, answered) << Describe(stored);
   AmqpClient client{{.url = TestAmqpUrl()}};
   ASSERT_TRUE(
       WaitUntil([&] { return client.State() == messaging::ConnectionState::kConnected; }, 20s));

@@ -22,6 +22,7 @@
 
 #include "broker_test_env.hpp"
 #include "http_client.hpp"
+#include "scoped_outage.hpp"
 #include "service_process.hpp"
 #include "vip_support.hpp"
 
@@ -459,32 +460,6 @@ TEST(VipFlowE2e, SigtermToEveryServiceUnderLoadExitsZeroAndLosesNothing) {
   EXPECT_LE(offers.total, std::size_t(tally.sent)) << Describe(offers) << "\n" << Describe(tally);
 }
 
-// Stops the shared test broker (stop_app) and starts it again (start_app) at the latest on
-// destruction, so that a failing test leaves a broker for the next ones. A suite using it
-// must run alone (RUN_SERIAL): every other test's broker is gone meanwhile.
-class BrokerOutage {
- public:
-  BrokerOutage() { RabbitCtl("stop_app"); }
-  ~BrokerOutage() {
-    try {
-      End();
-    } catch (const std::exception& e) {
-      ADD_FAILURE() << "could not start the broker again: " << e.what();
-    }
-  }
-  BrokerOutage(const BrokerOutage&) = delete;
-  BrokerOutage& operator=(const BrokerOutage&) = delete;
-
-  void End() {
-    if (ended_) return;
-    RabbitCtl("start_app");
-    ended_ = true;
-  }
-
- private:
-  bool ended_ = false;
-};
-
 TEST(VipFlowBrokerOutageE2e, ReadsAnswerWhileTheBrokerIsDownAndArriveWithinTenSecondsOfItsReturn) {
   constexpr int kBefore = 10;
   constexpr int kDuring = 500;
@@ -501,7 +476,9 @@ TEST(VipFlowBrokerOutageE2e, ReadsAnswerWhileTheBrokerIsDownAndArriveWithinTenSe
       WaitUntil([&] { return OffersAcross({vip.Port()}).total == std::size_t{kBefore}; }, 10s));
   std::chrono::steady_clock::time_point returned;
   {
-    BrokerOutage outage;
+    // Every other test's broker is gone meanwhile: this suite runs alone (RUN_SERIAL).
+    ScopedOutage outage{"the broker", [] { RabbitCtl("stop_app"); },
+                        [] { RabbitCtl("start_app"); }};
     ASSERT_TRUE(WaitUntil(
         [&] {
           return HttpGet(port, "/health").body.find(R"("broker":"connected")") == std::string::npos;
