@@ -1,5 +1,6 @@
 #include "vip_support.hpp"
 
+#include <algorithm>
 #include <set>
 #include <stdexcept>
 #include <utility>
@@ -77,7 +78,10 @@ VipInstance::VipInstance(Settings settings, Settings env,
   } else {
     data_dir_ = own_data_dir_.emplace("cppblog-e2e-vip").path();
   }
-  settings_.emplace_back("offer_cooldown", "0");
+  const bool cooldown_set =
+      std::any_of(settings_.begin(), settings_.end(),
+                  [](const auto& setting) { return setting.first == "offer_cooldown"; });
+  if (!cooldown_set) settings_.emplace_back("offer_cooldown", "0");
   Start();
 }
 

@@ -54,8 +54,9 @@ struct Offers {
 
 [[nodiscard]] std::string Describe(const Offers& offers);
 
-/// A vipservice process on a free port with `settings` (vip_queue, amqp_server_url …) and
-/// offer_cooldown 0 (every distinct notification is one offer), `env` added to its environment.
+/// A vipservice process on a free port with `settings` (vip_queue, amqp_server_url …; and
+/// offer_cooldown 0, every distinct notification one offer, unless they name another), `env`
+/// added to its environment.
 /// Its store, in `data_dir`/store (a temporary directory of its own when none is given),
 /// outlives the process: Restart() starts it again on it. The binary is
 /// CPPBLOG_VIPSERVICE_BIN (environment) or the one built with the tests.
