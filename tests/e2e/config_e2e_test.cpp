@@ -5,7 +5,6 @@
 #include <fstream>
 #include <iostream>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <sstream>
 #include <stdexcept>
@@ -23,6 +22,7 @@
 #include "broker_test_env.hpp"
 #include "http_client.hpp"
 #include "service_process.hpp"
+#include "vip_support.hpp"
 
 // Centralized configuration with real processes: the configserver binary serving a temporary
 // copy of deploy/config-repo, the services loading from it (-configServerUrl) and refreshing
@@ -115,34 +115,13 @@ fs::path AccountserviceBinary() {
 }
 fs::path VipserviceBinary() { return BinaryPath("CPPBLOG_VIPSERVICE_BIN", CPPBLOG_VIPSERVICE_BIN); }
 
-// The account ids of the VIP notifications that arrive on a queue.
-class VipQueueReader {
- public:
-  explicit VipQueueReader(const std::string& queue) {
-    client_
-        .SubscribeToQueue(vip::VipQueue(false, queue),
-                          [this](const messaging::Message& message) {
-                            const std::string id =
-                                vip::ParseVipNotification(message.body).account_id;
-                            const std::lock_guard lock{mutex_};
-                            account_ids_.push_back(id);
-                            return messaging::Outcome::kAck;
-                          },
-                          {})
-        .get();
-  }
-
-  [[nodiscard]] bool Received(std::string_view account_id) {
-    const std::lock_guard lock{mutex_};
-    return std::find(account_ids_.begin(), account_ids_.end(), account_id) != account_ids_.end();
-  }
-
- private:
-  std::mutex mutex_;
-  std::vector<std::string> account_ids_;
-  // Last: destroyed first, so no handler runs on the members above once they are gone.
-  messaging::AmqpClient client_{{.url = TestAmqpUrl(), .connection_name = "config-e2e"}};
-};
+// Whether a VIP notification for `account_id` has arrived on the collector's queue.
+bool Received(VipQueueCollector& collector, std::string_view account_id) {
+  const std::vector<messaging::Message> messages = collector.Messages();
+  return std::any_of(messages.begin(), messages.end(), [&](const messaging::Message& message) {
+    return vip::ParseVipNotification(message.body).account_id == account_id;
+  });
+}
 
 // Started and subscribed to the bus: an event published from now on reaches it.
 [[nodiscard]] bool WaitListeningOnBus(ServiceProcess& service, std::uint16_t port) {
@@ -160,7 +139,7 @@ TEST(ConfigE2e, EditedVipAccountsApplyWithinThreeSecondsWithoutRestart) {
   ASSERT_TRUE(configserver.WaitHealthy(config_port, kStartTimeout)) << configserver.Output();
   ASSERT_TRUE(configserver.WaitForOutput("amqp publisher: connected", kStartTimeout))
       << configserver.Output();
-  VipQueueReader reader{queue};
+  VipQueueCollector collector{queue};
   const std::uint16_t port = FreePort();
   ServiceProcess account{ConfigClientService({.binary = AccountserviceBinary(),
                                               .config_server_url = ConfigServerUrl(config_port),
@@ -175,8 +154,8 @@ TEST(ConfigE2e, EditedVipAccountsApplyWithinThreeSecondsWithoutRestart) {
   // arrived, one for 10001 would have too.
   ASSERT_EQ(HttpGet(port, "/accounts/10001").status, 200);
   ASSERT_EQ(HttpGet(port, "/accounts/10000").status, 200);
-  ASSERT_TRUE(WaitUntil([&] { return reader.Received("10000"); }, 10s)) << account.Output();
-  ASSERT_FALSE(reader.Received("10001"));
+  ASSERT_TRUE(WaitUntil([&] { return Received(collector, "10000"); }, 10s)) << account.Output();
+  ASSERT_FALSE(Received(collector, "10001"));
 
   EditFile(repo / "accountservice-test.yml", "  - \"10000\"\n", "  - \"10000\"\n  - \"10001\"\n");
   const auto edited = std::chrono::steady_clock::now();
@@ -184,7 +163,7 @@ TEST(ConfigE2e, EditedVipAccountsApplyWithinThreeSecondsWithoutRestart) {
   const bool notified = WaitUntil(
       [&] {
         EXPECT_EQ(HttpGet(port, "/accounts/10001").status, 200);
-        return reader.Received("10001");
+        return Received(collector, "10001");
       },
       3s);
   const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(

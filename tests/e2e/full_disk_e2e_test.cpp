@@ -16,6 +16,7 @@
 #include "broker_test_env.hpp"
 #include "http_client.hpp"
 #include "service_process.hpp"
+#include "vip_support.hpp"
 
 // The services on a full or nearly full disk: a small tmpfs the test mounts (root only; the
 // tests say so when they skip), the real binaries as processes, the real broker of ./dev test.
@@ -39,12 +40,6 @@ std::filesystem::path VipServiceBinary() {
 
 std::filesystem::path AccountServiceBinary() {
   return BinaryPath("CPPBLOG_ACCOUNTSERVICE_BIN", CPPBLOG_ACCOUNTSERVICE_BIN);
-}
-
-std::size_t OffersServed(std::uint16_t port, std::string_view account) {
-  const HttpResponse response = HttpGet(port, "/offers/" + std::string(account));
-  if (response.status != 200) return 0;
-  return CountOccurrences(response.body, "\"messageId\"");
 }
 
 void ExpectOneLineAndExitOne(ServiceProcess& service, const std::string& store_line) {

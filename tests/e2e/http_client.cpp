@@ -190,6 +190,13 @@ HttpResponse HttpGet(std::uint16_t port, std::string_view target) {
   return connection.Request("GET", target, {}, {{"Connection", "close"}});
 }
 
+std::string Describe(const GetLoadTally& tally) {
+  return "sent " + std::to_string(tally.sent) + ", 200: " + std::to_string(tally.ok) +
+         ", other status: " + std::to_string(tally.other) +
+         ", unanswered: " + std::to_string(tally.unanswered) +
+         ", refused connects: " + std::to_string(tally.refused);
+}
+
 GetLoad::GetLoad(GetLoadOptions options)
     : options_(std::move(options)),
       request_("GET " + options_.target +

@@ -83,6 +83,9 @@ struct GetLoadTally {
   int refused = 0;     // connects that failed
 };
 
+/// "sent N, 200: N, other status: N, unanswered: N, refused connects: N", for a failure message.
+[[nodiscard]] std::string Describe(const GetLoadTally& tally);
+
 /// GETs one target `total` times at a concurrency of `connections`, from a small pool of
 /// threads: each sends one request on each of its keep-alive connections, then reads their
 /// responses. A failed connection is replaced on the next round; a thread whose connections

@@ -6,15 +6,10 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <memory>
-#include <set>
 #include <sstream>
 #include <stdexcept>
 #include <string>
-#include <string_view>
 #include <thread>
-#include <utility>
-#include <vector>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -24,7 +19,9 @@
 #include "broker_test_env.hpp"
 #include "http_client.hpp"
 #include "pg_test_env.hpp"
+#include "scoped_outage.hpp"
 #include "service_process.hpp"
+#include "vip_support.hpp"
 
 // Issue 11 (c) and (d): the VIP flow as it runs on many hosts (docs/decisions/0012): vipservices
 // with a data dir each sharing PostgreSQL (a schema of the test's own), the accountservice's
@@ -46,35 +43,9 @@ using ::testing::HasSubstr;
 using ::testing::Optional;
 using Clock = std::chrono::steady_clock;
 
-constexpr std::string_view kVipRead = "/accounts/10000";
-constexpr std::string_view kGotAMessage = "Got a message: ";
-
-using Settings = std::vector<std::pair<std::string, std::string>>;
-
-// A vipservice on a free port with a data dir of its own, its offers in PostgreSQL.
-class VipService {
- public:
-  VipService(const std::string& offer_store_url, Settings settings) {
-    settings.emplace_back("offer_cooldown", "0");  // every notification is one offer
-    ServiceOptions options =
-        ServiceOptionsFor(BinaryPath("CPPBLOG_VIPSERVICE_BIN", CPPBLOG_VIPSERVICE_BIN),
-                          data_.path(), port_, settings);
-    options.env = {{"OFFER_STORE_URL", offer_store_url}};  // by environment, as deployed
-    process_ = std::make_unique<ServiceProcess>(std::move(options));
-  }
-
-  [[nodiscard]] std::uint16_t Port() const { return port_; }
-  [[nodiscard]] ServiceProcess& Process() { return *process_; }
-  [[nodiscard]] bool WaitHealthy() { return process_->WaitHealthy(port_, 60s); }
-  [[nodiscard]] std::size_t MessagesLogged() const {
-    return CountOccurrences(process_->Output(), kGotAMessage);
-  }
-
- private:
-  TempDir data_{"cppblog-e2e-vip"};
-  std::uint16_t port_ = FreePort();
-  std::unique_ptr<ServiceProcess> process_;
-};
+// The environment of a vipservice whose offers are in `schema` of the shared PostgreSQL (the URL
+// by environment, as deployed).
+Settings WithPgStore(const TestPgSchema& schema) { return {{"OFFER_STORE_URL", schema.Url()}}; }
 
 // The accountservice on a free port with a data dir (and outbox) of its own.
 class AccountService {
@@ -93,18 +64,6 @@ class AccountService {
   std::uint16_t port_ = FreePort();
   ServiceProcess process_;
 };
-
-std::string Describe(const GetLoadTally& tally) {
-  return "sent " + std::to_string(tally.sent) + ", 200: " + std::to_string(tally.ok) +
-         ", other status: " + std::to_string(tally.other) +
-         ", unanswered: " + std::to_string(tally.unanswered) +
-         ", refused connects: " + std::to_string(tally.refused);
-}
-
-int MillisecondsSince(Clock::time_point start) {
-  return static_cast<int>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count());
-}
 
 std::size_t Count(const TestPgSchema& schema, const std::string& sql) {
   return static_cast<std::size_t>(std::stoull(schema.Query(sql)));
@@ -131,26 +90,22 @@ std::string Describe(const Stored& stored) {
          std::to_string(stored.distinct_offered_ids) + ")";
 }
 
-// The message ids of the VIP account's offers as one vipservice serves them.
-std::vector<std::string> OfferedIds(std::uint16_t port) {
-  const HttpResponse response = HttpGet(port, "/offers/10000");
-  if (response.status != 200) {
-    throw std::runtime_error("GET /offers/10000 on :" + std::to_string(port) + " answered " +
-                             std::to_string(response.status) + ": " + response.body);
-  }
-  constexpr std::string_view kKey = R"("messageId":")";
-  std::vector<std::string> ids;
-  for (auto at = response.body.find(kKey); at != std::string::npos;
-       at = response.body.find(kKey, at)) {
-    at += kKey.size();
-    const auto end = response.body.find('"', at);
-    ids.push_back(response.body.substr(at, end - at));
-  }
-  return ids;
-}
-
-std::size_t Distinct(const std::vector<std::string>& ids) {
-  return std::set<std::string>(ids.begin(), ids.end()).size();
+// The end of a stream of VIP reads: none was left unanswered or answered other than 200, and
+// within `timeout` each read answered is exactly one processed id and one offer in `schema`.
+// Returns what is stored then.
+Stored ExpectEachAnsweredReadStoredOnce(const TestPgSchema& schema, const GetLoadTally& tally,
+                                        std::chrono::seconds timeout) {
+  EXPECT_EQ(tally.other, 0) << Describe(tally);
+  EXPECT_EQ(tally.unanswered, 0) << Describe(tally);
+  const auto answered = static_cast<std::size_t>(tally.ok);
+  EXPECT_TRUE(WaitUntil([&] { return StoredIn(schema).processed >= answered; }, timeout))
+      << Describe(tally) << "\n"
+      << Describe(StoredIn(schema));
+  const Stored stored = StoredIn(schema);
+  EXPECT_EQ(stored.processed, answered) << Describe(stored);
+  EXPECT_EQ(stored.offers, answered) << Describe(stored);
+  EXPECT_EQ(stored.distinct_offered_ids, answered) << Describe(stored);
+  return stored;
 }
 
 // Offers whose notification was read at or after `at` (readAt is the accountservice's clock,
@@ -237,12 +192,12 @@ TEST_F(VipFlowClusterE2e, KillingTheLeaderNodeAndAVipServiceLosesAndDoublesNoRea
   const std::string queue = UniqueName("vip_queue-cluster");
   const Settings broker{
       {"vip_queue", queue}, {"vip_queue_type", "quorum"}, {"amqp_server_url", urls_}};
-  VipService victim{schema.Url(), broker};
-  VipService survivor_a{schema.Url(), broker};
-  VipService survivor_b{schema.Url(), broker};
+  VipInstance victim{broker, WithPgStore(schema)};
+  VipInstance survivor_a{broker, WithPgStore(schema)};
+  VipInstance survivor_b{broker, WithPgStore(schema)};
   AccountService accounts{broker};
-  for (VipService* vip : {&victim, &survivor_a, &survivor_b}) {
-    ASSERT_TRUE(vip->WaitHealthy()) << vip->Process().Output();
+  for (VipInstance* vip : {&victim, &survivor_a, &survivor_b}) {
+    ASSERT_TRUE(vip->WaitHealthy(60s)) << vip->Output();
   }
   ASSERT_TRUE(accounts.WaitHealthy()) << accounts.Process().Output();
   int leader = 0;
@@ -286,22 +241,14 @@ TEST_F(VipFlowClusterE2e, KillingTheLeaderNodeAndAVipServiceLosesAndDoublesNoRea
   ASSERT_TRUE(load.WaitDone(20s)) << Describe(load.Tally());
 
   const GetLoadTally tally = load.Tally();
-  EXPECT_EQ(tally.other, 0) << Describe(tally);
-  EXPECT_EQ(tally.unanswered, 0) << Describe(tally);
   const auto answered = static_cast<std::size_t>(tally.ok);
-  EXPECT_TRUE(WaitUntil([&] { return StoredIn(schema).processed >= answered; }, 40s))
-      << Describe(tally) << "\n"
-      << Describe(StoredIn(schema));
-  const Stored stored = StoredIn(schema);
+  const Stored stored = ExpectEachAnsweredReadStoredOnce(schema, tally, 40s);
   RecordProperty("reads_answered", tally.ok);
   RecordProperty("all_offered_ms", MillisecondsSince(start));
-  EXPECT_EQ(stored.offers, answered) << Describe(stored);
-  EXPECT_EQ(stored.distinct_offered_ids, answered) << Describe(stored);
-  EXPECT_EQ(stored.processed, answered) << Describe(stored);
-  for (VipService* vip : {&survivor_a, &survivor_b}) {
-    const std::vector<std::string> ids = OfferedIds(vip->Port());
-    EXPECT_EQ(ids.size(), answered) << "GET /offers/10000 on :" << vip->Port();
-    EXPECT_EQ(Distinct(ids), answered) << "GET /offers/10000 on :" << vip->Port();
+  for (VipInstance* vip : {&survivor_a, &survivor_b}) {
+    const Offers offers = OffersAcross({vip->Port()});
+    EXPECT_EQ(offers.total, answered) << "GET /offers/10000 on :" << vip->Port();
+    EXPECT_EQ(offers.distinct, answered) << "GET /offers/10000 on :" << vip->Port();
   }
   // Handed out more often than stored: the kill did cause redeliveries, which were dropped.
   const std::size_t handled =
@@ -319,31 +266,6 @@ TEST_F(VipFlowClusterE2e, KillingTheLeaderNodeAndAVipServiceLosesAndDoublesNoRea
 
 // --- (d) PostgreSQL down --------------------------------------------------------------------
 
-// Stops the PostgreSQL server of `./dev test` and starts it again (on its data and port) at the
-// latest on destruction, so that a failing test leaves it running for the next ones.
-class PostgresOutage {
- public:
-  PostgresOutage() { TestPostgres("stop"); }
-  ~PostgresOutage() {
-    try {
-      End();
-    } catch (const std::exception& e) {
-      ADD_FAILURE() << "could not start PostgreSQL again: " << e.what();
-    }
-  }
-  PostgresOutage(const PostgresOutage&) = delete;
-  PostgresOutage& operator=(const PostgresOutage&) = delete;
-
-  void End() {
-    if (ended_) return;
-    TestPostgres("start");
-    ended_ = true;
-  }
-
- private:
-  bool ended_ = false;
-};
-
 // A stream of VIP reads while PostgreSQL is down for 10 s: the reads answer 200 (the outbox
 // holds the notifications, the queue holds the deliveries), the vipservice's /health is 503
 // naming the store, nothing is dead-lettered (a store outage is not a poison message, ADR
@@ -353,9 +275,9 @@ TEST(VipFlowStoreOutageE2e, PostgresDownTenSecondsReadsAnswerNothingDeadLettered
   const TestPgSchema schema;
   const std::string queue = UniqueName("vip_queue-pg-outage");
   const Settings broker{{"vip_queue", queue}, {"amqp_server_url", TestAmqpUrl()}};
-  VipService vip{schema.Url(), broker};
+  VipInstance vip{broker, WithPgStore(schema)};
   AccountService accounts{broker};
-  ASSERT_TRUE(vip.WaitHealthy()) << vip.Process().Output();
+  ASSERT_TRUE(vip.WaitHealthy(60s)) << vip.Output();
   ASSERT_TRUE(accounts.WaitHealthy()) << accounts.Process().Output();
   GetLoad load{{.port = accounts.Port(),
                 .target = std::string(kVipRead),
@@ -368,7 +290,7 @@ TEST(VipFlowStoreOutageE2e, PostgresDownTenSecondsReadsAnswerNothingDeadLettered
       << vip.Process().Output();
   std::chrono::steady_clock::time_point returned;
   {
-    PostgresOutage outage;
+    ScopedOutage outage{"PostgreSQL", [] { TestPostgres("stop"); }, [] { TestPostgres("start"); }};
     const auto stopped = Clock::now();
     const int answered_at_stop = load.Tally().ok;
     HttpResponse health;
@@ -400,7 +322,7 @@ TEST(VipFlowStoreOutageE2e, PostgresDownTenSecondsReadsAnswerNothingDeadLettered
     outage.End();
     returned = Clock::now();
   }
-  ASSERT_TRUE(vip.WaitHealthy()) << vip.Process().Output();
+  ASSERT_TRUE(vip.WaitHealthy(60s)) << vip.Output();
   const int start_to_healthy_ms = MillisecondsSince(returned);
   RecordProperty("start_to_healthy_ms", start_to_healthy_ms);
   std::cout << "PostgreSQL started again; the vipservice healthy after " << start_to_healthy_ms
@@ -409,17 +331,9 @@ TEST(VipFlowStoreOutageE2e, PostgresDownTenSecondsReadsAnswerNothingDeadLettered
   ASSERT_TRUE(load.WaitDone(20s)) << Describe(load.Tally());
 
   const GetLoadTally tally = load.Tally();
-  EXPECT_EQ(tally.other, 0) << Describe(tally);
-  EXPECT_EQ(tally.unanswered, 0) << Describe(tally);
   const auto answered = static_cast<std::size_t>(tally.ok);
-  EXPECT_TRUE(WaitUntil([&] { return StoredIn(schema).processed >= answered; }, 30s))
-      << Describe(tally) << "\n"
-      << Describe(StoredIn(schema));
+  const Stored stored = ExpectEachAnsweredReadStoredOnce(schema, tally, 30s);
   RecordProperty("start_to_all_stored_ms", MillisecondsSince(returned));
-  const Stored stored = StoredIn(schema);
-  EXPECT_EQ(stored.processed, answered) << Describe(stored);
-  EXPECT_EQ(stored.offers, answered) << Describe(stored);
-  EXPECT_EQ(stored.distinct_offered_ids, answered) << Describe(stored);
   AmqpClient client{{.url = TestAmqpUrl()}};
   ASSERT_TRUE(
       WaitUntil([&] { return client.State() == messaging::ConnectionState::kConnected; }, 20s));

@@ -104,6 +104,12 @@ ServiceOptions ServiceOptionsFor(std::filesystem::path binary,
   return options;
 }
 
+int MillisecondsSince(std::chrono::steady_clock::time_point start) {
+  return static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::steady_clock::now() - start)
+                              .count());
+}
+
 std::size_t CountOccurrences(std::string_view text, std::string_view needle) {
   if (needle.empty()) return 0;
   std::size_t count = 0;

@@ -38,6 +38,9 @@ struct ServiceOptions {
     std::filesystem::path binary, const std::filesystem::path& data_dir, std::uint16_t port,
     const std::vector<std::pair<std::string, std::string>>& settings);
 
+/// Milliseconds from `start` until now, for RecordProperty and progress lines.
+[[nodiscard]] int MillisecondsSince(std::chrono::steady_clock::time_point start);
+
 /// How often `needle` occurs in `text`, e.g. a log line's prefix in ServiceProcess::Output().
 [[nodiscard]] std::size_t CountOccurrences(std::string_view text, std::string_view needle);
 

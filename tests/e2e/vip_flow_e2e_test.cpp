@@ -2,7 +2,6 @@
 #include <condition_variable>
 #include <csignal>
 #include <filesystem>
-#include <initializer_list>
 #include <iostream>
 #include <mutex>
 #include <optional>
@@ -23,7 +22,9 @@
 
 #include "broker_test_env.hpp"
 #include "http_client.hpp"
+#include "scoped_outage.hpp"
 #include "service_process.hpp"
+#include "vip_support.hpp"
 
 // The accountservice's VIP flow against the real broker of `./dev test`: VIP reads go through
 // the outbox to the queue. Each test uses a queue of its own (setting vip_queue).
@@ -47,48 +48,6 @@ ServiceOptions AccountServiceOptions(const TempDir& data_dir, std::uint16_t port
                            {{"vip_queue", queue}, {"amqp_server_url", amqp_url}});
 }
 
-std::filesystem::path VipServiceBinary() {
-#ifdef CPPBLOG_VIPSERVICE_BIN
-  return BinaryPath("CPPBLOG_VIPSERVICE_BIN", CPPBLOG_VIPSERVICE_BIN);
-#else
-  // Built next to the accountservice (bin/).
-  return BinaryPath(
-      "CPPBLOG_VIPSERVICE_BIN",
-      (std::filesystem::path(CPPBLOG_ACCOUNTSERVICE_BIN).parent_path() / "vipservice").string());
-#endif
-}
-
-// Consumes a queue and records what arrives.
-class Collector {
- public:
-  explicit Collector(const std::string& queue) {
-    client_
-        .SubscribeToQueue(vip::VipQueue(false, queue),
-                          [this](const messaging::Message& message) {
-                            const std::lock_guard lock{mutex_};
-                            messages_.push_back(message);
-                            return messaging::Outcome::kAck;
-                          },
-                          {})
-        .get();
-  }
-
-  [[nodiscard]] std::size_t Count() {
-    const std::lock_guard lock{mutex_};
-    return messages_.size();
-  }
-  [[nodiscard]] std::vector<messaging::Message> Messages() {
-    const std::lock_guard lock{mutex_};
-    return messages_;
-  }
-
- private:
-  std::mutex mutex_;
-  std::vector<messaging::Message> messages_;
-  // Last, so it is destroyed first: no delivery lands in a destroyed vector.
-  AmqpClient client_{{.url = TestAmqpUrl()}};
-};
-
 std::set<std::string> DistinctIds(const std::vector<messaging::Message>& messages) {
   std::set<std::string> ids;
   for (const auto& message : messages) ids.insert(message.message_id);
@@ -99,14 +58,14 @@ int VipReads(std::uint16_t port, int count) {
   HttpConnection connection{port};
   int ok = 0;
   for (int i = 0; i < count; ++i) {
-    if (connection.Get("/accounts/10000").status == 200) ++ok;
+    if (connection.Get(kVipRead).status == 200) ++ok;
   }
   return ok;
 }
 
 TEST(VipFlowE2e, VipReadsProduceExactlyThatManyMessages) {
   const std::string queue = UniqueName("vip_queue-flow");
-  Collector collector{queue};
+  VipQueueCollector collector{queue};
   const TempDir data;
   const std::uint16_t port = FreePort();
   ServiceProcess service{AccountServiceOptions(data, port, queue, TestAmqpUrl())};
@@ -131,7 +90,7 @@ TEST(VipFlowE2e, VipReadsProduceExactlyThatManyMessages) {
 
 TEST(VipFlowE2e, TraceparentOfAVipReadComesOutInTheAmqpHeader) {
   const std::string queue = UniqueName("vip_queue-trace");
-  Collector collector{queue};
+  VipQueueCollector collector{queue};
   const TempDir data;
   const std::uint16_t port = FreePort();
   ServiceProcess service{AccountServiceOptions(data, port, queue, TestAmqpUrl())};
@@ -170,7 +129,7 @@ TEST(VipFlowE2e, KilledAfterAnsweringItDeliversEveryReadAfterRestart) {
     service.Signal(SIGKILL);
     ASSERT_TRUE(service.WaitExit(5s).has_value());
   }
-  Collector collector{queue};
+  VipQueueCollector collector{queue};
 
   const std::uint16_t port = FreePort();
   ServiceProcess restarted{AccountServiceOptions(data, port, queue, TestAmqpUrl())};
@@ -214,7 +173,7 @@ TEST(VipFlowE2e, SigtermWithTheBrokerUnreachableExitsZeroWithinOneSecondAndKeeps
                         << " ms\n"
                         << service.Output();
   }
-  Collector collector{queue};
+  VipQueueCollector collector{queue};
 
   const std::uint16_t port = FreePort();
   ServiceProcess restarted{AccountServiceOptions(data, port, queue, TestAmqpUrl())};
@@ -224,110 +183,17 @@ TEST(VipFlowE2e, SigtermWithTheBrokerUnreachableExitsZeroWithinOneSecondAndKeeps
   EXPECT_EQ(collector.Count(), 1U);
 }
 
-constexpr std::string_view kVipRead = "/accounts/10000";
-constexpr std::string_view kGotAMessage = "Got a message: ";
-
-// A vipservice with offer_cooldown 0 (every distinct notification is one offer) whose store
-// (`data_dir`/store) outlives its process: it can be killed and started again on it.
-class VipInstance {
- public:
-  VipInstance(const std::string& queue, std::filesystem::path data_dir)
-      : data_dir_(std::move(data_dir)) {
-    Start(queue);
-  }
-
-  // Starts (again) on a fresh port, consuming `queue`; a running process is killed first.
-  void Start(const std::string& queue) {
-    if (process_) earlier_messages_ += CountOccurrences(process_->Output(), kGotAMessage);
-    process_.reset();
-    port_ = FreePort();
-    process_.emplace(ServiceOptionsFor(
-        VipServiceBinary(), data_dir_, port_,
-        {{"vip_queue", queue}, {"amqp_server_url", TestAmqpUrl()}, {"offer_cooldown", "0"}}));
-  }
-
-  [[nodiscard]] bool WaitHealthy() { return process_->WaitHealthy(port_, 20s); }
-  [[nodiscard]] ServiceProcess& Process() { return *process_; }
-  [[nodiscard]] std::uint16_t Port() const { return port_; }
-  [[nodiscard]] std::string Output() const { return process_->Output(); }
-  // `Got a message` lines of this run and the earlier ones: notifications handed to it.
-  [[nodiscard]] std::size_t MessagesLogged() const {
-    return earlier_messages_ + CountOccurrences(process_->Output(), kGotAMessage);
-  }
-
- private:
-  std::filesystem::path data_dir_;
-  std::uint16_t port_ = 0;
-  std::optional<ServiceProcess> process_;
-  std::size_t earlier_messages_ = 0;
-};
-
-// The message ids of the offers a vipservice has stored for the VIP account.
-std::vector<std::string> OfferedIds(std::uint16_t port) {
-  const HttpResponse response = HttpGet(port, "/offers/10000");
-  if (response.status != 200) {
-    throw std::runtime_error("GET /offers/10000 on :" + std::to_string(port) + " answered " +
-                             std::to_string(response.status) + ": " + response.body);
-  }
-  constexpr std::string_view kKey = R"("messageId":")";
-  std::vector<std::string> ids;
-  for (auto at = response.body.find(kKey); at != std::string::npos;
-       at = response.body.find(kKey, at)) {
-    at += kKey.size();
-    const auto end = response.body.find('"', at);
-    ids.push_back(response.body.substr(at, end - at));
-  }
-  return ids;
-}
-
-// The offers stored across vipservices. With offer_cooldown 0 each notification is one offer:
-// a lost one is missing from `total`, a duplicate effect is an id offered twice.
-struct Offers {
-  std::size_t total = 0;
-  std::size_t distinct = 0;
-  std::vector<std::size_t> per_instance;
-};
-
-Offers OffersAcross(std::initializer_list<std::uint16_t> ports) {
-  Offers offers;
-  std::set<std::string> ids;
-  for (const std::uint16_t port : ports) {
-    const std::vector<std::string> offered = OfferedIds(port);
-    offers.per_instance.push_back(offered.size());
-    offers.total += offered.size();
-    ids.insert(offered.begin(), offered.end());
-  }
-  offers.distinct = ids.size();
-  return offers;
-}
-
-std::string Describe(const GetLoadTally& tally) {
-  return "sent " + std::to_string(tally.sent) + ", 200: " + std::to_string(tally.ok) +
-         ", other status: " + std::to_string(tally.other) +
-         ", unanswered: " + std::to_string(tally.unanswered) +
-         ", refused connects: " + std::to_string(tally.refused);
-}
-
-std::string Describe(const Offers& offers) {
-  std::string text = "offers " + std::to_string(offers.total) + " (distinct ids " +
-                     std::to_string(offers.distinct) + "; per instance";
-  for (const std::size_t count : offers.per_instance) text += " " + std::to_string(count);
-  return text + ")";
-}
-
-int MillisecondsSince(std::chrono::steady_clock::time_point start) {
-  return static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                              std::chrono::steady_clock::now() - start)
-                              .count());
+// A vipservice consuming `queue` on the broker of the tests.
+Settings VipSettings(const std::string& queue) {
+  return {{"vip_queue", queue}, {"amqp_server_url", TestAmqpUrl()}};
 }
 
 TEST(VipFlowE2e, TheVipServiceLogsTheReadsTraceForItsMessage) {
   const std::string queue = UniqueName("vip_queue-trace-log");
   const TempDir account_data;
-  const TempDir vip_data;
   const std::uint16_t port = FreePort();
   ServiceProcess account{AccountServiceOptions(account_data, port, queue, TestAmqpUrl())};
-  VipInstance vip{queue, vip_data.path()};
+  VipInstance vip{VipSettings(queue)};
   ASSERT_TRUE(account.WaitHealthy(port, 20s)) << account.Output();
   ASSERT_TRUE(vip.WaitHealthy()) << vip.Output();
   const std::string trace_id = "0af7651916cd43dd8448eb211c80319c";
@@ -422,7 +288,6 @@ std::vector<boost::json::object> OffersOf(std::uint16_t port) {
 TEST(VipFlowE2e, TraceOfAVipReadIsInTheAmqpHeadersTheVipServicesLogAndTheStoredOffer) {
   const std::string queue = UniqueName("vip_queue-trace-offer");
   const TempDir account_data;
-  const TempDir vip_data;
   const std::uint16_t port = FreePort();
   std::optional<FirstMessagePeek> peek{std::in_place, queue};
   ServiceProcess account{AccountServiceOptions(account_data, port, queue, TestAmqpUrl())};
@@ -444,7 +309,7 @@ TEST(VipFlowE2e, TraceOfAVipReadIsInTheAmqpHeadersTheVipServicesLogAndTheStoredO
   EXPECT_EQ(HeaderText(*message, "tracestate"), tracestate);
   peek.reset();  // the message goes back to the queue, for the vipservice
 
-  VipInstance vip{queue, vip_data.path()};
+  VipInstance vip{VipSettings(queue)};
   ASSERT_TRUE(vip.WaitHealthy()) << vip.Output();
 
   // 2. The vipservice's line for that message.
@@ -467,10 +332,8 @@ TEST(VipFlowE2e, TraceOfAVipReadIsInTheAmqpHeadersTheVipServicesLogAndTheStoredO
 TEST(VipFlowE2e, TwoThousandReadsAtFiftyAreTwoThousandOffersAcrossTwoInstances) {
   constexpr int kReads = 2000;
   const std::string queue = UniqueName("vip_queue-flow");
-  const TempDir data_a{"cppblog-e2e-vip"};
-  const TempDir data_b{"cppblog-e2e-vip"};
-  VipInstance a{queue, data_a.path()};
-  VipInstance b{queue, data_b.path()};
+  VipInstance a{VipSettings(queue)};
+  VipInstance b{VipSettings(queue)};
   const TempDir data;
   const std::uint16_t port = FreePort();
   ServiceProcess accounts{AccountServiceOptions(data, port, queue, TestAmqpUrl())};
@@ -512,8 +375,8 @@ TEST(VipFlowE2e, KilledVipServiceLosesAndDoublesNothingWhenTheInstancesShareASto
   constexpr int kReads = 1000;
   const std::string queue = UniqueName("vip_queue-flow");
   const TempDir shared_data{"cppblog-e2e-vip"};
-  VipInstance victim{queue, shared_data.path()};
-  VipInstance survivor{queue, shared_data.path()};
+  VipInstance victim{VipSettings(queue), {}, shared_data.path()};
+  VipInstance survivor{VipSettings(queue), {}, shared_data.path()};
   const TempDir data;
   const std::uint16_t port = FreePort();
   ServiceProcess accounts{AccountServiceOptions(data, port, queue, TestAmqpUrl())};
@@ -545,10 +408,8 @@ TEST(VipFlowE2e, KilledVipServiceLosesAndDoublesNothingWhenTheInstancesShareASto
 
 TEST(VipFlowE2e, SigtermToEveryServiceUnderLoadExitsZeroAndLosesNothing) {
   const std::string queue = UniqueName("vip_queue-flow");
-  const TempDir data_a{"cppblog-e2e-vip"};
-  const TempDir data_b{"cppblog-e2e-vip"};
-  VipInstance a{queue, data_a.path()};
-  VipInstance b{queue, data_b.path()};
+  VipInstance a{VipSettings(queue)};
+  VipInstance b{VipSettings(queue)};
   const TempDir data;
   std::uint16_t port = FreePort();
   std::optional<ServiceProcess> accounts;
@@ -577,8 +438,8 @@ TEST(VipFlowE2e, SigtermToEveryServiceUnderLoadExitsZeroAndLosesNothing) {
   const auto restart = std::chrono::steady_clock::now();
   port = FreePort();
   accounts.emplace(AccountServiceOptions(data, port, queue, TestAmqpUrl()));
-  a.Start(queue);
-  b.Start(queue);
+  a.Restart();
+  b.Restart();
   ASSERT_TRUE(accounts->WaitHealthy(port, 20s)) << accounts->Output();
   ASSERT_TRUE(a.WaitHealthy()) << a.Output();
   ASSERT_TRUE(b.WaitHealthy()) << b.Output();
@@ -599,38 +460,11 @@ TEST(VipFlowE2e, SigtermToEveryServiceUnderLoadExitsZeroAndLosesNothing) {
   EXPECT_LE(offers.total, std::size_t(tally.sent)) << Describe(offers) << "\n" << Describe(tally);
 }
 
-// Stops the shared test broker (stop_app) and starts it again (start_app) at the latest on
-// destruction, so that a failing test leaves a broker for the next ones. A suite using it
-// must run alone (RUN_SERIAL): every other test's broker is gone meanwhile.
-class BrokerOutage {
- public:
-  BrokerOutage() { RabbitCtl("stop_app"); }
-  ~BrokerOutage() {
-    try {
-      End();
-    } catch (const std::exception& e) {
-      ADD_FAILURE() << "could not start the broker again: " << e.what();
-    }
-  }
-  BrokerOutage(const BrokerOutage&) = delete;
-  BrokerOutage& operator=(const BrokerOutage&) = delete;
-
-  void End() {
-    if (ended_) return;
-    RabbitCtl("start_app");
-    ended_ = true;
-  }
-
- private:
-  bool ended_ = false;
-};
-
 TEST(VipFlowBrokerOutageE2e, ReadsAnswerWhileTheBrokerIsDownAndArriveWithinTenSecondsOfItsReturn) {
   constexpr int kBefore = 10;
   constexpr int kDuring = 500;
   const std::string queue = UniqueName("vip_queue-flow");
-  const TempDir vip_data{"cppblog-e2e-vip"};
-  VipInstance vip{queue, vip_data.path()};
+  VipInstance vip{VipSettings(queue)};
   const TempDir data;
   const std::uint16_t port = FreePort();
   ServiceProcess accounts{AccountServiceOptions(data, port, queue, TestAmqpUrl())};
@@ -642,7 +476,9 @@ TEST(VipFlowBrokerOutageE2e, ReadsAnswerWhileTheBrokerIsDownAndArriveWithinTenSe
       WaitUntil([&] { return OffersAcross({vip.Port()}).total == std::size_t{kBefore}; }, 10s));
   std::chrono::steady_clock::time_point returned;
   {
-    BrokerOutage outage;
+    // Every other test's broker is gone meanwhile: this suite runs alone (RUN_SERIAL).
+    ScopedOutage outage{"the broker", [] { RabbitCtl("stop_app"); },
+                        [] { RabbitCtl("start_app"); }};
     ASSERT_TRUE(WaitUntil(
         [&] {
           return HttpGet(port, "/health").body.find(R"("broker":"connected")") == std::string::npos;

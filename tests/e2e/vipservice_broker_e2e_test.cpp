@@ -16,6 +16,7 @@
 #include "broker_test_env.hpp"
 #include "http_client.hpp"
 #include "service_process.hpp"
+#include "vip_support.hpp"
 
 namespace cppblog::e2e {
 namespace {
@@ -31,12 +32,6 @@ ServiceOptions VipServiceOptions(const TempDir& data, std::uint16_t port,
                                  const std::vector<std::pair<std::string, std::string>>& settings) {
   return ServiceOptionsFor(BinaryPath("CPPBLOG_VIPSERVICE_BIN", CPPBLOG_VIPSERVICE_BIN),
                            data.path(), port, settings);
-}
-
-std::size_t OffersServed(std::uint16_t port) {
-  const HttpResponse response = HttpGet(port, "/offers/10000");
-  if (response.status != 200) return 0;
-  return CountOccurrences(response.body, "\"messageId\"");
 }
 
 // A generated password holding '/' or '?' (not percent-encoded) in AMQP_SERVER_URL: the

@@ -17,6 +17,7 @@
 #include "http_client.hpp"
 #include "lmdb_offer_store.hpp"
 #include "service_process.hpp"
+#include "vip_support.hpp"
 
 // The vipservice as processes against the real broker of `./dev test`. Each test consumes a
 // queue of its own (setting vip_queue), so tests may run in parallel on one broker.
@@ -30,46 +31,21 @@ using messaging::WaitUntil;
 using ::testing::HasSubstr;
 using ::testing::Optional;
 
-constexpr std::string_view kGotAMessage = "Got a message: ";
-
 struct VipServiceOptions {
   std::string queue;
   std::string amqp_url = TestAmqpUrl();
-  std::string cooldown = "0";
   bool compat = false;
 };
 
-// A running vipservice on a free port with its own data dir and an empty config dir.
-struct VipService {
-  VipService(const TempDir& data_dir, const VipServiceOptions& options)
-      : port(FreePort()), process(Options(data_dir, port, options)) {}
-
-  static ServiceOptions Options(const TempDir& data_dir, std::uint16_t port,
-                                const VipServiceOptions& options) {
-    std::filesystem::create_directories(data_dir.path() / "no-config");
-    return {.binary = BinaryPath("CPPBLOG_VIPSERVICE_BIN", CPPBLOG_VIPSERVICE_BIN),
-            .args = {"--config-dir", (data_dir.path() / "no-config").string(), "--set",
-                     "server_port=" + std::to_string(port), "--set",
-                     "data_dir=" + (data_dir.path() / "store").string(), "--set",
-                     "vip_queue=" + options.queue, "--set", "amqp_server_url=" + options.amqp_url,
-                     "--set", "offer_cooldown=" + options.cooldown, "--set",
-                     std::string("compat_goblog_p9=") + (options.compat ? "true" : "false")},
-            .env = {}};
-  }
-
-  [[nodiscard]] std::size_t MessagesLogged() const {
-    const std::string output = process.Output();
-    std::size_t count = 0;
-    for (auto at = output.find(kGotAMessage); at != std::string::npos;
-         at = output.find(kGotAMessage, at + 1)) {
-      ++count;
-    }
-    return count;
-  }
-
-  std::uint16_t port;
-  ServiceProcess process;
-};
+// A vipservice on a free port with its store in `data_dir`, an empty config dir and
+// offer_cooldown 0.
+VipInstance StartVipService(const TempDir& data_dir, const VipServiceOptions& options) {
+  return VipInstance{{{"vip_queue", options.queue},
+                      {"amqp_server_url", options.amqp_url},
+                      {"compat_goblog_p9", options.compat ? "true" : "false"}},
+                     {},
+                     data_dir.path()};
+}
 
 messaging::Message Notification(const std::string& id) {
   return vip::MakeVipMessage({.account_id = "10000", .read_at = std::chrono::system_clock::now()},
@@ -90,36 +66,25 @@ std::uint32_t ReadyMessages(AmqpClient& client, const std::string& queue) {
   return client.InspectQueue(queue).get().messages;
 }
 
-std::size_t OffersServed(std::uint16_t port, std::string_view account) {
-  const HttpResponse response = HttpGet(port, "/offers/" + std::string(account));
-  if (response.status != 200) return 0;
-  std::size_t count = 0;
-  for (auto at = response.body.find("\"messageId\""); at != std::string::npos;
-       at = response.body.find("\"messageId\"", at + 1)) {
-    ++count;
-  }
-  return count;
-}
-
 TEST(VipServiceE2e, TwoIdleInstancesShareTheQueueTwoMessagesEach) {
   const std::string queue = UniqueName("vip_queue-e2e");
   const TempDir data_a;
   const TempDir data_b;
-  VipService a{data_a, {.queue = queue}};
-  VipService b{data_b, {.queue = queue}};
-  ASSERT_TRUE(a.process.WaitHealthy(a.port, 20s)) << a.process.Output();
-  ASSERT_TRUE(b.process.WaitHealthy(b.port, 20s)) << b.process.Output();
+  VipInstance a = StartVipService(data_a, {.queue = queue});
+  VipInstance b = StartVipService(data_b, {.queue = queue});
+  ASSERT_TRUE(a.WaitHealthy()) << a.Output();
+  ASSERT_TRUE(b.WaitHealthy()) << b.Output();
   AmqpClient client{{.url = TestAmqpUrl()}};
 
   PublishAll(client, vip::VipQueue(false, queue),
              {Notification("a1"), Notification("a2"), Notification("a3"), Notification("a4")});
 
   ASSERT_TRUE(WaitUntil([&] { return a.MessagesLogged() + b.MessagesLogged() == 4; }, 10s))
-      << a.process.Output() << b.process.Output();
-  EXPECT_EQ(a.MessagesLogged(), 2U) << a.process.Output();
-  EXPECT_EQ(b.MessagesLogged(), 2U) << b.process.Output();
-  EXPECT_TRUE(WaitUntil([&] { return OffersServed(a.port, "10000") == 2; }, 5s));
-  EXPECT_TRUE(WaitUntil([&] { return OffersServed(b.port, "10000") == 2; }, 5s));
+      << a.Output() << b.Output();
+  EXPECT_EQ(a.MessagesLogged(), 2U) << a.Output();
+  EXPECT_EQ(b.MessagesLogged(), 2U) << b.Output();
+  EXPECT_TRUE(WaitUntil([&] { return OffersServed(a.Port(), "10000") == 2; }, 5s));
+  EXPECT_TRUE(WaitUntil([&] { return OffersServed(b.Port(), "10000") == 2; }, 5s));
 }
 
 TEST(VipServiceE2e, TwoInstancesTakeTwoThousandExactlyOnceInEffect) {
@@ -127,10 +92,10 @@ TEST(VipServiceE2e, TwoInstancesTakeTwoThousandExactlyOnceInEffect) {
   const std::string queue = UniqueName("vip_queue-e2e");
   const TempDir data_a;
   const TempDir data_b;
-  VipService a{data_a, {.queue = queue}};
-  VipService b{data_b, {.queue = queue}};
-  ASSERT_TRUE(a.process.WaitHealthy(a.port, 20s)) << a.process.Output();
-  ASSERT_TRUE(b.process.WaitHealthy(b.port, 20s)) << b.process.Output();
+  VipInstance a = StartVipService(data_a, {.queue = queue});
+  VipInstance b = StartVipService(data_b, {.queue = queue});
+  ASSERT_TRUE(a.WaitHealthy()) << a.Output();
+  ASSERT_TRUE(b.WaitHealthy()) << b.Output();
   AmqpClient client{{.url = TestAmqpUrl()}};
   std::vector<messaging::Message> messages;
   for (std::size_t i = 0; i < kMessages; ++i) {
@@ -142,13 +107,15 @@ TEST(VipServiceE2e, TwoInstancesTakeTwoThousandExactlyOnceInEffect) {
 
   // With offer_cooldown 0 every distinct message is one offer: a lost or doubled effect shows.
   ASSERT_TRUE(WaitUntil(
-      [&] { return OffersServed(a.port, "10000") + OffersServed(b.port, "10000") >= kMessages; },
+      [&] {
+        return OffersServed(a.Port(), "10000") + OffersServed(b.Port(), "10000") >= kMessages;
+      },
       30s))
-      << OffersServed(a.port, "10000") << " + " << OffersServed(b.port, "10000");
+      << OffersServed(a.Port(), "10000") << " + " << OffersServed(b.Port(), "10000");
   const auto elapsed = std::chrono::steady_clock::now() - start;
-  EXPECT_EQ(OffersServed(a.port, "10000") + OffersServed(b.port, "10000"), kMessages);
-  EXPECT_GT(OffersServed(a.port, "10000"), 0U);
-  EXPECT_GT(OffersServed(b.port, "10000"), 0U);
+  EXPECT_EQ(OffersServed(a.Port(), "10000") + OffersServed(b.Port(), "10000"), kMessages);
+  EXPECT_GT(OffersServed(a.Port(), "10000"), 0U);
+  EXPECT_GT(OffersServed(b.Port(), "10000"), 0U);
   RecordProperty(
       "publish_to_all_offered_ms",
       static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count()));
@@ -157,21 +124,21 @@ TEST(VipServiceE2e, TwoInstancesTakeTwoThousandExactlyOnceInEffect) {
 TEST(VipServiceE2e, MalformedMessageIsDeadLetteredAndConsumingGoesOn) {
   const std::string queue = UniqueName("vip_queue-e2e");
   const TempDir data;
-  VipService service{data, {.queue = queue}};
-  ASSERT_TRUE(service.process.WaitHealthy(service.port, 20s)) << service.process.Output();
+  VipInstance service = StartVipService(data, {.queue = queue});
+  ASSERT_TRUE(service.WaitHealthy()) << service.Output();
   AmqpClient client{{.url = TestAmqpUrl()}};
   messaging::Message poison = Notification("bad-1");
   poison.body = "this is not JSON";
 
   PublishAll(client, vip::VipQueue(false, queue), {std::move(poison), Notification("good-1")});
 
-  ASSERT_TRUE(WaitUntil([&] { return OffersServed(service.port, "10000") == 1; }, 10s))
-      << service.process.Output();
-  EXPECT_THAT(HttpGet(service.port, "/offers/10000").body, HasSubstr("\"messageId\":\"good-1\""));
+  ASSERT_TRUE(WaitUntil([&] { return OffersServed(service.Port(), "10000") == 1; }, 10s))
+      << service.Output();
+  EXPECT_THAT(HttpGet(service.Port(), "/offers/10000").body, HasSubstr("\"messageId\":\"good-1\""));
   EXPECT_TRUE(WaitUntil([&] { return ReadyMessages(client, queue + ".dlq") == 1; }, 10s))
-      << service.process.Output();
-  EXPECT_THAT(service.process.Output(), HasSubstr("Got a message: this is not JSON"));
-  EXPECT_EQ(HttpGet(service.port, "/health").status, 200);
+      << service.Output();
+  EXPECT_THAT(service.Output(), HasSubstr("Got a message: this is not JSON"));
+  EXPECT_EQ(HttpGet(service.Port(), "/health").status, 200);
 }
 
 TEST(VipServiceE2e, SigtermDuringAStreamExitsZeroAndLosesNothing) {
@@ -180,16 +147,16 @@ TEST(VipServiceE2e, SigtermDuringAStreamExitsZeroAndLosesNothing) {
   const TempDir data;
   AmqpClient client{{.url = TestAmqpUrl()}};
   {
-    VipService service{data, {.queue = queue}};
-    ASSERT_TRUE(service.process.WaitHealthy(service.port, 20s)) << service.process.Output();
+    VipInstance service = StartVipService(data, {.queue = queue});
+    ASSERT_TRUE(service.WaitHealthy()) << service.Output();
     std::vector<messaging::Message> messages;
     for (int i = 0; i < kMessages; ++i) messages.push_back(Notification("s-" + std::to_string(i)));
     PublishAll(client, vip::VipQueue(false, queue), std::move(messages));
     ASSERT_TRUE(WaitUntil([&] { return service.MessagesLogged() >= 50; }, 10s));
 
-    service.process.Signal(SIGTERM);
+    service.Process().Signal(SIGTERM);
 
-    ASSERT_THAT(service.process.WaitExit(10s), Optional(0)) << service.process.Output();
+    ASSERT_THAT(service.Process().WaitExit(10s), Optional(0)) << service.Output();
   }
   // Every message is either an offer in the store or back in the queue, none in both.
   std::size_t offered = 0;
@@ -203,48 +170,47 @@ TEST(VipServiceE2e, SigtermDuringAStreamExitsZeroAndLosesNothing) {
       << "offered " << offered << ", in the queue " << ReadyMessages(client, queue);
 
   // A restart on the same store takes the rest, and redoes nothing.
-  VipService restarted{data, {.queue = queue}};
-  ASSERT_TRUE(restarted.process.WaitHealthy(restarted.port, 20s)) << restarted.process.Output();
-  EXPECT_TRUE(WaitUntil([&] { return OffersServed(restarted.port, "10000") == kMessages; }, 20s))
-      << OffersServed(restarted.port, "10000");
+  VipInstance restarted = StartVipService(data, {.queue = queue});
+  ASSERT_TRUE(restarted.WaitHealthy()) << restarted.Output();
+  EXPECT_TRUE(WaitUntil([&] { return OffersServed(restarted.Port(), "10000") == kMessages; }, 20s))
+      << OffersServed(restarted.Port(), "10000");
 }
 
 TEST(VipServiceE2e, UnreachableBrokerStartsAndReportsUnavailable) {
   const TempDir data;
-  VipService service{
-      data,
-      {.queue = UniqueName("vip_queue-e2e"),
-       .amqp_url = "amqp://guest:guest@127.0.0.1:" + std::to_string(FreePort()) + "/%2F"}};
+  VipInstance service = StartVipService(
+      data, {.queue = UniqueName("vip_queue-e2e"),
+             .amqp_url = "amqp://guest:guest@127.0.0.1:" + std::to_string(FreePort()) + "/%2F"});
 
   ASSERT_TRUE(WaitUntil(
       [&] {
         try {
-          return HttpGet(service.port, "/health").status == 503;
+          return HttpGet(service.Port(), "/health").status == 503;
         } catch (const std::exception&) {
           return false;  // not listening yet
         }
       },
       10s))
-      << service.process.Output();
-  const HttpResponse health = HttpGet(service.port, "/health");
+      << service.Output();
+  const HttpResponse health = HttpGet(service.Port(), "/health");
   EXPECT_THAT(health.body, HasSubstr("broker: recovering"));
-  EXPECT_TRUE(service.process.IsRunning());
-  service.process.Signal(SIGTERM);
-  EXPECT_THAT(service.process.WaitExit(10s), Optional(0)) << service.process.Output();
+  EXPECT_TRUE(service.Process().IsRunning());
+  service.Process().Signal(SIGTERM);
+  EXPECT_THAT(service.Process().WaitExit(10s), Optional(0)) << service.Output();
 }
 
 TEST(VipServiceE2e, CompatModeDeclaresTheQueueAsTheGoOriginal) {
   const std::string queue = UniqueName("vip_queue-e2e");
   const TempDir data;
-  VipService service{data, {.queue = queue, .compat = true}};
-  ASSERT_TRUE(service.process.WaitHealthy(service.port, 20s)) << service.process.Output();
+  VipInstance service = StartVipService(data, {.queue = queue, .compat = true});
+  ASSERT_TRUE(service.WaitHealthy()) << service.Output();
   AmqpClient client{{.url = TestAmqpUrl()}};
 
   // The Go accountservice's declaration (non-durable) is accepted and its message consumed.
   messaging::Message go_style = Notification("");
   PublishAll(client, vip::VipQueue(true, queue), {std::move(go_style)});
-  EXPECT_TRUE(WaitUntil([&] { return OffersServed(service.port, "10000") == 1; }, 10s))
-      << service.process.Output();
+  EXPECT_TRUE(WaitUntil([&] { return OffersServed(service.Port(), "10000") == 1; }, 10s))
+      << service.Output();
 
   // Ours (durable) now differs from what the broker holds.
   AmqpClient ours{{.url = TestAmqpUrl()}};
@@ -262,11 +228,11 @@ TEST(VipServiceE2e, QueueDeclaredOtherwiseByAPeerExitsOneNamingIt) {
   PublishAll(go_peer, vip::VipQueue(true, queue), {Notification("p1")});
   const TempDir data;
 
-  VipService service{data, {.queue = queue, .compat = false}};
+  VipInstance service = StartVipService(data, {.queue = queue, .compat = false});
 
-  EXPECT_THAT(service.process.WaitExit(20s), Optional(1)) << service.process.Output();
-  EXPECT_THAT(service.process.Output(), HasSubstr("compat_goblog_p9"));
-  EXPECT_THAT(service.process.Output(), HasSubstr(queue));
+  EXPECT_THAT(service.Process().WaitExit(20s), Optional(1)) << service.Output();
+  EXPECT_THAT(service.Output(), HasSubstr("compat_goblog_p9"));
+  EXPECT_THAT(service.Output(), HasSubstr(queue));
 }
 
 }  // namespace

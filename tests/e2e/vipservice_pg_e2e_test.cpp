@@ -14,6 +14,7 @@
 #include "http_client.hpp"
 #include "pg_test_env.hpp"
 #include "service_process.hpp"
+#include "vip_support.hpp"
 
 // The vipservice as processes on the PostgreSQL store of `./dev test` (CPPBLOG_TEST_PG_URL):
 // issue 11 (e) across processes and (f). Each test uses a schema and a queue of its own.
@@ -25,26 +26,14 @@ using messaging::TestAmqpUrl;
 using messaging::UniqueName;
 using messaging::WaitUntil;
 
-// A vipservice on a free port with a data dir of its own and `offer_store_url`.
-struct VipService {
-  VipService(const TempDir& data_dir, const std::string& offer_store_url, const std::string& queue,
-             const std::string& amqp_url, const std::string& cooldown = "24h")
-      : port(FreePort()), process(Options(data_dir, offer_store_url, queue, amqp_url, cooldown)) {}
-
-  ServiceOptions Options(const TempDir& data_dir, const std::string& offer_store_url,
-                         const std::string& queue, const std::string& amqp_url,
-                         const std::string& cooldown) const {
-    ServiceOptions options = ServiceOptionsFor(
-        BinaryPath("CPPBLOG_VIPSERVICE_BIN", CPPBLOG_VIPSERVICE_BIN), data_dir.path(), port,
-        {{"vip_queue", queue}, {"amqp_server_url", amqp_url}, {"offer_cooldown", cooldown}});
-    // The URL by environment, as a deployment would set it.
-    options.env = {{"OFFER_STORE_URL", offer_store_url}};
-    return options;
-  }
-
-  std::uint16_t port;
-  ServiceProcess process;
-};
+// A vipservice with a data dir of its own consuming `queue` from `amqp_url`, its offers at
+// `offer_store_url`: the URL by environment, as a deployment would set it.
+VipInstance VipOnStore(const std::string& offer_store_url, const std::string& queue,
+                       const std::string& amqp_url, const std::string& cooldown = "24h") {
+  return VipInstance{
+      {{"vip_queue", queue}, {"amqp_server_url", amqp_url}, {"offer_cooldown", cooldown}},
+      {{"OFFER_STORE_URL", offer_store_url}}};
+}
 
 // The line of `output` that holds `needle` ("" when none).
 std::string LineWith(const std::string& output, std::string_view needle) {
@@ -65,31 +54,19 @@ std::string WithPassword(std::string url, std::string_view password) {
   return url;
 }
 
-std::size_t OffersServed(std::uint16_t port, std::string_view account) {
-  const HttpResponse response = HttpGet(port, "/offers/" + std::string(account));
-  if (response.status != 200) return 0;
-  std::size_t count = 0;
-  for (auto at = response.body.find("\"messageId\""); at != std::string::npos;
-       at = response.body.find("\"messageId\"", at + 1)) {
-    ++count;
-  }
-  return count;
-}
-
 constexpr std::string_view kPassword = "S3cret-Pa55w0rd";
 // Never used: the store opens (and fails) before the broker connection starts.
 constexpr const char* kNoBroker = "amqp://guest:guest@127.0.0.1:1/%2F";
 
 // Issue 11 (f): the service exits 1 with one line naming the key, the host and what to do.
 void ExpectStartFailure(const std::string& url, const std::vector<std::string>& expected) {
-  const TempDir data;
-  VipService service{data, url, UniqueName("vip_queue-pg-e2e"), kNoBroker};
+  VipInstance service = VipOnStore(url, UniqueName("vip_queue-pg-e2e"), kNoBroker);
 
-  const auto status = service.process.WaitExit(20s);
+  const auto status = service.Process().WaitExit(20s);
 
-  ASSERT_TRUE(status.has_value()) << "still running: " << service.process.Output();
-  EXPECT_EQ(*status, 1) << service.process.Output();
-  const std::string output = service.process.Output();
+  ASSERT_TRUE(status.has_value()) << "still running: " << service.Process().Output();
+  EXPECT_EQ(*status, 1) << service.Process().Output();
+  const std::string output = service.Process().Output();
   const std::string line = LineWith(output, "offer_store_url");
   ASSERT_FALSE(line.empty()) << output;
   for (const std::string& part : expected) {
@@ -123,14 +100,11 @@ TEST(VipServicePgE2e, ThreeInstancesWithCooldownMakeExactlyOneOfferShownByEach) 
   constexpr std::size_t kMessages = 300;
   const TestPgSchema schema;
   const std::string queue = UniqueName("vip_queue-pg-e2e");
-  const TempDir data_a;
-  const TempDir data_b;
-  const TempDir data_c;
-  VipService a{data_a, schema.Url(), queue, TestAmqpUrl()};
-  VipService b{data_b, schema.Url(), queue, TestAmqpUrl()};
-  VipService c{data_c, schema.Url(), queue, TestAmqpUrl()};
-  for (VipService* service : {&a, &b, &c}) {
-    ASSERT_TRUE(service->process.WaitHealthy(service->port, 20s)) << service->process.Output();
+  VipInstance a = VipOnStore(schema.Url(), queue, TestAmqpUrl());
+  VipInstance b = VipOnStore(schema.Url(), queue, TestAmqpUrl());
+  VipInstance c = VipOnStore(schema.Url(), queue, TestAmqpUrl());
+  for (VipInstance* service : {&a, &b, &c}) {
+    ASSERT_TRUE(service->WaitHealthy()) << service->Output();
   }
   AmqpClient client{{.url = TestAmqpUrl()}};
   std::vector<std::future<void>> confirms;
@@ -150,12 +124,12 @@ TEST(VipServicePgE2e, ThreeInstancesWithCooldownMakeExactlyOneOfferShownByEach) 
       30s))
       << schema.Query("SELECT count(*) FROM vip_processed");
   EXPECT_EQ(schema.Query("SELECT count(*) FROM vip_offers"), "1");
-  EXPECT_EQ(OffersServed(a.port, "10000"), 1U);
-  EXPECT_EQ(OffersServed(b.port, "10000"), 1U);
-  EXPECT_EQ(OffersServed(c.port, "10000"), 1U);
+  EXPECT_EQ(OffersServed(a.Port(), "10000"), 1U);
+  EXPECT_EQ(OffersServed(b.Port(), "10000"), 1U);
+  EXPECT_EQ(OffersServed(c.Port(), "10000"), 1U);
   // Every instance took a share: the rule held across processes, not within one.
-  for (VipService* service : {&a, &b, &c}) {
-    EXPECT_NE(service->process.Output().find("Got a message"), std::string::npos);
+  for (VipInstance* service : {&a, &b, &c}) {
+    EXPECT_NE(service->Output().find("Got a message"), std::string::npos);
   }
 }
 

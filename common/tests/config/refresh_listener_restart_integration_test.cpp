@@ -20,6 +20,7 @@
 
 #include "broker_test_env.hpp"
 #include "fake_config_server.hpp"
+#include "scoped_outage.hpp"
 
 namespace cppblog::config {
 namespace {
@@ -79,29 +80,6 @@ class StateLog {
   messaging::ConnectionState current_ = messaging::ConnectionState::kRecovering;
 };
 
-// stop_app now, start_app at the latest on destruction.
-class StoppedBroker {
- public:
-  StoppedBroker() { messaging::RabbitCtl("stop_app"); }
-  ~StoppedBroker() {
-    try {
-      Start();
-    } catch (const std::exception& e) {
-      ADD_FAILURE() << "could not start the test broker again: " << e.what();
-    }
-  }
-  StoppedBroker(const StoppedBroker&) = delete;
-  StoppedBroker& operator=(const StoppedBroker&) = delete;
-  void Start() {
-    if (started_) return;
-    started_ = true;
-    messaging::RabbitCtl("start_app");
-  }
-
- private:
-  bool started_ = false;
-};
-
 TEST(RefreshListenerRestart, ARefreshEventAfterABrokerRestartStillChangesTheLiveProperty) {
   const std::string bus = messaging::UniqueName("springCloudBus");
   FakeConfigServer server;
@@ -154,9 +132,10 @@ TEST(RefreshListenerRestart, ARefreshEventAfterABrokerRestartStillChangesTheLive
   ASSERT_TRUE(wait_for("10000,10001"));
 
   {
-    StoppedBroker stopped;
+    ScopedOutage stopped{"the test broker", [] { messaging::RabbitCtl("stop_app"); },
+                         [] { messaging::RabbitCtl("start_app"); }};
     ASSERT_TRUE(log.WaitForLoss());
-    stopped.Start();
+    stopped.End();
   }
   ASSERT_TRUE(log.WaitConnected()) << "the listener's client did not recover";
 
