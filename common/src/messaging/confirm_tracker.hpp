@@ -107,6 +107,15 @@ class ConfirmTracker {
     }
   }
 
+  /// Whether matches(const Item&) is true for an outstanding item.
+  template <typename Match>
+  [[nodiscard]] bool AnyOutstanding(Match&& matches) const {
+    for (std::size_t i = 0; i < count_; ++i) {
+      if (!At(i).confirmed && matches(At(i).item)) return true;
+    }
+    return false;
+  }
+
   /// The channel (or its connection) is gone and its tags with it: hands each outstanding item to
   /// take(Item&&), in tag order, forgets the settled ones, and starts again at tag 1 (the next
   /// confirm.select's first). `take` must not call this tracker.
@@ -130,6 +139,7 @@ class ConfirmTracker {
   };
 
   Slot& At(std::size_t i) noexcept { return ring_[(head_ + i) & (ring_.size() - 1)]; }
+  const Slot& At(std::size_t i) const noexcept { return ring_[(head_ + i) & (ring_.size() - 1)]; }
 
   void Grow() {
     std::vector<Slot> bigger(ring_.empty() ? 16 : 2 * ring_.size());

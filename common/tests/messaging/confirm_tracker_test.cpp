@@ -210,6 +210,15 @@ TEST(ConfirmTracker, ForEachOutstandingVisitsOutstandingItemsInTagOrderUntilTold
   EXPECT_THAT(visited, ElementsAre("a", "c"));
 }
 
+TEST(ConfirmTracker, AnyOutstandingLooksOnlyAtOutstandingItems) {
+  auto tracker = TrackerWith({"a", "b"});
+  Settled settled;
+  tracker.Confirm({.delivery_tag = 2}, Recorder(settled));
+
+  EXPECT_TRUE(tracker.AnyOutstanding([](const std::string& s) { return s == "a"; }));
+  EXPECT_FALSE(tracker.AnyOutstanding([](const std::string& s) { return s == "b"; }));
+}
+
 TEST(ConfirmTracker, SettleMayTakeTheItem) {
   ConfirmTracker<std::unique_ptr<int>> tracker;
   tracker.Add(std::make_unique<int>(1));
