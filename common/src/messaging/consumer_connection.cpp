@@ -91,7 +91,8 @@ void ApplyRetryHeaders(Message& message) {
 
 ConsumerConnection::ConsumerConnection(ConnectionSettings settings, WorkerPool& pool,
                                        std::function<void(ConnectionState)> on_state_change)
-    : pool_(pool), loop_(std::move(settings), "consumer", *this, std::move(on_state_change)) {
+    : pool_(pool),
+      loop_(std::move(settings), "consumer", *this, queue_mutex_, std::move(on_state_change)) {
   link_->connection = this;
 }
 
@@ -136,7 +137,7 @@ std::future<void> ConsumerConnection::Control(std::uint32_t id, SubscriptionOp o
   std::promise<void> done;
   auto future = done.get_future();
   bool refused = false;
-  loop_.Post(queue_mutex_, [&] {
+  loop_.Post([&] {
     if (stopped_) {
       refused = true;
     } else {
@@ -159,21 +160,21 @@ std::shared_ptr<Subscription::Control> ConsumerConnection::MakeDetachedControl(
 std::future<void> ConsumerConnection::Subscribe(std::shared_ptr<const SubscriptionConfig> config) {
   std::promise<void> ready;
   auto future = ready.get_future();
-  loop_.Post(queue_mutex_, [&] { new_.emplace_back(std::move(config), std::move(ready)); });
+  loop_.Post([&] { new_.emplace_back(std::move(config), std::move(ready)); });
   return future;
 }
 
 bool ConsumerConnection::StopConsuming(Clock::time_point deadline) {
   std::promise<void> done;
   auto future = done.get_future();
-  loop_.Post(queue_mutex_, [&] { cancel_requests_.push_back(std::move(done)); });
+  loop_.Post([&] { cancel_requests_.push_back(std::move(done)); });
   return future.wait_until(deadline) == std::future_status::ready;
 }
 
 bool ConsumerConnection::WaitFlushed(Clock::time_point deadline) {
   std::promise<void> done;
   auto future = done.get_future();
-  loop_.Post(queue_mutex_, [&] { flush_requests_.push_back(std::move(done)); });
+  loop_.Post([&] { flush_requests_.push_back(std::move(done)); });
   return future.wait_until(deadline) == std::future_status::ready;
 }
 
@@ -430,7 +431,7 @@ void ConsumerConnection::RunHandler(const SubscriptionConfig& config, std::uint6
     config.process_duration->Observe(std::chrono::duration<double>(Clock::now() - started).count());
   }
   if (result.outcome != Outcome::kAck) result.message = std::move(message);
-  loop_.Post(queue_mutex_, [&] { results_.push_back(std::move(result)); });
+  loop_.Post([&] { results_.push_back(std::move(result)); });
 }
 
 void ConsumerConnection::HandleResult(amqp_connection_state_t conn, Result& result,
@@ -761,8 +762,7 @@ Clock::time_point ConsumerConnection::NextTimer() {
   return next;
 }
 
-bool ConsumerConnection::HasWork() {
-  std::lock_guard lock(queue_mutex_);
+bool ConsumerConnection::HasWorkLocked() {
   return !new_.empty() || !results_.empty() || !cancel_requests_.empty() ||
          !flush_requests_.empty() || !control_requests_.empty() || !tasks_.empty();
 }

@@ -164,14 +164,15 @@ class ConsumerConnection final : private IoHandler {
                        const MessagingError& error) override;
   void Work(amqp_connection_state_t conn, Clock::time_point now) override;
   Clock::time_point NextTimer() override;
-  bool HasWork() override;
+  bool HasWorkLocked() override;
   void AfterRead() override;
   void OnStopping(amqp_connection_state_t conn) override;
 
   WorkerPool& pool_;
   std::shared_ptr<ConsumerLink> link_ = std::make_shared<ConsumerLink>();
 
-  std::mutex queue_mutex_;  // guards what follows, up to stopped_
+  // Guards what follows, up to stopped_; loop_ takes it for Post() and HasWorkLocked().
+  std::mutex queue_mutex_;
   std::vector<std::pair<std::shared_ptr<const SubscriptionConfig>, std::promise<void>>> new_;
   std::vector<Result> results_;
   std::vector<std::promise<void>> cancel_requests_;

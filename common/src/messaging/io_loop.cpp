@@ -48,10 +48,11 @@ int MakeEventFd() {
 }  // namespace
 
 IoLoop::IoLoop(ConnectionSettings settings, std::string role, IoHandler& handler,
-               std::function<void(ConnectionState)> on_state_change)
+               std::mutex& queue_mutex, std::function<void(ConnectionState)> on_state_change)
     : settings_(std::move(settings)),
       role_(std::move(role)),
       handler_(handler),
+      queue_mutex_(queue_mutex),
       on_state_change_(std::move(on_state_change)),
       event_fd_(MakeEventFd()),
       thread_([this] { Run(); }) {}
@@ -265,17 +266,20 @@ Clock::time_point IoLoop::SilentLimit() const {
 }
 
 void IoLoop::Sleep(Clock::time_point until) {
-  idle_.store(true);
-  if (handler_.HasWork() || stop_requested_) {
-    idle_.store(false);
-    socket_may_have_data_ = true;  // not polled: the next ReadAvailable tries
-    return;
+  {
+    std::lock_guard lock(queue_mutex_);
+    if (handler_.HasWorkLocked() || stop_requested_) {
+      socket_may_have_data_ = true;  // not polled: the next ReadAvailable tries
+      return;
+    }
+    idle_ = true;
   }
   pollfd fds[2] = {{event_fd_, POLLIN, 0}, {-1, POLLIN, 0}};
   nfds_t count = 1;
   if (conn_ != nullptr) {
     if (amqp_frames_enqueued(conn_) != 0 || amqp_data_in_buffer(conn_) != 0) {
-      idle_.store(false);
+      std::lock_guard lock(queue_mutex_);
+      idle_ = false;
       return;
     }
     fds[1].fd = amqp_get_sockfd(conn_);
@@ -293,7 +297,8 @@ void IoLoop::Sleep(Clock::time_point until) {
     std::uint64_t value = 0;
     [[maybe_unused]] const auto n = read(event_fd_, &value, sizeof value);
   }
-  idle_.store(false);
+  std::lock_guard lock(queue_mutex_);
+  idle_ = false;
 }
 
 void IoLoop::Run() {

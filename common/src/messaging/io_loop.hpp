@@ -83,10 +83,9 @@ class IoHandler {
   virtual void Work(amqp_connection_state_t conn, Clock::time_point now) = 0;
   /// Earliest timer of the handler (Clock::time_point::max() for none).
   virtual Clock::time_point NextTimer() = 0;
-  /// Asked right before the thread sleeps, after it marked itself idle (see IoLoop::Post): true
-  /// when there is work now (commands queued, messages it can send), so it does not sleep. Reads
-  /// the queues under the handler's own lock, the one its Post()s take.
-  virtual bool HasWork() = 0;
+  /// Under the queue mutex (the owner's, given to the IoLoop), right before the thread sleeps:
+  /// true when there is work now (commands queued, messages it can send), so it does not sleep.
+  virtual bool HasWorkLocked() = 0;
   /// After each read of the socket (e.g. to hand a batch of deliveries on).
   virtual void AfterRead() {}
   /// Last call, connection still open (or null).
@@ -102,15 +101,17 @@ class IoHandler {
 /// reconnects with jittered exponential backoff along the node list, services heartbeats (it never
 /// sleeps longer than heartbeat/2 without reading, and notices a silent broker two heartbeat
 /// intervals after its last bytes), and waits in poll() on the socket and an eventfd. Other threads
-/// never touch the connection: they queue work for the handler under the handler's own lock and
-/// wake the thread through Post(), which writes the eventfd only when the thread sleeps (one
-/// write per batch, not per message).
+/// never touch the connection: they queue work for the handler through Post(), under the queue
+/// mutex its owner holds next to its queues, which writes the eventfd only when the thread sleeps
+/// (one write per batch, not per message).
 class IoLoop {
  public:
   /// Starts the I/O thread, which calls `handler` from now on: construct the loop after
-  /// everything the handler touches (as the last member of its owner). `on_state_change` gets
-  /// each new State(), on the I/O thread.
-  IoLoop(ConnectionSettings settings, std::string role, IoHandler& handler,
+  /// everything the handler touches (as the last member of its owner). `queue_mutex` is the
+  /// owner's lock over the queues that Post() fills and the handler's Work() empties; the loop
+  /// takes it for Post() and to ask HasWorkLocked() before it sleeps. `on_state_change` gets each
+  /// new State(), on the I/O thread.
+  IoLoop(ConnectionSettings settings, std::string role, IoHandler& handler, std::mutex& queue_mutex,
          std::function<void(ConnectionState)> on_state_change);
   /// Stop().
   ~IoLoop();
@@ -121,25 +122,24 @@ class IoLoop {
   /// cleanly and the state is kClosed. Idempotent; not from the I/O thread.
   void Stop();
 
-  /// Any thread: runs `push` under `queue_mutex` (the handler's lock over what its Work takes and
-  /// its HasWork reads), then wakes the I/O thread if it sleeps or is about to. A `push` that
-  /// returns bool wakes it only when it returns true (what it queued can wait for the thread's next
-  /// timer or read). A busy thread finds the work through HasWork() before it sleeps, so a burst
-  /// of pushes costs one eventfd write.
+  /// Any thread: runs `push` under the queue mutex, then wakes the I/O thread if it sleeps. A
+  /// `push` that returns bool wakes it only when it returns true (what it queued can wait for the
+  /// thread's next timer or read). A busy thread finds the work through HasWorkLocked() before it
+  /// sleeps, so a burst of pushes costs one eventfd write.
   template <typename F>
-  void Post(std::mutex& queue_mutex, F&& push) {
-    bool wake = true;
+  void Post(F&& push) {
+    bool wake = false;
     {
-      std::lock_guard lock(queue_mutex);
+      std::lock_guard lock(queue_mutex_);
       if constexpr (std::is_void_v<std::invoke_result_t<F&>>) {
         push();
+        wake = idle_;
       } else {
-        wake = push();
+        wake = push() && idle_;
       }
+      if (wake) idle_ = false;
     }
-    // Ordered by queue_mutex: either HasWork() (under that lock, after idle_ was set) sees the
-    // push, or this sees idle_ set.
-    if (wake && idle_.load(std::memory_order_relaxed) && idle_.exchange(false)) Wake();
+    if (wake) Wake();
   }
 
   /// Any thread.
@@ -148,7 +148,6 @@ class IoLoop {
   [[nodiscard]] const BrokerNode& CurrentNode() const noexcept {
     return settings_.nodes[current_node_.load()];
   }
-  [[nodiscard]] const std::string& Role() const noexcept { return role_; }
   [[nodiscard]] ClientMetrics& Metrics() const noexcept { return *settings_.metrics; }
 
   // I/O thread only (the handler's hooks).
@@ -179,11 +178,10 @@ class IoLoop {
   const ConnectionSettings settings_;
   const std::string role_;
   IoHandler& handler_;
+  std::mutex& queue_mutex_;
   const std::function<void(ConnectionState)> on_state_change_;
   const int event_fd_;
-  // Set by the I/O thread before it asks HasWork() and sleeps; whoever clears it first (a Post,
-  // or the thread once awake) owes the wake-up.
-  std::atomic<bool> idle_{false};
+  bool idle_ = false;  // guarded by queue_mutex_: the thread sleeps (or is about to)
   std::atomic<bool> stop_requested_{false};
   std::atomic<ConnectionState> state_{ConnectionState::kRecovering};
   std::atomic<std::size_t> current_node_{0};  // written by the I/O thread only

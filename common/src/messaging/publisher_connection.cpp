@@ -61,7 +61,7 @@ PublisherConnection::PublisherConnection(ConnectionSettings settings,
       max_outstanding_(std::max<std::size_t>(1, options.max_outstanding_publishes)),
       timeout_(options.publish_timeout),
       spare_limit_(std::clamp<std::size_t>(window_, 64, 4096)),
-      loop_(std::move(settings), "publisher", *this, std::move(on_state_change)) {}
+      loop_(std::move(settings), "publisher", *this, queue_mutex_, std::move(on_state_change)) {}
 
 std::future<void> PublisherConnection::Publish(const ExchangeSpec& exchange,
                                                std::string routing_key, Message&& message) {
@@ -116,7 +116,7 @@ std::future<void> PublisherConnection::Enqueue(TargetRef target, std::string exc
   const auto deadline = Clock::now() + timeout_;
   std::future<void> future;
   std::exception_ptr refused;
-  loop_.Post(queue_mutex_, [&] {
+  loop_.Post([&] {
     if (closing_) {
       refused =
           Error(MessagingErrorKind::kClosed,
@@ -177,7 +177,7 @@ std::future<void> PublisherConnection::Enqueue(TargetRef target, std::string exc
 std::future<QueueInfo> PublisherConnection::InspectQueue(std::string queue) {
   Inspect inspect{std::move(queue), {}};
   auto future = inspect.promise.get_future();
-  loop_.Post(queue_mutex_, [&] {
+  loop_.Post([&] {
     inspects_.push_back(std::move(inspect));
     return true;
   });
@@ -497,7 +497,7 @@ void PublisherConnection::ExpireTimeouts(Clock::time_point now) {
   // Expired ones stay until the broker confirms them: their delivery tags are still counted.
   in_flight_.ForEachOutstanding([&](OutgoingPtr& m) {
     if (m->deadline > now) return false;
-    expire(*m);
+    if (!m->settled) expire(*m);
     return true;
   });
   for (auto* queue : {&pending_, &nacked_}) {
@@ -644,8 +644,7 @@ Clock::time_point PublisherConnection::NextTimer() {
   return next;
 }
 
-bool PublisherConnection::HasWork() {
-  std::lock_guard lock(queue_mutex_);
+bool PublisherConnection::HasWorkLocked() {
   // Settled Outgoings back to the callers now: while this thread sleeps they would otherwise
   // allocate new ones.
   while (!done_.empty() && spare_.size() < spare_limit_) {

@@ -114,7 +114,7 @@ class PublisherConnection final : private IoHandler {
                        const MessagingError& error) override;
   void Work(amqp_connection_state_t conn, Clock::time_point now) override;
   Clock::time_point NextTimer() override;
-  bool HasWork() override;
+  bool HasWorkLocked() override;
   void OnStopping(amqp_connection_state_t conn) override;
 
   static constexpr std::chrono::milliseconds kMinNackBackoff{50};
@@ -129,7 +129,8 @@ class PublisherConnection final : private IoHandler {
   static constexpr std::size_t kMaxSpareBody = 4 * 1024;
   const std::size_t spare_limit_;
 
-  std::mutex queue_mutex_;  // guards what follows, up to outstanding_
+  // Guards what follows, up to closing_; loop_ takes it for Post() and HasWorkLocked().
+  std::mutex queue_mutex_;
   std::vector<OutgoingPtr> incoming_;
   std::vector<OutgoingPtr> spare_;  // settled, for Enqueue to fill again
   /// Set by the I/O thread before it sleeps: whether a new publish gives it something to do
