@@ -118,17 +118,18 @@ class ConfirmTracker {
 
   /// The channel (or its connection) is gone and its tags with it: hands each outstanding item to
   /// take(Item&&), in tag order, forgets the settled ones, and starts again at tag 1 (the next
-  /// confirm.select's first). `take` must not call this tracker.
+  /// confirm.select's first). Should `take` throw, the items after that one are forgotten too.
   template <typename Take>
   void Reset(Take&& take) {
-    for (std::size_t i = 0; i < count_; ++i) {
-      Slot& slot = At(i);
-      if (!slot.confirmed) take(std::move(slot.item));
-      slot = Slot{};
-    }
+    const std::size_t head = head_;
+    const std::size_t count = count_;
     head_ = 0;
     count_ = 0;
     first_tag_ = 1;
+    for (std::size_t i = 0; i < count; ++i) {
+      Slot slot = std::exchange(ring_[(head + i) & (ring_.size() - 1)], Slot{});
+      if (!slot.confirmed) take(std::move(slot.item));
+    }
   }
 
  private:

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
@@ -194,6 +195,16 @@ TEST(ConfirmTracker, ALostChannelHandsOverEveryOutstandingItemInTagOrderAndStart
   settled.clear();
   tracker.Confirm({.delivery_tag = 1}, Recorder(settled));
   EXPECT_THAT(settled, ElementsAre(Pair("e", Confirmation::kAcked)));
+}
+
+TEST(ConfirmTracker, ALostChannelStartsAgainAtOneEvenWhenTakingAnItemThrows) {
+  auto tracker = TrackerWith({"a", "b"});
+
+  EXPECT_THROW(tracker.Reset([](std::string&&) { throw std::runtime_error("broker gone"); }),
+               std::runtime_error);
+
+  EXPECT_TRUE(tracker.empty());
+  EXPECT_EQ(tracker.Add("c"), 1u);
 }
 
 TEST(ConfirmTracker, ForEachOutstandingVisitsOutstandingItemsInTagOrderUntilToldToStop) {
