@@ -52,8 +52,8 @@ struct ConsumerLink {
 /// handles and stops the I/O thread.
 class ConsumerConnection final : private IoHandler {
  public:
-  /// `on_state_change` gets each new state of the connection, on its I/O thread. The handlers'
-  /// tasks go to `pool`, which must stop before this connection does.
+  /// `on_state_change` gets each new state of the connection, on its I/O thread. Deliveries
+  /// run on `pool`, whose tasks call back into this connection: stop it before destroying this.
   ConsumerConnection(ConnectionSettings settings, WorkerPool& pool,
                      std::function<void(ConnectionState)> on_state_change);
   ~ConsumerConnection();
@@ -76,7 +76,6 @@ class ConsumerConnection final : private IoHandler {
   /// complete. Idempotent.
   void Stop() { loop_.Stop(); }
 
-  [[nodiscard]] ConnectionState State() const noexcept { return loop_.State(); }
   [[nodiscard]] const BrokerNode& CurrentNode() const noexcept { return loop_.CurrentNode(); }
 
  private:

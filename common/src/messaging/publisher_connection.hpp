@@ -55,7 +55,6 @@ class PublisherConnection final : private IoHandler {
   /// Ends the I/O thread: what is not settled yet fails with kClosed. Idempotent.
   void Stop() { loop_.Stop(); }
 
-  [[nodiscard]] ConnectionState State() const noexcept { return loop_.State(); }
   [[nodiscard]] const BrokerNode& CurrentNode() const noexcept { return loop_.CurrentNode(); }
 
  private:
