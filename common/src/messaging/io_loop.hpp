@@ -63,10 +63,11 @@ struct ConnectionSettings {
 
 /// What an IoLoop calls, always on its I/O thread, never after its Stop() returned.
 ///
-/// An interface rather than a struct of callables: every hook is required (a missing one does not
-/// compile, where a std::function would be empty at run time), all of them work on one object's
-/// state, and a call costs one indirect call. The object that implements it owns the IoLoop as its
-/// last member, so that the loop stops (joins its thread) before any state a hook touches goes.
+/// An interface rather than a struct of callables: the hooks are required (a missing one does not
+/// compile, where a std::function would be empty at run time; only AfterRead has a default), all
+/// of them work on one object's state, and a call costs one indirect call. The object that
+/// implements it owns the IoLoop as its last member, so that the loop stops (joins its thread)
+/// before any state a hook touches goes.
 class IoHandler {
  public:
   /// A live connection: open channels, replay topology. Throwing MessagingError drops it.
