@@ -49,8 +49,8 @@ class ConfirmTracker {
 
   /// Tags held: the outstanding ones, and settled ones behind an outstanding one. What a confirm
   /// window counts.
-  [[nodiscard]] std::size_t size() const noexcept { return count_; }
-  [[nodiscard]] bool empty() const noexcept { return count_ == 0; }
+  [[nodiscard]] std::size_t Size() const noexcept { return count_; }
+  [[nodiscard]] bool Empty() const noexcept { return count_ == 0; }
 
   /// A basic.ack or basic.nack: calls settle(Item&, Confirmation) once for each outstanding item
   /// it covers, in tag order, and returns how many. `settle` may move the item out, and must

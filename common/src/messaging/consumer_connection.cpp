@@ -747,7 +747,7 @@ void ConsumerConnection::Work(amqp_connection_state_t conn, Clock::time_point no
 }
 
 void ConsumerConnection::ResolveFlushWaiters(Clock::time_point now) {
-  if (!flush_waiters_.empty() && republishes_.empty() &&
+  if (!flush_waiters_.empty() && republishes_.Empty() &&
       std::none_of(delayed_.begin(), delayed_.end(),
                    [now](const Republish& r) { return r.due <= now; })) {
     for (auto& waiter : flush_waiters_) waiter.set_value();

@@ -310,7 +310,7 @@ bool PublisherConnection::EnsureDeclared(amqp_connection_state_t conn, Outgoing&
 }
 
 bool PublisherConnection::RoomToSend(Clock::time_point now) const noexcept {
-  return connected_ && !loop_.IsBlocked() && in_flight_.size() < window_ && now >= hold_until_;
+  return connected_ && !loop_.IsBlocked() && in_flight_.Size() < window_ && now >= hold_until_;
 }
 
 void PublisherConnection::Recycle(OutgoingPtr message) {
@@ -447,10 +447,10 @@ void PublisherConnection::SendPending(amqp_connection_state_t conn) {
   // message at a time, the run corked.
   const bool framed = !loop_.CurrentNode().url.tls && amqp_get_sockfd(conn) >= 0;
   std::optional<Cork> cork;
-  if (!framed && pending_.size() > 1 && window_ - in_flight_.size() > 1) cork.emplace(conn);
+  if (!framed && pending_.size() > 1 && window_ - in_flight_.Size() > 1) cork.emplace(conn);
   frames_.clear();
   std::size_t sent = 0;
-  while (!pending_.empty() && in_flight_.size() < window_ && !loop_.IsBlocked()) {
+  while (!pending_.empty() && in_flight_.Size() < window_ && !loop_.IsBlocked()) {
     OutgoingPtr& front = pending_.front();
     Outgoing& m = *front;
     if (m.settled || !EnsureDeclared(conn, m)) {

@@ -39,7 +39,7 @@ TEST(ConfirmTracker, DeliveryTagsCountFromOneInPublishOrder) {
   EXPECT_EQ(tracker.Add("a"), 1u);
   EXPECT_EQ(tracker.Add("b"), 2u);
   EXPECT_EQ(tracker.Add("c"), 3u);
-  EXPECT_EQ(tracker.size(), 3u);
+  EXPECT_EQ(tracker.Size(), 3u);
 }
 
 TEST(ConfirmTracker, AnAckWithoutMultipleSettlesOnlyItsTag) {
@@ -49,7 +49,7 @@ TEST(ConfirmTracker, AnAckWithoutMultipleSettlesOnlyItsTag) {
   EXPECT_EQ(tracker.Confirm({.delivery_tag = 2}, Recorder(settled)), 1u);
 
   EXPECT_THAT(settled, ElementsAre(Pair("b", Confirmation::kAcked)));
-  EXPECT_EQ(tracker.size(), 3u);  // tag 1 is still outstanding: tags 2 and 3 stay held
+  EXPECT_EQ(tracker.Size(), 3u);  // tag 1 is still outstanding: tags 2 and 3 stay held
 }
 
 TEST(ConfirmTracker, AMultipleAckSettlesEveryOutstandingTagUpToItInOrder) {
@@ -60,7 +60,7 @@ TEST(ConfirmTracker, AMultipleAckSettlesEveryOutstandingTagUpToItInOrder) {
 
   EXPECT_THAT(settled, ElementsAre(Pair("a", Confirmation::kAcked), Pair("b", Confirmation::kAcked),
                                    Pair("c", Confirmation::kAcked)));
-  EXPECT_EQ(tracker.size(), 1u);
+  EXPECT_EQ(tracker.Size(), 1u);
 }
 
 TEST(ConfirmTracker, AMultipleAckSkipsTagsSettledOutOfOrderBefore) {
@@ -72,7 +72,7 @@ TEST(ConfirmTracker, AMultipleAckSkipsTagsSettledOutOfOrderBefore) {
 
   EXPECT_THAT(settled, ElementsAre(Pair("b", Confirmation::kAcked), Pair("a", Confirmation::kAcked),
                                    Pair("c", Confirmation::kAcked)));
-  EXPECT_TRUE(tracker.empty());
+  EXPECT_TRUE(tracker.Empty());
 }
 
 TEST(ConfirmTracker, OutOfOrderAcksReleaseTheirTagsOnceEveryEarlierOneIsSettled) {
@@ -81,12 +81,12 @@ TEST(ConfirmTracker, OutOfOrderAcksReleaseTheirTagsOnceEveryEarlierOneIsSettled)
 
   tracker.Confirm({.delivery_tag = 3}, Recorder(settled));
   tracker.Confirm({.delivery_tag = 2}, Recorder(settled));
-  EXPECT_EQ(tracker.size(), 3u);
+  EXPECT_EQ(tracker.Size(), 3u);
   tracker.Confirm({.delivery_tag = 1}, Recorder(settled));
 
   EXPECT_THAT(settled, ElementsAre(Pair("c", Confirmation::kAcked), Pair("b", Confirmation::kAcked),
                                    Pair("a", Confirmation::kAcked)));
-  EXPECT_TRUE(tracker.empty());
+  EXPECT_TRUE(tracker.Empty());
   EXPECT_EQ(tracker.Add("d"), 4u);  // the broker's count goes on
 }
 
@@ -107,7 +107,7 @@ TEST(ConfirmTracker, AMultipleNackSettlesEveryOutstandingTagUpToItAsNacked) {
 
   EXPECT_THAT(settled,
               ElementsAre(Pair("a", Confirmation::kNacked), Pair("b", Confirmation::kNacked)));
-  EXPECT_EQ(tracker.size(), 1u);
+  EXPECT_EQ(tracker.Size(), 1u);
 }
 
 TEST(ConfirmTracker, AConfirmOfASettledOrUnknownTagSettlesNothing) {
@@ -121,7 +121,7 @@ TEST(ConfirmTracker, AConfirmOfASettledOrUnknownTagSettlesNothing) {
   EXPECT_EQ(tracker.Confirm({.delivery_tag = 7}, Recorder(settled)), 0u);
 
   EXPECT_THAT(settled, IsEmpty());
-  EXPECT_EQ(tracker.size(), 1u);
+  EXPECT_EQ(tracker.Size(), 1u);
 }
 
 TEST(ConfirmTracker, AMultipleAckBeyondTheLastTagSettlesEverythingOutstanding) {
@@ -130,7 +130,7 @@ TEST(ConfirmTracker, AMultipleAckBeyondTheLastTagSettlesEverythingOutstanding) {
 
   EXPECT_EQ(tracker.Confirm({.delivery_tag = 9, .multiple = true}, Recorder(settled)), 2u);
 
-  EXPECT_TRUE(tracker.empty());
+  EXPECT_TRUE(tracker.Empty());
 }
 
 TEST(ConfirmTracker, AnAckAfterAReturnSettlesTheReturnedItemAsReturned) {
@@ -189,7 +189,7 @@ TEST(ConfirmTracker, ALostChannelHandsOverEveryOutstandingItemInTagOrderAndStart
   tracker.Reset([&](std::string&& item) { failed.push_back(std::move(item)); });
 
   EXPECT_THAT(failed, ElementsAre("a", "c", "d"));  // "b" was settled: not handed over again
-  EXPECT_TRUE(tracker.empty());
+  EXPECT_TRUE(tracker.Empty());
   EXPECT_EQ(tracker.Add("e"), 1u);
   // The old tags mean nothing on the new channel.
   settled.clear();
@@ -203,7 +203,7 @@ TEST(ConfirmTracker, ALostChannelStartsAgainAtOneEvenWhenTakingAnItemThrows) {
   EXPECT_THROW(tracker.Reset([](std::string&&) { throw std::runtime_error("broker gone"); }),
                std::runtime_error);
 
-  EXPECT_TRUE(tracker.empty());
+  EXPECT_TRUE(tracker.Empty());
   EXPECT_EQ(tracker.Add("c"), 1u);
 }
 
@@ -243,7 +243,7 @@ TEST(ConfirmTracker, SettleMayTakeTheItem) {
   ASSERT_EQ(taken.size(), 2u);
   EXPECT_EQ(*taken[0], 1);
   EXPECT_EQ(*taken[1], 2);
-  EXPECT_TRUE(tracker.empty());
+  EXPECT_TRUE(tracker.Empty());
 }
 
 // Many more tags than the first ring holds, confirmed out of order while the ring wraps and
@@ -269,7 +269,7 @@ TEST(ConfirmTracker, KeepsTagsAndItemsAcrossAWrappingAndGrowingRing) {
   }
   tracker.Confirm({.delivery_tag = next - 1, .multiple = true}, record);
 
-  EXPECT_TRUE(tracker.empty());
+  EXPECT_TRUE(tracker.Empty());
   ASSERT_EQ(settled_tags.size(), next - 1);
   std::sort(settled_tags.begin(), settled_tags.end());
   for (std::uint64_t tag = 1; tag < next; ++tag) EXPECT_EQ(settled_tags[tag - 1], tag);

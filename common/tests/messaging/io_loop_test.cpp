@@ -80,11 +80,13 @@ class Owner final : private IoHandler {
   IoLoop& Loop() { return loop_; }
 
  private:
-  void OnConnected(amqp_connection_state_t) override { log_->Add("connected"); }
+  void OnConnected(amqp_connection_state_t /*conn*/) override { log_->Add("connected"); }
   void OnConnectionLost() override {}
-  void OnMethod(amqp_connection_state_t, amqp_channel_t, const amqp_method_t&) override {}
-  void OnChannelClosed(amqp_connection_state_t, amqp_channel_t, const MessagingError&) override {}
-  void Work(amqp_connection_state_t conn, Clock::time_point) override {
+  void OnMethod(amqp_connection_state_t /*conn*/, amqp_channel_t /*channel*/,
+                const amqp_method_t& /*method*/) override {}
+  void OnChannelClosed(amqp_connection_state_t /*conn*/, amqp_channel_t /*channel*/,
+                       const MessagingError& /*error*/) override {}
+  void Work(amqp_connection_state_t conn, Clock::time_point /*now*/) override {
     int taken = 0;
     {
       const std::lock_guard lock{queue_mutex_};
