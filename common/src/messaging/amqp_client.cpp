@@ -134,8 +134,10 @@ class AmqpClient::Impl {
     // inside the uninstrumented shared spdlog).
     (void)spdlog::default_logger_raw();
     publisher_ =
-        std::make_unique<PublisherConnection>(settings_, options_, [this] { NotifyState(); });
-    publisher_->Start();
+        std::make_unique<PublisherConnection>(settings_, options_, [this](ConnectionState state) {
+          publisher_state_ = state;
+          NotifyState();
+        });
   }
 
   ~Impl() { Close(std::chrono::seconds{5}); }
@@ -191,10 +193,13 @@ class AmqpClient::Impl {
     }
     if (!consumer_) {
       pool_ = std::make_unique<WorkerPool>(options_.handler_threads);
+      consumer_state_ = ConnectionState::kRecovering;
       consumer_ =
-          std::make_unique<ConsumerConnection>(settings_, *pool_, [this] { NotifyState(); });
+          std::make_unique<ConsumerConnection>(settings_, *pool_, [this](ConnectionState state) {
+            consumer_state_ = state;
+            NotifyState();
+          });
       consumer_view_ = consumer_.get();
-      consumer_->Start();
     }
     auto config = std::make_shared<SubscriptionConfig>();
     config->id = next_subscription_id_++;
@@ -233,11 +238,9 @@ class AmqpClient::Impl {
   }
 
   ConnectionState State() const {
-    ConnectionState state = publisher_->State();
-    if (const ConsumerConnection* consumer = consumer_view_.load()) {
-      if (Rank(consumer->State()) > Rank(state)) state = consumer->State();
-    }
-    return state;
+    const ConnectionState publishing = publisher_state_;
+    const ConnectionState consuming = consumer_state_;
+    return Rank(consuming) > Rank(publishing) ? consuming : publishing;
   }
 
   const std::string& DisplayUrl() const noexcept { return settings_.display_url; }
@@ -253,8 +256,9 @@ class AmqpClient::Impl {
   }
 
  private:
+  // On an I/O thread, which may run before publisher_ or consumer_ is assigned: it reads only
+  // the states their callbacks stored.
   void NotifyState() {
-    if (!publisher_) return;  // during construction
     const ConnectionState state = State();
     std::lock_guard lock(state_mutex_);
     if (state == reported_) return;
@@ -271,6 +275,10 @@ class AmqpClient::Impl {
   const AmqpClientOptions options_;
   ClientMetrics metrics_;
   const ConnectionSettings settings_;
+  // Each connection's state as its callback last reported it, for State() and NotifyState():
+  // the consumer's counts as connected (the best) until there is a consumer connection.
+  std::atomic<ConnectionState> publisher_state_{ConnectionState::kRecovering};
+  std::atomic<ConnectionState> consumer_state_{ConnectionState::kConnected};
   std::unique_ptr<PublisherConnection> publisher_;
 
   std::mutex mutex_;  // guards what follows, except consumer_view_
@@ -278,7 +286,7 @@ class AmqpClient::Impl {
   std::uint32_t next_subscription_id_ = 1;
   std::unique_ptr<WorkerPool> pool_;
   std::unique_ptr<ConsumerConnection> consumer_;
-  std::atomic<const ConsumerConnection*> consumer_view_{nullptr};  // for State() off the lock
+  std::atomic<const ConsumerConnection*> consumer_view_{nullptr};  // for CurrentNode() off the lock
 
   std::mutex state_mutex_;
   ConnectionState reported_ = ConnectionState::kRecovering;

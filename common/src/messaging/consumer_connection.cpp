@@ -90,17 +90,16 @@ void ApplyRetryHeaders(Message& message) {
 }  // namespace
 
 ConsumerConnection::ConsumerConnection(ConnectionSettings settings, WorkerPool& pool,
-                                       std::function<void()> on_state_change)
-    : IoConnection(std::move(settings), "consumer", std::move(on_state_change)), pool_(pool) {
+                                       std::function<void(ConnectionState)> on_state_change)
+    : pool_(pool),
+      loop_(std::move(settings), "consumer", *this, queue_mutex_, std::move(on_state_change)) {
   link_->connection = this;
 }
 
 ConsumerConnection::~ConsumerConnection() {
-  {
-    const std::lock_guard lock{link_->mutex};
-    link_->connection = nullptr;
-  }
-  Stop();
+  // Handles fail with kClosed from now on; loop_ (the last member) then stops the I/O thread.
+  const std::lock_guard lock{link_->mutex};
+  link_->connection = nullptr;
 }
 
 namespace {
@@ -138,7 +137,7 @@ std::future<void> ConsumerConnection::Control(std::uint32_t id, SubscriptionOp o
   std::promise<void> done;
   auto future = done.get_future();
   bool refused = false;
-  Post([&] {
+  loop_.Post([&] {
     if (stopped_) {
       refused = true;
     } else {
@@ -161,21 +160,21 @@ std::shared_ptr<Subscription::Control> ConsumerConnection::MakeDetachedControl(
 std::future<void> ConsumerConnection::Subscribe(std::shared_ptr<const SubscriptionConfig> config) {
   std::promise<void> ready;
   auto future = ready.get_future();
-  Post([&] { new_.emplace_back(std::move(config), std::move(ready)); });
+  loop_.Post([&] { new_.emplace_back(std::move(config), std::move(ready)); });
   return future;
 }
 
 bool ConsumerConnection::StopConsuming(Clock::time_point deadline) {
   std::promise<void> done;
   auto future = done.get_future();
-  Post([&] { cancel_requests_.push_back(std::move(done)); });
+  loop_.Post([&] { cancel_requests_.push_back(std::move(done)); });
   return future.wait_until(deadline) == std::future_status::ready;
 }
 
 bool ConsumerConnection::WaitFlushed(Clock::time_point deadline) {
   std::promise<void> done;
   auto future = done.get_future();
-  Post([&] { flush_requests_.push_back(std::move(done)); });
+  loop_.Post([&] { flush_requests_.push_back(std::move(done)); });
   return future.wait_until(deadline) == std::future_status::ready;
 }
 
@@ -190,7 +189,7 @@ void ConsumerConnection::Setup(amqp_connection_state_t conn, Consumer& sub) {
   sub.setup_at = Clock::time_point::max();
   try {
     if (!sub.channel_open) {
-      OpenChannel(conn, sub.channel);
+      loop_.OpenChannel(conn, sub.channel);
       sub.channel_open = true;
       // A new channel numbers its deliveries from 1: late acks of the old one are void.
       sub.generation = next_generation_++;
@@ -260,7 +259,7 @@ void ConsumerConnection::StopConsumer(amqp_connection_state_t conn, Consumer& su
 
 void ConsumerConnection::OnSetupChannelError(amqp_connection_state_t conn, Consumer& sub,
                                              const MessagingError& e) {
-  SendChannelCloseOk(conn, sub.channel);
+  loop_.SendChannelCloseOk(conn, sub.channel);
   sub.channel_open = false;
   sub.active = false;
   sub.consuming = false;
@@ -350,9 +349,7 @@ bool ConsumerConnection::AllSettled(std::uint32_t id, const Consumer& sub) const
   const auto mine = [&](const Republish& r) {
     return r.subscription == id && r.generation == sub.generation;
   };
-  return std::none_of(delayed_.begin(), delayed_.end(), mine) &&
-         std::none_of(republish_in_flight_.begin(), republish_in_flight_.end(),
-                      [&](const Republish& r) { return mine(r) && !r.confirmed; });
+  return std::none_of(delayed_.begin(), delayed_.end(), mine) && !republishes_.AnyOutstanding(mine);
 }
 
 void ConsumerConnection::FinishCancels(amqp_connection_state_t conn) {
@@ -399,7 +396,7 @@ void ConsumerConnection::OnDeliver(amqp_connection_state_t conn, amqp_channel_t 
   Track(*sub, tag);
   if (!consuming_) return;
   ApplyRetryHeaders(message);
-  Metrics().consumed.Increment();
+  loop_.Metrics().consumed.Increment();
   tasks_.push_back([this, config = sub->config, generation = sub->generation, tag,
                     message = std::move(message)]() mutable {
     RunHandler(*config, generation, tag, std::move(message));
@@ -434,7 +431,7 @@ void ConsumerConnection::RunHandler(const SubscriptionConfig& config, std::uint6
     config.process_duration->Observe(std::chrono::duration<double>(Clock::now() - started).count());
   }
   if (result.outcome != Outcome::kAck) result.message = std::move(message);
-  Post([&] { results_.push_back(std::move(result)); });
+  loop_.Post([&] { results_.push_back(std::move(result)); });
 }
 
 void ConsumerConnection::HandleResult(amqp_connection_state_t conn, Result& result,
@@ -454,7 +451,7 @@ void ConsumerConnection::HandleResult(amqp_connection_state_t conn, Result& resu
       const ConsumerOptions& options = sub.config->options;
       const std::uint32_t attempt = result.message.retry_count;
       if (attempt >= options.max_retries) {
-        Metrics().dead_lettered_retries_exhausted.Increment();
+        loop_.Metrics().dead_lettered_retries_exhausted.Increment();
         DeadLetter(sub, result,
                    "gave up after " + std::to_string(attempt + 1) + " attempts: " + result.reason,
                    now);
@@ -474,11 +471,12 @@ void ConsumerConnection::HandleResult(amqp_connection_state_t conn, Result& resu
       m.headers.try_emplace(kOriginalExchangeHeader, m.exchange);
       m.headers.try_emplace(kOriginalRoutingKeyHeader, m.routing_key);
       delayed_.push_back(Republish{result.subscription, result.generation, result.delivery_tag,
-                                   sub.queue_name, std::move(m), now + delay, false});
+                                   sub.queue_name, std::move(m), now + delay});
       return;
     }
     case Outcome::kDeadLetter:
-      (result.poison ? Metrics().dead_lettered_poison : Metrics().dead_lettered_rejected)
+      (result.poison ? loop_.Metrics().dead_lettered_poison
+                     : loop_.Metrics().dead_lettered_rejected)
           .Increment();
       DeadLetter(sub, result, result.reason, now);
       return;
@@ -494,7 +492,7 @@ void ConsumerConnection::HandleResult(amqp_connection_state_t conn, Result& resu
       m.headers.try_emplace(kOriginalExchangeHeader, m.exchange);
       m.headers.try_emplace(kOriginalRoutingKeyHeader, m.routing_key);
       delayed_.push_back(Republish{result.subscription, result.generation, result.delivery_tag,
-                                   sub.queue_name, std::move(m), now, false});
+                                   sub.queue_name, std::move(m), now});
       return;
     }
   }
@@ -519,7 +517,7 @@ void ConsumerConnection::DeadLetter(Consumer& sub, Result& result, const std::st
   m.headers.try_emplace(kOriginalRoutingKeyHeader, m.routing_key);
   m.headers.insert_or_assign(kOriginalQueueHeader, sub.queue_name);
   delayed_.push_back(Republish{result.subscription, result.generation, result.delivery_tag,
-                               sub.queue_name + ".dlq", std::move(m), now, false});
+                               sub.queue_name + ".dlq", std::move(m), now});
 }
 
 void ConsumerConnection::SendRepublish(amqp_connection_state_t conn, Republish republish) {
@@ -533,7 +531,7 @@ void ConsumerConnection::SendRepublish(amqp_connection_state_t conn, Republish r
                                        amqp::Bytes(republish.routing_key), 1, 0, &props,
                                        amqp::Bytes(republish.message.body)),
                     "republish to queue '" + republish.routing_key + "'");
-  republish_in_flight_.push_back(std::move(republish));
+  republishes_.Add(std::move(republish));
 }
 
 void ConsumerConnection::SettleOriginal(amqp_connection_state_t conn, const Republish& republish,
@@ -546,9 +544,9 @@ void ConsumerConnection::SettleOriginal(amqp_connection_state_t conn, const Repu
   Mark(it->second, republish.delivery_tag, kSettled);
   if (ok) {
     amqp::CheckStatus(amqp_basic_ack(conn, it->second.channel, republish.delivery_tag, 0), "ack");
-    Metrics().acknowledged.Increment();
+    loop_.Metrics().acknowledged.Increment();
   } else {
-    Metrics().rejected.Increment();
+    loop_.Metrics().rejected.Increment();
     spdlog::error(
         "amqp consumer: could not republish to queue '{}'; the message goes back to "
         "queue '{}'",
@@ -558,26 +556,11 @@ void ConsumerConnection::SettleOriginal(amqp_connection_state_t conn, const Repu
   }
 }
 
-void ConsumerConnection::ConfirmRepublish(amqp_connection_state_t conn, std::uint64_t tag,
-                                          bool multiple, bool ack) {
-  if (tag < republish_first_tag_) return;
-  const auto settle = [&](Republish& r) {
-    if (r.confirmed) return;
-    r.confirmed = true;
-    SettleOriginal(conn, r, ack && !r.returned);
-  };
-  const std::uint64_t index = tag - republish_first_tag_;
-  if (multiple) {
-    for (std::uint64_t i = 0; i <= index && i < republish_in_flight_.size(); ++i) {
-      settle(republish_in_flight_[i]);
-    }
-  } else if (index < republish_in_flight_.size()) {
-    settle(republish_in_flight_[index]);  // confirms of different queues may come out of order
-  }
-  while (!republish_in_flight_.empty() && republish_in_flight_.front().confirmed) {
-    republish_in_flight_.pop_front();
-    ++republish_first_tag_;
-  }
+void ConsumerConnection::ConfirmRepublish(amqp_connection_state_t conn,
+                                          const BrokerConfirm& confirm) {
+  republishes_.Confirm(confirm, [&](const Republish& r, Confirmation how) {
+    SettleOriginal(conn, r, how == Confirmation::kAcked);
+  });
 }
 
 void ConsumerConnection::Track(Consumer& sub, std::uint64_t tag) {
@@ -609,21 +592,20 @@ void ConsumerConnection::SendDueAcks(amqp_connection_state_t conn) {
     }
     if (due > 0) {
       amqp::CheckStatus(amqp_basic_ack(conn, sub.channel, last, due > 1 ? 1 : 0), "ack");
-      Metrics().acknowledged.Increment(due);
+      loop_.Metrics().acknowledged.Increment(due);
     }
     // Behind a message still in its handler or in retry backoff: one by one, now.
     for (std::size_t i = 0; i < sub.unacked.size(); ++i) {
       if (sub.unacked[i] != kAckDue) continue;
       amqp::CheckStatus(amqp_basic_ack(conn, sub.channel, sub.first_unacked + i, 0), "ack");
-      Metrics().acknowledged.Increment();
+      loop_.Metrics().acknowledged.Increment();
       sub.unacked[i] = kSettled;
     }
   }
 }
 
 void ConsumerConnection::ResetRepublishChannel(amqp_connection_state_t conn) {
-  republish_first_tag_ = 1;
-  OpenChannel(conn, kRepublishChannel);
+  loop_.OpenChannel(conn, kRepublishChannel);
   amqp_confirm_select(conn, kRepublishChannel);
   amqp::CheckReply(amqp_get_rpc_reply(conn), "enable publisher confirms");
 }
@@ -656,8 +638,7 @@ void ConsumerConnection::OnConnectionLost() {
   }
   // Deliveries of the dead connection come again; their acks and republishes are void.
   delayed_.clear();
-  republish_in_flight_.clear();
-  republish_first_tag_ = 1;
+  republishes_.Reset([](Republish&&) {});
 }
 
 void ConsumerConnection::OnMethod(amqp_connection_state_t conn, amqp_channel_t channel,
@@ -667,16 +648,8 @@ void ConsumerConnection::OnMethod(amqp_connection_state_t conn, amqp_channel_t c
       OnDeliver(conn, channel, method);
       return;
     case AMQP_BASIC_ACK_METHOD:
-      if (channel == kRepublishChannel) {
-        const auto* ack = static_cast<const amqp_basic_ack_t*>(method.decoded);
-        ConfirmRepublish(conn, ack->delivery_tag, ack->multiple != 0, true);
-      }
-      return;
     case AMQP_BASIC_NACK_METHOD:
-      if (channel == kRepublishChannel) {
-        const auto* nack = static_cast<const amqp_basic_nack_t*>(method.decoded);
-        ConfirmRepublish(conn, nack->delivery_tag, nack->multiple != 0, false);
-      }
+      if (channel == kRepublishChannel) ConfirmRepublish(conn, ConfirmOf(method));
       return;
     case AMQP_BASIC_RETURN_METHOD: {
       const auto* ret = static_cast<const amqp_basic_return_t*>(method.decoded);
@@ -684,12 +657,7 @@ void ConsumerConnection::OnMethod(amqp_connection_state_t conn, amqp_channel_t c
       amqp_message_t content{};
       amqp::CheckReply(amqp_read_message(conn, channel, &content, 0), "read a returned message");
       amqp_destroy_message(&content);
-      for (Republish& r : republish_in_flight_) {
-        if (!r.confirmed && !r.returned && r.routing_key == key) {
-          r.returned = true;
-          break;
-        }
-      }
+      republishes_.MarkReturned([&](const Republish& r) { return r.routing_key == key; });
       return;
     }
     case AMQP_BASIC_CANCEL_METHOD:
@@ -712,10 +680,7 @@ void ConsumerConnection::OnChannelClosed(amqp_connection_state_t conn, amqp_chan
   spdlog::error("amqp consumer: {}", error.what());
   if (channel == kRepublishChannel) {
     // Republishes in flight are lost with the channel: their originals go back to the queue.
-    for (const Republish& r : republish_in_flight_) {
-      if (!r.confirmed) SettleOriginal(conn, r, false);
-    }
-    republish_in_flight_.clear();
+    republishes_.Reset([&](Republish&& r) { SettleOriginal(conn, r, false); });
     ResetRepublishChannel(conn);
   } else if (Consumer* sub = FindByChannel(channel)) {
     sub->channel_open = false;
@@ -765,7 +730,7 @@ void ConsumerConnection::Work(amqp_connection_state_t conn, Clock::time_point no
     for (auto& [id, sub] : subscriptions_) {
       if (consuming_ && sub.config != nullptr && sub.setup_at <= now) Setup(conn, sub);
     }
-    if (!IsBlocked()) {
+    if (!loop_.IsBlocked()) {
       // Due retries and dead letters, oldest first.
       std::vector<Republish> due;
       std::erase_if(delayed_, [&](Republish& r) {
@@ -782,7 +747,7 @@ void ConsumerConnection::Work(amqp_connection_state_t conn, Clock::time_point no
 }
 
 void ConsumerConnection::ResolveFlushWaiters(Clock::time_point now) {
-  if (!flush_waiters_.empty() && republish_in_flight_.empty() &&
+  if (!flush_waiters_.empty() && republishes_.Empty() &&
       std::none_of(delayed_.begin(), delayed_.end(),
                    [now](const Republish& r) { return r.due <= now; })) {
     for (auto& waiter : flush_waiters_) waiter.set_value();

@@ -13,7 +13,8 @@
 #include "cppblog/messaging/subscription.hpp"
 
 #include "amqp_message.hpp"
-#include "io_connection.hpp"
+#include "confirm_tracker.hpp"
+#include "io_loop.hpp"
 #include "worker_pool.hpp"
 
 namespace cppblog::messaging {
@@ -46,11 +47,18 @@ struct ConsumerLink {
 /// acked only after the republish is confirmed. Deliveries run on the worker pool; their
 /// outcome comes back here. Acks are tied to the channel generation they were delivered on:
 /// after a reconnect, late acks of the dead connection are dropped (the broker redelivers).
-class ConsumerConnection final : public IoConnection {
+///
+/// Connects in the background from construction on; the destructor detaches the Subscription
+/// handles and stops the I/O thread.
+class ConsumerConnection final : private IoHandler {
  public:
+  /// `on_state_change` gets each new state of the connection, on its I/O thread. Deliveries
+  /// run on `pool`, whose tasks call back into this connection: stop it before destroying this.
   ConsumerConnection(ConnectionSettings settings, WorkerPool& pool,
-                     std::function<void()> on_state_change);
-  ~ConsumerConnection() override;
+                     std::function<void(ConnectionState)> on_state_change);
+  ~ConsumerConnection();
+  ConsumerConnection(const ConsumerConnection&) = delete;
+  ConsumerConnection& operator=(const ConsumerConnection&) = delete;
 
   [[nodiscard]] std::future<void> Subscribe(std::shared_ptr<const SubscriptionConfig> config);
   /// Cancels every consumer (no more deliveries reach handlers); false at the deadline.
@@ -64,6 +72,11 @@ class ConsumerConnection final : public IoConnection {
   /// A control on `link` (whose connection is null): every call fails with kClosed.
   [[nodiscard]] static std::shared_ptr<Subscription::Control> MakeDetachedControl(
       std::shared_ptr<ConsumerLink> link);
+  /// Ends the I/O thread: waiting Subscribe()s fail with kClosed, waiting cancels and flushes
+  /// complete. Idempotent.
+  void Stop() { loop_.Stop(); }
+
+  [[nodiscard]] const BrokerNode& CurrentNode() const noexcept { return loop_.CurrentNode(); }
 
  private:
   struct Consumer {
@@ -102,8 +115,6 @@ class ConsumerConnection final : public IoConnection {
     std::string routing_key;         // queue, through the default exchange
     Message message;
     Clock::time_point due;
-    bool returned = false;
-    bool confirmed = false;  // settled by the broker's ack or nack (which may come out of order)
   };
 
   struct ControlRequest {
@@ -132,7 +143,7 @@ class ConsumerConnection final : public IoConnection {
   void HandleResult(amqp_connection_state_t conn, Result& result, Clock::time_point now);
   void DeadLetter(Consumer& sub, Result& result, const std::string& reason, Clock::time_point now);
   void SendRepublish(amqp_connection_state_t conn, Republish republish);
-  void ConfirmRepublish(amqp_connection_state_t conn, std::uint64_t tag, bool multiple, bool ack);
+  void ConfirmRepublish(amqp_connection_state_t conn, const BrokerConfirm& confirm);
   void SettleOriginal(amqp_connection_state_t conn, const Republish& republish, bool ok);
   void ResetRepublishChannel(amqp_connection_state_t conn);
   static void Track(Consumer& sub, std::uint64_t tag);
@@ -143,6 +154,7 @@ class ConsumerConnection final : public IoConnection {
   void CancelConsumers(amqp_connection_state_t conn);
   Consumer* FindByChannel(amqp_channel_t channel);
 
+  // IoHandler, on the I/O thread.
   void OnConnected(amqp_connection_state_t conn) override;
   void OnConnectionLost() override;
   void OnMethod(amqp_connection_state_t conn, amqp_channel_t channel,
@@ -158,7 +170,8 @@ class ConsumerConnection final : public IoConnection {
   WorkerPool& pool_;
   std::shared_ptr<ConsumerLink> link_ = std::make_shared<ConsumerLink>();
 
-  // Guarded by queue_mutex_.
+  // Guards what follows, up to stopped_; loop_ takes it for Post() and HasWorkLocked().
+  std::mutex queue_mutex_;
   std::vector<std::pair<std::shared_ptr<const SubscriptionConfig>, std::promise<void>>> new_;
   std::vector<Result> results_;
   std::vector<std::promise<void>> cancel_requests_;
@@ -173,11 +186,14 @@ class ConsumerConnection final : public IoConnection {
   std::map<std::uint32_t, Consumer> subscriptions_;
   std::vector<Result> results_batch_;
   std::vector<WorkerPool::Task> tasks_;
-  std::vector<Republish> delayed_;             // retries waiting for their backoff
-  std::deque<Republish> republish_in_flight_;  // tags republish_first_tag_, ...
-  std::uint64_t republish_first_tag_ = 1;
+  std::vector<Republish> delayed_;         // retries waiting for their backoff
+  ConfirmTracker<Republish> republishes_;  // sent on the republish channel, by delivery tag
   std::vector<std::promise<void>> flush_waiters_;
   amqp::FieldStorage fields_;  // headers of the message being sent
+
+  // Last: its thread calls the hooks above from construction on, and is joined before any
+  // member above is destroyed.
+  IoLoop loop_;
 };
 
 }  // namespace cppblog::messaging

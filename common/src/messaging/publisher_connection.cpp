@@ -56,14 +56,12 @@ void CallDone(const PublishCallback& on_done, const std::exception_ptr& error) n
 
 PublisherConnection::PublisherConnection(ConnectionSettings settings,
                                          const AmqpClientOptions& options,
-                                         std::function<void()> on_state_change)
-    : IoConnection(std::move(settings), "publisher", std::move(on_state_change)),
-      window_(std::max<std::size_t>(1, options.confirm_window)),
+                                         std::function<void(ConnectionState)> on_state_change)
+    : window_(std::max<std::size_t>(1, options.confirm_window)),
       max_outstanding_(std::max<std::size_t>(1, options.max_outstanding_publishes)),
       timeout_(options.publish_timeout),
-      spare_limit_(std::clamp<std::size_t>(window_, 64, 4096)) {}
-
-PublisherConnection::~PublisherConnection() { Stop(); }
+      spare_limit_(std::clamp<std::size_t>(window_, 64, 4096)),
+      loop_(std::move(settings), "publisher", *this, queue_mutex_, std::move(on_state_change)) {}
 
 std::future<void> PublisherConnection::Publish(const ExchangeSpec& exchange,
                                                std::string routing_key, Message&& message) {
@@ -105,7 +103,7 @@ std::uint32_t PublisherConnection::TargetIdLocked(TargetRef target) {
   };
   if (it != ids.end() && same(it->second)) return it->second;
   targets_.push_back(std::visit([](const auto* t) { return Target{*t}; }, target));
-  target_durations_.push_back(&Metrics().PublishDuration(name));
+  target_durations_.push_back(&loop_.Metrics().PublishDuration(name));
   const auto id = static_cast<std::uint32_t>(targets_.size());
   ids.insert_or_assign(name, id);
   return id;
@@ -118,7 +116,7 @@ std::future<void> PublisherConnection::Enqueue(TargetRef target, std::string exc
   const auto deadline = Clock::now() + timeout_;
   std::future<void> future;
   std::exception_ptr refused;
-  Post([&] {
+  loop_.Post([&] {
     if (closing_) {
       refused =
           Error(MessagingErrorKind::kClosed,
@@ -129,8 +127,8 @@ std::future<void> PublisherConnection::Enqueue(TargetRef target, std::string exc
       refused = Error(MessagingErrorKind::kBufferFull,
                       "publish to " + Destination(exchange, routing_key) + ": " +
                           std::to_string(max_outstanding_) +
-                          " publishes already wait for a confirm (broker " + ToString(State()) +
-                          "); try again later");
+                          " publishes already wait for a confirm (broker " +
+                          ToString(loop_.State()) + "); try again later");
       return false;
     }
     ++outstanding_;
@@ -154,19 +152,17 @@ std::future<void> PublisherConnection::Enqueue(TargetRef target, std::string exc
       future = out->promise.emplace().get_future();
     }
     out->settled = false;
-    out->confirmed = false;
-    out->returned = false;
     out->nacks = 0;
     out->return_text.clear();
     out->target = TargetIdLocked(target);
     // The default exchange with any routing key: one series (OpenTelemetry's name for it).
     out->confirm_duration = out->target != 0 ? target_durations_[out->target - 1]
-                                             : &Metrics().PublishDuration("amq.default");
+                                             : &loop_.Metrics().PublishDuration("amq.default");
     incoming_.push_back(std::move(out));
     return intake_wakes_;
   });
   if (refused) {
-    Metrics().failed_to_publish.Increment();
+    loop_.Metrics().failed_to_publish.Increment();
     if (callback) {  // `on_done` was not taken: its callback is still here
       CallDone(on_done, refused);
       return {};
@@ -181,7 +177,7 @@ std::future<void> PublisherConnection::Enqueue(TargetRef target, std::string exc
 std::future<QueueInfo> PublisherConnection::InspectQueue(std::string queue) {
   Inspect inspect{std::move(queue), {}};
   auto future = inspect.promise.get_future();
-  Post([&] {
+  loop_.Post([&] {
     inspects_.push_back(std::move(inspect));
     return true;
   });
@@ -202,7 +198,7 @@ bool PublisherConnection::WaitSettled(Clock::time_point deadline) {
 void PublisherConnection::Settle(Outgoing& message, std::exception_ptr error) {
   if (message.settled) return;
   message.settled = true;
-  if (error) Metrics().failed_to_publish.Increment();
+  if (error) loop_.Metrics().failed_to_publish.Increment();
   if (message.on_done) {
     CallDone(message.on_done, error);
     message.on_done = nullptr;  // what it captured goes now, not with the message
@@ -217,58 +213,45 @@ void PublisherConnection::Settle(Outgoing& message, std::exception_ptr error) {
   }
 }
 
-void PublisherConnection::Confirm(std::uint64_t tag, bool multiple, bool ack) {
+void PublisherConnection::Confirm(const BrokerConfirm& confirm) {
   const auto now = Clock::now();
-  std::size_t nacked = 0;
-  const auto settle = [&](OutgoingPtr& slot) {
+  const auto settle = [&](OutgoingPtr& slot, Confirmation how) {
     Outgoing& m = *slot;
-    m.confirmed = true;
-    if (ack) {
-      Metrics().acknowledged_published.Increment();
+    if (how == Confirmation::kNacked) {
+      loop_.Metrics().not_acknowledged_published.Increment();
+    } else {
+      loop_.Metrics().acknowledged_published.Increment();
       m.confirm_duration->Observe(std::chrono::duration<double>(now - m.sent_at).count());
-    } else {
-      Metrics().not_acknowledged_published.Increment();
     }
-    if (!ack && now < m.deadline) {
-      // Sent again after a pause, until its publish timeout: a quorum queue nacks while it
-      // has no leader (its node just died, an election is running), and a broker in trouble
-      // may nack for a moment; neither is a reason to fail the publish (ADR 0011).
-      Outgoing& again = *nacked_.emplace_back(std::move(slot));  // `slot` is null now
-      again.confirmed = false;
-      again.returned = false;
-      ++again.nacks;
-      ++nacked;
-    } else if (!ack) {
-      Settle(m, Error(MessagingErrorKind::kNacked, "publish to " +
-                                                       Destination(m.exchange, m.routing_key) +
-                                                       ": the broker refused the message (nack)"));
-    } else if (m.returned) {
-      Settle(m, Error(MessagingErrorKind::kUnroutable,
-                      "publish to " + Destination(m.exchange, m.routing_key) +
-                          ": no queue is bound for it (" + m.return_text + ")"));
-    } else {
-      Settle(m, nullptr);
+    switch (how) {
+      case Confirmation::kNacked:
+        if (now < m.deadline) {
+          // Sent again after a pause, until its publish timeout: a quorum queue nacks while it
+          // has no leader (its node just died, an election is running), and a broker in trouble
+          // may nack for a moment; neither is a reason to fail the publish (ADR 0011).
+          ++m.nacks;
+          nacked_.push_back(std::move(slot));
+          return;
+        }
+        Settle(m, Error(MessagingErrorKind::kNacked,
+                        "publish to " + Destination(m.exchange, m.routing_key) +
+                            ": the broker refused the message (nack)"));
+        break;
+      case Confirmation::kReturned:
+        Settle(m, Error(MessagingErrorKind::kUnroutable,
+                        "publish to " + Destination(m.exchange, m.routing_key) +
+                            ": no queue is bound for it (" + m.return_text + ")"));
+        break;
+      case Confirmation::kAcked:
+        Settle(m, nullptr);
+        break;
     }
+    Recycle(std::move(slot));
   };
-  if (tag < first_tag_) return;
-  if (multiple) {
-    while (!in_flight_.empty() && first_tag_ <= tag) {
-      OutgoingPtr& front = in_flight_.front();
-      if (front && !front->confirmed) settle(front);
-      Recycle(std::move(front));
-      in_flight_.pop_front();
-      ++first_tag_;
-    }
-  } else if (tag - first_tag_ < in_flight_.size()) {
-    OutgoingPtr& slot = in_flight_[tag - first_tag_];
-    if (slot && !slot->confirmed) settle(slot);
-  }
-  while (!in_flight_.empty() && (!in_flight_.front() || in_flight_.front()->confirmed)) {
-    Recycle(std::move(in_flight_.front()));
-    in_flight_.pop_front();
-    ++first_tag_;
-  }
-  if (ack && nacked == 0) {
+  const std::size_t before = nacked_.size();
+  in_flight_.Confirm(confirm, settle);
+  const std::size_t nacked = nacked_.size() - before;
+  if (confirm.ack) {
     nack_backoff_ = std::chrono::milliseconds{0};
   } else if (nacked > 0 && now >= hold_until_) {
     // A new round of refusals (those of one round arrive one by one): a longer pause.
@@ -277,7 +260,7 @@ void PublisherConnection::Confirm(std::uint64_t tag, bool multiple, bool ack) {
     spdlog::warn(
         "amqp publisher: the broker refused {} publishes (nack) on node {}; sending them again "
         "on a new connection in {} ms, until it takes them or they time out",
-        nacked, CurrentNode().name, nack_backoff_.count());
+        nacked, loop_.CurrentNode().name, nack_backoff_.count());
   }
 }
 
@@ -286,23 +269,16 @@ void PublisherConnection::OnReturn(amqp_connection_state_t conn, amqp_channel_t 
   const auto* ret = static_cast<const amqp_basic_return_t*>(method.decoded);
   const std::string exchange = amqp::ToString(ret->exchange);
   const std::string routing_key = amqp::ToString(ret->routing_key);
-  const std::string text = amqp::ToString(ret->reply_text);
   amqp_message_t content{};
   amqp::CheckReply(amqp_read_message(conn, channel, &content, 0), "read a returned message");
   const std::string body = amqp::ToString(content.body);
   amqp_destroy_message(&content);
-  // A return carries no delivery tag; it precedes the ack of its message, and returns come
-  // in publish order: the oldest unacked match is the one.
-  for (OutgoingPtr& slot : in_flight_) {
-    if (!slot) continue;
-    Outgoing& m = *slot;
-    if (!m.confirmed && !m.returned && m.exchange == exchange && m.routing_key == routing_key &&
-        m.message.body == body) {
-      m.returned = true;
-      m.return_text = text;
-      Metrics().unrouted_published.Increment();
-      return;
-    }
+  OutgoingPtr* returned = in_flight_.MarkReturned([&](const OutgoingPtr& m) {
+    return m->exchange == exchange && m->routing_key == routing_key && m->message.body == body;
+  });
+  if (returned != nullptr) {
+    (*returned)->return_text = amqp::ToString(ret->reply_text);
+    loop_.Metrics().unrouted_published.Increment();
   }
 }
 
@@ -325,8 +301,8 @@ bool PublisherConnection::EnsureDeclared(amqp_connection_state_t conn, Outgoing&
     return true;
   } catch (const MessagingError& e) {
     if (!amqp::IsChannelError(e)) throw;
-    SendChannelCloseOk(conn, kDeclareChannel);
-    OpenChannel(conn, kDeclareChannel);
+    loop_.SendChannelCloseOk(conn, kDeclareChannel);
+    loop_.OpenChannel(conn, kDeclareChannel);
     spdlog::error("amqp publisher: {}", e.what());
     Settle(message, ErrorFor(e));
     return false;
@@ -334,7 +310,7 @@ bool PublisherConnection::EnsureDeclared(amqp_connection_state_t conn, Outgoing&
 }
 
 bool PublisherConnection::RoomToSend(Clock::time_point now) const noexcept {
-  return connected_ && !IsBlocked() && in_flight_.size() < window_ && now >= hold_until_;
+  return connected_ && !loop_.IsBlocked() && in_flight_.Size() < window_ && now >= hold_until_;
 }
 
 void PublisherConnection::Recycle(OutgoingPtr message) {
@@ -469,12 +445,12 @@ void PublisherConnection::SendPending(amqp_connection_state_t conn) {
   // Plain TCP: a run's frames are encoded into one buffer and written with one send() (where
   // amqp_basic_publish makes three per message). TLS: through rabbitmq-c's TLS socket, one
   // message at a time, the run corked.
-  const bool framed = !CurrentNode().url.tls && amqp_get_sockfd(conn) >= 0;
+  const bool framed = !loop_.CurrentNode().url.tls && amqp_get_sockfd(conn) >= 0;
   std::optional<Cork> cork;
-  if (!framed && pending_.size() > 1 && window_ - in_flight_.size() > 1) cork.emplace(conn);
+  if (!framed && pending_.size() > 1 && window_ - in_flight_.Size() > 1) cork.emplace(conn);
   frames_.clear();
   std::size_t sent = 0;
-  while (!pending_.empty() && in_flight_.size() < window_ && !IsBlocked()) {
+  while (!pending_.empty() && in_flight_.Size() < window_ && !loop_.IsBlocked()) {
     OutgoingPtr& front = pending_.front();
     Outgoing& m = *front;
     if (m.settled || !EnsureDeclared(conn, m)) {
@@ -495,12 +471,12 @@ void PublisherConnection::SendPending(amqp_connection_state_t conn) {
     }
     m.sent_at = Clock::now();
     ++sent;
-    in_flight_.push_back(std::move(front));
+    in_flight_.Add(std::move(front));
     pending_.pop_front();
     if (frames_.size() >= kMaxRunBytes) WriteFrames(conn);
   }
   if (!frames_.empty()) WriteFrames(conn);
-  if (sent > 0) Metrics().published.Increment(sent);
+  if (sent > 0) loop_.Metrics().published.Increment(sent);
 }
 
 void PublisherConnection::ExpireTimeouts(Clock::time_point now) {
@@ -516,13 +492,14 @@ void PublisherConnection::ExpireTimeouts(Clock::time_point now) {
     Settle(m, Error(MessagingErrorKind::kTimeout,
                     "publish to " + Destination(m.exchange, m.routing_key) +
                         ": no confirm from the broker within " + std::to_string(timeout_.count()) +
-                        " ms (broker " + ToString(State()) + ")"));
+                        " ms (broker " + ToString(loop_.State()) + ")"));
   };
-  for (OutgoingPtr& m : in_flight_) {
-    if (!m) continue;
-    if (m->deadline > now) break;
-    expire(*m);
-  }
+  // Expired ones stay until the broker confirms them: their delivery tags are still counted.
+  in_flight_.ForEachOutstanding([&](OutgoingPtr& m) {
+    if (m->deadline > now) return false;
+    if (!m->settled) expire(*m);
+    return true;
+  });
   for (auto* queue : {&pending_, &nacked_}) {
     while (!queue->empty() && queue->front()->deadline <= now) {
       expire(*queue->front());
@@ -549,16 +526,15 @@ void PublisherConnection::RunInspects(amqp_connection_state_t conn,
     } catch (const MessagingError& e) {
       inspect.promise.set_exception(ErrorFor(e));
       if (!amqp::IsChannelError(e)) throw;
-      SendChannelCloseOk(conn, kDeclareChannel);
-      OpenChannel(conn, kDeclareChannel);
+      loop_.SendChannelCloseOk(conn, kDeclareChannel);
+      loop_.OpenChannel(conn, kDeclareChannel);
     }
   }
   inspects.clear();
 }
 
 void PublisherConnection::ResetPublishChannel(amqp_connection_state_t conn) {
-  first_tag_ = 1;
-  OpenChannel(conn, kPublishChannel);
+  loop_.OpenChannel(conn, kPublishChannel);
   amqp_confirm_select(conn, kPublishChannel);
   amqp::CheckReply(amqp_get_rpc_reply(conn), "enable publisher confirms");
 }
@@ -566,23 +542,23 @@ void PublisherConnection::ResetPublishChannel(amqp_connection_state_t conn) {
 void PublisherConnection::OnConnected(amqp_connection_state_t conn) {
   declared_.assign(declared_.size(), 0);
   ResetPublishChannel(conn);
-  OpenChannel(conn, kDeclareChannel);
+  loop_.OpenChannel(conn, kDeclareChannel);
   connected_ = true;
 }
 
 void PublisherConnection::OnConnectionLost() {
   connected_ = false;
   // Unconfirmed publishes go out again, first and in their order, after the reconnect.
-  while (!in_flight_.empty()) {
-    OutgoingPtr& back = in_flight_.back();
-    if (back && !back->settled) {
-      pending_.push_front(std::move(back));
+  std::size_t again = 0;
+  in_flight_.Reset([&](OutgoingPtr&& m) {
+    if (m->settled) {
+      Recycle(std::move(m));  // timed out already
     } else {
-      Recycle(std::move(back));
+      pending_.push_front(std::move(m));
+      ++again;
     }
-    in_flight_.pop_back();
-  }
-  first_tag_ = 1;
+  });
+  std::reverse(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(again));
   declared_.assign(declared_.size(), 0);
 }
 
@@ -590,16 +566,10 @@ void PublisherConnection::OnMethod(amqp_connection_state_t conn, amqp_channel_t 
                                    const amqp_method_t& method) {
   if (channel != kPublishChannel) return;
   switch (method.id) {
-    case AMQP_BASIC_ACK_METHOD: {
-      const auto* ack = static_cast<const amqp_basic_ack_t*>(method.decoded);
-      Confirm(ack->delivery_tag, ack->multiple != 0, true);
+    case AMQP_BASIC_ACK_METHOD:
+    case AMQP_BASIC_NACK_METHOD:
+      Confirm(ConfirmOf(method));
       break;
-    }
-    case AMQP_BASIC_NACK_METHOD: {
-      const auto* nack = static_cast<const amqp_basic_nack_t*>(method.decoded);
-      Confirm(nack->delivery_tag, nack->multiple != 0, false);
-      break;
-    }
     case AMQP_BASIC_RETURN_METHOD:
       OnReturn(conn, channel, method);
       break;
@@ -613,16 +583,14 @@ void PublisherConnection::OnChannelClosed(amqp_connection_state_t conn, amqp_cha
   spdlog::error("amqp publisher: {}", error.what());
   if (channel == kPublishChannel) {
     // The broker dropped whatever was in flight on the channel; the caller decides.
-    for (OutgoingPtr& m : in_flight_) {
-      if (!m) continue;
+    in_flight_.Reset([&](OutgoingPtr&& m) {
       Settle(*m, ErrorFor(error));
       Recycle(std::move(m));
-    }
-    in_flight_.clear();
+    });
     declared_.assign(declared_.size(), 0);
     ResetPublishChannel(conn);
   } else {
-    OpenChannel(conn, channel);
+    loop_.OpenChannel(conn, channel);
   }
 }
 
@@ -653,8 +621,9 @@ void PublisherConnection::Work(amqp_connection_state_t conn, Clock::time_point n
       // dies, the channel that published to it keeps nacking (for 60 s in our failover test)
       // even after a new leader is elected. A new connection, to the next node of the list,
       // starts afresh; what is unconfirmed goes out again there.
-      throw MessagingError(MessagingErrorKind::kConnectionLost,
-                           "the broker refused publishes (nack) on node " + CurrentNode().name);
+      throw MessagingError(
+          MessagingErrorKind::kConnectionLost,
+          "the broker refused publishes (nack) on node " + loop_.CurrentNode().name);
     }
   }
   if (conn != nullptr) SendPending(conn);
@@ -662,12 +631,11 @@ void PublisherConnection::Work(amqp_connection_state_t conn, Clock::time_point n
 
 Clock::time_point PublisherConnection::NextTimer() {
   Clock::time_point next = Clock::time_point::max();
-  for (const OutgoingPtr& m : in_flight_) {
-    if (m && !m->settled) {
-      next = m->deadline;
-      break;
-    }
-  }
+  in_flight_.ForEachOutstanding([&](const OutgoingPtr& m) {
+    if (m->settled) return true;
+    next = m->deadline;
+    return false;
+  });
   if (!pending_.empty()) next = std::min(next, pending_.front()->deadline);
   if (!nacked_.empty()) next = std::min(next, nacked_.front()->deadline);
   if ((!pending_.empty() || !nacked_.empty()) && hold_until_ > Clock::now()) {
@@ -701,10 +669,9 @@ void PublisherConnection::OnStopping(amqp_connection_state_t /*conn*/) {
                  "publish to " + Destination(m.exchange, m.routing_key) +
                      ": the AMQP client closed before the broker confirmed it");
   };
-  for (auto* queue : {&in_flight_, &pending_, &nacked_}) {
-    for (OutgoingPtr& m : *queue) {
-      if (m) Settle(*m, closed(*m));
-    }
+  in_flight_.Reset([&](OutgoingPtr&& m) { Settle(*m, closed(*m)); });
+  for (auto* queue : {&pending_, &nacked_}) {
+    for (OutgoingPtr& m : *queue) Settle(*m, closed(*m));
     queue->clear();
   }
   for (OutgoingPtr& m : batch_) Settle(*m, closed(*m));

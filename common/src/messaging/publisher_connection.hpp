@@ -6,13 +6,15 @@
 #include <future>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <variant>
 #include <vector>
 
 #include "amqp_message.hpp"
-#include "io_connection.hpp"
+#include "confirm_tracker.hpp"
+#include "io_loop.hpp"
 
 namespace cppblog::messaging {
 
@@ -29,11 +31,13 @@ namespace cppblog::messaging {
 /// a pointer; settled ones go back to the callers for reuse, so the I/O thread frees no
 /// message memory (a free on another thread than the allocating one contends for malloc's
 /// arena lock); a caller wakes the I/O thread only when it can send now.
-class PublisherConnection final : public IoConnection {
+///
+/// Connects in the background from construction on; the destructor stops the I/O thread.
+class PublisherConnection final : private IoHandler {
  public:
+  /// `on_state_change` gets each new state of the connection, on its I/O thread.
   PublisherConnection(ConnectionSettings settings, const AmqpClientOptions& options,
-                      std::function<void()> on_state_change);
-  ~PublisherConnection() override;
+                      std::function<void(ConnectionState)> on_state_change);
 
   [[nodiscard]] std::future<void> Publish(const ExchangeSpec& exchange, std::string routing_key,
                                           Message&& message);
@@ -48,6 +52,10 @@ class PublisherConnection final : public IoConnection {
   void BeginClose();
   /// Waits until every accepted publish is settled; false at the deadline.
   bool WaitSettled(Clock::time_point deadline);
+  /// Ends the I/O thread: what is not settled yet fails with kClosed. Idempotent.
+  void Stop() { loop_.Stop(); }
+
+  [[nodiscard]] const BrokerNode& CurrentNode() const noexcept { return loop_.CurrentNode(); }
 
  private:
   using Target = std::variant<ExchangeSpec, QueueSpec>;
@@ -65,10 +73,8 @@ class PublisherConnection final : public IoConnection {
     std::optional<std::promise<void>> promise;  // none when on_done is set
     PublishCallback on_done;
     bool settled = false;     // the promise (or on_done) has its result
-    bool confirmed = false;   // the broker acked or nacked it
-    bool returned = false;    // basic.return came first: unroutable
     std::uint32_t nacks = 0;  // times the broker refused it
-    std::string return_text;
+    std::string return_text;  // why the broker returned it (basic.return)
   };
   using OutgoingPtr = std::unique_ptr<Outgoing>;
   struct Inspect {
@@ -81,7 +87,7 @@ class PublisherConnection final : public IoConnection {
                             Message&& message, PublishCallback&& on_done);
   std::uint32_t TargetIdLocked(TargetRef target);
   void Settle(Outgoing& message, std::exception_ptr error);
-  void Confirm(std::uint64_t tag, bool multiple, bool ack);
+  void Confirm(const BrokerConfirm& confirm);
   void OnReturn(amqp_connection_state_t conn, amqp_channel_t channel, const amqp_method_t& method);
   bool EnsureDeclared(amqp_connection_state_t conn, Outgoing& message);
   void SendPending(amqp_connection_state_t conn);
@@ -98,6 +104,7 @@ class PublisherConnection final : public IoConnection {
   /// Connected, not blocked, room in the confirm window and no nack pause at `now`.
   [[nodiscard]] bool RoomToSend(Clock::time_point now) const noexcept;
 
+  // IoHandler, on the I/O thread.
   void OnConnected(amqp_connection_state_t conn) override;
   void OnConnectionLost() override;
   void OnMethod(amqp_connection_state_t conn, amqp_channel_t channel,
@@ -121,7 +128,8 @@ class PublisherConnection final : public IoConnection {
   static constexpr std::size_t kMaxSpareBody = 4 * 1024;
   const std::size_t spare_limit_;
 
-  // Guarded by queue_mutex_.
+  // Guards what follows, up to closing_; loop_ takes it for Post() and HasWorkLocked().
+  std::mutex queue_mutex_;
   std::vector<OutgoingPtr> incoming_;
   std::vector<OutgoingPtr> spare_;  // settled, for Enqueue to fill again
   /// Set by the I/O thread before it sleeps: whether a new publish gives it something to do
@@ -144,16 +152,18 @@ class PublisherConnection final : public IoConnection {
   std::vector<OutgoingPtr> batch_;
   std::vector<OutgoingPtr> done_;  // to go to spare_
   std::deque<OutgoingPtr> pending_;
-  // Delivery tags first_tag_, first_tag_ + 1, ...; null: moved to nacked_.
-  std::deque<OutgoingPtr> in_flight_;
-  std::deque<OutgoingPtr> nacked_;  // refused, to be sent again at hold_until_
-  Clock::time_point hold_until_{};  // no sending before (after a nack)
+  ConfirmTracker<OutgoingPtr> in_flight_;  // sent on the publish channel, by delivery tag
+  std::deque<OutgoingPtr> nacked_;         // refused, to be sent again at hold_until_
+  Clock::time_point hold_until_{};         // no sending before (after a nack)
   std::chrono::milliseconds nack_backoff_{0};
-  std::uint64_t first_tag_ = 1;
   std::vector<char> declared_;  // per target, on this connection
   amqp::FieldStorage fields_;   // headers of the message being sent
   std::string frames_;          // encoded publishes not yet written
   std::vector<char> scratch_;   // one frame's payload while it is encoded
+
+  // Last: its thread calls the hooks above from construction on, and is joined before any
+  // member above is destroyed.
+  IoLoop loop_;
 };
 
 }  // namespace cppblog::messaging

@@ -1,4 +1,4 @@
-#include "io_connection.hpp"
+#include "io_loop.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -39,52 +39,54 @@ amqp_field_value_t Text(std::string_view text) {
 // RPCs (declare, consume, ...) that take longer than this drop the connection.
 constexpr auto kRpcTimeout = std::chrono::seconds{30};
 
+int MakeEventFd() {
+  const int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (fd < 0) throw std::system_error(errno, std::generic_category(), "eventfd");
+  return fd;
+}
+
 }  // namespace
 
-IoConnection::IoConnection(ConnectionSettings settings, std::string role,
-                           std::function<void()> on_state_change)
+IoLoop::IoLoop(ConnectionSettings settings, std::string role, IoHandler& handler,
+               std::mutex& queue_mutex, std::function<void(ConnectionState)> on_state_change)
     : settings_(std::move(settings)),
       role_(std::move(role)),
+      handler_(handler),
+      queue_mutex_(queue_mutex),
       on_state_change_(std::move(on_state_change)),
-      event_fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
-  if (event_fd_ < 0) throw std::system_error(errno, std::generic_category(), "eventfd");
-}
+      event_fd_(MakeEventFd()),
+      thread_([this] { Run(); }) {}
 
-IoConnection::~IoConnection() {
+IoLoop::~IoLoop() {
   Stop();
-  if (event_fd_ >= 0) close(event_fd_);
+  close(event_fd_);
 }
 
-void IoConnection::Start() {
-  thread_ = std::thread([this] { Run(); });
-}
-
-void IoConnection::Stop() {
+void IoLoop::Stop() {
   if (!thread_.joinable()) return;
   stop_requested_ = true;
   Wake();
   thread_.join();
 }
 
-void IoConnection::Wake() noexcept {
+void IoLoop::Wake() noexcept {
   const std::uint64_t one = 1;
   // A full counter (EAGAIN) still wakes the reader; nothing else can fail here.
   [[maybe_unused]] const auto n = write(event_fd_, &one, sizeof one);
 }
 
-void IoConnection::SetState(ConnectionState state) {
-  if (state_.exchange(state) != state && on_state_change_) on_state_change_();
+void IoLoop::SetState(ConnectionState state) {
+  if (state_.exchange(state) != state && on_state_change_) on_state_change_(state);
 }
 
-void IoConnection::OpenChannel(amqp_connection_state_t conn, amqp_channel_t channel) {
+void IoLoop::OpenChannel(amqp_connection_state_t conn, amqp_channel_t channel) {
   amqp_channel_open(conn, channel);
   amqp::CheckReply(amqp_get_rpc_reply(conn), "open channel " + std::to_string(channel));
   ++open_channels_;
   Metrics().channels.Add(1);
 }
 
-void IoConnection::SendChannelCloseOk(amqp_connection_state_t conn,
-                                      amqp_channel_t channel) noexcept {
+void IoLoop::SendChannelCloseOk(amqp_connection_state_t conn, amqp_channel_t channel) noexcept {
   amqp_channel_close_ok_t ok{};
   amqp_send_method(conn, channel, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok);
   if (open_channels_ > 0) {
@@ -93,11 +95,11 @@ void IoConnection::SendChannelCloseOk(amqp_connection_state_t conn,
   }
 }
 
-void IoConnection::NextNode() {
+void IoLoop::NextNode() {
   current_node_.store((current_node_.load() + 1) % settings_.nodes.size());
 }
 
-void IoConnection::Connect() {
+void IoLoop::Connect() {
   const BrokerNode& node = CurrentNode();
   const AmqpUrl& url = node.url;
   conn_ = amqp_new_connection();
@@ -172,7 +174,7 @@ void IoConnection::Connect() {
                    "log in to " + node.display_url + " as user '" + url.user + "'");
 }
 
-void IoConnection::DropConnection(const std::string& why) {
+void IoLoop::DropConnection(const std::string& why) {
   if (conn_ != nullptr) {
     amqp_destroy_connection(conn_);
     conn_ = nullptr;
@@ -182,7 +184,7 @@ void IoConnection::DropConnection(const std::string& why) {
   Metrics().channels.Add(-open_channels_);
   open_channels_ = 0;
   blocked_ = false;
-  OnConnectionLost();
+  handler_.OnConnectionLost();
   if (!reported_loss_) {
     spdlog::warn("amqp {}: {}; reconnecting in the background (node={} url={})", role_, why,
                  CurrentNode().name, settings_.display_url);
@@ -193,7 +195,7 @@ void IoConnection::DropConnection(const std::string& why) {
   SetState(ConnectionState::kRecovering);
 }
 
-void IoConnection::Dispatch(const amqp_frame_t& frame) {
+void IoLoop::Dispatch(const amqp_frame_t& frame) {
   if (frame.frame_type != AMQP_FRAME_METHOD) return;  // stray content: nobody waits for it
   const amqp_method_t& method = frame.payload.method;
   switch (method.id) {
@@ -221,15 +223,15 @@ void IoConnection::Dispatch(const amqp_frame_t& frame) {
       const auto error =
           amqp::ChannelCloseError(*static_cast<amqp_channel_close_t*>(method.decoded),
                                   role_ + " channel " + std::to_string(frame.channel));
-      OnChannelClosed(conn_, frame.channel, error);
+      handler_.OnChannelClosed(conn_, frame.channel, error);
       return;
     }
     default:
-      OnMethod(conn_, frame.channel, method);
+      handler_.OnMethod(conn_, frame.channel, method);
   }
 }
 
-int IoConnection::ReadAvailable() {
+int IoLoop::ReadAvailable() {
   const auto buffered = [this] {
     return amqp_frames_enqueued(conn_) != 0 || amqp_data_in_buffer(conn_) != 0;
   };
@@ -258,26 +260,26 @@ int IoConnection::ReadAvailable() {
   return i;
 }
 
-Clock::time_point IoConnection::SilentLimit() const {
+Clock::time_point IoLoop::SilentLimit() const {
   if (heartbeat_.count() == 0) return Clock::time_point::max();
   return last_received_ + 2 * heartbeat_ + std::chrono::milliseconds{5};
 }
 
-void IoConnection::Sleep(Clock::time_point until) {
+void IoLoop::Sleep(Clock::time_point until) {
   {
     std::lock_guard lock(queue_mutex_);
-    if (HasWorkLocked() || stop_requested_) {
+    if (handler_.HasWorkLocked() || stop_requested_) {
       socket_may_have_data_ = true;  // not polled: the next ReadAvailable tries
       return;
     }
-    io_idle_ = true;
+    idle_ = true;
   }
   pollfd fds[2] = {{event_fd_, POLLIN, 0}, {-1, POLLIN, 0}};
   nfds_t count = 1;
   if (conn_ != nullptr) {
     if (amqp_frames_enqueued(conn_) != 0 || amqp_data_in_buffer(conn_) != 0) {
       std::lock_guard lock(queue_mutex_);
-      io_idle_ = false;
+      idle_ = false;
       return;
     }
     fds[1].fd = amqp_get_sockfd(conn_);
@@ -296,10 +298,10 @@ void IoConnection::Sleep(Clock::time_point until) {
     [[maybe_unused]] const auto n = read(event_fd_, &value, sizeof value);
   }
   std::lock_guard lock(queue_mutex_);
-  io_idle_ = false;
+  idle_ = false;
 }
 
-void IoConnection::Run() {
+void IoLoop::Run() {
   auto backoff = settings_.reconnect_min;
   auto next_attempt = Clock::now();
   // Failed attempts since the last success; a whole round of the list backs off.
@@ -317,7 +319,7 @@ void IoConnection::Run() {
           socket_may_have_data_ = true;
           Metrics().connections.Add(1);
           counted_connected_ = true;
-          OnConnected(conn_);
+          handler_.OnConnected(conn_);
           if (ever_connected_) Metrics().recoveries.Increment();
           ever_connected_ = true;
           blocked_ = false;
@@ -351,20 +353,20 @@ void IoConnection::Run() {
           }
         }
       }
-      Work(nullptr, Clock::now());
-      Sleep(std::min(next_attempt, NextTimer()));
+      handler_.Work(nullptr, Clock::now());
+      Sleep(std::min(next_attempt, handler_.NextTimer()));
       continue;
     }
     try {
-      Work(conn_, now);
+      handler_.Work(conn_, now);
       if (ReadAvailable() > 0 || socket_readable_) last_received_ = Clock::now();
       socket_readable_ = false;
-      AfterRead();
+      handler_.AfterRead();
       // rabbitmq-c gives the broker up once nothing came from it for two intervals: look right
       // then, not up to a tick later (a wake-up for other work shifts the ticks).
       auto wake = Clock::now() + heartbeat_tick_;
       if (const auto silent = SilentLimit(); silent > Clock::now()) wake = std::min(wake, silent);
-      Sleep(std::min(wake, NextTimer()));
+      Sleep(std::min(wake, handler_.NextTimer()));
     } catch (const MessagingError& e) {
       DropConnection(e.what());
       // The first retry is immediate: a broker restart is short, and on a cluster the next
@@ -380,7 +382,7 @@ void IoConnection::Run() {
     }
   }
   try {
-    OnStopping(conn_);
+    handler_.OnStopping(conn_);
   } catch (const MessagingError& e) {
     spdlog::debug("amqp {}: while stopping: {}", role_, e.what());
   }
