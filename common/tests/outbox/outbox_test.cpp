@@ -450,6 +450,40 @@ TEST(Outbox, AppendsQueuedAtCloseAreStillWrittenAndCompleted) {
   EXPECT_EQ(outbox.Size(), 1U);
 }
 
+TEST(Outbox, ReadsTheEntriesAnEarlierVersionWroteAndAppendsAfterThem) {
+  const TempDir dir;
+  const std::string traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+  {
+    // The format of the accountservice's outbox before it moved into the library: key the
+    // big-endian 64-bit sequence, value message id [US traceparent [US tracestate]] NUL body.
+    storage::LmdbEnvironment env = OpenEnvironment(dir.path());
+    const storage::LmdbDatabase db = env.OpenDatabase("outbox");
+    storage::LmdbTransaction txn = storage::LmdbTransaction::Write(env);
+    txn.Put(db, std::string("\0\0\0\0\0\0\0\x07", 8), std::string("id-7\0b7", 7));
+    txn.Put(db, std::string("\0\0\0\0\0\0\x01\x00", 8), "id-256\x1f" + traceparent + '\0' + "b256");
+    txn.Put(db, std::string("\0\0\0\0\0\0\x01\x01", 8),
+            "id-257\x1f" + traceparent + "\x1f" + "k=v" + '\0' + "b257");
+    txn.Commit();
+  }
+  storage::LmdbEnvironment env = OpenEnvironment(dir.path());
+  Outbox outbox{env};
+
+  EXPECT_EQ(outbox.LastSequence(), 257U);
+  const auto entries = outbox.Read(0, 10);
+  ASSERT_EQ(entries.size(), 3U);
+  EXPECT_EQ(entries[0], (OutboxEntry{.sequence = 7, .message_id = "id-7", .body = "b7"}));
+  EXPECT_EQ(
+      entries[1],
+      (OutboxEntry{
+          .sequence = 256, .message_id = "id-256", .body = "b256", .traceparent = traceparent}));
+  EXPECT_EQ(entries[2], (OutboxEntry{.sequence = 257,
+                                     .message_id = "id-257",
+                                     .body = "b257",
+                                     .traceparent = traceparent,
+                                     .tracestate = "k=v"}));
+  EXPECT_EQ(AppendAndWait(outbox, "id-258", "b258"), 258U);
+}
+
 // --- Append in the caller's transaction ---------------------------------------------------
 
 TEST(OutboxAppendInTransaction, TheEntryIsCommittedWithTheCallersWrites) {
