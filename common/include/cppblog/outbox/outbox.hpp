@@ -98,10 +98,12 @@ class Outbox {
 
   /// Writes `message` in `txn`, a write transaction of the outbox's environment that the caller
   /// commits: the entry is durable exactly when the caller's other writes are. Returns its
-  /// sequence (meaningful once committed). After the commit the relay is woken; an aborted
-  /// transaction leaves nothing. Must not be called while the caller waits for an AppendAsync
-  /// (the writer would wait for this transaction). Throws storage::StoreError (the caller should
-  /// then abort), std::invalid_argument for a transaction of another environment or a read one.
+  /// sequence (meaningful once committed). After the commit (from LmdbTransaction::AfterCommit,
+  /// on the committing thread) LastSequence moves and the append listener, the relay, is woken;
+  /// an aborted transaction leaves nothing. The outbox must outlive `txn`. Must not be called while
+  /// the caller waits for an AppendAsync (the writer would wait for this transaction). Throws
+  /// storage::StoreError (the caller should then abort), std::invalid_argument for a transaction of
+  /// another environment or a read one.
   std::uint64_t Append(storage::LmdbTransaction& txn, OutboxMessage message);
 
   /// Queues an entry and returns at once; `done` is called exactly once, on the writer thread
