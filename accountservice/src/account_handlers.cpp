@@ -33,10 +33,10 @@ void AddHealthChecks(health::HealthRegistry& health, const AccountStore& account
              std::function<bool()>{[&health_switch] { return health_switch.IsHealthy(); }});
 }
 
-void AddOutboxHealthCheck(health::HealthRegistry& health, const Outbox& outbox) {
+void AddOutboxHealthCheck(health::HealthRegistry& health, const outbox::Outbox& outbox) {
   health.Add(
       "outbox", health::HealthRegistry::Check{[&outbox] {
-        const Outbox::WriteStatus status = outbox.Status();
+        const outbox::Outbox::WriteStatus status = outbox.Status();
         if (status.writable) return health::CheckResult{};
         return health::CheckResult{
             .healthy = false,

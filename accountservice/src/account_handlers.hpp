@@ -36,10 +36,10 @@ void AddHealthChecks(health::HealthRegistry& health, const AccountStore& account
 
 /// Registers the check "outbox": unhealthy, with the outbox's error, while its commits fail
 /// (a full disk); healthy again once one works. The outbox must outlive `health`'s use.
-void AddOutboxHealthCheck(health::HealthRegistry& health, const Outbox& outbox);
+void AddOutboxHealthCheck(health::HealthRegistry& health, const outbox::Outbox& outbox);
 
 /// Adds the "vip_queue" check: unhealthy while `refusal` returns a text (the broker refuses
-/// vip_queue's declaration, OutboxRelay::QueueRefusal), which names the setting that matches.
+/// vip_queue's declaration, outbox::Relay::Refusal), which names the setting that matches.
 void AddVipQueueHealthCheck(health::HealthRegistry& health,
                             std::function<std::optional<std::string>()> refusal);
 

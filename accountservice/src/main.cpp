@@ -19,6 +19,8 @@
 #include "cppblog/logging/logging.hpp"
 #include "cppblog/messaging/amqp_client.hpp"
 #include "cppblog/metrics/http_server_metrics.hpp"
+#include "cppblog/outbox/outbox.hpp"
+#include "cppblog/outbox/relay.hpp"
 #include "cppblog/process/working_set.hpp"
 #include "cppblog/vip/vip_notification.hpp"
 #include "cppblog/web/host_address.hpp"
@@ -26,8 +28,6 @@
 
 #include "account_handlers.hpp"
 #include "account_store.hpp"
-#include "outbox.hpp"
-#include "outbox_relay.hpp"
 #include "settings.hpp"
 #include "vip_notifier.hpp"
 
@@ -57,8 +57,9 @@ int Run(int argc, char* argv[]) {
     // GET /metrics (docs/operations.md); metrics_enabled=false: inert, 404.
     metrics::Registry metrics{{.enabled = settings.metrics_enabled}};
     AccountStore accounts{settings.data_dir};
-    Outbox outbox{accounts, metrics};
-    const OutboxGauges outbox_gauges{outbox, metrics};
+    // The VIP outbox: the database "outbox" beside the accounts, in the same file.
+    outbox::Outbox outbox{accounts.Environment(), {.metrics = &metrics}};
+    const outbox::OutboxGauges outbox_gauges{outbox, metrics, VipReadAt};
     // Waits for the refresh subscription (below); joined after the broker client closes.
     std::jthread trim_when_connected;
     // Never blocks: connects (and reconnects) in the background; the outbox holds VIP
@@ -76,8 +77,7 @@ int Run(int argc, char* argv[]) {
     const messaging::QueueSpec vip_queue =
         vip::VipQueue(settings.compat_goblog_p9, settings.vip_queue, settings.vip_queue_type);
     // Optional so that shutdown stops it right after closing the broker client (below).
-    std::optional<OutboxRelay> relay{std::in_place, outbox, broker,
-                                     OutboxRelayOptions{.queue = vip_queue}};
+    std::optional<outbox::Relay> relay{std::in_place, outbox, broker, VipRelayOptions(vip_queue)};
     VipNotifier notifier{outbox, settings.vip_accounts};
 
     live.OnChange(
@@ -103,7 +103,7 @@ int Run(int argc, char* argv[]) {
     AddHealthChecks(health, accounts, health_switch);
     AddOutboxHealthCheck(health, outbox);
     AddVipQueueHealthCheck(health, [&relay]() -> std::optional<std::string> {
-      return relay ? relay->QueueRefusal() : std::nullopt;  // the server stops before the relay
+      return relay ? relay->Refusal() : std::nullopt;  // the server stops before the relay
     });
     metrics::HttpServerMetrics http_metrics{metrics};
     web::Server server{settings.server,

@@ -1,6 +1,7 @@
 #include "vip_notifier.hpp"
 
 #include <cstdint>
+#include <exception>
 #include <random>
 #include <utility>
 
@@ -31,7 +32,8 @@ std::string NewMessageId() {
   return id;
 }
 
-VipNotifier::VipNotifier(Outbox& outbox, const std::vector<std::string>& vip_accounts, Clock clock)
+VipNotifier::VipNotifier(outbox::Outbox& outbox, const std::vector<std::string>& vip_accounts,
+                         Clock clock)
     : outbox_(outbox),
       vip_accounts_(std::make_shared<const AccountSet>(vip_accounts.begin(), vip_accounts.end())),
       clock_(std::move(clock)) {}
@@ -67,7 +69,10 @@ bool VipNotifier::OnAccountReadAsync(std::string_view account_id, std::string tr
   Clock answered_clock = spdlog::should_log(spdlog::level::debug) ? clock_ : Clock{};
   std::string logged_traceparent = traceparent;
   outbox_.AppendAsync(
-      message_id, std::move(body), std::move(traceparent), std::move(tracestate),
+      {.message_id = message_id,
+       .body = std::move(body),
+       .traceparent = std::move(traceparent),
+       .tracestate = std::move(tracestate)},
       [recorded = std::move(recorded), answered_clock = std::move(answered_clock), message_id,
        read_at, account_id = std::string(account_id),
        traceparent = std::move(logged_traceparent)](std::exception_ptr error, std::uint64_t) {
@@ -97,6 +102,22 @@ std::string VipNotifier::NotificationFor(std::string_view account_id,
                                          std::chrono::system_clock::time_point read_at) {
   return vip::ToJson(
       vip::VipNotification{.account_id = std::string(account_id), .read_at = read_at});
+}
+
+outbox::RelayOptions VipRelayOptions(messaging::QueueSpec vip_queue) {
+  return {.destination = std::move(vip_queue),
+          .content_type = "application/json",
+          .refusal_hint = [](const messaging::MessagingError& refusal) {
+            return vip::VipQueueMismatchHint(refusal.what());
+          }};
+}
+
+std::optional<std::chrono::system_clock::time_point> VipReadAt(const outbox::OutboxEntry& entry) {
+  try {
+    return vip::ParseVipNotification(entry.body).read_at;
+  } catch (const std::exception&) {  // not ours: no age to show
+    return std::nullopt;
+  }
 }
 
 }  // namespace cppblog::account

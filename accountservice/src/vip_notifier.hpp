@@ -5,12 +5,15 @@
 #include <exception>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_set>
 #include <vector>
 
-#include "outbox.hpp"
+#include "cppblog/messaging/topology.hpp"
+#include "cppblog/outbox/outbox.hpp"
+#include "cppblog/outbox/relay.hpp"
 
 namespace cppblog::account {
 
@@ -22,7 +25,7 @@ class VipNotifier {
   using Clock = std::function<std::chrono::system_clock::time_point()>;
 
   VipNotifier(
-      Outbox& outbox, const std::vector<std::string>& vip_accounts,
+      outbox::Outbox& outbox, const std::vector<std::string>& vip_accounts,
       Clock clock = [] { return std::chrono::system_clock::now(); });
 
   [[nodiscard]] bool IsVip(std::string_view account_id) const;
@@ -43,8 +46,8 @@ class VipNotifier {
   bool OnAccountReadAsync(std::string_view account_id, Recorded recorded);
   /// The same, the outbox entry keeping `traceparent` (the read's span) for the relay.
   bool OnAccountReadAsync(std::string_view account_id, std::string traceparent, Recorded recorded);
-  /// The same, the entry keeping the read's `tracestate` too (Outbox::AppendAsync says which it
-  /// keeps).
+  /// The same, the entry keeping the read's `tracestate` too (outbox::OutboxMessage says which
+  /// it keeps).
   bool OnAccountReadAsync(std::string_view account_id, std::string traceparent,
                           std::string tracestate, Recorded recorded);
 
@@ -53,7 +56,7 @@ class VipNotifier {
   [[nodiscard]] static std::string NotificationFor(std::string_view account_id,
                                                    std::chrono::system_clock::time_point read_at);
 
-  Outbox& outbox_;
+  outbox::Outbox& outbox_;
   using AccountSet = std::unordered_set<std::string>;
   std::atomic<std::shared_ptr<const AccountSet>> vip_accounts_;
   Clock clock_;
@@ -61,5 +64,16 @@ class VipNotifier {
 
 /// 128 random bits as 32 lowercase hex digits: a message id no other notification has.
 [[nodiscard]] std::string NewMessageId();
+
+/// How the relay publishes VIP notifications: to `vip_queue` (vip::VipQueue), and while the
+/// broker refuses its declaration (PRECONDITION_FAILED) with the setting that would match
+/// (vip::VipQueueMismatchHint: compat_goblog_p9, vip_queue_type, …) in Relay::Refusal, which
+/// /health shows.
+[[nodiscard]] outbox::RelayOptions VipRelayOptions(messaging::QueueSpec vip_queue);
+
+/// The readAt of the notification an outbox entry holds (for the outbox's age gauge); nullopt
+/// when its body is no VIP notification.
+[[nodiscard]] std::optional<std::chrono::system_clock::time_point> VipReadAt(
+    const outbox::OutboxEntry& entry);
 
 }  // namespace cppblog::account

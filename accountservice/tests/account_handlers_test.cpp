@@ -16,8 +16,6 @@
 #include "cppblog/trace/trace_context.hpp"
 #include "cppblog/web/request.hpp"
 
-#include "outbox.hpp"
-#include "outbox_fault.hpp"
 #include "outbox_test_support.hpp"
 #include "vip_notifier.hpp"
 
@@ -131,7 +129,7 @@ struct VipService {
   TempDir dir;
   AccountStore accounts{dir.path()};
   metrics::Registry metrics;
-  Outbox outbox{accounts, metrics};
+  outbox::Outbox outbox{accounts.Environment(), {.metrics = &metrics}};
   VipNotifier notifier{outbox, {"10000"}};
   messaging::ConnectionState broker = messaging::ConnectionState::kRecovering;
   health::HealthRegistry health;
@@ -252,7 +250,7 @@ TEST(AccountHandlers, PlainReadIsAnsweredAtOnce) {
 }
 
 TEST(AccountHandlers, VipReadWhoseNotificationCannotBeStoredIs503WithRetryAfter) {
-  const VipService service;
+  VipService service;
   BreakOutboxAppends(service.accounts);
 
   const web::Response response = service.router.Dispatch(web::Get("/accounts/10000"));

@@ -1,39 +1,14 @@
 #pragma once
 
 #include <cstdint>
-#include <future>
-#include <memory>
-#include <span>
 #include <string>
-#include <utility>
 
 #include "cppblog/metrics/registry.hpp"
+#include "cppblog/storage/lmdb.hpp"
 
-#include "outbox.hpp"
+#include "account_store.hpp"
 
 namespace cppblog::account {
-
-/// Outbox::AppendAsync, waited for: the entry's sequence once it is durable. Throws the
-/// append's StoreError (a failed write, a closed outbox).
-inline std::uint64_t AppendAndWait(Outbox& outbox, std::string message_id, std::string body) {
-  auto result = std::make_shared<std::promise<std::uint64_t>>();
-  auto appended = result->get_future();
-  outbox.AppendAsync(std::move(message_id), std::move(body),
-                     [result](std::exception_ptr error, std::uint64_t sequence) {
-                       if (error) {
-                         result->set_exception(error);
-                       } else {
-                         result->set_value(sequence);
-                       }
-                     });
-  return appended.get();
-}
-
-/// Outbox::RemoveLater, then FlushRemovals: returns once the deletions are committed.
-inline void RemoveNow(Outbox& outbox, std::span<const std::uint64_t> sequences) {
-  outbox.RemoveLater(sequences);
-  outbox.FlushRemovals();
-}
 
 /// The value of the series named exactly `series` in the text format, or -1 when absent.
 inline double Sample(const std::string& text, const std::string& series) {
@@ -42,18 +17,22 @@ inline double Sample(const std::string& text, const std::string& series) {
   return std::stod(text.substr(at + series.size() + 2));
 }
 
-/// The commits of the outbox built with `metrics` so far, as its metrics count them (each
-/// successful commit is timed in cppblog_outbox_commit_duration_seconds).
-inline std::uint64_t Commits(const metrics::Registry& metrics) {
-  const double count = Sample(metrics.Serialize(), "cppblog_outbox_commit_duration_seconds_count");
-  return count < 0 ? 0 : static_cast<std::uint64_t>(count);
-}
-
 /// The entries the commits of the outbox built with `metrics` appended so far
 /// (cppblog_outbox_commit_entries counts each commit's appended entries).
 inline std::uint64_t Appended(const metrics::Registry& metrics) {
   const double sum = Sample(metrics.Serialize(), "cppblog_outbox_commit_entries_sum");
   return sum < 0 ? 0 : static_cast<std::uint64_t>(sum);
+}
+
+/// Makes every later outbox append fail: plants an entry under the highest possible key of the
+/// store's "outbox" database behind the outbox's back, after which no sequence is left. For
+/// tests of the error paths; the outbox must already be open.
+inline void BreakOutboxAppends(AccountStore& store) {
+  storage::LmdbEnvironment& env = store.Environment();
+  const storage::LmdbDatabase db = env.OpenDatabase("outbox");
+  storage::LmdbTransaction txn = storage::LmdbTransaction::Write(env);
+  txn.Put(db, std::string(8, '\xff'), std::string("planted", 8));
+  txn.Commit();
 }
 
 }  // namespace cppblog::account

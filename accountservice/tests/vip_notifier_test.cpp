@@ -4,16 +4,22 @@
 #include <chrono>
 #include <exception>
 #include <future>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
+#include <thread>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "cppblog/logging/logging.hpp"
+#include "cppblog/messaging/messaging_error.hpp"
+#include "cppblog/messaging/mock_message_publisher.hpp"
 #include "cppblog/storage/temp_dir.hpp"
 #include "cppblog/vip/vip_notification.hpp"
+
+#include "account_store.hpp"
 
 namespace cppblog::account {
 namespace {
@@ -44,7 +50,7 @@ const auto kReadAt = std::chrono::system_clock::time_point{std::chrono::seconds{
 TEST(VipNotifier, VipReadAppendsTheContractNotification) {
   const TempDir dir;
   AccountStore store{dir.path()};
-  Outbox outbox{store};
+  outbox::Outbox outbox{store.Environment()};
   VipNotifier notifier{outbox, {"10000"}, [] { return kReadAt; }};
 
   EXPECT_TRUE(ReadAndWait(notifier, "10000"));
@@ -59,7 +65,7 @@ TEST(VipNotifier, VipReadAppendsTheContractNotification) {
 TEST(VipNotifier, AsyncVipReadCallsBackOnceTheNotificationIsStored) {
   const TempDir dir;
   AccountStore store{dir.path()};
-  Outbox outbox{store};
+  outbox::Outbox outbox{store.Environment()};
   VipNotifier notifier{outbox, {"10000"}, [] { return kReadAt; }};
   std::promise<std::size_t> recorded;  // entries stored when the callback ran
 
@@ -77,7 +83,7 @@ TEST(VipNotifier, AsyncVipReadCallsBackOnceTheNotificationIsStored) {
 TEST(VipNotifier, WhatIsLoggedWhenTheNotificationIsStoredNamesTheReadAndTheMessage) {
   const TempDir dir;
   AccountStore store{dir.path()};
-  Outbox outbox{store};
+  outbox::Outbox outbox{store.Environment()};
   VipNotifier notifier{outbox, {"10000"}, [] { return kReadAt; }};
   // trace_id, span_id, message_id, account_id, as the callback (on the outbox's thread) sees them.
   std::promise<std::array<std::string, 4>> seen;
@@ -99,7 +105,7 @@ TEST(VipNotifier, WhatIsLoggedWhenTheNotificationIsStoredNamesTheReadAndTheMessa
 TEST(VipNotifier, AsyncReadOfOtherAccountNeverCallsBack) {
   const TempDir dir;
   AccountStore store{dir.path()};
-  Outbox outbox{store};
+  outbox::Outbox outbox{store.Environment()};
   VipNotifier notifier{outbox, {"10000"}};
   bool called = false;
 
@@ -115,7 +121,7 @@ TEST(VipNotifier, AsyncReadOfOtherAccountNeverCallsBack) {
 TEST(VipNotifier, OtherAccountsAppendNothing) {
   const TempDir dir;
   AccountStore store{dir.path()};
-  Outbox outbox{store};
+  outbox::Outbox outbox{store.Environment()};
   VipNotifier notifier{outbox, {"10000", "10042"}};
 
   EXPECT_FALSE(ReadAndWait(notifier, "10001"));
@@ -127,7 +133,7 @@ TEST(VipNotifier, OtherAccountsAppendNothing) {
 TEST(VipNotifier, EveryNotificationHasItsOwnMessageId) {
   const TempDir dir;
   AccountStore store{dir.path()};
-  Outbox outbox{store};
+  outbox::Outbox outbox{store.Environment()};
   VipNotifier notifier{outbox, {"10000"}};
 
   for (int i = 0; i < 100; ++i) EXPECT_TRUE(ReadAndWait(notifier, "10000"));
@@ -142,7 +148,7 @@ TEST(VipNotifier, EveryNotificationHasItsOwnMessageId) {
 TEST(VipNotifier, SetVipAccountsReplacesTheList) {
   const TempDir dir;
   AccountStore store{dir.path()};
-  Outbox outbox{store};
+  outbox::Outbox outbox{store.Environment()};
   VipNotifier notifier{outbox, {"10000"}};
 
   notifier.SetVipAccounts({"10001"});
@@ -154,4 +160,48 @@ TEST(VipNotifier, SetVipAccountsReplacesTheList) {
   EXPECT_EQ(outbox.Size(), 1U);
 }
 
+// The VIP relay: a vip_queue the broker holds declared otherwise is reported, for /health, with
+// the setting that would match.
+TEST(VipRelay, AQueueDeclaredOtherwiseIsReportedWithTheSettingThatMatches) {
+  const TempDir dir;
+  AccountStore store{dir.path()};
+  outbox::Outbox outbox{store.Environment()};
+  VipNotifier notifier{outbox, {"10000"}};
+  ASSERT_TRUE(ReadAndWait(notifier, "10000"));
+  ::testing::NiceMock<messaging::MockMessagePublisher> publisher;
+  ON_CALL(publisher, PublishToQueue(::testing::_, ::testing::_))
+      .WillByDefault([](const messaging::QueueSpec&, messaging::Message) {
+        std::promise<void> refused;
+        refused.set_exception(std::make_exception_ptr(messaging::MessagingError{
+            messaging::MessagingErrorKind::kPreconditionFailed,
+            "declare queue 'vip_queue-test': PRECONDITION_FAILED - inequivalent arg 'durable' "
+            "for queue 'vip_queue-test' in vhost '/': received 'true' but current is 'false'"}));
+        return refused.get_future();
+      });
+  auto options = VipRelayOptions({.name = "vip_queue-test"});
+  options.stop_wait = std::chrono::milliseconds{0};
+
+  const outbox::Relay relay{outbox, publisher, options};
+
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{10};
+  while (!relay.Refusal() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds{1});  // polling with a deadline
+  }
+  const std::optional<std::string> refusal = relay.Refusal();
+  ASSERT_TRUE(refusal.has_value());
+  EXPECT_THAT(*refusal, ::testing::HasSubstr("vip_queue-test"));
+  EXPECT_THAT(*refusal, ::testing::HasSubstr("set compat_goblog_p9=true"));
+  EXPECT_EQ(outbox.Size(), 1U);  // kept for when the queue matches
+}
+
+TEST(VipRelay, TheAgeOfAnEntryIsItsReadAt) {
+  const TempDir dir;
+  AccountStore store{dir.path()};
+  outbox::Outbox outbox{store.Environment()};
+  VipNotifier notifier{outbox, {"10000"}, [] { return kReadAt; }};
+  ASSERT_TRUE(ReadAndWait(notifier, "10000"));
+
+  EXPECT_EQ(VipReadAt(outbox.Read(0, 1).at(0)), kReadAt);
+  EXPECT_EQ(VipReadAt({.sequence = 1, .message_id = "x", .body = "not json"}), std::nullopt);
+}
 }  // namespace cppblog::account

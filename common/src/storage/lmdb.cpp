@@ -162,12 +162,17 @@ void LmdbEnvironment::ReleaseRead(MDB_txn* txn, bool cached) const noexcept {
   }
 }
 
-LmdbTransaction::LmdbTransaction(const LmdbEnvironment& env, Mode mode) : env_(&env), mode_(mode) {
+LmdbTransaction::LmdbTransaction(const LmdbEnvironment& env, Mode mode, Sync sync)
+    : env_(&env), mode_(mode) {
   if (mode == Mode::kRead) {
+    if (sync != Sync::kEnvironment) {
+      throw std::invalid_argument("LmdbTransaction: a read transaction has no commit to sync");
+    }
     txn_ = env.AcquireRead(cached_);
     return;
   }
-  if (const int rc = mdb_txn_begin(env.Get(), nullptr, 0, &txn_); rc != MDB_SUCCESS) {
+  const unsigned flags = sync == Sync::kNoMetaSync ? static_cast<unsigned>(MDB_NOMETASYNC) : 0U;
+  if (const int rc = mdb_txn_begin(env.Get(), nullptr, flags, &txn_); rc != MDB_SUCCESS) {
     env.Fail("begin write transaction", rc);
   }
 }

@@ -118,12 +118,27 @@ class LmdbTransaction {
  public:
   enum class Mode { kRead, kWrite };
 
-  LmdbTransaction(const LmdbEnvironment& env, Mode mode);
+  /// How a write transaction's commit reaches the disk.
+  enum class Sync {
+    /// As the environment says (SetMetaSync): by default data and meta pages synced, durable
+    /// when Commit returns.
+    kEnvironment,
+    /// Data pages synced, the meta page not (MDB_NOMETASYNC for this transaction alone): the
+    /// commit is atomic and a crash cannot leave the file half-written, but a crash of the
+    /// machine may undo it until the next synced commit or LmdbEnvironment::SyncToDisk. For
+    /// writes that are cheap to lose (deletions of what would only be redone).
+    kNoMetaSync,
+  };
+
+  /// `sync` is for write transactions; a read transaction with kNoMetaSync throws
+  /// std::invalid_argument.
+  LmdbTransaction(const LmdbEnvironment& env, Mode mode, Sync sync = Sync::kEnvironment);
   [[nodiscard]] static LmdbTransaction Read(const LmdbEnvironment& env) {
     return {env, Mode::kRead};
   }
-  [[nodiscard]] static LmdbTransaction Write(const LmdbEnvironment& env) {
-    return {env, Mode::kWrite};
+  [[nodiscard]] static LmdbTransaction Write(const LmdbEnvironment& env,
+                                             Sync sync = Sync::kEnvironment) {
+    return {env, Mode::kWrite, sync};
   }
   ~LmdbTransaction();
   LmdbTransaction(LmdbTransaction&& other) noexcept;

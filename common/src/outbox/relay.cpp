@@ -1,4 +1,4 @@
-#include "outbox_relay.hpp"
+#include "cppblog/outbox/relay.hpp"
 
 #include <algorithm>
 #include <condition_variable>
@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include <spdlog/spdlog.h>
@@ -14,11 +15,15 @@
 #include "cppblog/logging/logging.hpp"
 #include "cppblog/messaging/messaging_error.hpp"
 #include "cppblog/trace/trace_context.hpp"
-#include "cppblog/vip/vip_notification.hpp"
 
-namespace cppblog::account {
+namespace cppblog::outbox {
 
-struct OutboxRelay::Shared {
+const std::string& NameOf(const Destination& destination) {
+  if (const auto* queue = std::get_if<messaging::QueueSpec>(&destination)) return queue->name;
+  return std::get<ExchangeDestination>(destination).exchange.name;
+}
+
+struct Relay::Shared {
   std::mutex mutex;
   std::condition_variable wake;  // the relay thread waits here for all of the below
   bool stopping = false;
@@ -27,7 +32,7 @@ struct OutboxRelay::Shared {
   std::vector<std::uint64_t> confirmed;  // settled by a confirm, not yet deleted
   std::uint64_t failures = 0;            // settled with an error, not yet counted
   std::string first_error;               // the first of those, for the log
-  // The first of those that was a PRECONDITION_FAILED refusal of the queue's declaration.
+  // The first of those that was a PRECONDITION_FAILED refusal of the destination's declaration.
   std::optional<messaging::MessagingError> refusal;
 
   void Settled(std::uint64_t sequence, const messaging::MessagingError* error) {
@@ -47,31 +52,25 @@ struct OutboxRelay::Shared {
   }
 };
 
-std::optional<std::string> OutboxRelay::NoteRefusal(const std::exception& error) {
-  const auto* messaging_error = dynamic_cast<const messaging::MessagingError*>(&error);
-  if (messaging_error == nullptr ||
-      messaging_error->kind() != messaging::MessagingErrorKind::kPreconditionFailed) {
-    return std::nullopt;
-  }
-  const std::string hint = vip::VipQueueMismatchHint(error.what());
+std::string Relay::NoteRefusal(const messaging::MessagingError& error) {
+  const std::string hint = options_.refusal_hint ? options_.refusal_hint(error) : std::string{};
   const std::lock_guard lock{refusal_mutex_};
-  refusal_ = "the broker refuses the declaration of " + options_.queue.name + ": " + error.what() +
-             " (" + hint + ")";
+  refusal_ = "the broker refuses the declaration of " + NameOf(options_.destination) + ": " +
+             error.what() + (hint.empty() ? std::string{} : " (" + hint + ")");
   return hint;
 }
 
-void OutboxRelay::ClearRefusal() {
+void Relay::ClearRefusal() {
   const std::lock_guard lock{refusal_mutex_};
   refusal_.reset();
 }
 
-std::optional<std::string> OutboxRelay::QueueRefusal() const {
+std::optional<std::string> Relay::Refusal() const {
   const std::lock_guard lock{refusal_mutex_};
   return refusal_;
 }
 
-OutboxRelay::OutboxRelay(Outbox& outbox, messaging::MessagePublisher& publisher,
-                         OutboxRelayOptions options)
+Relay::Relay(Outbox& outbox, messaging::MessagePublisher& publisher, RelayOptions options)
     : outbox_(outbox),
       publisher_(publisher),
       options_(std::move(options)),
@@ -87,7 +86,7 @@ OutboxRelay::OutboxRelay(Outbox& outbox, messaging::MessagePublisher& publisher,
   thread_ = std::thread{[this] { Run(); }};
 }
 
-OutboxRelay::~OutboxRelay() {
+Relay::~Relay() {
   outbox_.SetAppendListener(nullptr);
   {
     const std::lock_guard lock{shared_->mutex};
@@ -97,19 +96,19 @@ OutboxRelay::~OutboxRelay() {
   thread_.join();
 }
 
-void OutboxRelay::Delete(std::vector<std::uint64_t>& sequences) {
+void Relay::Delete(std::vector<std::uint64_t>& sequences) {
   try {
     // Not waiting for the deletion's commit: the next entries go out meanwhile. A failed
     // deletion is logged by the outbox; those entries stay, for one more delivery later.
     outbox_.RemoveLater(sequences);
     confirmed_.fetch_add(sequences.size());
   } catch (const std::exception& e) {  // closed: they stay
-    spdlog::error("cannot delete relayed VIP notifications from the outbox: {}", e.what());
+    spdlog::error("outbox relay: cannot delete relayed entries from the outbox: {}", e.what());
   }
   sequences.clear();
 }
 
-bool OutboxRelay::PublishNext(std::uint64_t& cursor, std::size_t room, bool& round_failed) {
+bool Relay::PublishNext(std::uint64_t& cursor, std::size_t room, bool& round_failed) {
   const std::uint64_t committed = outbox_.LastSequence();
   auto entries = outbox_.Read(cursor, room);
   const bool filled = entries.size() == room;
@@ -119,7 +118,7 @@ bool OutboxRelay::PublishNext(std::uint64_t& cursor, std::size_t room, bool& rou
     cursor = std::max(cursor, entry.sequence);
     messaging::Message message;
     message.body = std::move(entry.body);
-    message.content_type = "application/json";
+    message.content_type = options_.content_type;
     message.message_id = std::move(entry.message_id);
     message.persistent = true;
     // The publish is a span of the read's trace: same trace id, a span id of its own, the
@@ -146,17 +145,23 @@ bool OutboxRelay::PublishNext(std::uint64_t& cursor, std::size_t room, bool& rou
     const logging::ScopedFields log_fields(
         {.trace_id = ids.trace_id, .span_id = ids.span_id, .message_id = message.message_id});
     try {
-      publisher_.PublishToQueue(
-          options_.queue, std::move(message),
-          [shared = shared_, sequence = entry.sequence](const messaging::MessagingError* error) {
-            shared->Settled(sequence, error);
-          });
+      auto on_done = [shared = shared_,
+                      sequence = entry.sequence](const messaging::MessagingError* error) {
+        shared->Settled(sequence, error);
+      };
+      if (const auto* queue = std::get_if<messaging::QueueSpec>(&options_.destination)) {
+        publisher_.PublishToQueue(*queue, std::move(message), std::move(on_done));
+      } else {
+        const auto& exchange = std::get<ExchangeDestination>(options_.destination);
+        publisher_.Publish(exchange.exchange, exchange.routing_key, std::move(message),
+                           std::move(on_done));
+      }
     } catch (const std::exception& e) {  // not accepted: no callback will come
       {
         const std::lock_guard lock{shared_->mutex};
         --shared_->in_flight;
       }
-      spdlog::error("VIP outbox relay: {}", e.what());
+      spdlog::error("outbox relay: {}", e.what());
       failed_.fetch_add(1);
       round_failed = true;
       return false;
@@ -165,9 +170,9 @@ bool OutboxRelay::PublishNext(std::uint64_t& cursor, std::size_t room, bool& rou
   return filled;
 }
 
-void OutboxRelay::Run() {
-  // Every line of the relay's thread names the queue it publishes to.
-  const logging::ScopedFields log_fields({.queue = options_.queue.name});
+void Relay::Run() {
+  // Every line of the relay's thread names the queue (or exchange) it publishes to.
+  const logging::ScopedFields log_fields({.queue = NameOf(options_.destination)});
   Shared& shared = *shared_;
   std::vector<std::uint64_t> done;
   std::uint64_t cursor = 0;  // the last sequence published in this round
@@ -180,17 +185,17 @@ void OutboxRelay::Run() {
     if (!shared.confirmed.empty()) {
       done.swap(shared.confirmed);
       lock.unlock();
-      ClearRefusal();  // the broker takes the queue as declared
+      ClearRefusal();  // the broker takes the destination as declared
       Delete(done);
       lock.lock();
       continue;
     }
     if (shared.failures != 0) {
-      std::optional<std::string> hint;
+      std::string hint;
       if (shared.refusal) hint = NoteRefusal(*std::exchange(shared.refusal, std::nullopt));
       if (!round_failed) {
-        spdlog::warn("VIP notification not published, kept for retry: {}{}", shared.first_error,
-                     hint ? " (" + *hint + ")" : std::string{});
+        spdlog::warn("outbox entry not published, kept for retry: {}{}", shared.first_error,
+                     hint.empty() ? std::string{} : " (" + hint + ")");
       }
       failed_.fetch_add(shared.failures);
       shared.failures = 0;
@@ -230,7 +235,7 @@ void OutboxRelay::Run() {
       try {
         read_more = PublishNext(cursor, room, round_failed);
       } catch (const std::exception& e) {  // the store refused: try again later
-        spdlog::error("VIP outbox relay: {}", e.what());
+        spdlog::error("outbox relay: {}", e.what());
         failed_.fetch_add(1);
         round_failed = true;
       }
@@ -264,10 +269,10 @@ void OutboxRelay::Run() {
   }
   if (shared.in_flight != 0) {
     spdlog::info(
-        "VIP outbox relay stopped with {} notifications unconfirmed; they stay in the "
-        "outbox for the next start",
+        "outbox relay stopped with {} entries unconfirmed; they stay in the outbox for the next "
+        "start",
         shared.in_flight);
   }
 }
 
-}  // namespace cppblog::account
+}  // namespace cppblog::outbox
