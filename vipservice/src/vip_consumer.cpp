@@ -12,6 +12,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cppblog/logging/logging.hpp"
+#include "cppblog/messaging/message_trace.hpp"
 #include "cppblog/trace/trace_context.hpp"
 #include "cppblog/vip/vip_notification.hpp"
 
@@ -35,14 +36,7 @@ std::string_view Truncated(std::string_view body) { return body.substr(0, kMaxLo
 }  // namespace
 
 std::optional<trace::TraceContext> HandlerTraceContext(const messaging::Message& message) {
-  const auto HeaderText = [&message](std::string_view name) -> std::string_view {
-    const auto header = message.headers.find(name);
-    if (header == message.headers.end()) return {};
-    const auto* text = std::get_if<std::string>(&header->second);
-    return text != nullptr ? std::string_view{*text} : std::string_view{};
-  };
-  const auto parent = trace::ParseTraceparent(HeaderText(trace::kTraceparentHeader),
-                                              HeaderText(trace::kTracestateHeader));
+  const auto parent = messaging::TraceContextOf(message);
   if (!parent) return std::nullopt;
   return trace::ChildOf(*parent);
 }

@@ -28,10 +28,10 @@ namespace cppblog::vipservice {
 /// notifications apart while a redelivery maps to the same id.
 [[nodiscard]] std::string DeduplicationId(const messaging::Message& message);
 
-/// The span a handler of `message` runs as (W3C Trace Context): a child of the span in the
-/// message's `traceparent` header (a string), carrying its `tracestate` header on (unless that is
-/// longer than trace::kMaxTraceStateBytes). nullopt when the message has no valid traceparent:
-/// it is then handled outside any trace, and its offer records no trace id.
+/// The span a handler of `message` runs as (W3C Trace Context): a child of the publisher's span
+/// that messaging::TraceContextOf reads from the message's headers, carrying its tracestate on.
+/// nullopt when the message has no valid traceparent: it is then handled outside any trace, and
+/// its offer records no trace id.
 [[nodiscard]] std::optional<trace::TraceContext> HandlerTraceContext(
     const messaging::Message& message);
 

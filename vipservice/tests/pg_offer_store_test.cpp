@@ -1,15 +1,17 @@
 #include "pg_offer_store.hpp"
 
 #include <chrono>
+#include <cstddef>
 #include <functional>
 #include <future>
-#include <stdexcept>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
 
+#include "offer_store_test.hpp"
 #include "pg_test_env.hpp"
 
 namespace cppblog::vipservice {
@@ -17,8 +19,6 @@ namespace {
 
 using namespace std::chrono_literals;
 using std::chrono::system_clock;
-
-const system_clock::time_point kT0 = system_clock::time_point{} + std::chrono::hours{480'000};
 
 std::size_t CountOffers(const TestPgSchema& schema) {
   return std::stoul(schema.Query("SELECT count(*) FROM vip_offers"));
@@ -28,11 +28,30 @@ std::size_t CountProcessed(const TestPgSchema& schema) {
   return std::stoul(schema.Query("SELECT count(*) FROM vip_processed"));
 }
 
-vip::VipNotification Notification(std::string account, system_clock::time_point read_at) {
-  return {.account_id = std::move(account), .read_at = read_at};
-}
-
 PgOfferStore Open(const TestPgSchema& schema) { return PgOfferStore{{.url = schema.Url()}}; }
+
+// The PostgreSQL store in a schema of its own.
+class PgPlace final : public OfferStorePlace {
+ public:
+  std::unique_ptr<OfferStore> Open() override {
+    return std::make_unique<PgOfferStore>(PgOfferStore::Options{.url = schema_.Url()});
+  }
+  std::size_t CountOffers(const OfferStore& /*store*/) const override {
+    return vipservice::CountOffers(schema_);
+  }
+  std::size_t CountProcessed(const OfferStore& /*store*/) const override {
+    return vipservice::CountProcessed(schema_);
+  }
+
+ private:
+  TestPgSchema schema_;
+};
+
+std::unique_ptr<OfferStorePlace> MakePgPlace() { return std::make_unique<PgPlace>(); }
+
+// The suite every offer store passes (offer_store_test.cpp).
+INSTANTIATE_TEST_SUITE_P(PgOfferStore, OfferStoreTest,
+                         ::testing::Values(OfferStoreKind{"postgresql", &MakePgPlace}));
 
 std::string ErrorOf(const std::function<void()>& action) {
   try {
@@ -51,138 +70,6 @@ bool WaitUntil(const std::function<bool()>& condition, std::chrono::milliseconds
   }
   return true;
 }
-
-TEST(PgOfferStore, FirstNotificationYieldsAnOffer) {
-  const TestPgSchema schema;
-  PgOfferStore store = Open(schema);
-
-  const ProcessResult result = store.Process("m1", Notification("10000", kT0), kT0 + 1ms, 24h);
-
-  EXPECT_EQ(result, ProcessResult::kOffered);
-  const std::vector<Offer> offers = store.OffersFor("10000");
-  ASSERT_EQ(offers.size(), 1U);
-  EXPECT_EQ(
-      offers[0],
-      (Offer{.account_id = "10000", .message_id = "m1", .read_at = kT0, .offered_at = kT0 + 1ms}));
-}
-
-TEST(PgOfferStore, KeepsTimesToTheNanosecondAndIdsAsBytes) {
-  const TestPgSchema schema;
-  PgOfferStore store = Open(schema);
-  const auto read_at = kT0 + 123456789ns;
-  const std::string id("m\0\xff\xfe", 4);  // not UTF-8, with a NUL: AMQP ids are bytes
-
-  ASSERT_EQ(store.Process(id, Notification("10000", read_at), read_at + 1ns, 0ms),
-            ProcessResult::kOffered);
-
-  const std::vector<Offer> offers = store.OffersFor("10000");
-  ASSERT_EQ(offers.size(), 1U);
-  EXPECT_EQ(offers[0].message_id, id);
-  EXPECT_EQ(offers[0].read_at, read_at);
-  EXPECT_EQ(offers[0].offered_at, read_at + 1ns);
-  EXPECT_EQ(store.Process(id, Notification("10000", read_at), read_at, 0ms),
-            ProcessResult::kDuplicate);
-}
-
-TEST(PgOfferStore, SameMessageIdTwiceChangesNothing) {
-  const TestPgSchema schema;
-  PgOfferStore store = Open(schema);
-  ASSERT_EQ(store.Process("m1", Notification("10000", kT0), kT0, 0ms), ProcessResult::kOffered);
-
-  const ProcessResult again = store.Process("m1", Notification("10000", kT0 + 1h), kT0 + 1h, 0ms);
-
-  EXPECT_EQ(again, ProcessResult::kDuplicate);
-  EXPECT_EQ(CountOffers(schema), 1U);
-  EXPECT_EQ(CountProcessed(schema), 1U);
-  EXPECT_EQ(store.OffersFor("10000").at(0).offered_at, kT0);
-}
-
-TEST(PgOfferStore, NotificationWithinCooldownIsProcessedWithoutOffer) {
-  const TestPgSchema schema;
-  PgOfferStore store = Open(schema);
-  ASSERT_EQ(store.Process("m1", Notification("10000", kT0), kT0, 24h), ProcessResult::kOffered);
-
-  const ProcessResult later = store.Process("m2", Notification("10000", kT0 + 23h), kT0, 24h);
-  const ProcessResult earlier = store.Process("m3", Notification("10000", kT0 - 23h), kT0, 24h);
-
-  EXPECT_EQ(later, ProcessResult::kCooldown);
-  EXPECT_EQ(earlier, ProcessResult::kCooldown);
-  EXPECT_EQ(CountOffers(schema), 1U);
-  EXPECT_EQ(CountProcessed(schema), 3U);
-  EXPECT_EQ(store.Process("m2", Notification("10000", kT0 + 23h), kT0, 24h),
-            ProcessResult::kDuplicate);
-}
-
-TEST(PgOfferStore, NotificationAfterCooldownYieldsAnotherOffer) {
-  const TestPgSchema schema;
-  PgOfferStore store = Open(schema);
-  ASSERT_EQ(store.Process("m1", Notification("10000", kT0), kT0, 24h), ProcessResult::kOffered);
-
-  EXPECT_EQ(store.Process("m2", Notification("10000", kT0 + 24h), kT0, 24h),
-            ProcessResult::kOffered);
-  EXPECT_EQ(store.Process("m3", Notification("10000", kT0 - 24h), kT0, 24h),
-            ProcessResult::kOffered);
-  EXPECT_EQ(store.OffersFor("10000").size(), 3U);
-}
-
-TEST(PgOfferStore, CooldownIsPerAccount) {
-  const TestPgSchema schema;
-  PgOfferStore store = Open(schema);
-  ASSERT_EQ(store.Process("m1", Notification("10000", kT0), kT0, 24h), ProcessResult::kOffered);
-
-  EXPECT_EQ(store.Process("m2", Notification("1000", kT0), kT0, 24h), ProcessResult::kOffered);
-  EXPECT_EQ(store.Process("m3", Notification("100000", kT0), kT0, 24h), ProcessResult::kOffered);
-  EXPECT_EQ(store.OffersFor("10000").size(), 1U);
-  EXPECT_EQ(store.OffersFor("1000").size(), 1U);
-}
-
-TEST(PgOfferStore, OffersAreListedByReadAt) {
-  const TestPgSchema schema;
-  PgOfferStore store = Open(schema);
-  ASSERT_EQ(store.Process("late", Notification("10000", kT0 + 2h), kT0, 0ms),
-            ProcessResult::kOffered);
-  ASSERT_EQ(store.Process("early", Notification("10000", kT0 - 2h), kT0, 0ms),
-            ProcessResult::kOffered);
-
-  const std::vector<Offer> offers = store.OffersFor("10000");
-
-  ASSERT_EQ(offers.size(), 2U);
-  EXPECT_EQ(offers[0].message_id, "early");
-  EXPECT_EQ(offers[1].message_id, "late");
-  EXPECT_TRUE(store.OffersFor("10001").empty());
-}
-
-TEST(PgOfferStore, RejectsEmptyAndOverlongMessageIds) {
-  const TestPgSchema schema;
-  PgOfferStore store = Open(schema);
-
-  EXPECT_THROW(static_cast<void>(store.Process("", Notification("10000", kT0), kT0, 0ms)),
-               std::invalid_argument);
-  EXPECT_THROW(
-      static_cast<void>(store.Process(std::string(256, 'x'), Notification("10000", kT0), kT0, 0ms)),
-      std::invalid_argument);
-  EXPECT_EQ(CountProcessed(schema), 0U);
-}
-
-TEST(PgOfferStore, ReopenKeepsOffersAndProcessedIds) {
-  const TestPgSchema schema;
-  {
-    PgOfferStore store = Open(schema);
-    ASSERT_EQ(store.Process("m1", Notification("10000", kT0), kT0, 24h), ProcessResult::kOffered);
-  }
-  PgOfferStore reopened = Open(schema);
-
-  EXPECT_EQ(reopened.OffersFor("10000").size(), 1U);
-  EXPECT_EQ(reopened.Process("m1", Notification("10000", kT0), kT0, 24h),
-            ProcessResult::kDuplicate);
-  EXPECT_EQ(reopened.Process("m2", Notification("10000", kT0 + 1h), kT0, 24h),
-            ProcessResult::kCooldown);
-  EXPECT_EQ(
-      schema.Query("SELECT version FROM cppblog_schema_version WHERE component = 'vipservice'"),
-      "2");
-}
-
-constexpr std::string_view kTraceId = "4bf92f3577b34da6a3ce929d0e0e4736";
 
 // What a vipservice of schema version 1 made, with one offer of account 10000 (readAt 1000 ns,
 // offered at 2000 ns) in it.
@@ -206,7 +93,21 @@ INSERT INTO vip_offers VALUES ('\x3130303030', 1000, '\x6f6c64', 2000);
 )sql"));
 }
 
-TEST(PgOfferStore, AnOfferRecordsTheTraceIdOfItsMessage) {
+TEST(PgOfferStore, ANewDatabaseIsAtTheCurrentVersionAndStaysThereOnReopen) {
+  const TestPgSchema schema;
+  {
+    PgOfferStore store = Open(schema);
+    ASSERT_EQ(store.Process("m1", Notification("10000", kT0), kT0, 24h), ProcessResult::kOffered);
+  }
+  const PgOfferStore reopened = Open(schema);
+
+  EXPECT_EQ(reopened.OffersFor("10000").size(), 1U);
+  EXPECT_EQ(
+      schema.Query("SELECT version FROM cppblog_schema_version WHERE component = 'vipservice'"),
+      "2");
+}
+
+TEST(PgOfferStore, ATraceIdIsStoredAsItsBytesAndNoneAsNull) {
   const TestPgSchema schema;
   PgOfferStore store = Open(schema);
 
@@ -215,28 +116,9 @@ TEST(PgOfferStore, AnOfferRecordsTheTraceIdOfItsMessage) {
   ASSERT_EQ(store.Process("m2", Notification("10000", kT0 + 1h), kT0 + 1h, 0ms),
             ProcessResult::kOffered);
 
-  const std::vector<Offer> offers = store.OffersFor("10000");
-  ASSERT_EQ(offers.size(), 2U);
-  EXPECT_EQ(offers[0], (Offer{.account_id = "10000",
-                              .message_id = "m1",
-                              .read_at = kT0,
-                              .offered_at = kT0 + 1ms,
-                              .trace_id = std::string(kTraceId)}));
-  EXPECT_EQ(offers[1].trace_id, "");
-  // Stored as its 16 bytes, NULL for none.
   EXPECT_EQ(schema.Query("SELECT encode(trace_id, 'hex') FROM vip_offers WHERE message_id = 'm1'"),
             kTraceId);
   EXPECT_EQ(schema.Query("SELECT count(*) FROM vip_offers WHERE trace_id IS NULL"), "1");
-}
-
-TEST(PgOfferStore, RejectsMalformedTraceIds) {
-  const TestPgSchema schema;
-  PgOfferStore store = Open(schema);
-
-  EXPECT_THROW(static_cast<void>(store.Process("m1", Notification("10000", kT0), kT0, 0ms,
-                                               "4BF92F3577B34DA6A3CE929D0E0E4736")),
-               std::invalid_argument);
-  EXPECT_EQ(CountProcessed(schema), 0U);
 }
 
 TEST(PgOfferStore, Version1DatabaseIsMigratedAndItsOffersRead) {
@@ -330,49 +212,6 @@ TEST(PgOfferStore, NewerSchemaIsRefusedWithWhatToDo) {
   EXPECT_NE(error.find("version 99"), std::string::npos) << error;
 }
 
-TEST(PgOfferStore, ConcurrentRedeliveriesYieldOneOffer) {
-  const TestPgSchema schema;
-  PgOfferStore store = Open(schema);
-  std::vector<std::future<ProcessResult>> results;
-
-  for (int i = 0; i < 8; ++i) {
-    results.push_back(std::async(std::launch::async, [&store] {
-      return store.Process("same", Notification("10000", kT0), kT0, 0ms);
-    }));
-  }
-
-  int offered = 0;
-  for (auto& result : results) offered += result.get() == ProcessResult::kOffered ? 1 : 0;
-  EXPECT_EQ(offered, 1);
-  EXPECT_EQ(CountOffers(schema), 1U);
-}
-
-TEST(PgOfferStore, GroupCommitRecordsEveryConcurrentMessage) {
-  const TestPgSchema schema;
-  PgOfferStore store = Open(schema);
-  std::vector<std::future<int>> workers;
-
-  for (int t = 0; t < 16; ++t) {
-    workers.push_back(std::async(std::launch::async, [&store, t] {
-      int offered = 0;
-      for (int i = 0; i < 25; ++i) {
-        const std::string id = "t" + std::to_string(t) + "-" + std::to_string(i);
-        const std::string account = std::to_string(10000 + (t * 25 + i) % 7);
-        offered +=
-            store.Process(id, Notification(account, kT0), kT0, 0ms) == ProcessResult::kOffered ? 1
-                                                                                               : 0;
-      }
-      return offered;
-    }));
-  }
-
-  int offered = 0;
-  for (auto& worker : workers) offered += worker.get();
-  EXPECT_EQ(offered, 400);
-  EXPECT_EQ(CountOffers(schema), 400U);
-  EXPECT_EQ(CountProcessed(schema), 400U);
-}
-
 // Issue 11 (e): instances on different hosts share the database; each store object here has
 // connections of its own, as another process would.
 TEST(PgOfferStore, ConcurrentInstancesWithCooldownMakeExactlyOneOffer) {
@@ -454,26 +293,6 @@ TEST(PgOfferStore, ConcurrentInstancesOnManyAccountsNeverDeadlockAndOfferOncePer
   }
   EXPECT_EQ(CountProcessed(schema),
             static_cast<std::size_t>(kInstances * kThreadsEach * kMessagesEach));
-}
-
-TEST(PgOfferStore, DeleteProcessedBeforeDeletesOnlyOlderIds) {
-  const TestPgSchema schema;
-  PgOfferStore store = Open(schema);
-  ASSERT_EQ(store.Process("old", Notification("10000", kT0 - 8 * 24h), kT0 - 8 * 24h, 0ms),
-            ProcessResult::kOffered);
-  ASSERT_EQ(store.Process("new", Notification("10000", kT0), kT0, 0ms), ProcessResult::kOffered);
-
-  const std::size_t deleted = store.DeleteProcessedBefore(kT0 - 7 * 24h);
-
-  EXPECT_EQ(deleted, 1U);
-  EXPECT_EQ(CountProcessed(schema), 1U);
-  EXPECT_EQ(CountOffers(schema), 2U);  // offers are kept
-  EXPECT_EQ(store.Process("new", Notification("10000", kT0), kT0, 0ms), ProcessResult::kDuplicate);
-  // A redelivery older than the retention is new again; its offer (same account, readAt and
-  // id) is there already, so it makes no second one.
-  EXPECT_EQ(store.Process("old", Notification("10000", kT0 - 8 * 24h), kT0, 0ms),
-            ProcessResult::kOffered);
-  EXPECT_EQ(CountOffers(schema), 2U);
 }
 
 TEST(PgOfferStore, DeleteProcessedBeforeWorksInChunks) {

@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cppblog/logging/logging.hpp"
+#include "cppblog/messaging/message_trace.hpp"
 #include "cppblog/text/one_line.hpp"
 #include "cppblog/trace/trace_context.hpp"
 
@@ -32,14 +33,9 @@ constexpr std::uint8_t kSettled = 2;
 class MessageLogFields {
  public:
   MessageLogFields(const Message& message, std::string_view queue) {
-    if (const auto header = message.headers.find(std::string(trace::kTraceparentHeader));
-        header != message.headers.end()) {
-      if (const auto* text = std::get_if<std::string>(&header->second)) {
-        if (const auto context = trace::ParseTraceparent(*text)) {
-          trace_id_ = trace::TraceIdHex(*context);
-          span_id_ = trace::SpanIdHex(*context);
-        }
-      }
+    if (const auto context = TraceContextOf(message)) {
+      trace_id_ = trace::TraceIdHex(*context);
+      span_id_ = trace::SpanIdHex(*context);
     }
     fields_.emplace(logging::Fields{.trace_id = trace_id_,
                                     .span_id = span_id_,
