@@ -12,38 +12,12 @@
 #include "cppblog/inbox/pg_inbox.hpp"
 #include "cppblog/inbox/processed_id_retention.hpp"
 #include "cppblog/messaging/message.hpp"
-#include "cppblog/storage/lmdb.hpp"
 
 namespace inbox = cppblog::inbox;
 namespace messaging = cppblog::messaging;
-namespace storage = cppblog::storage;
 using namespace std::chrono_literals;
 
 namespace guide {
-
-// [snippet inbox-lmdb]
-// One environment for the handler's own data and its inbox: one transaction covers both.
-class PaymentHandler {
- public:
-  explicit PaymentHandler(storage::LmdbEnvironment& env)
-      : env_(env), payments_(env.OpenDatabase("payments")), inbox_(env, "processed") {}
-
-  messaging::Outcome Handle(const messaging::Message& message) {
-    auto txn = storage::LmdbTransaction::Write(env_);
-    if (inbox_.Record(txn, message.message_id, std::chrono::system_clock::now())) {
-      txn.Put(payments_, message.message_id, message.body);  // the effect, in the same txn
-    }
-    // Otherwise the message was processed before: nothing to write, only the ack.
-    txn.Commit();  // the id and the effect, or (on a throw before it) neither
-    return messaging::Outcome::kAck;
-  }
-
- private:
-  storage::LmdbEnvironment& env_;
-  storage::LmdbDatabase payments_;
-  inbox::LmdbInbox inbox_;
-};
-// [/snippet inbox-lmdb]
 
 void Exec(PGconn* conn, const char* sql) {
   PGresult* result = PQexec(conn, sql);

@@ -50,7 +50,7 @@ if [ -z "${CPPBLOG_TEST_AMQP_URL:-}" ]; then
   echo "run_examples: skipped running the examples: CPPBLOG_TEST_AMQP_URL is not set (./dev test sets it to its broker)"
   exit 77
 fi
-for example in confirmed_publisher work_queue_consumer topic_subscriber outbox_orders; do
+for example in confirmed_publisher work_queue_consumer topic_subscriber outbox_orders payment_service; do
   "$work/build/$example" "$CPPBLOG_TEST_AMQP_URL"
   step "$example passed"
 done

@@ -121,16 +121,13 @@ class AmqpClient final : public MessagePublisher, public MessageSubscriber {
   [[nodiscard]] std::future<void> SubscribeToQueue(const QueueSpec& queue, Handler handler,
                                                    const ConsumerOptions& options) override;
 
-  /// As Subscribe and SubscribeToQueue, but returning a handle that pauses, resumes and cancels
-  /// this one subscription (see Subscription); its Ready() is what their future reports. A
-  /// subscription refused at once (closed client, empty handler or queue name) gets a handle
-  /// whose Ready() has the error and whose calls fail with kClosed.
+  /// MessageSubscriber's handle forms: pause, resume and cancel one subscription.
   [[nodiscard]] Subscription SubscribeHandle(const ExchangeSpec& exchange,
                                              std::vector<std::string> binding_keys,
                                              const QueueSpec& queue, Handler handler,
-                                             const ConsumerOptions& options);
+                                             const ConsumerOptions& options) override;
   [[nodiscard]] Subscription SubscribeToQueueHandle(const QueueSpec& queue, Handler handler,
-                                                    const ConsumerOptions& options);
+                                                    const ConsumerOptions& options) override;
 
   /// Passive declare on the publishing connection: counts of an existing queue; fails with
   /// MessagingError (kNotFound) when it does not exist.

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "cppblog/messaging/message.hpp"
+#include "cppblog/messaging/subscription.hpp"
 #include "cppblog/messaging/topology.hpp"
 
 namespace cppblog::messaging {
@@ -61,6 +62,18 @@ class MessageSubscriber {
   /// Declares `queue` (and `<queue>.dlq`) and consumes from it.
   [[nodiscard]] virtual std::future<void> SubscribeToQueue(const QueueSpec& queue, Handler handler,
                                                            const ConsumerOptions& options) = 0;
+
+  /// As Subscribe and SubscribeToQueue, but returning a handle that pauses, resumes and cancels
+  /// this one subscription (see Subscription); its Ready() is what their future reports. A
+  /// subscription refused at once (closed subscriber, empty handler or queue name) gets a handle
+  /// whose Ready() has the error and whose calls fail with kClosed. (In tests, a Subscription
+  /// over cppblog::testing's MockSubscriptionControl stands in for one.)
+  [[nodiscard]] virtual Subscription SubscribeHandle(const ExchangeSpec& exchange,
+                                                     std::vector<std::string> binding_keys,
+                                                     const QueueSpec& queue, Handler handler,
+                                                     const ConsumerOptions& options) = 0;
+  [[nodiscard]] virtual Subscription SubscribeToQueueHandle(const QueueSpec& queue, Handler handler,
+                                                            const ConsumerOptions& options) = 0;
 };
 
 }  // namespace cppblog::messaging

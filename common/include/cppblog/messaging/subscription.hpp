@@ -6,14 +6,15 @@
 
 namespace cppblog::messaging {
 
-/// A handle to one subscription of an AmqpClient (AmqpClient::SubscribeHandle,
-/// SubscribeToQueueHandle), to pause, resume or cancel it on its own. Copies act on the same
+/// A handle to one subscription of a MessageSubscriber (SubscribeHandle, SubscribeToQueueHandle;
+/// AmqpClient implements them), to pause, resume or cancel it on its own. Copies act on the same
 /// subscription; thread-safe; may outlive its client (every call then fails with kClosed).
 /// Must not be waited on from a handler of the same client (the futures complete on its I/O
 /// thread, which may wait for that handler).
 class Subscription {
  public:
-  /// What a handle acts through; implemented inside the client.
+  /// What a handle acts through; implemented inside the client (and by cppblog::testing's
+  /// MockSubscriptionControl for tests).
   class Control {
    public:
     virtual ~Control() = default;
