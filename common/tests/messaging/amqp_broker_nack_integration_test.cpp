@@ -194,6 +194,9 @@ TEST_F(AmqpBrokerNack, APublishToAFullClassicQueueFailsAtOnceWithKNacked) {
     EXPECT_NE(what.find("full"), std::string::npos) << what;
     EXPECT_NE(what.find("reject-publish"), std::string::npos) << what;
   }
+  std::cout << "refused after "
+            << std::chrono::duration_cast<std::chrono::microseconds>(failed_after).count()
+            << " us\n";
   // Not retried until the publish timeout: a classic queue elects no leader.
   EXPECT_LT(failed_after, kPromptly)
       << std::chrono::duration_cast<std::chrono::milliseconds>(failed_after).count() << " ms";
@@ -227,6 +230,9 @@ TEST_F(AmqpBrokerNack, RefusalsFailPromptlyWithoutReconnectOrResendingOtherPubli
     }
   }
   const auto all_refused_after = Clock::now() - sent;
+  std::cout << refused.size() << " refused among " << confirms.size() << " publishes, all within "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(all_refused_after).count()
+            << " ms\n";
   EXPECT_LT(all_refused_after, kPromptly)
       << std::chrono::duration_cast<std::chrono::milliseconds>(all_refused_after).count()
       << " ms for " << refused.size() << " refusals";
