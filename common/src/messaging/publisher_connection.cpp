@@ -55,13 +55,14 @@ void CallDone(const PublishCallback& on_done, const std::exception_ptr& error) n
   }
 }
 
-// A classic queue's nack: it is full and its x-overflow refuses more (ADR 0016).
+// A classic queue's nack: it is full and its x-overflow refuses more, or (rarely) the queue's
+// process failed, e.g. its node went down (ADR 0016).
 std::string QueueRefusal(const std::string& queue) {
   return "publish to queue '" + queue +
          "': the queue refused the message (basic.nack): it is full (x-max-length or "
-         "x-max-length-bytes reached, with x-overflow reject-publish or reject-publish-dlx); "
-         "consume from it or raise its limit, then publish again (not retried: a classic queue "
-         "refuses only when it cannot take more)";
+         "x-max-length-bytes reached, with x-overflow reject-publish or reject-publish-dlx), or "
+         "it failed (its node went down); consume from it or raise its limit (or bring its node "
+         "back), then publish again (not retried: a classic queue elects no new leader)";
 }
 
 // The pause before a nacked publish goes out again: 50 ms after its first nack, doubling up to
