@@ -638,7 +638,8 @@ void PublisherConnection::CloseDrainedChannels(amqp_connection_state_t conn) {
 void PublisherConnection::TakeDueRetries(amqp_connection_state_t conn, Clock::time_point now) {
   const auto due = [now](const OutgoingPtr& m) { return m->retry_at <= now; };
   if (std::none_of(nacked_.begin(), nacked_.end(), due)) return;
-  if (conn != nullptr && current_nacked_) RenewPublishChannel(conn);
+  // Not while blocked: the broker reads nothing then, and a channel.open would wait for it.
+  if (conn != nullptr && current_nacked_ && !loop_.IsBlocked()) RenewPublishChannel(conn);
   // Due ones first in pending_, in the order of their nacks.
   const auto first_waiting = std::stable_partition(nacked_.begin(), nacked_.end(), due);
   pending_.insert(pending_.begin(), std::make_move_iterator(nacked_.begin()),
@@ -732,7 +733,7 @@ void PublisherConnection::Work(amqp_connection_state_t conn, Clock::time_point n
   ExpireTimeouts(now);
   TakeDueRetries(conn, now);
   if (conn != nullptr) {
-    CloseDrainedChannels(conn);
+    if (!retiring_.empty() && !loop_.IsBlocked()) CloseDrainedChannels(conn);
     SendPending(conn);
   }
 }
