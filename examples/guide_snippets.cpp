@@ -42,7 +42,7 @@ messaging::AmqpClientOptions Options() {
 bool ShouldRetryLater(const messaging::MessagingError& error) {
   switch (error.kind()) {
     case messaging::MessagingErrorKind::kTimeout:     // not confirmed within publish_timeout
-    case messaging::MessagingErrorKind::kNacked:      // refused until publish_timeout
+    case messaging::MessagingErrorKind::kNacked:      // refused: full classic queue
     case messaging::MessagingErrorKind::kBufferFull:  // too many waiting for a confirm
     case messaging::MessagingErrorKind::kConnectionLost:
       return true;  // keep the message (an outbox) and publish it again later

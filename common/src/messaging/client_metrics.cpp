@@ -32,8 +32,8 @@ ClientMetrics::ClientMetrics(metrics::Registry* given)
       failed_to_publish(registry.AddCounter(
           "rabbitmq_failed_to_publish_total",
           "Publishes whose caller got an error: refused by the client (closed, buffer full), "
-          "unroutable, refused by the broker (nack) until the publish timeout, timed out, or "
-          "unconfirmed at close.")),
+          "unroutable, refused by the broker (nack: at once for a classic queue, else until the "
+          "publish timeout), timed out, or unconfirmed at close.")),
       consumed(registry.AddCounter("rabbitmq_consumed_total",
                                    "Messages delivered to this client's consumers.")),
       acknowledged(registry.AddCounter("rabbitmq_acknowledged_total",

@@ -86,6 +86,15 @@ void IoLoop::OpenChannel(amqp_connection_state_t conn, amqp_channel_t channel) {
   Metrics().channels.Add(1);
 }
 
+void IoLoop::CloseChannel(amqp_connection_state_t conn, amqp_channel_t channel) {
+  if (open_channels_ > 0) {
+    --open_channels_;
+    Metrics().channels.Add(-1);
+  }
+  amqp::CheckReply(amqp_channel_close(conn, channel, AMQP_REPLY_SUCCESS),
+                   "close channel " + std::to_string(channel));
+}
+
 void IoLoop::SendChannelCloseOk(amqp_connection_state_t conn, amqp_channel_t channel) noexcept {
   amqp_channel_close_ok_t ok{};
   amqp_send_method(conn, channel, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok);

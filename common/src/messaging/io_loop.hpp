@@ -157,6 +157,9 @@ class IoLoop {
   [[nodiscard]] bool IsBlocked() const noexcept { return blocked_; }
   /// Opens `channel` (after a channel error too: the broker closed it).
   void OpenChannel(amqp_connection_state_t conn, amqp_channel_t channel);
+  /// Closes `channel` (channel.close, waiting for close-ok); frames of other channels that come
+  /// meanwhile are kept for the next read.
+  void CloseChannel(amqp_connection_state_t conn, amqp_channel_t channel);
   /// After a failed RPC closed `channel`: tell the broker we saw it.
   void SendChannelCloseOk(amqp_connection_state_t conn, amqp_channel_t channel) noexcept;
 

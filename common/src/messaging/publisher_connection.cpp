@@ -19,8 +19,11 @@
 namespace cppblog::messaging {
 namespace {
 
-constexpr amqp_channel_t kPublishChannel = 1;
+// The publish channel after each connect; a renewed one takes the next free number above 2.
+constexpr amqp_channel_t kFirstPublishChannel = 1;
 constexpr amqp_channel_t kDeclareChannel = 2;
+// Channel numbers stay below what RabbitMQ allows by default (channel_max 2047).
+constexpr amqp_channel_t kMaxChannel = 2047;
 
 std::exception_ptr Error(MessagingErrorKind kind, const std::string& what) {
   return std::make_exception_ptr(MessagingError(kind, what));
@@ -50,6 +53,24 @@ void CallDone(const PublishCallback& on_done, const std::exception_ptr& error) n
   } catch (...) {
     spdlog::error("amqp publisher: a publish callback threw; callbacks must not throw");
   }
+}
+
+// A classic queue's nack: it is full and its x-overflow refuses more, or (rarely) the queue's
+// process failed, e.g. its node went down (ADR 0016).
+std::string QueueRefusal(const std::string& queue) {
+  return "publish to queue '" + queue +
+         "': the queue refused the message (basic.nack): it is full (x-max-length or "
+         "x-max-length-bytes reached, with x-overflow reject-publish or reject-publish-dlx), or "
+         "it failed (its node went down); consume from it or raise its limit (or bring its node "
+         "back), then publish again (not retried: a classic queue elects no new leader)";
+}
+
+// The pause before a nacked publish goes out again: 50 ms after its first nack, doubling up to
+// 1 s.
+std::chrono::milliseconds RetryPause(std::uint32_t nacks, std::chrono::milliseconds min,
+                                     std::chrono::milliseconds max) {
+  const std::uint32_t doublings = std::min<std::uint32_t>(nacks > 0 ? nacks - 1 : 0, 10);
+  return std::min(max, min * (1 << doublings));
 }
 
 }  // namespace
@@ -153,6 +174,9 @@ std::future<void> PublisherConnection::Enqueue(TargetRef target, std::string exc
     }
     out->settled = false;
     out->nacks = 0;
+    const auto* const* queue = std::get_if<const QueueSpec*>(&target);
+    out->refusal_is_final =
+        queue != nullptr && !(*queue)->name.empty() && (*queue)->type == QueueType::kClassic;
     out->return_text.clear();
     out->target = TargetIdLocked(target);
     // The default exchange with any routing key: one series (OpenTelemetry's name for it).
@@ -213,8 +237,9 @@ void PublisherConnection::Settle(Outgoing& message, std::exception_ptr error) {
   }
 }
 
-void PublisherConnection::Confirm(const BrokerConfirm& confirm) {
+void PublisherConnection::Confirm(PublishChannel& channel, const BrokerConfirm& confirm) {
   const auto now = Clock::now();
+  std::size_t nacked = 0;
   const auto settle = [&](OutgoingPtr& slot, Confirmation how) {
     Outgoing& m = *slot;
     if (how == Confirmation::kNacked) {
@@ -225,17 +250,28 @@ void PublisherConnection::Confirm(const BrokerConfirm& confirm) {
     }
     switch (how) {
       case Confirmation::kNacked:
+        if (m.refusal_is_final) {
+          // A classic queue has no leader to elect: its nack is a refusal (full), and sending
+          // again at once would only be refused again (ADR 0016).
+          Settle(m, Error(MessagingErrorKind::kNacked, QueueRefusal(m.routing_key)));
+          break;
+        }
         if (now < m.deadline) {
-          // Sent again after a pause, until its publish timeout: a quorum queue nacks while it
-          // has no leader (its node just died, an election is running), and a broker in trouble
-          // may nack for a moment; neither is a reason to fail the publish (ADR 0011).
+          // Sent again after a pause of its own, until its publish timeout: a quorum queue nacks
+          // while it has no leader (its node just died, an election is running), and a broker in
+          // trouble may nack for a moment; neither is a reason to fail the publish (ADR 0011).
+          // Only this publish waits: the others are not held up, nor sent again (ADR 0016).
           ++m.nacks;
+          m.retry_at = now + RetryPause(m.nacks, kMinNackBackoff, kMaxNackBackoff);
           nacked_.push_back(std::move(slot));
+          ++nacked;
           return;
         }
         Settle(m, Error(MessagingErrorKind::kNacked,
                         "publish to " + Destination(m.exchange, m.routing_key) +
-                            ": the broker refused the message (nack)"));
+                            ": the broker refused the message (nack) " +
+                            std::to_string(m.nacks + 1) + " times within the publish timeout of " +
+                            std::to_string(timeout_.count()) + " ms"));
         break;
       case Confirmation::kReturned:
         Settle(m, Error(MessagingErrorKind::kUnroutable,
@@ -248,32 +284,22 @@ void PublisherConnection::Confirm(const BrokerConfirm& confirm) {
     }
     Recycle(std::move(slot));
   };
-  const std::size_t before = nacked_.size();
-  in_flight_.Confirm(confirm, settle);
-  const std::size_t nacked = nacked_.size() - before;
-  if (confirm.ack) {
-    nack_backoff_ = std::chrono::milliseconds{0};
-  } else if (nacked > 0 && now >= hold_until_) {
-    // A new round of refusals (those of one round arrive one by one): a longer pause.
-    nack_backoff_ = std::clamp(nack_backoff_ * 2, kMinNackBackoff, kMaxNackBackoff);
-    hold_until_ = now + nack_backoff_;
-    spdlog::warn(
-        "amqp publisher: the broker refused {} publishes (nack) on node {}; sending them again "
-        "on a new connection in {} ms, until it takes them or they time out",
-        nacked, loop_.CurrentNode().name, nack_backoff_.count());
-  }
+  channel.in_flight.Confirm(confirm, settle);
+  // RabbitMQ 3.10 keeps nacking on a channel that published to a quorum queue during its
+  // election (ADR 0011): its retries go on a new channel.
+  if (nacked > 0 && &channel == &current_) current_nacked_ = true;
 }
 
-void PublisherConnection::OnReturn(amqp_connection_state_t conn, amqp_channel_t channel,
+void PublisherConnection::OnReturn(amqp_connection_state_t conn, PublishChannel& channel,
                                    const amqp_method_t& method) {
   const auto* ret = static_cast<const amqp_basic_return_t*>(method.decoded);
   const std::string exchange = amqp::ToString(ret->exchange);
   const std::string routing_key = amqp::ToString(ret->routing_key);
   amqp_message_t content{};
-  amqp::CheckReply(amqp_read_message(conn, channel, &content, 0), "read a returned message");
+  amqp::CheckReply(amqp_read_message(conn, channel.id, &content, 0), "read a returned message");
   const std::string body = amqp::ToString(content.body);
   amqp_destroy_message(&content);
-  OutgoingPtr* returned = in_flight_.MarkReturned([&](const OutgoingPtr& m) {
+  OutgoingPtr* returned = channel.in_flight.MarkReturned([&](const OutgoingPtr& m) {
     return m->exchange == exchange && m->routing_key == routing_key && m->message.body == body;
   });
   if (returned != nullptr) {
@@ -309,8 +335,23 @@ bool PublisherConnection::EnsureDeclared(amqp_connection_state_t conn, Outgoing&
   }
 }
 
-bool PublisherConnection::RoomToSend(Clock::time_point now) const noexcept {
-  return connected_ && !loop_.IsBlocked() && in_flight_.Size() < window_ && now >= hold_until_;
+bool PublisherConnection::RoomToSend() const noexcept {
+  return connected_ && !loop_.IsBlocked() && InFlight() < window_;
+}
+
+std::size_t PublisherConnection::InFlight() const noexcept {
+  std::size_t n = current_.in_flight.Size();
+  for (const PublishChannel& channel : retiring_) n += channel.in_flight.Size();
+  return n;
+}
+
+PublisherConnection::PublishChannel* PublisherConnection::FindPublishChannel(
+    amqp_channel_t id) noexcept {
+  if (id == current_.id) return &current_;
+  for (PublishChannel& channel : retiring_) {
+    if (channel.id == id) return &channel;
+  }
+  return nullptr;
 }
 
 void PublisherConnection::Recycle(OutgoingPtr message) {
@@ -383,7 +424,7 @@ void PublisherConnection::AppendPublish(amqp_connection_state_t conn, const Outg
     amqp::ThrowStatus(method_size, "publish to " + Destination(m.exchange, m.routing_key));
   }
   Put8(frames_, AMQP_FRAME_METHOD);
-  Put16(frames_, kPublishChannel);
+  Put16(frames_, current_.id);
   Put32(frames_, static_cast<std::uint32_t>(4 + method_size));
   Put32(frames_, AMQP_BASIC_PUBLISH_METHOD);
   frames_.append(scratch_.data(), static_cast<std::size_t>(method_size));
@@ -395,7 +436,7 @@ void PublisherConnection::AppendPublish(amqp_connection_state_t conn, const Outg
   }
   const std::string& body = m.message.body;
   Put8(frames_, AMQP_FRAME_HEADER);
-  Put16(frames_, kPublishChannel);
+  Put16(frames_, current_.id);
   Put32(frames_, static_cast<std::uint32_t>(12 + properties_size));
   Put16(frames_, AMQP_BASIC_CLASS);
   Put16(frames_, 0);  // weight
@@ -407,7 +448,7 @@ void PublisherConnection::AppendPublish(amqp_connection_state_t conn, const Outg
   for (std::size_t offset = 0; offset < body.size(); offset += max_payload) {
     const std::size_t size = std::min(max_payload, body.size() - offset);
     Put8(frames_, AMQP_FRAME_BODY);
-    Put16(frames_, kPublishChannel);
+    Put16(frames_, current_.id);
     Put32(frames_, static_cast<std::uint32_t>(size));
     frames_.append(body, offset, size);
     Put8(frames_, kFrameEnd);
@@ -441,16 +482,16 @@ void PublisherConnection::WriteFrames(amqp_connection_state_t conn) {
 }
 
 void PublisherConnection::SendPending(amqp_connection_state_t conn) {
-  if (pending_.empty() || !RoomToSend(Clock::now())) return;
+  if (pending_.empty() || !RoomToSend()) return;
   // Plain TCP: a run's frames are encoded into one buffer and written with one send() (where
   // amqp_basic_publish makes three per message). TLS: through rabbitmq-c's TLS socket, one
   // message at a time, the run corked.
   const bool framed = !loop_.CurrentNode().url.tls && amqp_get_sockfd(conn) >= 0;
   std::optional<Cork> cork;
-  if (!framed && pending_.size() > 1 && window_ - in_flight_.Size() > 1) cork.emplace(conn);
+  if (!framed && pending_.size() > 1 && window_ - InFlight() > 1) cork.emplace(conn);
   frames_.clear();
   std::size_t sent = 0;
-  while (!pending_.empty() && in_flight_.Size() < window_ && !loop_.IsBlocked()) {
+  while (!pending_.empty() && InFlight() < window_ && !loop_.IsBlocked()) {
     OutgoingPtr& front = pending_.front();
     Outgoing& m = *front;
     if (m.settled || !EnsureDeclared(conn, m)) {
@@ -462,16 +503,16 @@ void PublisherConnection::SendPending(amqp_connection_state_t conn) {
     if (framed) {
       AppendPublish(conn, m, props);
     } else {
-      const int status = amqp_basic_publish(conn, kPublishChannel, amqp::Bytes(m.exchange),
-                                            amqp::Bytes(m.routing_key), m.message.mandatory ? 1 : 0,
-                                            0, &props, amqp::Bytes(m.message.body));
+      const int status =
+          amqp_basic_publish(conn, current_.id, amqp::Bytes(m.exchange), amqp::Bytes(m.routing_key),
+                             m.message.mandatory ? 1 : 0, 0, &props, amqp::Bytes(m.message.body));
       // The context string only on failure: this is the per-message path.
       if (status < 0)
         amqp::ThrowStatus(status, "publish to " + Destination(m.exchange, m.routing_key));
     }
     m.sent_at = Clock::now();
     ++sent;
-    in_flight_.Add(std::move(front));
+    current_.in_flight.Add(std::move(front));
     pending_.pop_front();
     if (frames_.size() >= kMaxRunBytes) WriteFrames(conn);
   }
@@ -495,17 +536,29 @@ void PublisherConnection::ExpireTimeouts(Clock::time_point now) {
                         " ms (broker " + ToString(loop_.State()) + ")"));
   };
   // Expired ones stay until the broker confirms them: their delivery tags are still counted.
-  in_flight_.ForEachOutstanding([&](OutgoingPtr& m) {
-    if (m->deadline > now) return false;
-    if (!m->settled) expire(*m);
-    return true;
-  });
-  for (auto* queue : {&pending_, &nacked_}) {
-    while (!queue->empty() && queue->front()->deadline <= now) {
-      expire(*queue->front());
-      Recycle(std::move(queue->front()));
-      queue->pop_front();
+  const auto expire_in_flight = [&](PublishChannel& channel) {
+    channel.in_flight.ForEachOutstanding([&](OutgoingPtr& m) {
+      if (m->deadline > now) return false;
+      if (!m->settled) expire(*m);
+      return true;
+    });
+  };
+  expire_in_flight(current_);
+  for (PublishChannel& channel : retiring_) expire_in_flight(channel);
+  while (!pending_.empty() && pending_.front()->deadline <= now) {
+    expire(*pending_.front());
+    Recycle(std::move(pending_.front()));
+    pending_.pop_front();
+  }
+  // Nacked ones wait in the order of their nacks, not of their deadlines.
+  for (auto it = nacked_.begin(); it != nacked_.end();) {
+    if ((*it)->deadline > now) {
+      ++it;
+      continue;
     }
+    expire(**it);
+    Recycle(std::move(*it));
+    it = nacked_.erase(it);
   }
 }
 
@@ -533,15 +586,75 @@ void PublisherConnection::RunInspects(amqp_connection_state_t conn,
   inspects.clear();
 }
 
-void PublisherConnection::ResetPublishChannel(amqp_connection_state_t conn) {
-  loop_.OpenChannel(conn, kPublishChannel);
-  amqp_confirm_select(conn, kPublishChannel);
-  amqp::CheckReply(amqp_get_rpc_reply(conn), "enable publisher confirms");
+void PublisherConnection::OpenPublishChannel(amqp_connection_state_t conn, amqp_channel_t id) {
+  loop_.OpenChannel(conn, id);
+  amqp_confirm_select(conn, id);
+  amqp::CheckReply(amqp_get_rpc_reply(conn),
+                   "enable publisher confirms on channel " + std::to_string(id));
+}
+
+void PublisherConnection::RenewPublishChannel(amqp_connection_state_t conn) {
+  const auto now = Clock::now();
+  if (now < renewed_at_ + renew_pause_ || retiring_.size() >= kMaxRetiring) return;
+  // Renewals that follow each other back off as the retries do; after a quiet spell the next one
+  // is at once again.
+  renew_pause_ = now - renewed_at_ > 2 * kMaxNackBackoff
+                     ? kMinNackBackoff
+                     : std::min(kMaxNackBackoff, std::max(kMinNackBackoff, renew_pause_ * 2));
+  const amqp_channel_t limit = [&] {
+    const int max = amqp_get_channel_max(conn);
+    return max > kDeclareChannel && max < kMaxChannel ? static_cast<amqp_channel_t>(max)
+                                                      : kMaxChannel;
+  }();
+  amqp_channel_t id = last_channel_id_;
+  do {
+    id = id >= limit || id < kDeclareChannel ? static_cast<amqp_channel_t>(kDeclareChannel + 1)
+                                             : static_cast<amqp_channel_t>(id + 1);
+  } while (FindPublishChannel(id) != nullptr);
+  OpenPublishChannel(conn, id);
+  spdlog::warn(
+      "amqp publisher: the broker refused publishes (nack) on channel {} of node {}; sending "
+      "them again on a new channel {} of the same connection",
+      current_.id, loop_.CurrentNode().name, id);
+  retiring_.push_back(std::move(current_));
+  current_ = PublishChannel{.id = id, .in_flight = {}};
+  last_channel_id_ = id;
+  current_nacked_ = false;
+  renewed_at_ = now;
+}
+
+void PublisherConnection::CloseDrainedChannels(amqp_connection_state_t conn) {
+  for (auto it = retiring_.begin(); it != retiring_.end();) {
+    if (!it->in_flight.Empty()) {
+      ++it;
+      continue;
+    }
+    const amqp_channel_t id = it->id;
+    it = retiring_.erase(it);
+    loop_.CloseChannel(conn, id);
+  }
+}
+
+void PublisherConnection::TakeDueRetries(amqp_connection_state_t conn, Clock::time_point now) {
+  const auto due = [now](const OutgoingPtr& m) { return m->retry_at <= now; };
+  if (std::none_of(nacked_.begin(), nacked_.end(), due)) return;
+  // Not while blocked: the broker reads nothing then, and a channel.open would wait for it.
+  if (conn != nullptr && current_nacked_ && !loop_.IsBlocked()) RenewPublishChannel(conn);
+  // Due ones first in pending_, in the order of their nacks.
+  const auto first_waiting = std::stable_partition(nacked_.begin(), nacked_.end(), due);
+  pending_.insert(pending_.begin(), std::make_move_iterator(nacked_.begin()),
+                  std::make_move_iterator(first_waiting));
+  nacked_.erase(nacked_.begin(), first_waiting);
 }
 
 void PublisherConnection::OnConnected(amqp_connection_state_t conn) {
   declared_.assign(declared_.size(), 0);
-  ResetPublishChannel(conn);
+  current_ = PublishChannel{.id = kFirstPublishChannel, .in_flight = {}};
+  last_channel_id_ = kFirstPublishChannel;
+  current_nacked_ = false;
+  renewed_at_ = Clock::now();
+  renew_pause_ = std::chrono::milliseconds{0};
+  OpenPublishChannel(conn, current_.id);
   loop_.OpenChannel(conn, kDeclareChannel);
   connected_ = true;
 }
@@ -549,29 +662,33 @@ void PublisherConnection::OnConnected(amqp_connection_state_t conn) {
 void PublisherConnection::OnConnectionLost() {
   connected_ = false;
   // Unconfirmed publishes go out again, first and in their order, after the reconnect.
-  std::size_t again = 0;
-  in_flight_.Reset([&](OutgoingPtr&& m) {
+  std::vector<OutgoingPtr> again;
+  const auto take = [&](OutgoingPtr&& m) {
     if (m->settled) {
       Recycle(std::move(m));  // timed out already
     } else {
-      pending_.push_front(std::move(m));
-      ++again;
+      again.push_back(std::move(m));
     }
-  });
-  std::reverse(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(again));
+  };
+  for (PublishChannel& channel : retiring_) channel.in_flight.Reset(take);
+  retiring_.clear();
+  current_.in_flight.Reset(take);
+  pending_.insert(pending_.begin(), std::make_move_iterator(again.begin()),
+                  std::make_move_iterator(again.end()));
   declared_.assign(declared_.size(), 0);
 }
 
 void PublisherConnection::OnMethod(amqp_connection_state_t conn, amqp_channel_t channel,
                                    const amqp_method_t& method) {
-  if (channel != kPublishChannel) return;
+  PublishChannel* publish = FindPublishChannel(channel);
+  if (publish == nullptr) return;
   switch (method.id) {
     case AMQP_BASIC_ACK_METHOD:
     case AMQP_BASIC_NACK_METHOD:
-      Confirm(ConfirmOf(method));
+      Confirm(*publish, ConfirmOf(method));
       break;
     case AMQP_BASIC_RETURN_METHOD:
-      OnReturn(conn, channel, method);
+      OnReturn(conn, *publish, method);
       break;
     default:
       break;
@@ -581,14 +698,18 @@ void PublisherConnection::OnMethod(amqp_connection_state_t conn, amqp_channel_t 
 void PublisherConnection::OnChannelClosed(amqp_connection_state_t conn, amqp_channel_t channel,
                                           const MessagingError& error) {
   spdlog::error("amqp publisher: {}", error.what());
-  if (channel == kPublishChannel) {
+  if (PublishChannel* publish = FindPublishChannel(channel)) {
     // The broker dropped whatever was in flight on the channel; the caller decides.
-    in_flight_.Reset([&](OutgoingPtr&& m) {
+    publish->in_flight.Reset([&](OutgoingPtr&& m) {
       Settle(*m, ErrorFor(error));
       Recycle(std::move(m));
     });
     declared_.assign(declared_.size(), 0);
-    ResetPublishChannel(conn);
+    if (publish == &current_) {
+      OpenPublishChannel(conn, current_.id);
+    } else {
+      retiring_.erase(retiring_.begin() + (publish - retiring_.data()));
+    }
   } else {
     loop_.OpenChannel(conn, channel);
   }
@@ -610,37 +731,26 @@ void PublisherConnection::Work(amqp_connection_state_t conn, Clock::time_point n
   batch_.clear();
   RunInspects(conn, inspects);
   ExpireTimeouts(now);
-  if (!nacked_.empty() && now >= hold_until_) {
-    // Refused ones first, in their order.
-    while (!nacked_.empty()) {
-      pending_.push_front(std::move(nacked_.back()));
-      nacked_.pop_back();
-    }
-    if (conn != nullptr) {
-      // Not on this connection: with RabbitMQ 3.10, when the node of a quorum queue's leader
-      // dies, the channel that published to it keeps nacking (for 60 s in our failover test)
-      // even after a new leader is elected. A new connection, to the next node of the list,
-      // starts afresh; what is unconfirmed goes out again there.
-      throw MessagingError(
-          MessagingErrorKind::kConnectionLost,
-          "the broker refused publishes (nack) on node " + loop_.CurrentNode().name);
-    }
+  TakeDueRetries(conn, now);
+  if (conn != nullptr) {
+    if (!retiring_.empty() && !loop_.IsBlocked()) CloseDrainedChannels(conn);
+    SendPending(conn);
   }
-  if (conn != nullptr) SendPending(conn);
 }
 
 Clock::time_point PublisherConnection::NextTimer() {
   Clock::time_point next = Clock::time_point::max();
-  in_flight_.ForEachOutstanding([&](const OutgoingPtr& m) {
-    if (m->settled) return true;
-    next = m->deadline;
-    return false;
-  });
+  const auto first_deadline = [&](PublishChannel& channel) {
+    channel.in_flight.ForEachOutstanding([&](const OutgoingPtr& m) {
+      if (m->settled) return true;
+      next = std::min(next, m->deadline);
+      return false;
+    });
+  };
+  first_deadline(current_);
+  for (PublishChannel& channel : retiring_) first_deadline(channel);
   if (!pending_.empty()) next = std::min(next, pending_.front()->deadline);
-  if (!nacked_.empty()) next = std::min(next, nacked_.front()->deadline);
-  if ((!pending_.empty() || !nacked_.empty()) && hold_until_ > Clock::now()) {
-    next = std::min(next, hold_until_);
-  }
+  for (const OutgoingPtr& m : nacked_) next = std::min({next, m->retry_at, m->deadline});
   return next;
 }
 
@@ -651,7 +761,7 @@ bool PublisherConnection::HasWorkLocked() {
     spare_.push_back(std::move(done_.back()));
     done_.pop_back();
   }
-  const bool room = RoomToSend(Clock::now());
+  const bool room = RoomToSend();
   // With no room, a new publish waits in incoming_ until a confirm (or a timer of an older
   // one, whose deadline is earlier) wakes the thread: callers need not wake it for each.
   intake_wakes_ = room || (pending_.empty() && nacked_.empty());
@@ -669,7 +779,11 @@ void PublisherConnection::OnStopping(amqp_connection_state_t /*conn*/) {
                  "publish to " + Destination(m.exchange, m.routing_key) +
                      ": the AMQP client closed before the broker confirmed it");
   };
-  in_flight_.Reset([&](OutgoingPtr&& m) { Settle(*m, closed(*m)); });
+  for (PublishChannel& channel : retiring_) {
+    channel.in_flight.Reset([&](OutgoingPtr&& m) { Settle(*m, closed(*m)); });
+  }
+  retiring_.clear();
+  current_.in_flight.Reset([&](OutgoingPtr&& m) { Settle(*m, closed(*m)); });
   for (auto* queue : {&pending_, &nacked_}) {
     for (OutgoingPtr& m : *queue) Settle(*m, closed(*m));
     queue->clear();

@@ -18,13 +18,20 @@
 
 namespace cppblog::messaging {
 
-/// The publishing connection: channel 1 publishes with confirms, channel 2 declares (so a
-/// refused declaration never closes the channel that has publishes in flight).
+/// The publishing connection: one publish channel with confirms (1 after each connect), channel 2
+/// declares (so a refused declaration never closes the channel that has publishes in flight).
 ///
 /// Publishes are pipelined: up to `confirm_window` are in flight, each settled by the
 /// broker's (possibly multiple) ack or nack; a basic.return marks its message unroutable.
 /// On connection loss the unconfirmed ones go back to the front of the queue and are sent
 /// again after the reconnect (so a consumer may see duplicates, never a loss).
+///
+/// A nack (ADR 0016) costs only the nacked publishes: one to a queue declared classic fails at
+/// once with kNacked (a classic queue refuses because it is full, never for an election); any
+/// other is sent again after a pause of its own (50 ms doubling to 1 s) until its publish
+/// timeout, on a new publish channel of the same connection when the current one has nacked.
+/// The replaced channel stays open until its last confirm came, then is closed. A nack never
+/// drops the connection.
 ///
 /// The per-message path is kept cheap (bench/amqp_throughput.sh measures it against a raw
 /// rabbitmq-c loop): a publish is one Outgoing, allocated once and moved between the queues as
@@ -74,9 +81,17 @@ class PublisherConnection final : private IoHandler {
     PublishCallback on_done;
     bool settled = false;     // the promise (or on_done) has its result
     std::uint32_t nacks = 0;  // times the broker refused it
-    std::string return_text;  // why the broker returned it (basic.return)
+    /// A queue declared classic: a nack is its refusal (full), final at once.
+    bool refusal_is_final = false;
+    Clock::time_point retry_at;  // when nacked: sent again from then on
+    std::string return_text;     // why the broker returned it (basic.return)
   };
   using OutgoingPtr = std::unique_ptr<Outgoing>;
+  /// A channel in confirm mode that publishes were sent on, with their delivery tags.
+  struct PublishChannel {
+    amqp_channel_t id = 0;
+    ConfirmTracker<OutgoingPtr> in_flight;
+  };
   struct Inspect {
     std::string queue;
     std::promise<QueueInfo> promise;
@@ -87,8 +102,18 @@ class PublisherConnection final : private IoHandler {
                             Message&& message, PublishCallback&& on_done);
   std::uint32_t TargetIdLocked(TargetRef target);
   void Settle(Outgoing& message, std::exception_ptr error);
-  void Confirm(const BrokerConfirm& confirm);
-  void OnReturn(amqp_connection_state_t conn, amqp_channel_t channel, const amqp_method_t& method);
+  void Confirm(PublishChannel& channel, const BrokerConfirm& confirm);
+  void OnReturn(amqp_connection_state_t conn, PublishChannel& channel, const amqp_method_t& method);
+  /// The current or a retiring publish channel with this number; null for another channel.
+  PublishChannel* FindPublishChannel(amqp_channel_t id) noexcept;
+  /// Publishes sent and not confirmed, over every publish channel.
+  [[nodiscard]] std::size_t InFlight() const noexcept;
+  /// Opens a new publish channel for what is sent from now on; the current one retires.
+  void RenewPublishChannel(amqp_connection_state_t conn);
+  /// Closes the retired channels whose publishes are all confirmed.
+  void CloseDrainedChannels(amqp_connection_state_t conn);
+  /// Nacked publishes whose pause is over go to the front of pending_, in their order.
+  void TakeDueRetries(amqp_connection_state_t conn, Clock::time_point now);
   bool EnsureDeclared(amqp_connection_state_t conn, Outgoing& message);
   void SendPending(amqp_connection_state_t conn);
   /// Appends the frames of `m` (basic.publish, content header, body) to frames_.
@@ -100,9 +125,10 @@ class PublisherConnection final : private IoHandler {
   void Recycle(OutgoingPtr message);
   void ExpireTimeouts(Clock::time_point now);
   void RunInspects(amqp_connection_state_t conn, std::vector<Inspect>& inspects);
-  void ResetPublishChannel(amqp_connection_state_t conn);
-  /// Connected, not blocked, room in the confirm window and no nack pause at `now`.
-  [[nodiscard]] bool RoomToSend(Clock::time_point now) const noexcept;
+  /// Opens channel `id` in confirm mode.
+  void OpenPublishChannel(amqp_connection_state_t conn, amqp_channel_t id);
+  /// Connected, not blocked, and room in the confirm window.
+  [[nodiscard]] bool RoomToSend() const noexcept;
 
   // IoHandler, on the I/O thread.
   void OnConnected(amqp_connection_state_t conn) override;
@@ -118,6 +144,9 @@ class PublisherConnection final : private IoHandler {
 
   static constexpr std::chrono::milliseconds kMinNackBackoff{50};
   static constexpr std::chrono::milliseconds kMaxNackBackoff{1000};
+  /// A new publish channel at most this often, and at most kMaxRetiring replaced ones open.
+  static constexpr std::chrono::milliseconds kMinChannelRenewal{1000};
+  static constexpr std::size_t kMaxRetiring = 8;
 
   const std::size_t window_;
   const std::size_t max_outstanding_;
@@ -152,14 +181,17 @@ class PublisherConnection final : private IoHandler {
   std::vector<OutgoingPtr> batch_;
   std::vector<OutgoingPtr> done_;  // to go to spare_
   std::deque<OutgoingPtr> pending_;
-  ConfirmTracker<OutgoingPtr> in_flight_;  // sent on the publish channel, by delivery tag
-  std::deque<OutgoingPtr> nacked_;         // refused, to be sent again at hold_until_
-  Clock::time_point hold_until_{};         // no sending before (after a nack)
-  std::chrono::milliseconds nack_backoff_{0};
-  std::vector<char> declared_;  // per target, on this connection
-  amqp::FieldStorage fields_;   // headers of the message being sent
-  std::string frames_;          // encoded publishes not yet written
-  std::vector<char> scratch_;   // one frame's payload while it is encoded
+  PublishChannel current_;                    // where publishes go now
+  std::vector<PublishChannel> retiring_;      // replaced after a nack, until their confirms came
+  amqp_channel_t last_channel_id_ = 0;        // the last publish channel opened
+  bool current_nacked_ = false;               // current_ nacked: retries go on a new channel
+  Clock::time_point renewed_at_{};            // when current_ was opened
+  std::chrono::milliseconds renew_pause_{0};  // no renewal before renewed_at_ + this
+  std::deque<OutgoingPtr> nacked_;            // refused, to be sent again at their retry_at
+  std::vector<char> declared_;                // per target, on this connection
+  amqp::FieldStorage fields_;                 // headers of the message being sent
+  std::string frames_;                        // encoded publishes not yet written
+  std::vector<char> scratch_;                 // one frame's payload while it is encoded
 
   // Last: its thread calls the hooks above from construction on, and is joined before any
   // member above is destroyed.

@@ -19,10 +19,11 @@ using PublishCallback = std::function<void(const MessagingError* error)>;
 ///
 /// Every publish returns a future that completes when the broker has taken responsibility
 /// for the message (publisher confirm) and fails with MessagingError on unroutable return
-/// (when Message::mandatory), timeout, a full buffer or close. A nack is not final: the
-/// message is sent again after a pause until the broker takes it or it times out (kNacked
-/// then; a quorum queue nacks while it elects a leader, docs/decisions/0011). A caller that drops
-/// the future accepts losing the message.
+/// (when Message::mandatory), timeout, a full buffer or close. A nack (the broker refused the
+/// message) fails a publish to a queue declared classic at once with kNacked (the queue is full);
+/// any other nacked message is sent again after a pause until the broker takes it or it times out
+/// (kNacked then; a quorum queue nacks while it elects a leader, docs/decisions/0016). A caller
+/// that drops the future accepts losing the message.
 ///
 /// The callback forms report the same result to `on_done`, exactly once, instead of through a
 /// future. AmqpClient implements them without a thread that waits (see there for where the
