@@ -5,6 +5,8 @@
 #include <optional>
 #include <utility>
 
+#include "cppblog/storage/byte_order.hpp"
+
 namespace cppblog::vipservice {
 namespace {
 
@@ -21,37 +23,12 @@ constexpr std::string_view kCooldown = "c";
 // (version 2) the trace id's 16 bytes or nothing. Version 1 values are offered_at alone.
 constexpr char kOfferValueVersion = 2;
 
-std::int64_t ToNanos(system_clock::time_point time) {
-  return std::chrono::duration_cast<nanoseconds>(time.time_since_epoch()).count();
-}
-
-system_clock::time_point FromNanos(std::int64_t nanos) {
-  return system_clock::time_point{
-      std::chrono::duration_cast<system_clock::duration>(nanoseconds{nanos})};
-}
-
 std::int64_t SaturatingAdd(std::int64_t a, std::int64_t b) {
   constexpr auto kMax = std::numeric_limits<std::int64_t>::max();
   constexpr auto kMin = std::numeric_limits<std::int64_t>::min();
   if (b > 0 && a > kMax - b) return kMax;
   if (b < 0 && a < kMin - b) return kMin;
   return a + b;
-}
-
-// Big-endian with the sign bit flipped: byte order is numeric order, as LMDB compares keys.
-void AppendTime(std::string& out, std::int64_t nanos) {
-  const auto bits = static_cast<std::uint64_t>(nanos) ^ (std::uint64_t{1} << 63);
-  for (int shift = 56; shift >= 0; shift -= 8) {
-    out.push_back(static_cast<char>((bits >> shift) & 0xFF));
-  }
-}
-
-std::int64_t ReadTime(std::string_view bytes) {
-  std::uint64_t bits = 0;
-  for (std::size_t i = 0; i < kTimeBytes; ++i) {
-    bits = (bits << 8) | static_cast<unsigned char>(bytes[i]);
-  }
-  return static_cast<std::int64_t>(bits ^ (std::uint64_t{1} << 63));
 }
 
 // Offers are keyed <len><account id><readAt><message id>: one account's offers are adjacent
@@ -65,7 +42,7 @@ std::string AccountPrefix(std::string_view account_id) {
 
 std::string OfferKey(std::string_view account_id, std::int64_t read_at, std::string_view id) {
   std::string key = AccountPrefix(account_id);
-  AppendTime(key, read_at);
+  storage::AppendOrdered64(key, read_at);
   key.append(id);
   return key;
 }
@@ -118,7 +95,7 @@ std::vector<OfferRequest*> LmdbOfferStore::CommitQueued() noexcept {
 ProcessResult LmdbOfferStore::Apply(storage::LmdbTransaction& txn,
                                     const OfferRequest& request) const {
   const vip::VipNotification& notification = request.notification;
-  const std::int64_t read_at = ToNanos(notification.read_at);
+  const std::int64_t read_at = storage::ToNanos(notification.read_at);
   const std::int64_t window = std::chrono::duration_cast<nanoseconds>(request.cooldown).count();
   bool in_cooldown = false;
   if (window > 0) {
@@ -126,12 +103,13 @@ ProcessResult LmdbOfferStore::Apply(storage::LmdbTransaction& txn,
     // its readAt < read_at + cooldown.
     const std::string prefix = AccountPrefix(notification.account_id);
     std::string seek = prefix;
-    AppendTime(seek, SaturatingAdd(SaturatingAdd(read_at, -window), 1));
+    storage::AppendOrdered64(seek, SaturatingAdd(SaturatingAdd(read_at, -window), 1));
     storage::LmdbCursor cursor{txn, offers_};
     if (const std::optional<storage::LmdbEntry> found = cursor.Seek(seek)) {
       const std::string_view key = found->key;
       if (key.size() >= prefix.size() + kTimeBytes && key.substr(0, prefix.size()) == prefix) {
-        in_cooldown = ReadTime(key.substr(prefix.size())) < SaturatingAdd(read_at, window);
+        in_cooldown =
+            storage::ReadOrdered64(key.substr(prefix.size())) < SaturatingAdd(read_at, window);
       }
     }
   }
@@ -143,7 +121,7 @@ ProcessResult LmdbOfferStore::Apply(storage::LmdbTransaction& txn,
   }
   if (!in_cooldown) {
     std::string value;
-    AppendTime(value, ToNanos(request.offered_at));
+    storage::AppendOrdered64(value, storage::ToNanos(request.offered_at));
     value.push_back(kOfferValueVersion);
     if (!request.trace_id.empty()) value.append(TraceIdBytes(request.trace_id));
     txn.Put(offers_, OfferKey(notification.account_id, read_at, request.message_id), value);
@@ -172,8 +150,8 @@ std::vector<Offer> LmdbOfferStore::OffersFor(std::string_view account_id) const 
     offers.push_back(
         {.account_id = std::string(account_id),
          .message_id = std::string(key.substr(prefix.size() + kTimeBytes)),
-         .read_at = FromNanos(ReadTime(key.substr(prefix.size()))),
-         .offered_at = FromNanos(ReadTime(stamp)),
+         .read_at = storage::FromNanos(storage::ReadOrdered64(key.substr(prefix.size()))),
+         .offered_at = storage::FromNanos(storage::ReadOrdered64(stamp)),
          .trace_id = version2 ? TraceIdFromBytes(stamp.substr(kTimeBytes + 1)) : std::string{}});
   }
   return offers;

@@ -14,6 +14,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cppblog/inbox/pq_library.hpp"
+#include "cppblog/storage/byte_order.hpp"
 #include "cppblog/text/redact.hpp"
 
 namespace cppblog::vipservice {
@@ -97,38 +98,12 @@ constexpr const char* kSchemaV2 = R"sql(
 ALTER TABLE vip_offers ADD COLUMN IF NOT EXISTS trace_id bytea;
 )sql";
 
-std::int64_t ToNanos(system_clock::time_point time) {
-  return std::chrono::duration_cast<nanoseconds>(time.time_since_epoch()).count();
-}
-
-system_clock::time_point FromNanos(std::int64_t nanos) {
-  return system_clock::time_point{
-      std::chrono::duration_cast<system_clock::duration>(nanoseconds{nanos})};
-}
-
 std::int64_t SaturatingAdd(std::int64_t a, std::int64_t b) {
   constexpr auto kMax = std::numeric_limits<std::int64_t>::max();
   constexpr auto kMin = std::numeric_limits<std::int64_t>::min();
   if (b > 0 && a > kMax - b) return kMax;
   if (b < 0 && a < kMin - b) return kMin;
   return a + b;
-}
-
-// An int8 parameter in binary format (network byte order).
-std::array<char, 8> BigEndian64(std::int64_t value) {
-  std::array<char, 8> bytes{};
-  auto bits = static_cast<std::uint64_t>(value);
-  for (int i = 7; i >= 0; --i) {
-    bytes[static_cast<std::size_t>(i)] = static_cast<char>(bits & 0xff);
-    bits >>= 8;
-  }
-  return bytes;
-}
-
-std::int64_t ReadBigEndian64(const char* bytes) {
-  std::uint64_t bits = 0;
-  for (int i = 0; i < 8; ++i) bits = (bits << 8) | static_cast<unsigned char>(bytes[i]);
-  return static_cast<std::int64_t>(bits);
 }
 
 // The account's lock key: FNV-1a folded to 32 bits. Two accounts sharing one only serialise.
@@ -539,13 +514,14 @@ std::vector<OfferRequest*> PgOfferStore::CommitQueued() noexcept {
     static constexpr std::array<int, 7> kFormats{1, 1, 1, 1, 1, 1, 1};  // all binary
     std::string trace_id;
     for (const OfferRequest* request : batch) {
-      const std::int64_t read_at = ToNanos(request->notification.read_at);
+      const std::int64_t read_at = storage::ToNanos(request->notification.read_at);
       const std::int64_t window = std::max<std::int64_t>(
           std::chrono::duration_cast<nanoseconds>(request->cooldown).count(), 0);
-      const std::array<std::array<char, 8>, 4> numbers{BigEndian64(read_at),
-                                                       BigEndian64(ToNanos(request->offered_at)),
-                                                       BigEndian64(SaturatingAdd(read_at, -window)),
-                                                       BigEndian64(SaturatingAdd(read_at, window))};
+      const std::array<std::array<char, 8>, 4> numbers{
+          storage::BigEndian64(read_at),
+          storage::BigEndian64(storage::ToNanos(request->offered_at)),
+          storage::BigEndian64(SaturatingAdd(read_at, -window)),
+          storage::BigEndian64(SaturatingAdd(read_at, window))};
       // libpq copies the parameters into its buffer before PQsendQueryPrepared returns.
       trace_id = TraceIdBytes(request->trace_id);
       const std::array<const char*, 7> values{
@@ -645,8 +621,10 @@ std::vector<Offer> PgOfferStore::OffersFor(std::string_view account_id) const {
          .message_id =
              std::string(Pq().PQgetvalue(result.get(), row, 0),
                          static_cast<std::size_t>(Pq().PQgetlength(result.get(), row, 0))),
-         .read_at = FromNanos(ReadBigEndian64(Pq().PQgetvalue(result.get(), row, 1))),
-         .offered_at = FromNanos(ReadBigEndian64(Pq().PQgetvalue(result.get(), row, 2))),
+         .read_at =
+             storage::FromNanos(storage::ReadBigEndian64(Pq().PQgetvalue(result.get(), row, 1))),
+         .offered_at =
+             storage::FromNanos(storage::ReadBigEndian64(Pq().PQgetvalue(result.get(), row, 2))),
          .trace_id =
              TraceIdFromBytes({Pq().PQgetvalue(result.get(), row, 3),
                                static_cast<std::size_t>(Pq().PQgetlength(result.get(), row, 3))})});

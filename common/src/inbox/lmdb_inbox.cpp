@@ -4,30 +4,12 @@
 #include <optional>
 #include <string>
 
+#include "cppblog/storage/byte_order.hpp"
+
 namespace cppblog::inbox {
 namespace {
 
 constexpr std::size_t kTimeBytes = 8;
-
-std::int64_t ToNanos(LmdbInbox::TimePoint time) {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(time.time_since_epoch()).count();
-}
-
-// Big-endian with the sign bit flipped: byte order is numeric order.
-void AppendTime(std::string& out, std::int64_t nanos) {
-  const auto bits = static_cast<std::uint64_t>(nanos) ^ (std::uint64_t{1} << 63);
-  for (int shift = 56; shift >= 0; shift -= 8) {
-    out.push_back(static_cast<char>((bits >> shift) & 0xFF));
-  }
-}
-
-std::int64_t ReadTime(std::string_view bytes) {
-  std::uint64_t bits = 0;
-  for (std::size_t i = 0; i < kTimeBytes; ++i) {
-    bits = (bits << 8) | static_cast<unsigned char>(bytes[i]);
-  }
-  return static_cast<std::int64_t>(bits ^ (std::uint64_t{1} << 63));
-}
 
 }  // namespace
 
@@ -38,7 +20,7 @@ bool LmdbInbox::Record(storage::LmdbTransaction& txn, std::string_view message_i
                        std::string_view detail) const {
   std::string value;
   value.reserve(kTimeBytes + detail.size());
-  AppendTime(value, ToNanos(at));
+  storage::AppendOrdered64(value, storage::ToNanos(at));
   value.append(detail);
   // One B-tree descent: the write transaction sees its own writes, so an id recorded earlier in
   // it is refused too.
@@ -49,7 +31,7 @@ std::size_t LmdbInbox::DeleteProcessedBefore(TimePoint cutoff) {
   // Each write transaction holds LMDB's writer lock, which Record's callers wait for: keep them
   // short.
   constexpr std::size_t kScanPerTransaction = 4096;
-  const std::int64_t limit = ToNanos(cutoff);
+  const std::int64_t limit = storage::ToNanos(cutoff);
   std::size_t deleted = 0;
   std::string resume;  // the first key the next transaction scans; empty: from the first
   for (;;) {
@@ -62,7 +44,7 @@ std::size_t LmdbInbox::DeleteProcessedBefore(TimePoint cutoff) {
       std::size_t scanned = 0;
       while (entry && scanned < kScanPerTransaction) {
         ++scanned;
-        if (entry->value.size() >= kTimeBytes && ReadTime(entry->value) < limit) {
+        if (entry->value.size() >= kTimeBytes && storage::ReadOrdered64(entry->value) < limit) {
           cursor.DeleteCurrent();
           ++deleted_here;
         }

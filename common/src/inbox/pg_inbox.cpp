@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "cppblog/inbox/pq_library.hpp"
+#include "cppblog/storage/byte_order.hpp"
 #include "cppblog/text/redact.hpp"
 
 namespace cppblog::inbox {
@@ -24,21 +25,6 @@ struct ResultDeleter {
   void operator()(PGresult* result) const { Pq().PQclear(result); }
 };
 using Result = std::unique_ptr<PGresult, ResultDeleter>;
-
-std::int64_t ToNanos(PgInbox::TimePoint time) {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(time.time_since_epoch()).count();
-}
-
-// An int8 parameter in binary format (network byte order).
-std::array<char, 8> BigEndian64(std::int64_t value) {
-  std::array<char, 8> bytes{};
-  auto bits = static_cast<std::uint64_t>(value);
-  for (int i = 7; i >= 0; --i) {
-    bytes[static_cast<std::size_t>(i)] = static_cast<char>(bits & 0xff);
-    bits >>= 8;
-  }
-  return bytes;
-}
 
 bool IsIdentifier(std::string_view name) {
   if (name.empty() || name.size() > kMaxTableName) return false;
@@ -147,7 +133,7 @@ bool PgInbox::Record(pg_conn* conn, std::string_view message_id, TimePoint at) c
                            ": Record cannot fill the extra columns; record with RecordSql");
   }
   const std::string sql = RecordSql({.message_id = "$1", .processed_at_ns = "$2"});
-  const std::array<char, 8> time = BigEndian64(ToNanos(at));
+  const std::array<char, 8> time = storage::BigEndian64(storage::ToNanos(at));
   const std::array<const char*, 2> values{message_id.data(), time.data()};
   const std::array<int, 2> lengths{static_cast<int>(message_id.size()), 8};
   const std::array<int, 2> formats{1, 1};
@@ -175,7 +161,7 @@ std::string PgInbox::RecordSql(const RecordSqlParts& parts) const {
 }
 
 std::size_t PgInbox::DeleteProcessedBefore(pg_conn* conn, TimePoint cutoff) const {
-  const std::string limit = std::to_string(ToNanos(cutoff));
+  const std::string limit = std::to_string(storage::ToNanos(cutoff));
   const std::string chunk = std::to_string(kDeleteChunk);
   const std::string& table = options_.table;
   const std::string sql =
