@@ -27,27 +27,14 @@
 #include "cppblog/storage/lmdb.hpp"
 #include "cppblog/storage/store_error.hpp"
 
+#include "temp_data_dir.hpp"
+
 namespace messaging = cppblog::messaging;
 namespace outbox = cppblog::outbox;
 namespace storage = cppblog::storage;
 using namespace std::chrono_literals;
 
 namespace {
-
-// A directory of its own for the example's store, removed at the end.
-struct DataDir {
-  DataDir() {
-    std::string pattern =
-        (std::filesystem::temp_directory_path() / "outbox-orders-XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp " + pattern);
-    path = pattern;
-  }
-  ~DataDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path, ignored);
-  }
-  std::filesystem::path path;
-};
 
 struct Received {
   std::mutex mutex;
@@ -93,7 +80,7 @@ int main(int argc, char** argv) {
       std::to_string(std::chrono::system_clock::now().time_since_epoch().count());
   Received received;
   try {
-    const DataDir dir;
+    const examples::TempDataDir dir{"outbox-orders"};
     messaging::AmqpClient client{{.url = url, .connection_name = "outbox-orders"}};
     const messaging::QueueSpec queue{.name = "examples.outbox.orders"};
     client
@@ -109,7 +96,7 @@ int main(int argc, char** argv) {
 
     // [snippet outbox-setup]
     // The application's store: its own databases and the outbox's, in one LMDB environment.
-    storage::LmdbEnvironment store{dir.path, {.store = "order store"}};
+    storage::LmdbEnvironment store{dir.path(), {.store = "order store"}};
     const storage::LmdbDatabase orders = store.OpenDatabase("orders");
     outbox::Outbox order_events{store, {.database = "outbox"}};
     // [/snippet outbox-setup]

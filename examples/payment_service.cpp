@@ -28,6 +28,8 @@
 #include "cppblog/storage/lmdb.hpp"
 #include "cppblog/storage/store_error.hpp"
 
+#include "temp_data_dir.hpp"
+
 namespace inbox = cppblog::inbox;
 namespace messaging = cppblog::messaging;
 namespace outbox = cppblog::outbox;
@@ -35,21 +37,6 @@ namespace storage = cppblog::storage;
 using namespace std::chrono_literals;
 
 namespace {
-
-// A directory of its own for the example's store, removed at the end.
-struct DataDir {
-  DataDir() {
-    std::string pattern =
-        (std::filesystem::temp_directory_path() / "payment-service-XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp " + pattern);
-    path = pattern;
-  }
-  ~DataDir() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path, ignored);
-  }
-  std::filesystem::path path;
-};
 
 // What arrived on the events queue, and how many requests the handler saw (repeats included).
 struct Observed {
@@ -108,8 +95,8 @@ int main(int argc, char** argv) {
   const std::vector<std::string> orders = {"a-" + run, "b-" + run, "c-" + run};
   Observed observed;
   try {
-    const DataDir dir;
-    PaymentService service{dir.path};
+    const examples::TempDataDir dir{"payment-service"};
+    PaymentService service{dir.path()};
     messaging::AmqpClient client{{.url = url, .connection_name = "payment-service"}};
     const messaging::QueueSpec requests{.name = "examples.payments.requests"};
     const messaging::QueueSpec events{.name = "examples.payments.events"};
