@@ -13,7 +13,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "cppblog/inbox/pq_library.hpp"
+#include "cppblog/storage/pq_library.hpp"
 #include "cppblog/text/redact.hpp"
 
 namespace cppblog::vipservice {
@@ -24,8 +24,7 @@ using std::chrono::nanoseconds;
 using std::chrono::steady_clock;
 using std::chrono::system_clock;
 
-using inbox::OneLineMessage;
-using inbox::Pq;
+using storage::Pq;
 
 // Advisory lock keys (two int4 form): one class for accounts (the schema's is the inbox's,
 // shared by every cppblog schema migration).
@@ -141,50 +140,6 @@ std::int32_t AccountLockKey(std::string_view account_id) {
   return static_cast<std::int32_t>(static_cast<std::uint32_t>(hash ^ (hash >> 32)));
 }
 
-std::string PercentDecoded(std::string_view text) {
-  std::string out;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '%' && i + 2 < text.size()) {
-      const auto hex = [](char c) -> int {
-        if (c >= '0' && c <= '9') return c - '0';
-        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-        return -1;
-      };
-      const int high = hex(text[i + 1]);
-      const int low = hex(text[i + 2]);
-      if (high >= 0 && low >= 0) {
-        out.push_back(static_cast<char>(high * 16 + low));
-        i += 2;
-        continue;
-      }
-    }
-    out.push_back(text[i]);
-  }
-  return out;
-}
-
-// The password in a postgresql:// URL's userinfo, as written (maybe percent-encoded).
-std::string UrlPassword(std::string_view url) {
-  const auto scheme_end = url.find("://");
-  if (scheme_end == std::string_view::npos) return {};
-  const std::string_view rest = url.substr(scheme_end + 3);
-  const auto at = rest.rfind('@');
-  if (at == std::string_view::npos) return {};
-  const std::string_view userinfo = rest.substr(0, at);
-  const auto colon = userinfo.find(':');
-  if (colon == std::string_view::npos) return {};
-  return std::string(userinfo.substr(colon + 1));
-}
-
-void ReplaceAll(std::string& text, std::string_view needle, std::string_view with) {
-  if (needle.empty()) return;
-  for (auto at = text.find(needle); at != std::string::npos;
-       at = text.find(needle, at + with.size())) {
-    text.replace(at, needle.size(), with);
-  }
-}
-
 struct ResultDeleter {
   void operator()(PGresult* result) const { Pq().PQclear(result); }
 };
@@ -295,9 +250,7 @@ class PgConnection {
   }
 
   [[nodiscard]] std::string Scrub(std::string_view message) const {
-    std::string text = text::MaskUrlCredentials(OneLineMessage(message));
-    for (const std::string& secret : target_.secrets) ReplaceAll(text, secret, "***");
-    return text;
+    return storage::ScrubPgMessage(message, target_.secrets);
   }
 
   /// Whether the group commit's statements are prepared on this connection (false after every
@@ -408,18 +361,14 @@ PgTarget MakeTarget(PgOfferStore::Options& options) {
         "is not shown, it may hold a password): write it as "
         "postgresql://user:password@host:port/database");
   }
-  const std::string url_password = UrlPassword(url);
-  for (std::string secret :
-       {url_password, PercentDecoded(url_password), options.password.value_or(std::string{})}) {
-    if (!secret.empty()) target.secrets.push_back(std::move(secret));
-  }
+  target.secrets = storage::PgUrlSecrets(url);
+  if (options.password && !options.password->empty()) target.secrets.push_back(*options.password);
   char* parse_error = nullptr;
   PQconninfoOption* parsed = Pq().PQconninfoParse(options.url.c_str(), &parse_error);
   if (parsed == nullptr) {
-    std::string why = parse_error != nullptr ? OneLineMessage(parse_error) : "out of memory";
+    const std::string why = storage::ScrubPgMessage(
+        parse_error != nullptr ? parse_error : "out of memory", target.secrets);
     Pq().PQfreemem(parse_error);
-    why = text::MaskUrlCredentials(why);
-    for (const std::string& secret : target.secrets) ReplaceAll(why, secret, "***");
     throw StoreError("offer_store_url: '" + target.display_url +
                      "' is not a valid PostgreSQL URL (" + why +
                      "): write it as postgresql://user:password@host:port/database");

@@ -8,11 +8,14 @@
 #include <string>
 #include <vector>
 
-#include "cppblog/inbox/pq_library.hpp"
+#include "cppblog/storage/pq_library.hpp"
 #include "cppblog/text/redact.hpp"
 
 namespace cppblog::inbox {
 namespace {
+
+using storage::OneLineMessage;
+using storage::Pq;
 
 using storage::StoreError;
 
@@ -20,10 +23,7 @@ constexpr Oid kByteaOid = 17;
 constexpr Oid kInt8Oid = 20;
 constexpr std::size_t kMaxTableName = 55;  // PostgreSQL's 63, less "_by_time"
 
-struct ResultDeleter {
-  void operator()(PGresult* result) const { Pq().PQclear(result); }
-};
-using Result = std::unique_ptr<PGresult, ResultDeleter>;
+using Result = storage::PgResult;
 
 std::int64_t ToNanos(PgInbox::TimePoint time) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(time.time_since_epoch()).count();
@@ -65,22 +65,7 @@ namespace {
 // Runs one statement (text parameters, text results); throws StoreError naming `operation`.
 Result Exec(const std::string& prefix, pg_conn* conn, const std::string& operation,
             const std::string& sql, const std::vector<std::string>& params = {}) {
-  std::vector<const char*> values;
-  values.reserve(params.size());
-  for (const std::string& param : params) values.push_back(param.c_str());
-  // PQexec runs several statements (DDL); PQexecParams only one.
-  Result result{params.empty()
-                    ? Pq().PQexec(conn, sql.c_str())
-                    : Pq().PQexecParams(conn, sql.c_str(), static_cast<int>(params.size()), nullptr,
-                                        values.data(), nullptr, nullptr, 0)};
-  const ExecStatusType status = result ? Pq().PQresultStatus(result.get()) : PGRES_FATAL_ERROR;
-  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
-    const char* why = result ? Pq().PQresultErrorMessage(result.get()) : "";
-    if (why == nullptr || *why == '\0') why = Pq().PQerrorMessage(conn);
-    throw StoreError(prefix + ": " + operation + ": " +
-                     text::MaskUrlCredentials(OneLineMessage(why)));
-  }
-  return result;
+  return storage::PgExec(prefix, conn, operation, sql, params);
 }
 
 std::size_t Number(const PGresult* result, int row, int column) {

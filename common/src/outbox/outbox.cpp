@@ -476,7 +476,8 @@ bool Outbox::WaitForEntriesAfter(std::uint64_t after, std::chrono::milliseconds 
   return committed_.wait_for(lock, timeout, [&] { return last_sequence_ > after; });
 }
 
-OutboxGauges::OutboxGauges(const Outbox& outbox, metrics::Registry& metrics, EntryTime entry_time)
+OutboxGauges::OutboxGauges(const OutboxStore& outbox, metrics::Registry& metrics,
+                           EntryTime entry_time)
     : entries_(metrics.AddCallbackGauge(
           "cppblog_outbox_entries",
           "Messages in the outbox: appended, not yet deleted after the broker's confirm.", {},
