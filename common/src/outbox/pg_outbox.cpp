@@ -182,8 +182,8 @@ struct PgOutboxStore::Impl {
   std::string connect_timeout;
 
   // The connection of reads and deletions (Read, RemoveLater, FlushRemovals, Size).
-  mutable std::mutex work_mutex;
-  mutable PGconn* work = nullptr;
+  std::mutex work_mutex;
+  PGconn* work = nullptr;
   std::vector<std::uint64_t> pending_removals;  // failed deletions, tried again (work_mutex)
   bool removals_failing = false;
 
@@ -210,7 +210,7 @@ struct PgOutboxStore::Impl {
   }
 
   // A new connection, or null with `error` set (scrubbed).
-  PGconn* Connect(std::string& error) const {
+  PGconn* Connect(std::string& error) {
     const std::array<const char*, 10> keys{"dbname",
                                            "connect_timeout",
                                            "keepalives",
@@ -246,12 +246,12 @@ struct PgOutboxStore::Impl {
           const auto* impl = static_cast<const Impl*>(self);
           spdlog::info("{}: server says: {}", impl->prefix, impl->Scrub(message));
         },
-        const_cast<Impl*>(this));
+        this);
     return conn;
   }
 
   // The work connection, connected now when it is not. Throws StoreError. Under work_mutex.
-  PGconn* Work() const {
+  PGconn* Work() {
     if (work != nullptr && Pq().PQstatus(work) == CONNECTION_OK) return work;
     if (work != nullptr) Pq().PQfinish(std::exchange(work, nullptr));
     std::string error;
@@ -265,7 +265,7 @@ struct PgOutboxStore::Impl {
   // replaced and the statement sent once more: reads and deletions may be repeated. Under
   // work_mutex.
   PgResult WorkExec(const std::string& operation, const std::string& sql,
-                    const std::vector<std::string>& params, int result_format = 0) const {
+                    const std::vector<std::string>& params, int result_format = 0) {
     const bool fresh = work == nullptr || Pq().PQstatus(work) != CONNECTION_OK;
     PGconn* conn = Work();
     try {

@@ -77,6 +77,8 @@ class OutboxStore {
   OutboxStore() = default;
   OutboxStore(const OutboxStore&) = default;
   OutboxStore& operator=(const OutboxStore&) = default;
+  OutboxStore(OutboxStore&&) = default;
+  OutboxStore& operator=(OutboxStore&&) = default;
 };
 
 }  // namespace cppblog::outbox

@@ -142,7 +142,7 @@ class PgOutboxStore final : public OutboxStore {
   /// Whether this store holds the relay lock now (its relay relays).
   [[nodiscard]] bool Relaying() const;
   /// Waits until Relaying() is `relaying`, at most `timeout`; returns whether it is.
-  bool WaitUntilRelaying(bool relaying, std::chrono::milliseconds timeout) const;
+  [[nodiscard]] bool WaitUntilRelaying(bool relaying, std::chrono::milliseconds timeout) const;
 
  private:
   struct Impl;
