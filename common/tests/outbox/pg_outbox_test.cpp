@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -22,6 +23,7 @@
 
 #include "broker_test_env.hpp"
 #include "inbox.hpp"
+#include "log_capture.hpp"
 #include "pg_test_env.hpp"
 #include "scoped_outage.hpp"
 #include "test_client.hpp"
@@ -191,6 +193,37 @@ TEST(PgOutboxStore, DescribeMasksThePassword) {
   EXPECT_THAT(store.Describe(), HasSubstr("app:***@127.0.0.1:1/db"));
   EXPECT_THAT(store.Describe(), Not(HasSubstr("S3cret")));
   EXPECT_FALSE(store.Relaying());
+}
+
+// The test server's URL with another password (percent-encoded as a URL may have it).
+std::string WithWrongPassword(const std::string& url) {
+  const auto user_start = url.find("://") + 3;
+  const auto at = url.rfind('@');
+  const auto colon = url.find(':', user_start);
+  return url.substr(0, colon + 1) + "Wr0ngS3cret%21x" + url.substr(at);
+}
+
+TEST(PgOutboxStore, AWrongPasswordIsNeverShownInLogsOrErrors) {
+  const messaging::LogCapture log;
+  {
+    const PgOutboxStore store{
+        {.url = WithWrongPassword(TestPgUrl()), .reconnect_min = 10ms, .reconnect_max = 20ms}};
+    ASSERT_TRUE(messaging::WaitUntil(
+        [&] { return log.Count("cannot connect the relay connection") >= 1; }, kDeadline));
+    EXPECT_TRUE(store.Read(0, 10).empty());
+    try {
+      static_cast<void>(store.Size());
+      FAIL() << "a store with a wrong password counted its entries";
+    } catch (const storage::StoreError& e) {
+      EXPECT_THAT(e.what(), HasSubstr("cannot connect"));
+      EXPECT_THAT(e.what(), HasSubstr(":***@"));
+      EXPECT_THAT(e.what(), Not(HasSubstr("Wr0ngS3cret")));
+    }
+  }
+  for (const std::string& line : log.Lines()) {
+    EXPECT_THAT(line, Not(HasSubstr("Wr0ngS3cret")));
+  }
+  EXPECT_GE(log.Count(":***@"), 1U);
 }
 
 TEST(PgOutboxRelay, ACommittedEntryIsRelayedOnceAndDeleted) {
@@ -378,6 +411,35 @@ TEST(PgOutboxRelay, ConcurrentAppendersArePublishedInCommitOrder) {
 
   ASSERT_TRUE(destination.received.WaitFor(kThreads * kEach, kDeadline));
   EXPECT_EQ(destination.Ids(), commit_order);
+}
+
+// A relay that starts while PostgreSQL is down waits for it (no error to its caller) and relays
+// what the table holds once it is up.
+TEST(PgOutboxRelay, AStoreStartedWhilePostgresIsDownRelaysOnceItIsUp) {
+  const TestPgSchema schema;
+  const PgOutbox outbox;
+  {
+    const Connection conn = Connect(schema);
+    Migrate(conn.get(), outbox);
+    static_cast<void>(AppendCommitted(conn.get(), outbox, "waiting"));
+  }
+  Destination destination;
+  messaging::AmqpClient publisher{messaging::TestOptions()};
+  std::optional<PgOutboxStore> store;
+  std::optional<Relay> relay;
+  {
+    ScopedOutage outage{"the test PostgreSQL server", [] { TestPostgres("stop"); },
+                        [] { TestPostgres("start"); }};
+    store.emplace(StoreOptions(schema));
+    relay.emplace(*store, publisher, destination.Options());
+    EXPECT_FALSE(store->Relaying());
+    outage.End();
+  }
+  ASSERT_TRUE(store->WaitUntilRelaying(true, kDeadline));
+  ASSERT_TRUE(destination.received.WaitFor(1, kDeadline));
+  EXPECT_THAT(destination.Ids(), ElementsAre("waiting"));
+  ASSERT_TRUE(messaging::WaitUntil([&] { return store->Size() == 0; }, kDeadline));
+  relay.reset();
 }
 
 // PostgreSQL stops and starts again (its connections all die): the relay's store reconnects,
