@@ -63,7 +63,7 @@ foreach(target IN LISTS cppblog_modules)
       if(dir MATCHES "^(${cppblog_repository_root}|${CMAKE_BINARY_DIR})(/|$)")
         list(APPEND mapped "$<BUILD_INTERFACE:${dir}>")
       elseif(PostgreSQL_INCLUDE_DIRS AND dir IN_LIST PostgreSQL_INCLUDE_DIRS)
-        # inbox: libpq's header dir as this machine has it; the package config adds the user's.
+        # pq: libpq's header dir as this machine has it; the package config adds the user's.
         list(APPEND mapped "$<BUILD_INTERFACE:${dir}>")
       else()
         list(APPEND mapped "${dir}")
@@ -119,10 +119,11 @@ foreach(target IN LISTS cppblog_modules)
   endif()
 endforeach()
 set(cppblog_pc_requires "librabbitmq openssl yaml-cpp lmdb prometheus-cpp-core")
-# inbox: cppblog_inbox_pg needs libpq's header (its Cflags); libpq.so.5 is loaded at run time,
-# not linked, so libpq is a private requirement (no -lpq).
+# PostgreSQL: cppblog_pq (under cppblog_inbox_pg and cppblog_outbox_pg) needs libpq's header (its
+# Cflags); libpq.so.5 is loaded at run time, not linked, so libpq is a private requirement (no
+# -lpq).
 set(cppblog_pc_requires_private "")
-if(TARGET cppblog_inbox_pg)
+if(TARGET cppblog_pq)
   set(cppblog_pc_requires_private "libpq")
 endif()
 if(NOT CPPBLOG_STATIC)  # a static build compiles spdlog and fmt in (header-only)

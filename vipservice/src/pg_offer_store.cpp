@@ -13,8 +13,8 @@
 
 #include <spdlog/spdlog.h>
 
-#include "cppblog/inbox/pq_library.hpp"
 #include "cppblog/storage/byte_order.hpp"
+#include "cppblog/storage/pq_library.hpp"
 #include "cppblog/text/redact.hpp"
 
 namespace cppblog::vipservice {
@@ -25,13 +25,11 @@ using std::chrono::nanoseconds;
 using std::chrono::steady_clock;
 using std::chrono::system_clock;
 
-using inbox::OneLineMessage;
-using inbox::Pq;
+using storage::Pq;
 
 // Advisory lock keys (two int4 form): one class for accounts (the schema's is the inbox's,
 // shared by every cppblog schema migration).
-constexpr std::int32_t kSchemaLockClass = inbox::PgInbox::kSchemaLockClass;  // "CPBS"
-constexpr std::int32_t kAccountLockClass = 0x43504241;                       // "CPBA"
+constexpr std::int32_t kAccountLockClass = 0x43504241;  // "CPBA"
 constexpr std::size_t kMaxBatch = 256;  // a pipeline's results stay far below socket buffers
 constexpr milliseconds kMinBackoff{100};
 constexpr milliseconds kMaxBackoff{5'000};
@@ -114,50 +112,6 @@ std::int32_t AccountLockKey(std::string_view account_id) {
     hash *= 0x100000001b3ULL;
   }
   return static_cast<std::int32_t>(static_cast<std::uint32_t>(hash ^ (hash >> 32)));
-}
-
-std::string PercentDecoded(std::string_view text) {
-  std::string out;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '%' && i + 2 < text.size()) {
-      const auto hex = [](char c) -> int {
-        if (c >= '0' && c <= '9') return c - '0';
-        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-        return -1;
-      };
-      const int high = hex(text[i + 1]);
-      const int low = hex(text[i + 2]);
-      if (high >= 0 && low >= 0) {
-        out.push_back(static_cast<char>(high * 16 + low));
-        i += 2;
-        continue;
-      }
-    }
-    out.push_back(text[i]);
-  }
-  return out;
-}
-
-// The password in a postgresql:// URL's userinfo, as written (maybe percent-encoded).
-std::string UrlPassword(std::string_view url) {
-  const auto scheme_end = url.find("://");
-  if (scheme_end == std::string_view::npos) return {};
-  const std::string_view rest = url.substr(scheme_end + 3);
-  const auto at = rest.rfind('@');
-  if (at == std::string_view::npos) return {};
-  const std::string_view userinfo = rest.substr(0, at);
-  const auto colon = userinfo.find(':');
-  if (colon == std::string_view::npos) return {};
-  return std::string(userinfo.substr(colon + 1));
-}
-
-void ReplaceAll(std::string& text, std::string_view needle, std::string_view with) {
-  if (needle.empty()) return;
-  for (auto at = text.find(needle); at != std::string::npos;
-       at = text.find(needle, at + with.size())) {
-    text.replace(at, needle.size(), with);
-  }
 }
 
 struct ResultDeleter {
@@ -270,9 +224,7 @@ class PgConnection {
   }
 
   [[nodiscard]] std::string Scrub(std::string_view message) const {
-    std::string text = text::MaskUrlCredentials(OneLineMessage(message));
-    for (const std::string& secret : target_.secrets) ReplaceAll(text, secret, "***");
-    return text;
+    return storage::ScrubPgMessage(message, target_.secrets);
   }
 
   /// Whether the group commit's statements are prepared on this connection (false after every
@@ -326,23 +278,9 @@ void Migrate(PgConnection& connection, PGconn* conn, const inbox::PgInbox& inbox
   static_cast<void>(Exec(connection, conn, op, "BEGIN"));
   {
     // Instances starting together: the first creates, the others wait, then find it made.
-    static_cast<void>(Exec(connection, conn, op, "SELECT pg_advisory_xact_lock($1::int4, 0)",
-                           {std::to_string(kSchemaLockClass)}));
-    static_cast<void>(Exec(connection, conn, op,
-                           "CREATE TABLE IF NOT EXISTS cppblog_schema_version ("
-                           "component text PRIMARY KEY, version integer NOT NULL)"));
-    const Result found = Exec(connection, conn, op,
-                              "SELECT version FROM cppblog_schema_version "
-                              "WHERE component = 'vipservice'");
     const int version =
-        Pq().PQntuples(found.get()) == 0 ? 0 : std::stoi(Pq().PQgetvalue(found.get(), 0, 0));
-    if (version > PgOfferStore::kSchemaVersion) {
-      throw StoreError("offer_store_url: the database " + connection.DisplayUrl() +
-                       " holds the vipservice schema version " + std::to_string(version) +
-                       ", newer than this vipservice's " +
-                       std::to_string(PgOfferStore::kSchemaVersion) +
-                       ": run a vipservice as new as the others sharing it");
-    }
+        storage::BeginPgMigration("offer_store_url: " + connection.Prefix(), conn, "vipservice",
+                                  PgOfferStore::kSchemaVersion, "vipservice");
     // vip_processed: the inbox's table, versioned by the inbox (made here at version 1 before).
     inbox.Migrate(conn);
     if (version < 1) {
@@ -352,11 +290,8 @@ void Migrate(PgConnection& connection, PGconn* conn, const inbox::PgInbox& inbox
       static_cast<void>(Exec(connection, conn, op, kSchemaV2));
     }
     if (version < PgOfferStore::kSchemaVersion) {
-      static_cast<void>(Exec(connection, conn, op,
-                             "INSERT INTO cppblog_schema_version (component, version) "
-                             "VALUES ('vipservice', $1::int4) ON CONFLICT (component) "
-                             "DO UPDATE SET version = EXCLUDED.version",
-                             {std::to_string(PgOfferStore::kSchemaVersion)}));
+      storage::RecordPgSchemaVersion(connection.Prefix(), conn, "vipservice",
+                                     PgOfferStore::kSchemaVersion);
     }
     static_cast<void>(Exec(connection, conn, op, "COMMIT"));
   }
@@ -383,18 +318,14 @@ PgTarget MakeTarget(PgOfferStore::Options& options) {
         "is not shown, it may hold a password): write it as "
         "postgresql://user:password@host:port/database");
   }
-  const std::string url_password = UrlPassword(url);
-  for (std::string secret :
-       {url_password, PercentDecoded(url_password), options.password.value_or(std::string{})}) {
-    if (!secret.empty()) target.secrets.push_back(std::move(secret));
-  }
+  target.secrets = storage::PgUrlSecrets(url);
+  if (options.password && !options.password->empty()) target.secrets.push_back(*options.password);
   char* parse_error = nullptr;
   PQconninfoOption* parsed = Pq().PQconninfoParse(options.url.c_str(), &parse_error);
   if (parsed == nullptr) {
-    std::string why = parse_error != nullptr ? OneLineMessage(parse_error) : "out of memory";
+    const std::string why = storage::ScrubPgMessage(
+        parse_error != nullptr ? parse_error : "out of memory", target.secrets);
     Pq().PQfreemem(parse_error);
-    why = text::MaskUrlCredentials(why);
-    for (const std::string& secret : target.secrets) ReplaceAll(why, secret, "***");
     throw StoreError("offer_store_url: '" + target.display_url +
                      "' is not a valid PostgreSQL URL (" + why +
                      "): write it as postgresql://user:password@host:port/database");

@@ -8,12 +8,15 @@
 #include <string>
 #include <vector>
 
-#include "cppblog/inbox/pq_library.hpp"
 #include "cppblog/storage/byte_order.hpp"
+#include "cppblog/storage/pq_library.hpp"
 #include "cppblog/text/redact.hpp"
 
 namespace cppblog::inbox {
 namespace {
+
+using storage::OneLineMessage;
+using storage::Pq;
 
 using storage::StoreError;
 
@@ -21,10 +24,7 @@ constexpr Oid kByteaOid = 17;
 constexpr Oid kInt8Oid = 20;
 constexpr std::size_t kMaxTableName = 55;  // PostgreSQL's 63, less "_by_time"
 
-struct ResultDeleter {
-  void operator()(PGresult* result) const { Pq().PQclear(result); }
-};
-using Result = std::unique_ptr<PGresult, ResultDeleter>;
+using Result = storage::PgResult;
 
 bool IsIdentifier(std::string_view name) {
   if (name.empty() || name.size() > kMaxTableName) return false;
@@ -51,22 +51,7 @@ namespace {
 // Runs one statement (text parameters, text results); throws StoreError naming `operation`.
 Result Exec(const std::string& prefix, pg_conn* conn, const std::string& operation,
             const std::string& sql, const std::vector<std::string>& params = {}) {
-  std::vector<const char*> values;
-  values.reserve(params.size());
-  for (const std::string& param : params) values.push_back(param.c_str());
-  // PQexec runs several statements (DDL); PQexecParams only one.
-  Result result{params.empty()
-                    ? Pq().PQexec(conn, sql.c_str())
-                    : Pq().PQexecParams(conn, sql.c_str(), static_cast<int>(params.size()), nullptr,
-                                        values.data(), nullptr, nullptr, 0)};
-  const ExecStatusType status = result ? Pq().PQresultStatus(result.get()) : PGRES_FATAL_ERROR;
-  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
-    const char* why = result ? Pq().PQresultErrorMessage(result.get()) : "";
-    if (why == nullptr || *why == '\0') why = Pq().PQerrorMessage(conn);
-    throw StoreError(prefix + ": " + operation + ": " +
-                     text::MaskUrlCredentials(OneLineMessage(why)));
-  }
-  return result;
+  return storage::PgExec(prefix, conn, operation, sql, params);
 }
 
 std::size_t Number(const PGresult* result, int row, int column) {
@@ -85,22 +70,7 @@ void PgInbox::Migrate(pg_conn* conn) const {
   const std::string op = "create the schema";
   const std::string& table = options_.table;
   const std::string component = "inbox " + table;
-  static_cast<void>(Exec(prefix_, conn, op, "SELECT pg_advisory_xact_lock($1::int4, 0)",
-                         {std::to_string(PgInbox::kSchemaLockClass)}));
-  static_cast<void>(Exec(prefix_, conn, op,
-                         "CREATE TABLE IF NOT EXISTS cppblog_schema_version ("
-                         "component text PRIMARY KEY, version integer NOT NULL)"));
-  const Result found =
-      Exec(prefix_, conn, op, "SELECT version FROM cppblog_schema_version WHERE component = $1",
-           {component});
-  const int version =
-      Pq().PQntuples(found.get()) == 0 ? 0 : std::stoi(Pq().PQgetvalue(found.get(), 0, 0));
-  if (version > kSchemaVersion) {
-    throw StoreError(prefix_ + ": the database holds its schema version " +
-                     std::to_string(version) + ", newer than this program's " +
-                     std::to_string(kSchemaVersion) +
-                     ": run a program as new as the others sharing it");
-  }
+  const int version = storage::BeginPgMigration(prefix_, conn, component, kSchemaVersion);
   if (version >= kSchemaVersion) return;
   // Version 1: the table and its index by time (for retention). Each made only when missing, so
   // a table an earlier program made (the vipservice's vip_processed) needs no CREATE privilege.
@@ -119,11 +89,7 @@ void PgInbox::Migrate(pg_conn* conn) const {
         prefix_, conn, op,
         "CREATE INDEX IF NOT EXISTS " + table + "_by_time ON " + table + " (processed_at_ns)"));
   }
-  static_cast<void>(Exec(prefix_, conn, op,
-                         "INSERT INTO cppblog_schema_version (component, version) "
-                         "VALUES ($1, $2::int4) ON CONFLICT (component) "
-                         "DO UPDATE SET version = EXCLUDED.version",
-                         {component, std::to_string(kSchemaVersion)}));
+  storage::RecordPgSchemaVersion(prefix_, conn, component, kSchemaVersion);
 }
 
 bool PgInbox::Record(pg_conn* conn, std::string_view message_id, TimePoint at) const {

@@ -11,6 +11,8 @@
 
 #include "cppblog/trace/trace_context.hpp"
 
+#include "trace_fields.hpp"
+
 namespace cppblog::outbox {
 namespace {
 
@@ -40,18 +42,6 @@ std::uint64_t DecodeKey(std::string_view key) {
   std::uint64_t sequence = 0;
   for (const char byte : key) sequence = (sequence << 8) | static_cast<unsigned char>(byte);
   return sequence;
-}
-
-// A separator inside would corrupt the entry: such a value is no traceparent or tracestate.
-void DropWhatCannotBeKept(OutboxMessage& message) {
-  constexpr std::string_view kSeparators{"\x1f\0", 2};
-  if (message.traceparent.find_first_of(kSeparators) != std::string::npos) {
-    message.traceparent.clear();
-  }
-  if (message.traceparent.empty() || message.tracestate.size() > trace::kMaxTraceStateBytes ||
-      message.tracestate.find_first_of(kSeparators) != std::string::npos) {
-    message.tracestate.clear();
-  }
 }
 
 std::string TextOf(const std::exception_ptr& error) {
@@ -476,7 +466,8 @@ bool Outbox::WaitForEntriesAfter(std::uint64_t after, std::chrono::milliseconds 
   return committed_.wait_for(lock, timeout, [&] { return last_sequence_ > after; });
 }
 
-OutboxGauges::OutboxGauges(const Outbox& outbox, metrics::Registry& metrics, EntryTime entry_time)
+OutboxGauges::OutboxGauges(const OutboxStore& outbox, metrics::Registry& metrics,
+                           EntryTime entry_time)
     : entries_(metrics.AddCallbackGauge(
           "cppblog_outbox_entries",
           "Messages in the outbox: appended, not yet deleted after the broker's confirm.", {},

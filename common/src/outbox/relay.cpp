@@ -70,7 +70,7 @@ std::optional<std::string> Relay::Refusal() const {
   return refusal_;
 }
 
-Relay::Relay(Outbox& outbox, messaging::MessagePublisher& publisher, RelayOptions options)
+Relay::Relay(OutboxStore& outbox, messaging::MessagePublisher& publisher, RelayOptions options)
     : outbox_(outbox),
       publisher_(publisher),
       options_(std::move(options)),

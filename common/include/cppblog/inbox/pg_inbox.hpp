@@ -43,9 +43,9 @@ struct PgInboxOptions {
 ///
 /// The inbox holds no connection and no state beyond its options: thread-safe, as long as each
 /// connection is used by one thread at a time (libpq's rule). libpq is loaded at the first call
-/// (Pq(), pq_library.hpp). Every member throws storage::StoreError "inbox <table>: <operation>:
-/// <PostgreSQL's error>" when a statement fails (the connection is left as libpq left it: the
-/// caller decides whether to roll back or reconnect).
+/// (storage::Pq(), cppblog/storage/pq_library.hpp). Every member throws storage::StoreError "inbox
+/// <table>: <operation>: <PostgreSQL's error>" when a statement fails (the connection is left as
+/// libpq left it: the caller decides whether to roll back or reconnect).
 class PgInbox {
  public:
   using TimePoint = std::chrono::system_clock::time_point;
@@ -53,9 +53,6 @@ class PgInbox {
   /// The table's schema version this code creates and reads, recorded in cppblog_schema_version
   /// as component "inbox <table>".
   static constexpr int kSchemaVersion = 1;
-  /// The class of the transaction-scoped advisory lock (key 0) every cppblog schema migration
-  /// holds: one migration at a time in a database ("CPBS").
-  static constexpr std::int32_t kSchemaLockClass = 0x43504253;
   /// DeleteProcessedBefore deletes this many ids per statement.
   static constexpr std::size_t kDeleteChunk = 10'000;
 

@@ -15,36 +15,12 @@
 #include <vector>
 
 #include "cppblog/metrics/registry.hpp"
+#include "cppblog/outbox/outbox_store.hpp"
 #include "cppblog/storage/lmdb.hpp"
 #include "cppblog/storage/lmdb_file_reserve.hpp"
 #include "cppblog/storage/store_error.hpp"
 
 namespace cppblog::outbox {
-
-/// What an application hands the outbox: the message to publish later.
-struct OutboxMessage {
-  /// The message's id, kept with it and published as its message_id (consumers drop duplicates
-  /// by it: the relay delivers at least once).
-  std::string message_id;
-  std::string body;
-  /// The W3C traceparent of the span that appended it; empty for none. One holding US (0x1f) or
-  /// NUL (no valid one does) is not kept.
-  std::string traceparent{};
-  /// The W3C tracestate that came with it, passed on unchanged; empty for none. Not kept without
-  /// a traceparent, over trace::kMaxTraceStateBytes, or holding US or NUL.
-  std::string tracestate{};
-};
-
-/// One message waiting in the outbox to be published.
-struct OutboxEntry {
-  std::uint64_t sequence = 0;  // position in the outbox; increases with every append
-  std::string message_id;
-  std::string body;
-  std::string traceparent{};
-  std::string tracestate{};
-
-  friend bool operator==(const OutboxEntry&, const OutboxEntry&) = default;
-};
 
 struct OutboxOptions {
   /// The named LMDB database of the environment that holds the entries (created when missing).
@@ -79,8 +55,9 @@ struct OutboxOptions {
 /// NUL body; message id US traceparent US tracestate NUL body. The shortest that holds the entry
 /// is written, and every form is read.
 ///
-/// Thread-safe. The environment must outlive the outbox. Not copyable or movable.
-class Outbox {
+/// The embedded OutboxStore: a Relay publishes from it. Thread-safe. The environment must outlive
+/// the outbox. Not copyable or movable.
+class Outbox final : public OutboxStore {
  public:
   /// How an append ends: `error` null and the entry's `sequence`, once it is committed and
   /// synced; or `error` (a storage::StoreError) and sequence 0. Must not throw.
@@ -92,7 +69,7 @@ class Outbox {
   /// Opens (or creates) the database and starts the writer thread. Throws storage::StoreError.
   explicit Outbox(storage::LmdbEnvironment& env, OutboxOptions options = {});
   /// Writes what is still queued (completing it), then stops the writer.
-  ~Outbox();
+  ~Outbox() override;
   Outbox(const Outbox&) = delete;
   Outbox& operator=(const Outbox&) = delete;
 
@@ -113,7 +90,7 @@ class Outbox {
   void AppendAsync(OutboxMessage message, AppendCallback done);
 
   /// Up to `max` entries with a sequence greater than `after`, in order. Throws StoreError.
-  [[nodiscard]] std::vector<OutboxEntry> Read(std::uint64_t after, std::size_t max) const;
+  [[nodiscard]] std::vector<OutboxEntry> Read(std::uint64_t after, std::size_t max) const override;
 
   /// Queues the deletion of the entries (missing ones are ignored) and returns at once. The
   /// writer's next commit of appends takes them, in the same synced transaction; with no append
@@ -123,18 +100,18 @@ class Outbox {
   /// half-written. A deletion undone, or whose commit fails (logged), leaves its entries: they
   /// are relayed once more, and consumers drop what they have seen. Throws StoreError when the
   /// outbox is closed.
-  void RemoveLater(std::span<const std::uint64_t> sequences);
+  void RemoveLater(std::span<const std::uint64_t> sequences) override;
 
   /// Commits every deletion queued so far without waiting for an append, and returns once they
   /// are committed (or failed: logged, the entries stay). Throws the StoreError of a failed
   /// commit among those it waited for.
-  void FlushRemovals();
+  void FlushRemovals() override;
 
   /// Number of entries stored. Throws StoreError.
-  [[nodiscard]] std::size_t Size() const;
+  [[nodiscard]] std::size_t Size() const override;
 
   /// The highest sequence committed by this outbox, either way in (at open: the last stored).
-  [[nodiscard]] std::uint64_t LastSequence() const;
+  [[nodiscard]] std::uint64_t LastSequence() const override;
 
   /// Waits until an entry with a sequence greater than `after` is committed, at most `timeout`.
   bool WaitForEntriesAfter(std::uint64_t after, std::chrono::milliseconds timeout) const;
@@ -144,7 +121,7 @@ class Outbox {
   /// are readable, with the last sequence committed; it replaces the listener set before, and
   /// null removes it. Returns only after a call of the previous listener in progress has
   /// returned. The listener must not throw, block or call SetAppendListener.
-  void SetAppendListener(std::function<void(std::uint64_t last_sequence)> listener);
+  void SetAppendListener(std::function<void(std::uint64_t last_sequence)> listener) override;
 
   /// Whether the writer can commit, as its last commit found.
   struct WriteStatus {
@@ -160,7 +137,7 @@ class Outbox {
   [[nodiscard]] WriteStatus Status() const;
 
   /// "<database> in <path>", as the outbox's errors begin.
-  [[nodiscard]] std::string Describe() const;
+  [[nodiscard]] std::string Describe() const override;
 
  private:
   struct Pending {
@@ -228,10 +205,12 @@ using EntryTime =
 /// The outbox's backlog as gauges read at each scrape: cppblog_outbox_entries (entries stored,
 /// not yet deleted after their confirm) and, given `entry_time`,
 /// cppblog_outbox_oldest_entry_age_seconds (now minus the time of the oldest entry; 0 when empty
-/// or when it has none). Registered while it lives; the outbox must outlive it.
+/// or when it has none). Registered while it lives; the outbox (LMDB or PostgreSQL) must outlive
+/// it.
 class OutboxGauges {
  public:
-  OutboxGauges(const Outbox& outbox, metrics::Registry& metrics, EntryTime entry_time = nullptr);
+  OutboxGauges(const OutboxStore& outbox, metrics::Registry& metrics,
+               EntryTime entry_time = nullptr);
 
  private:
   metrics::CallbackRegistration entries_;

@@ -17,7 +17,8 @@
 #include "cppblog/messaging/message_publisher.hpp"
 #include "cppblog/messaging/messaging_error.hpp"
 #include "cppblog/messaging/topology.hpp"
-#include "cppblog/outbox/outbox.hpp"
+#include "cppblog/outbox/outbox.hpp"  // Outbox, for code that includes only this header
+#include "cppblog/outbox/outbox_store.hpp"
 
 namespace cppblog::outbox {
 
@@ -51,7 +52,8 @@ struct RelayOptions {
   std::function<std::string(const messaging::MessagingError& refusal)> refusal_hint{};
 };
 
-/// Publishes an Outbox's entries, in order, each as a persistent message with its message id
+/// Publishes an outbox's entries (an OutboxStore: the LMDB Outbox, or PgOutboxStore on
+/// PostgreSQL), in order, each as a persistent message with its message id
 /// (and, when the entry kept a trace, a traceparent header naming a span of its own in that
 /// trace), and deletes each entry once the broker confirmed it. A failed publish (nack, timeout,
 /// closed) leaves the entry in the outbox; the relay backs off and relays everything left again,
@@ -65,14 +67,14 @@ struct RelayOptions {
 /// movable.
 class Relay {
  public:
-  Relay(Outbox& outbox, messaging::MessagePublisher& publisher, RelayOptions options);
+  Relay(OutboxStore& outbox, messaging::MessagePublisher& publisher, RelayOptions options);
   /// Stops: waits up to stop_wait for outstanding confirms; entries not confirmed stay.
   ~Relay();
   Relay(const Relay&) = delete;
   Relay& operator=(const Relay&) = delete;
 
-  /// Entries confirmed so far; their deletion is queued (Outbox::RemoveLater) by then, and
-  /// Outbox::FlushRemovals waits for it.
+  /// Entries confirmed so far; their deletion is queued (OutboxStore::RemoveLater) by then, and
+  /// OutboxStore::FlushRemovals waits for it.
   [[nodiscard]] std::uint64_t Confirmed() const noexcept { return confirmed_.load(); }
   /// Publishes that failed so far.
   [[nodiscard]] std::uint64_t Failed() const noexcept { return failed_.load(); }
@@ -94,7 +96,7 @@ class Relay {
   std::string NoteRefusal(const messaging::MessagingError& error);
   void ClearRefusal();
 
-  Outbox& outbox_;
+  OutboxStore& outbox_;
   messaging::MessagePublisher& publisher_;
   RelayOptions options_;
   std::atomic<std::uint64_t> confirmed_{0};
