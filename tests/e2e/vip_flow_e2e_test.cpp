@@ -184,8 +184,8 @@ TEST(VipFlowE2e, SigtermWithTheBrokerUnreachableExitsZeroWithinOneSecondAndKeeps
 }
 
 // A vipservice consuming `queue` on the broker of the tests.
-Settings VipSettings(const std::string& queue) {
-  return {{"vip_queue", queue}, {"amqp_server_url", TestAmqpUrl()}};
+Settings VipSettings(const std::string& queue, const std::string& amqp_url = TestAmqpUrl()) {
+  return {{"vip_queue", queue}, {"amqp_server_url", amqp_url}};
 }
 
 TEST(VipFlowE2e, TheVipServiceLogsTheReadsTraceForItsMessage) {
@@ -215,6 +215,40 @@ TEST(VipFlowE2e, TheVipServiceLogsTheReadsTraceForItsMessage) {
   EXPECT_THAT(fields, MatchesRegex("trace_id=" + trace_id +
                                    " span_id=[0-9a-f]{16} message_id=[0-9a-f]{32} queue=" + queue))
       << output;
+}
+
+// The broker's password from the environment wins over the one in amqp_server_url: with a wrong
+// password in the URL, the accountservice (AMQP_PASSWORD) still publishes a VIP read's
+// notification and the vipservice (AMQP_PASSWORD_FILE, as a Docker secret gives it) still
+// consumes it. Without them both would be refused at login and nothing would arrive.
+TEST(VipFlowE2e, BothServicesTakeTheBrokerPasswordFromTheEnvironment) {
+  const std::string url = TestAmqpUrl();  // amqp://user:password@host:port/vhost
+  const std::size_t scheme = url.find("://");
+  const std::size_t at = url.find('@');
+  const std::size_t colon =
+      scheme == std::string::npos ? std::string::npos : url.find(':', scheme + 3);
+  ASSERT_TRUE(at != std::string::npos && colon != std::string::npos && colon < at)
+      << "the test broker's URL names no password: " << url;
+  const std::string password = url.substr(colon + 1, at - colon - 1);
+  const std::string wrong_url = url.substr(0, colon + 1) + "not-" + password + url.substr(at);
+  const std::string queue = UniqueName("vip_queue-password");
+
+  const TempDir account_data;
+  const std::uint16_t port = FreePort();
+  ServiceOptions account_options = AccountServiceOptions(account_data, port, queue, wrong_url);
+  account_options.env.emplace_back("AMQP_PASSWORD", password);
+  ServiceProcess account{std::move(account_options)};
+  const TempDir secrets;
+  const std::filesystem::path secret = secrets.Write("amqp_password", password + "\n");
+  VipInstance vip{VipSettings(queue, wrong_url), {{"AMQP_PASSWORD_FILE", secret.string()}}};
+  ASSERT_TRUE(account.WaitHealthy(port, 20s)) << account.Output();
+  ASSERT_TRUE(vip.WaitHealthy()) << vip.Output();
+
+  ASSERT_EQ(VipReads(port, 1), 1);
+  EXPECT_TRUE(WaitUntil([&] { return vip.MessagesLogged() == 1; }, 20s))
+      << "accountservice:\n"
+      << account.Output() << "\nvipservice:\n"
+      << vip.Output();
 }
 
 // Consumes a queue and holds the first message delivered to it, unacked, until destroyed: then
