@@ -20,28 +20,11 @@ using ::testing::HasSubstr;
 
 const system_clock::time_point kT0 = system_clock::time_point{} + std::chrono::hours{480'000};
 
-struct ConnCloser {
-  void operator()(PGconn* conn) const { PQfinish(conn); }
-};
-using Connection = std::unique_ptr<PGconn, ConnCloser>;
+using Connection = TestPgConnection;
 
-Connection Connect(const TestPgSchema& schema) {
-  Connection conn{PQconnectdb(schema.Url().c_str())};
-  if (PQstatus(conn.get()) != CONNECTION_OK) {
-    throw std::runtime_error("cannot connect: " + std::string(PQerrorMessage(conn.get())));
-  }
-  return conn;
-}
+Connection Connect(const TestPgSchema& schema) { return schema.Connect(); }
 
-void Sql(PGconn* conn, const std::string& sql) {
-  PGresult* result = PQexec(conn, sql.c_str());
-  const ExecStatusType status = PQresultStatus(result);
-  const std::string why = PQresultErrorMessage(result);
-  PQclear(result);
-  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
-    throw std::runtime_error(sql + ": " + why);
-  }
-}
+void Sql(PGconn* conn, const std::string& sql) { ExecTestSql(conn, sql); }
 
 void Migrate(PGconn* conn, const PgInbox& inbox) {
   Sql(conn, "BEGIN");

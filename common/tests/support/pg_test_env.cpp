@@ -89,4 +89,23 @@ TestPgSchema::~TestPgSchema() {
 
 std::string TestPgSchema::Query(const std::string& sql) const { return Run(url_, sql); }
 
+TestPgConnection TestPgSchema::Connect() const {
+  TestPgConnection conn{PQconnectdb(url_.c_str())};
+  if (PQstatus(conn.get()) != CONNECTION_OK) {
+    throw std::runtime_error("cannot connect to the test schema " + name_ + ": " +
+                             std::string(PQerrorMessage(conn.get())));
+  }
+  return conn;
+}
+
+void ExecTestSql(PGconn* conn, const std::string& sql) {
+  PGresult* result = PQexec(conn, sql.c_str());
+  const ExecStatusType status = PQresultStatus(result);
+  const std::string why = PQresultErrorMessage(result);
+  PQclear(result);
+  if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+    throw std::runtime_error(sql + ": " + why);
+  }
+}
+
 }  // namespace cppblog

@@ -1,10 +1,23 @@
 #pragma once
 
+#include <memory>
 #include <string>
+
+#include <libpq-fe.h>
 
 // Helpers for tests against the PostgreSQL server that `./dev test` starts
 // (cppblog::pg_test_support: the inbox's, the vipservice's and the e2e tests).
 namespace cppblog {
+
+struct TestPgConnectionCloser {
+  void operator()(PGconn* conn) const { PQfinish(conn); }
+};
+/// A libpq connection of a test, closed when it goes.
+using TestPgConnection = std::unique_ptr<PGconn, TestPgConnectionCloser>;
+
+/// Runs `sql` on `conn` (PQexec: several statements allowed); throws std::runtime_error naming the
+/// statement and PostgreSQL's error unless it succeeds.
+void ExecTestSql(PGconn* conn, const std::string& sql);
 
 /// $CPPBLOG_TEST_PG_URL; throws (failing the test) with instructions when unset.
 [[nodiscard]] std::string TestPgUrl();
@@ -29,6 +42,8 @@ class TestPgSchema {
   [[nodiscard]] const std::string& Url() const { return url_; }
   /// Runs `sql` in this schema; returns the first column of the first row ("" when none).
   std::string Query(const std::string& sql) const;
+  /// A new connection on Url(); throws std::runtime_error with libpq's message when it fails.
+  [[nodiscard]] TestPgConnection Connect() const;
 
  private:
   std::string name_;
