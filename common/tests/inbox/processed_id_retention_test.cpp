@@ -10,6 +10,8 @@
 #include "cppblog/inbox/lmdb_inbox.hpp"
 #include "cppblog/storage/temp_dir.hpp"
 
+#include "broker_test_env.hpp"
+
 namespace cppblog::inbox {
 namespace {
 
@@ -63,11 +65,7 @@ TEST(ProcessedIdRetention, BackgroundSweepRunsWithoutBeingAsked) {
       [&inbox](system_clock::time_point cutoff) { return inbox.DeleteProcessedBefore(cutoff); },
       {.retention = 1h, .interval = 10ms, .clock = [] { return kT0 + 2h; }}};
 
-  const auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (inbox.Count() != 0 && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(5ms);  // a poll interval, not a wait
-  }
-  EXPECT_EQ(inbox.Count(), 0U);
+  EXPECT_TRUE(messaging::WaitUntil([&inbox] { return inbox.Count() == 0; }, 10s));
 }
 
 TEST(ProcessedIdRetention, AFailedSweepIsTriedAgainAtTheNext) {
@@ -79,11 +77,7 @@ TEST(ProcessedIdRetention, AFailedSweepIsTriedAgainAtTheNext) {
                                          return 0;
                                        },
                                        {.retention = 1h, .interval = 10ms}};
-  const auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (calls.load() < 2 && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(5ms);  // a poll interval, not a wait
-  }
-  EXPECT_GE(calls.load(), 2);
+  EXPECT_TRUE(messaging::WaitUntil([&calls] { return calls.load() >= 2; }, 10s));
 }
 
 }  // namespace

@@ -20,6 +20,7 @@
 #include "cppblog/storage/temp_dir.hpp"
 #include "cppblog/trace/trace_context.hpp"
 
+#include "broker_test_env.hpp"
 #include "outbox_test_support.hpp"
 
 namespace cppblog::outbox {
@@ -30,12 +31,7 @@ using namespace std::chrono_literals;
 constexpr auto kDeadline = 10s;
 
 bool WaitUntil(const std::function<bool()>& condition) {
-  const auto deadline = std::chrono::steady_clock::now() + kDeadline;
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(1ms);  // polling with a deadline, not waiting for a guess
-  }
-  return true;
+  return messaging::WaitUntil(condition, kDeadline);
 }
 
 // A MessagePublisher that records every publish (the relay uses the callback form) and
