@@ -20,6 +20,7 @@
 #include "cppblog/vip/vip_notification.hpp"
 
 #include "account_store.hpp"
+#include "broker_test_env.hpp"
 
 namespace cppblog::account {
 namespace {
@@ -183,10 +184,8 @@ TEST(VipRelay, AQueueDeclaredOtherwiseIsReportedWithTheSettingThatMatches) {
 
   const outbox::Relay relay{outbox, publisher, options};
 
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{10};
-  while (!relay.Refusal() && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds{1});  // polling with a deadline
-  }
+  ASSERT_TRUE(messaging::WaitUntil([&relay] { return relay.Refusal().has_value(); },
+                                   std::chrono::seconds{10}));
   const std::optional<std::string> refusal = relay.Refusal();
   ASSERT_TRUE(refusal.has_value());
   EXPECT_THAT(*refusal, ::testing::HasSubstr("vip_queue-test"));
